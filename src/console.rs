@@ -1,0 +1,213 @@
+/*!
+The one place that writes to the terminal while jobs run: each job's output (grouped or
+tagged), batchrun's notices, and the progress bar. Log lines from `log` go through
+[`LogWriter`], which hides the progress bar while it writes, so nothing tears.
+
+stdout carries only job output. Everything of batchrun's own goes to stderr, prefixed
+`batchrun: `.
+*/
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use parking_lot::Mutex;
+
+use crate::manifest::JobSpec;
+use crate::outcome::{Attempt, JobResult, Status};
+
+/// How job output is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputMode {
+    /// Each job's stdout and stderr printed whole when it ends, never interleaved.
+    Group,
+    /// Like `group`, with every line prefixed `[id] `.
+    Tag,
+    /// Not shown (still kept with `--output-dir`, and stderr tails still reach the summary).
+    None,
+}
+
+/// The progress bar, when one is shown; global so log lines can hide it while they print.
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Runs `f` with the progress bar (if any) hidden.
+fn suspended<T>(f: impl FnOnce() -> T) -> T {
+    let bar = BAR.lock().clone();
+    match bar {
+        Some(b) => b.suspend(f),
+        None => f(),
+    }
+}
+
+/// An `env_logger` target that writes to stderr with the progress bar hidden.
+#[derive(Debug, Default)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        suspended(|| std::io::stderr().write_all(buf))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Prints a line of batchrun's own on stderr: `batchrun: MESSAGE`.
+pub fn eprint_line(msg: &str) {
+    suspended(|| {
+        let _ = writeln!(std::io::stderr(), "batchrun: {msg}");
+    });
+}
+
+/// Terminal output for one run.
+#[derive(Debug)]
+pub struct Console {
+    /// How job output is shown.
+    mode: OutputMode,
+    /// `-q`: successful jobs' output is not shown.
+    quiet: bool,
+    /// Show a progress bar.
+    progress: bool,
+    /// Set after a write to stdout failed (a closed pipe): job output is no longer shown.
+    stdout_broken: bool,
+    /// Jobs finished so far and how many of them failed.
+    done: u64,
+    failed: u64,
+}
+
+impl Console {
+    /// A console for a run.
+    pub fn new(mode: OutputMode, quiet: bool, progress: bool) -> Self {
+        Console {
+            mode,
+            quiet,
+            progress,
+            stdout_broken: false,
+            done: 0,
+            failed: 0,
+        }
+    }
+
+    /// Whether jobs' stdout must be captured at all.
+    pub fn wants_stdout(&self) -> bool {
+        self.mode != OutputMode::None
+    }
+
+    /// The run starts with `total` jobs to run.
+    pub fn start(&mut self, total: usize) {
+        if !self.progress {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} done, {msg} [{elapsed_precise}, ETA {eta}]",
+            )
+            .expect("a valid template"),
+        );
+        bar.set_message("0 failed");
+        bar.enable_steady_tick(Duration::from_millis(200));
+        *BAR.lock() = Some(bar);
+    }
+
+    /// Shows one attempt's output, as the output mode and `-q` say.
+    pub fn job_output(&mut self, job: &JobSpec, status: Status, out: &Path, err: &Path) {
+        if self.mode == OutputMode::None || (self.quiet && status.is_success()) {
+            return;
+        }
+        let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));
+        let stdout_broken = &mut self.stdout_broken;
+        suspended(|| {
+            if !*stdout_broken {
+                let mut stdout = std::io::stdout().lock();
+                if let Err(e) = copy_file(out, tag.as_deref(), &mut stdout).and_then(|_| stdout.flush()) {
+                    *stdout_broken = true;
+                    log::warn!("cannot write job output to stdout ({e}); job output is no longer shown");
+                }
+            }
+            let mut stderr = std::io::stderr().lock();
+            let _ = copy_file(err, tag.as_deref(), &mut stderr);
+        });
+    }
+
+    /// A job has its final result.
+    pub fn job_finished(&mut self, job: &JobSpec, result: &JobResult) {
+        self.done += 1;
+        if result.status.is_failure() {
+            self.failed += 1;
+        }
+        log::info!(
+            "{}: {}{}",
+            job.id,
+            result.status.as_str(),
+            result
+                .error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+        if let Some(bar) = BAR.lock().as_ref() {
+            bar.set_position(self.done);
+            bar.set_message(format!("{} failed", self.failed));
+        }
+    }
+
+    /// An attempt failed and will be retried.
+    pub fn retrying(&mut self, job: &JobSpec, attempt: u32, of: u32, a: &Attempt, delay: Duration) {
+        log::warn!(
+            "{}: attempt {attempt}/{of} {} ({}); retrying in {}",
+            job.id,
+            a.status().as_str(),
+            a.error().unwrap_or_default(),
+            humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+        );
+    }
+
+    /// A notice the user must see (interruptions, halts), whatever the log level.
+    pub fn notice(&mut self, msg: &str) {
+        eprint_line(msg);
+    }
+
+    /// An error of batchrun's own.
+    pub fn error(&mut self, msg: &str) {
+        log::error!("{msg}");
+    }
+
+    /// The run is over: the progress bar goes away.
+    pub fn finish(&mut self) {
+        if let Some(bar) = BAR.lock().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Copies a job's output file to `to`, prefixing each line with `tag` if given.
+fn copy_file(path: &Path, tag: Option<&str>, to: &mut dyn Write) -> std::io::Result<()> {
+    let Ok(mut file) = File::open(path) else {
+        return Ok(());
+    };
+    match tag {
+        None => {
+            std::io::copy(&mut file, to)?;
+        }
+        Some(tag) => {
+            let mut reader = BufReader::with_capacity(64 * 1024, file);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                if reader.read_until(b'\n', &mut line)? == 0 {
+                    break;
+                }
+                to.write_all(tag.as_bytes())?;
+                to.write_all(&line)?;
+                if line.last() != Some(&b'\n') {
+                    to.write_all(b"\n")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+/*!
+One attempt at one job: a child process in its own process group, waited for without polling,
+terminated as a group, and never signalled after its process group may have been recycled.
+Returns an [`Attempt`]; never prints.
+
+How a child is waited for:
+
+1. `posix_spawn` (std's fast path, kept by using `process_group(0)` and no `pre_exec`), with
+   stdin from `/dev/null` and stdout/stderr going to files, so a flood of output can neither
+   block the child on a full pipe nor grow our memory.
+2. `pidfd_open` on the unreaped child, then `ppoll` on that pidfd and the cancel token's
+   eventfd, with the job's time limit as the timeout. Exit, timeout and cancellation each
+   wake the worker at once; nothing spins.
+3. Termination is SIGTERM to the group, `ppoll` on the pidfd for the grace time, then SIGKILL
+   to the group. The leader is unreaped all this time, so the process group id is still in use
+   and cannot name another group.
+4. After the leader is reaped, leftover members of the group (background grandchildren) are
+   still our children, because batchrun is a child subreaper ([`crate::sys::become_subreaper`]).
+   One `waitid(P_PGID, WNOHANG)` tells whether any remain; if some do, they keep the group id
+   alive while we terminate them the same way and reap them.
+*/
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cancel::CancelToken;
+use crate::manifest::{CommandLine, JobSpec};
+use crate::outcome::{Attempt, AttemptEnd, KillReason};
+use crate::sys::{self, GroupWait};
+
+/// Everything one attempt needs besides the job itself.
+#[derive(Debug)]
+pub struct ExecRequest<'a> {
+    /// The job.
+    pub job: &'a JobSpec,
+    /// 1-based attempt number (`BATCHRUN_ATTEMPT`).
+    pub attempt: u32,
+    /// Where the job's stdout goes.
+    pub stdout: Stdio,
+    /// Where the job's stderr goes.
+    pub stderr: Stdio,
+    /// Time from SIGTERM to SIGKILL.
+    pub grace: Duration,
+    /// Stops the attempt when it reaches the terminate level.
+    pub token: &'a CancelToken,
+}
+
+/// Builds the command for a job; no I/O.
+fn command(job: &JobSpec, attempt: u32) -> Command {
+    let mut cmd = match &job.command {
+        CommandLine::Direct(words) => {
+            let mut c = Command::new(&words[0]);
+            c.args(&words[1..]);
+            c
+        }
+        CommandLine::Shell(s) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(s);
+            c
+        }
+    };
+    if let Some(dir) = &job.cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.envs(job.env.iter().map(|(k, v)| (k, v)))
+        .env("BATCHRUN_JOB_ID", &job.id)
+        .env("BATCHRUN_ATTEMPT", attempt.to_string())
+        .stdin(Stdio::null())
+        .process_group(0);
+    cmd
+}
+
+/// Why a spawn failed, naming what could not be run.
+fn start_error(job: &JobSpec, err: &std::io::Error) -> String {
+    let program = match &job.command {
+        CommandLine::Direct(words) => words[0].as_str(),
+        CommandLine::Shell(_) => "/bin/sh",
+    };
+    if let Some(dir) = &job.cwd {
+        if !dir.is_dir() {
+            return format!("cannot start: working directory {} does not exist", dir.display());
+        }
+    }
+    format!("cannot start '{program}': {err}")
+}
+
+/// Runs one attempt to its end. Errors from the operating system while waiting are returned;
+/// they are batchrun's own failures, not the job's.
+pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
+    let mut cmd = command(req.job, req.attempt);
+    cmd.stdout(req.stdout).stderr(req.stderr);
+    let started_at = SystemTime::now();
+    let t0 = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(Attempt {
+                end: AttemptEnd::StartFailed(start_error(req.job, &e)),
+                started_at,
+                duration: t0.elapsed(),
+                leaked_processes: 0,
+            })
+        }
+    };
+    drop(cmd); // closes our copies of the output files
+    let pgid = child.id() as libc::pid_t;
+    let pidfd = match sys::pidfd_open(pgid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            // Cannot wait safely: kill the group while the leader is unreaped, then reap.
+            let _ = sys::kill_group(pgid, libc::SIGKILL);
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+
+    let time_limit = req.job.timeout;
+    let killed = match wait_or_cancel(&pidfd, req.token, time_limit)? {
+        Woke::Exited => None,
+        Woke::Cancelled => Some(KillReason::Cancel),
+        Woke::TimedOut => Some(KillReason::Timeout(time_limit.unwrap_or_default())),
+    };
+    let mut duration = t0.elapsed();
+    if killed.is_some() {
+        terminate_leader_group(pgid, &pidfd, req.grace)?;
+        duration = t0.elapsed();
+    }
+    let status = child.wait()?;
+    let leaked_processes = sweep_group(pgid, req.grace)?;
+    Ok(Attempt {
+        end: AttemptEnd::Ended {
+            exit_code: status.code(),
+            signal: status.signal(),
+            killed,
+        },
+        started_at,
+        duration,
+        leaked_processes,
+    })
+}
+
+/// What ended a wait.
+enum Woke {
+    Exited,
+    Cancelled,
+    TimedOut,
+}
+
+/// Blocks until the process behind `pidfd` exits, the token reaches the terminate level, or
+/// `limit` passes.
+fn wait_or_cancel(
+    pidfd: &OwnedFd,
+    token: &CancelToken,
+    limit: Option<Duration>,
+) -> std::io::Result<Woke> {
+    let ready = sys::wait_readable(&[pidfd.as_fd(), token.wake_fd()], limit)?;
+    Ok(if ready[0] {
+        Woke::Exited
+    } else if ready[1] {
+        Woke::Cancelled
+    } else {
+        Woke::TimedOut
+    })
+}
+
+/// SIGTERM to the group of a live, unreaped leader; SIGKILL after `grace` if it has not exited.
+/// Returns once the leader has exited (still unreaped).
+fn terminate_leader_group(pgid: libc::pid_t, pidfd: &OwnedFd, grace: Duration) -> std::io::Result<()> {
+    sys::kill_group(pgid, libc::SIGTERM)?;
+    let exited = sys::wait_readable(&[pidfd.as_fd()], Some(grace))?[0];
+    if !exited {
+        sys::kill_group(pgid, libc::SIGKILL)?;
+        sys::wait_readable(&[pidfd.as_fd()], None)?;
+    }
+    Ok(())
+}
+
+/// After the leader was reaped: terminates and reaps whatever is left in its process group.
+/// Returns how many processes were left.
+///
+/// Members that remain are our children (we are a subreaper), so they hold the group id until
+/// we reap them: signalling the group cannot reach a recycled one.
+fn sweep_group(pgid: libc::pid_t, grace: Duration) -> std::io::Result<u32> {
+    let mut reaped = 0;
+    loop {
+        match sys::wait_group(pgid, true)? {
+            GroupWait::Empty => return Ok(reaped),
+            GroupWait::Reaped(_) => reaped += 1,
+            GroupWait::Running => break,
+        }
+    }
+    log::debug!("process group {pgid}: processes left after its leader exited; terminating them");
+    sys::kill_group(pgid, libc::SIGTERM)?;
+    let end = Instant::now() + grace;
+    loop {
+        // Wait (without polling) for the members we can see to exit, until the grace time ends.
+        let pidfds: Vec<OwnedFd> = sys::group_members(pgid)
+            .into_iter()
+            .filter_map(|pid| sys::pidfd_open(pid).ok())
+            .collect();
+        let left = end.saturating_duration_since(Instant::now());
+        if !pidfds.is_empty() && !left.is_zero() {
+            let fds: Vec<_> = pidfds.iter().map(|f| f.as_fd()).collect();
+            sys::wait_readable(&fds, Some(left))?;
+        }
+        loop {
+            match sys::wait_group(pgid, true)? {
+                GroupWait::Empty => return Ok(reaped),
+                GroupWait::Reaped(_) => reaped += 1,
+                GroupWait::Running => break,
+            }
+        }
+        if Instant::now() >= end || pidfds.is_empty() {
+            break;
+        }
+    }
+    sys::kill_group(pgid, libc::SIGKILL)?;
+    loop {
+        match sys::wait_group(pgid, false)? {
+            GroupWait::Empty => return Ok(reaped),
+            GroupWait::Reaped(_) => reaped += 1,
+            GroupWait::Running => unreachable!("blocking waitid does not report running children"),
+        }
+    }
+}
+
+/// Opens (creating or truncating) an output file for a job.
+pub fn create_output(path: &std::path::Path) -> std::io::Result<File> {
+    File::create(path)
+}

@@ -1,0 +1,293 @@
+/*!
+Cross-row checks and the run plan: `after` ids resolved to indices, cycles found (and printed
+with their ids in order), `--limit` groups matched, and the start order a single worker would
+follow. Everything here is O(jobs + edges).
+*/
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use crate::manifest::{JobSpec, Manifest, Problem};
+
+/// A validated manifest, ready to schedule.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The manifest's display name.
+    pub manifest: String,
+    /// Every job, in manifest order.
+    pub jobs: Vec<JobSpec>,
+    /// For each job, the indices of the jobs in its `after`.
+    pub deps: Vec<Vec<usize>>,
+    /// For each job, the indices of the jobs whose `after` names it.
+    pub dependents: Vec<Vec<usize>>,
+    /// Group names, in order of first appearance.
+    pub groups: Vec<String>,
+    /// For each group, its `--limit` (`None`: only the worker count limits it).
+    pub group_limits: Vec<Option<usize>>,
+    /// For each job, its group's index in `groups`.
+    pub group_of: Vec<Option<usize>>,
+}
+
+impl Plan {
+    /// Checks `after` and `--limit`, building the plan; returns every problem found.
+    pub fn new(manifest: Manifest, limits: &[(String, usize)]) -> Result<Plan, Vec<Problem>> {
+        let name = manifest.name.clone();
+        let jobs = manifest.jobs;
+        let mut problems = Vec::new();
+        let index: HashMap<&str, usize> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.as_str(), i))
+            .collect();
+
+        let mut deps = vec![Vec::new(); jobs.len()];
+        let mut dependents = vec![Vec::new(); jobs.len()];
+        for (i, job) in jobs.iter().enumerate() {
+            for dep in &job.after {
+                match index.get(dep.as_str()) {
+                    Some(&d) if !deps[i].contains(&d) => {
+                        deps[i].push(d);
+                        dependents[d].push(i);
+                    }
+                    Some(_) => {}
+                    None => problems.push(Problem {
+                        origin: name.clone(),
+                        line: Some(job.line),
+                        column: Some("after".into()),
+                        message: format!(
+                            "unknown id '{dep}' (expected the id of a job in this manifest)"
+                        ),
+                    }),
+                }
+            }
+        }
+        for cycle in find_cycles(&deps) {
+            let first = *cycle.iter().min().expect("a cycle has members");
+            let mut ids: Vec<&str> = cycle.iter().map(|&i| jobs[i].id.as_str()).collect();
+            ids.push(ids[0]);
+            problems.push(Problem {
+                origin: name.clone(),
+                line: Some(jobs[first].line),
+                column: Some("after".into()),
+                message: format!(
+                    "dependency cycle: {} (expected `after` to form no cycle)",
+                    ids.join(" -> ")
+                ),
+            });
+        }
+
+        let mut groups: Vec<String> = Vec::new();
+        let mut group_index: HashMap<&str, usize> = HashMap::new();
+        let group_of: Vec<Option<usize>> = jobs
+            .iter()
+            .map(|j| {
+                j.group.as_deref().map(|g| {
+                    *group_index.entry(g).or_insert_with(|| {
+                        groups.push(g.to_string());
+                        groups.len() - 1
+                    })
+                })
+            })
+            .collect();
+        let mut group_limits = vec![None; groups.len()];
+        for (g, n) in limits {
+            match group_index.get(g.as_str()) {
+                Some(&gi) => group_limits[gi] = Some(*n),
+                None => problems.push(Problem {
+                    origin: "--limit".into(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "{g}={n}: no job is in group '{g}' (expected one of the manifest's groups: {})",
+                        if groups.is_empty() { "none".to_string() } else { groups.join(", ") }
+                    ),
+                }),
+            }
+        }
+
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(problems);
+        }
+        Ok(Plan {
+            manifest: name,
+            jobs,
+            deps,
+            dependents,
+            groups,
+            group_limits,
+            group_of,
+        })
+    }
+
+    /// The order one worker would start the jobs in: manifest order, as far as `after` allows.
+    pub fn start_order(&self) -> Vec<usize> {
+        let mut left: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..self.jobs.len())
+            .filter(|&i| left[i] == 0)
+            .map(Reverse)
+            .collect();
+        let mut order = Vec::with_capacity(self.jobs.len());
+        while let Some(Reverse(i)) = ready.pop() {
+            order.push(i);
+            for &d in &self.dependents[i] {
+                left[d] -= 1;
+                if left[d] == 0 {
+                    ready.push(Reverse(d));
+                }
+            }
+        }
+        order
+    }
+}
+
+/// Every dependency cycle, each as job indices in `after` order, starting at its smallest index.
+/// Tarjan's strongly connected components (iterative), then one shortest cycle through the
+/// smallest member of each component.
+fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = deps.len();
+    const UNSEEN: usize = usize::MAX;
+    let mut order = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut comp = vec![UNSEEN; n];
+    let mut comps: Vec<Vec<usize>> = Vec::new();
+    let mut counter = 0;
+    for root in 0..n {
+        if order[root] != UNSEEN {
+            continue;
+        }
+        let mut call: Vec<(usize, usize)> = vec![(root, 0)];
+        order[root] = counter;
+        low[root] = counter;
+        counter += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut next)) = call.last_mut() {
+            if let Some(&w) = deps[v].get(*next) {
+                *next += 1;
+                if order[w] == UNSEEN {
+                    order[w] = counter;
+                    low[w] = counter;
+                    counter += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    call.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(order[w]);
+                }
+            } else {
+                call.pop();
+                if let Some(&(parent, _)) = call.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == order[v] {
+                    let mut members = Vec::new();
+                    loop {
+                        let w = stack.pop().expect("tarjan stack");
+                        on_stack[w] = false;
+                        comp[w] = comps.len();
+                        members.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    comps.push(members);
+                }
+            }
+        }
+    }
+    let mut cycles = Vec::new();
+    for (ci, members) in comps.iter().enumerate() {
+        let start = *members.iter().min().expect("non-empty component");
+        if members.len() == 1 && !deps[start].contains(&start) {
+            continue;
+        }
+        // Breadth-first search inside the component for the shortest way back to `start`.
+        let mut prev: HashMap<usize, usize> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        'bfs: while let Some(v) = queue.pop_front() {
+            for &w in &deps[v] {
+                if comp[w] != ci {
+                    continue;
+                }
+                if w == start {
+                    prev.insert(start, v);
+                    break 'bfs;
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(w) {
+                    e.insert(v);
+                    queue.push_back(w);
+                }
+            }
+        }
+        let mut cycle = vec![start];
+        let mut v = prev[&start];
+        while v != start {
+            cycle.push(v);
+            v = prev[&v];
+        }
+        cycle[1..].reverse();
+        cycles.push(cycle);
+    }
+    cycles.sort();
+    cycles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{parse, ManifestOptions};
+
+    fn plan(text: &str, limits: &[(String, usize)]) -> Result<Plan, Vec<String>> {
+        let m = parse("m.csv", text.as_bytes(), false, &ManifestOptions::default()).unwrap();
+        Plan::new(m, limits).map_err(|ps| ps.iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn start_order_follows_manifest_and_after() {
+        let p = plan("id,command,after\na,true,c\nb,true,\nc,true,\nd,true,a b\n", &[]).unwrap();
+        let ids: Vec<&str> = p.start_order().iter().map(|&i| p.jobs[i].id.as_str()).collect();
+        assert_eq!(ids, ["b", "c", "a", "d"]);
+    }
+
+    #[test]
+    fn unknown_ids_and_cycles_are_all_reported() {
+        let e = plan(
+            "id,command,after\na,true,c\nb,true,a\nc,true,b\nd,true,zz\ne,true,e\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "m.csv:2: column 'after': dependency cycle: a -> c -> b -> a (expected `after` to form no cycle)",
+                "m.csv:5: column 'after': unknown id 'zz' (expected the id of a job in this manifest)",
+                "m.csv:6: column 'after': dependency cycle: e -> e (expected `after` to form no cycle)",
+            ]
+        );
+    }
+
+    #[test]
+    fn limit_must_name_a_group() {
+        let e = plan("id,command,group\na,true,db\n", &[("web".into(), 2)]).unwrap_err();
+        assert_eq!(
+            e,
+            ["--limit: web=2: no job is in group 'web' (expected one of the manifest's groups: db)"]
+        );
+        let p = plan("id,command,group\na,true,db\n", &[("db".into(), 2)]).unwrap();
+        assert_eq!(p.group_limits, [Some(2)]);
+        assert_eq!(p.group_of, [Some(0)]);
+    }
+
+    #[test]
+    fn long_chain_does_not_overflow_the_stack() {
+        let mut text = String::from("id,command,after\nj0,true,\n");
+        for i in 1..100_000 {
+            text.push_str(&format!("j{i},true,j{}\n", i - 1));
+        }
+        let p = plan(&text, &[]).unwrap();
+        assert_eq!(p.start_order().len(), 100_000);
+    }
+}

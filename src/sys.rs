@@ -1,0 +1,211 @@
+/*!
+Thin, safe wrappers over the Linux system calls batchrun needs and std does not offer:
+pidfds, `ppoll`, eventfd, process-group signals, `waitid` on a process group, and the
+child-subreaper flag.
+
+Every `unsafe` block in the crate lives here.
+*/
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// Converts a `-1` return into the thread's `errno` as an [`io::Error`].
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Opens a pidfd for `pid`, which must be an unreaped child of this process (so the pid
+/// cannot have been recycled).
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: plain system call with integer arguments; on success it returns a new fd we own.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just gave us this descriptor, nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A non-blocking, close-on-exec eventfd: writing to it once makes it readable for ever
+/// (nobody reads it), which is the "wake every waiter" edge of a cancel token.
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call; on success it returns a new fd we own.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    check(fd as libc::c_long)?;
+    // SAFETY: the kernel just gave us this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds one to an eventfd's counter, making it readable.
+pub fn eventfd_signal(fd: BorrowedFd<'_>) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64 to a descriptor we borrow.
+    // A full counter (EAGAIN) is still readable, which is all we want, so the result is ignored.
+    let _ = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+}
+
+/// Waits until one of `fds` is readable or `timeout` passes (`None`: no limit).
+/// Returns, for each fd, whether it is readable; all `false` means the timeout passed.
+/// `EINTR` is retried with the time that is left.
+pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let end = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        let ts = end.map(|end| {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            libc::timespec {
+                tv_sec: left.as_secs() as libc::time_t,
+                tv_nsec: left.subsec_nanos() as libc::c_long,
+            }
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: pfds is a live, correctly sized array; ts_ptr is null or points to a live timespec.
+        let ret = unsafe {
+            libc::ppoll(
+                pfds.as_mut_ptr(),
+                pfds.len() as libc::nfds_t,
+                ts_ptr,
+                std::ptr::null(),
+            )
+        };
+        match check(ret as libc::c_long) {
+            Ok(_) => return Ok(pfds.iter().map(|p| p.revents != 0).collect()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sends `signal` to every process in process group `pgid`. `ESRCH` (nobody left) is not an error.
+pub fn kill_group(pgid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain system call with integer arguments.
+    match check(unsafe { libc::kill(-pgid, signal) } as libc::c_long) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// What `waitid` on a process group found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GroupWait {
+    /// This process has no child left in the group.
+    Empty,
+    /// Children remain in the group, none of them has exited yet (only with `nohang`).
+    Running,
+    /// One child of the group was reaped.
+    Reaped(libc::pid_t),
+}
+
+/// Reaps one exited child of ours in process group `pgid` (`waitid(P_PGID)`); with `nohang`,
+/// returns [`GroupWait::Running`] instead of blocking.
+pub fn wait_group(pgid: libc::pid_t, nohang: bool) -> io::Result<GroupWait> {
+    let mut flags = libc::WEXITED;
+    if nohang {
+        flags |= libc::WNOHANG;
+    }
+    loop {
+        // SAFETY: siginfo_t is plain data; zeroed is a valid value and waitid fills it in.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is a live siginfo_t the kernel writes into.
+        let ret = unsafe { libc::waitid(libc::P_PGID, pgid as libc::id_t, &mut info, flags) };
+        match check(ret as libc::c_long) {
+            Ok(_) => {
+                // SAFETY: waitid succeeded, so the pid field of the union is initialised (0 if none).
+                let pid = unsafe { info.si_pid() };
+                return Ok(if pid == 0 {
+                    GroupWait::Running
+                } else {
+                    GroupWait::Reaped(pid)
+                });
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(GroupWait::Empty),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reaps every exited child of this process, whatever its group, without blocking.
+/// Returns how many were reaped.
+pub fn reap_exited_children() -> usize {
+    let mut n = 0;
+    loop {
+        // SAFETY: as in wait_group.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is a live siginfo_t.
+        let ret = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG) };
+        // SAFETY: initialised when ret == 0.
+        if ret != 0 || unsafe { info.si_pid() } == 0 {
+            return n;
+        }
+        n += 1;
+    }
+}
+
+/// Makes this process the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`), so a
+/// job's background grandchildren stay our children after the job's main process exits: we can
+/// then find them in their process group, terminate them and reap them, and never signal a
+/// process group that no longer exists.
+pub fn become_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } as libc::c_long)
+        .map(|_| ())
+}
+
+/// The pids of the live (not zombie) processes in process group `pgid`, read from `/proc`.
+/// Used only on the slow path, when a job left processes behind.
+pub fn group_members(pgid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|&pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next();
+            let pgrp = fields.nth(1).and_then(|f| f.parse::<libc::pid_t>().ok());
+            state != Some("Z") && pgrp == Some(pgid)
+        })
+        .collect()
+}
+
+/// The name of a signal number, such as `SIGTERM`.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_string()
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real `batchrun` binary on real manifests, with real child processes
+//! and real signals. One test binary; each area in its own module.
+
+mod util;
+
+mod core;
