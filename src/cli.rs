@@ -39,7 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the jobs.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate the manifest and print the plan; run nothing.
     Check(CheckArgs),
 }
@@ -197,7 +197,9 @@ pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         let t: SystemTime = t.with_timezone(&chrono::Utc).into();
         if t <= now {
-            return Err(format!("--deadline {s} is in the past (expected a future time)"));
+            return Err(format!(
+                "--deadline {s} is in the past (expected a future time)"
+            ));
         }
         return Ok(t);
     }
@@ -289,7 +291,11 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
     };
     let retry_delay = take(duration_flag("--retry-delay", &r.retry_delay));
     let grace = take(duration_flag("--grace", &r.grace));
-    let deadline = match r.deadline.as_deref().map(|d| parse_deadline(d, SystemTime::now())) {
+    let deadline = match r
+        .deadline
+        .as_deref()
+        .map(|d| parse_deadline(d, SystemTime::now()))
+    {
         None => None,
         Some(Ok(t)) => Some(t),
         Some(Err(m)) => {
@@ -357,8 +363,17 @@ mod tests {
     #[test]
     fn every_bad_flag_is_reported() {
         let e = config(&[
-            "batchrun", "run", "m.csv", "--timeout", "5x", "--grace", "never", "--limit", "db",
-            "--report", "r.txt",
+            "batchrun",
+            "run",
+            "m.csv",
+            "--timeout",
+            "5x",
+            "--grace",
+            "never",
+            "--limit",
+            "db",
+            "--report",
+            "r.txt",
         ])
         .unwrap_err()
         .to_string();

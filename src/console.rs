@@ -123,9 +123,13 @@ impl Console {
         suspended(|| {
             if !*stdout_broken {
                 let mut stdout = std::io::stdout().lock();
-                if let Err(e) = copy_file(out, tag.as_deref(), &mut stdout).and_then(|_| stdout.flush()) {
+                if let Err(e) =
+                    copy_file(out, tag.as_deref(), &mut stdout).and_then(|_| stdout.flush())
+                {
                     *stdout_broken = true;
-                    log::warn!("cannot write job output to stdout ({e}); job output is no longer shown");
+                    log::warn!(
+                        "cannot write job output to stdout ({e}); job output is no longer shown"
+                    );
                 }
             }
             let mut stderr = std::io::stderr().lock();

@@ -81,7 +81,10 @@ fn start_error(job: &JobSpec, err: &std::io::Error) -> String {
     };
     if let Some(dir) = &job.cwd {
         if !dir.is_dir() {
-            return format!("cannot start: working directory {} does not exist", dir.display());
+            return format!(
+                "cannot start: working directory {} does not exist",
+                dir.display()
+            );
         }
     }
     format!("cannot start '{program}': {err}")
@@ -168,7 +171,11 @@ fn wait_or_cancel(
 
 /// SIGTERM to the group of a live, unreaped leader; SIGKILL after `grace` if it has not exited.
 /// Returns once the leader has exited (still unreaped).
-fn terminate_leader_group(pgid: libc::pid_t, pidfd: &OwnedFd, grace: Duration) -> std::io::Result<()> {
+fn terminate_leader_group(
+    pgid: libc::pid_t,
+    pidfd: &OwnedFd,
+    grace: Duration,
+) -> std::io::Result<()> {
     sys::kill_group(pgid, libc::SIGTERM)?;
     let exited = sys::wait_readable(&[pidfd.as_fd()], Some(grace))?[0];
     if !exited {

@@ -58,13 +58,22 @@ mod tests {
             internal: None,
         };
         assert_eq!(for_run(&all, true), INTERRUPTED);
-        let s = Stops { interrupted: false, ..all };
+        let s = Stops {
+            interrupted: false,
+            ..all
+        };
         assert_eq!(for_run(&s, true), DEADLINE);
-        let s = Stops { deadline: false, ..s };
+        let s = Stops {
+            deadline: false,
+            ..s
+        };
         assert_eq!(for_run(&s, false), FAILURE);
         assert_eq!(for_run(&Stops::default(), true), FAILURE);
         assert_eq!(for_run(&Stops::default(), false), SUCCESS);
-        let s = Stops { internal: Some("x"), ..all };
+        let s = Stops {
+            internal: Some("x"),
+            ..all
+        };
         assert_eq!(for_run(&s, false), INTERNAL);
     }
 
@@ -72,7 +81,10 @@ mod tests {
     fn errors() {
         assert_eq!(for_error(&Error::Usage("x".into())), USAGE);
         assert_eq!(
-            for_error(&Error::Locked { path: "l".into(), holder: String::new() }),
+            for_error(&Error::Locked {
+                path: "l".into(),
+                holder: String::new()
+            }),
             LOCKED
         );
         assert_eq!(for_error(&Error::Internal("x".into())), INTERNAL);

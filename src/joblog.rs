@@ -91,7 +91,8 @@ impl Joblog {
             .map_err(err)?;
         let len = file.metadata().map_err(err)?.len();
         if len == 0 {
-            file.write_all(format!("{HEADER}\n").as_bytes()).map_err(err)?;
+            file.write_all(format!("{HEADER}\n").as_bytes())
+                .map_err(err)?;
         } else {
             let mut last = [0u8];
             file.seek(SeekFrom::End(-1)).map_err(err)?;
@@ -205,15 +206,24 @@ mod tests {
     #[test]
     fn hash_is_stable_and_sensitive() {
         let a = job("id,command\na,echo 'x y'\n");
-        assert_eq!(command_hash(&a), command_hash(&job("id,command\nb,echo \"x y\"\n")));
-        assert_ne!(command_hash(&a), command_hash(&job("id,command\na,echo x y\n")));
+        assert_eq!(
+            command_hash(&a),
+            command_hash(&job("id,command\nb,echo \"x y\"\n"))
+        );
+        assert_ne!(
+            command_hash(&a),
+            command_hash(&job("id,command\na,echo x y\n"))
+        );
         assert_ne!(
             command_hash(&a),
             command_hash(&job("id,command,env\na,echo 'x y',K=v\n"))
         );
         // A fixed value: the hash must not change between versions or machines.
         assert_eq!(command_hash(&job("id,command\na,true\n")).len(), 16);
-        assert_eq!(command_hash(&job("id,command\na,true\n")), "8f806d290893edf9");
+        assert_eq!(
+            command_hash(&job("id,command\na,true\n")),
+            "8f806d290893edf9"
+        );
     }
 
     #[test]
@@ -231,8 +241,13 @@ mod tests {
         // Reopening ends the torn line first.
         let mut log = Joblog::open(&p).unwrap();
         let j = job("id,command\nd,true\n");
-        log.append(&j, &JobResult::without_attempt(Status::Skipped, "x")).unwrap();
+        log.append(&j, &JobResult::without_attempt(Status::Skipped, "x"))
+            .unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.ends_with("\nc,succ\nd,skipped,0,,,,,8f806d290893edf9\n") || text.contains("\nd,skipped,0,,,,,"), "{text}");
+        assert!(
+            text.ends_with("\nc,succ\nd,skipped,0,,,,,8f806d290893edf9\n")
+                || text.contains("\nd,skipped,0,,,,,"),
+            "{text}"
+        );
     }
 }

@@ -54,8 +54,18 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
         manifest: name.clone(),
         problems,
     };
-    let m = manifest::parse(&name, &bytes, tsv, &config.manifest_options).map_err(invalid)?;
-    Plan::new(m, &config.limits).map_err(invalid)
+    // Cross-row checks run on the valid rows even when others have problems, so one pass
+    // reports everything.
+    let (m, mut problems) = manifest::parse_all(&name, &bytes, tsv, &config.manifest_options);
+    match Plan::new(m, &config.limits) {
+        Ok(plan) if problems.is_empty() => Ok(plan),
+        Ok(_) => Err(invalid(problems)),
+        Err(more) => {
+            problems.extend(more);
+            problems.sort_by_key(|p| p.line.unwrap_or(u64::MAX));
+            Err(invalid(problems))
+        }
+    }
 }
 
 /// What [`run`] did.
@@ -204,9 +214,9 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         workers: rc.workers,
         retry_delay: rc.retry_delay,
         max_failures: rc.max_failures,
-        deadline: rc.deadline.map(|t| {
-            Instant::now() + t.duration_since(SystemTime::now()).unwrap_or_default()
-        }),
+        deadline: rc
+            .deadline
+            .map(|t| Instant::now() + t.duration_since(SystemTime::now()).unwrap_or_default()),
         grace: rc.grace,
     };
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);

@@ -6,7 +6,7 @@ as a [`Problem`], printed as `FILE:LINE: column 'NAME': what is wrong (what was 
 Cross-row checks (`after` ids, cycles, `--limit` groups) live in [`crate::plan`].
 */
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -110,6 +110,9 @@ pub struct Manifest {
     pub jobs: Vec<JobSpec>,
     /// The header's column names, in order.
     pub columns: Vec<String>,
+    /// Ids of rows that had problems (and so are not in `jobs`): `after` may name them
+    /// without a second, misleading "unknown id" problem.
+    pub invalid_ids: HashSet<String>,
 }
 
 /// One piece of a `{placeholder}` template.
@@ -163,7 +166,11 @@ fn parse_template(s: &str) -> Result<Vec<Piece>, String> {
 }
 
 /// Names in a template that are not variables, as one message.
-fn unknown_placeholders(pieces: &[Piece], vars: &dyn Fn(&str) -> bool, known: &[String]) -> Option<String> {
+fn unknown_placeholders(
+    pieces: &[Piece],
+    vars: &dyn Fn(&str) -> bool,
+    known: &[String],
+) -> Option<String> {
     let unknown: BTreeSet<&str> = pieces
         .iter()
         .filter_map(|p| match p {
@@ -277,6 +284,22 @@ pub fn parse(
     tsv: bool,
     opts: &ManifestOptions,
 ) -> Result<Manifest, Vec<Problem>> {
+    let (m, problems) = parse_all(name, bytes, tsv, opts);
+    if problems.is_empty() {
+        Ok(m)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Parses manifest bytes, returning the jobs of the rows without problems together with every
+/// problem found, so cross-row checks can still run on the valid rows.
+pub fn parse_all(
+    name: &str,
+    bytes: &[u8],
+    tsv: bool,
+    opts: &ManifestOptions,
+) -> (Manifest, Vec<Problem>) {
     let mut problems = Vec::new();
     let problem = |line: Option<u64>, column: Option<&str>, message: String| Problem {
         origin: name.to_string(),
@@ -320,7 +343,13 @@ pub fn parse(
             None,
             "no header row (expected a header naming the columns, such as id,command)".into(),
         ));
-        return Err(problems);
+        let m = Manifest {
+            name: name.to_string(),
+            jobs: Vec::new(),
+            columns: Vec::new(),
+            invalid_ids: HashSet::new(),
+        };
+        return (m, problems);
     }
     // An unbalanced quote makes the csv reader swallow the rest of the file into one field:
     // a well-formed quoted record holds an even number of quote characters.
@@ -339,7 +368,10 @@ pub fn parse(
                     problems.push(problem(
                         Some(header_line),
                         None,
-                        format!("header column {} has no name (expected a column name)", i + 1),
+                        format!(
+                            "header column {} has no name (expected a column name)",
+                            i + 1
+                        ),
                     ));
                 } else if columns.contains(&s) {
                     problems.push(problem(
@@ -354,7 +386,10 @@ pub fn parse(
                 problems.push(problem(
                     Some(header_line),
                     None,
-                    format!("header column {} is not valid UTF-8 (expected UTF-8 text)", i + 1),
+                    format!(
+                        "header column {} is not valid UTF-8 (expected UTF-8 text)",
+                        i + 1
+                    ),
                 ));
                 columns.push(String::new());
             }
@@ -415,8 +450,7 @@ pub fn parse(
             problems.push(problem(
                 Some(header_line),
                 None,
-                "no 'command' column (expected a 'command' column, or the --command option)"
-                    .into(),
+                "no 'command' column (expected a 'command' column, or the --command option)".into(),
             ));
             None
         }
@@ -425,6 +459,7 @@ pub fn parse(
 
     let mut jobs = Vec::with_capacity(records.len());
     let mut seen_ids: HashMap<String, u64> = HashMap::new();
+    let mut invalid_ids = HashSet::new();
     for (index, (rec, _, line)) in records.iter().enumerate() {
         let line = *line;
         if Some(line) == unbalanced_line {
@@ -437,6 +472,9 @@ pub fn parse(
             continue;
         }
         if rec.len() != columns.len() {
+            if let Some(raw) = c_id.and_then(|i| rec.get(i)) {
+                invalid_ids.insert(String::from_utf8_lossy(raw).trim().to_string());
+            }
             problems.push(problem(
                 Some(line),
                 None,
@@ -547,7 +585,9 @@ pub fn parse(
 
         let cwd = match field(c_cwd).trim() {
             "" => None,
-            text => template("cwd", text, &mut err).map(|p| PathBuf::from(render(&p, &vars, false))),
+            text => {
+                template("cwd", text, &mut err).map(|p| PathBuf::from(render(&p, &vars, false)))
+            }
         };
 
         let mut env = Vec::new();
@@ -587,10 +627,7 @@ pub fn parse(
             None if c_cmd.is_some() => {
                 let text = field(c_cmd);
                 if text.trim().is_empty() {
-                    err(
-                        "command",
-                        "empty command (expected a command line)".into(),
-                    );
+                    err("command", "empty command (expected a command line)".into());
                     ("command", None)
                 } else {
                     ("command", template("command", text, &mut err))
@@ -630,7 +667,9 @@ pub fn parse(
             }
         });
 
-        if problems.len() == before {
+        if problems.len() != before {
+            invalid_ids.insert(id);
+        } else {
             if let Some(command) = command {
                 jobs.push(JobSpec {
                     index,
@@ -647,15 +686,13 @@ pub fn parse(
             }
         }
     }
-    if problems.is_empty() {
-        Ok(Manifest {
-            name: name.to_string(),
-            jobs,
-            columns,
-        })
-    } else {
-        Err(problems)
-    }
+    let m = Manifest {
+        name: name.to_string(),
+        jobs,
+        columns,
+        invalid_ids,
+    };
+    (m, problems)
 }
 
 /// Maps byte offsets to 1-based line numbers.
@@ -730,7 +767,11 @@ fn fill_marked(word: &str, pieces: &[Piece], vars: &HashMap<&str, &str>) -> Stri
         out.push_str(&rest[..start]);
         let after = &rest[start + MARK_OPEN.len_utf8()..];
         let end = after.find(MARK_CLOSE).unwrap_or(after.len());
-        if let Some(Piece::Var(name)) = after[..end].parse::<usize>().ok().and_then(|i| pieces.get(i)) {
+        if let Some(Piece::Var(name)) = after[..end]
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| pieces.get(i))
+        {
             out.push_str(vars.get(name.as_str()).copied().unwrap_or(""));
         }
         rest = after.get(end + MARK_CLOSE.len_utf8()..).unwrap_or("");
@@ -758,7 +799,9 @@ mod tests {
 
     #[test]
     fn basic_rows_bom_crlf_comments_blank_lines() {
-        let m = parse_ok("\u{feff}id,command\r\n# a comment\r\n\r\na,echo hi\r\nb,\"printf '%s' 'x y'\"\r\n");
+        let m = parse_ok(
+            "\u{feff}id,command\r\n# a comment\r\n\r\na,echo hi\r\nb,\"printf '%s' 'x y'\"\r\n",
+        );
         assert_eq!(m.jobs.len(), 2);
         assert_eq!(m.jobs[0].id, "a");
         assert_eq!(m.jobs[0].line, 4);
@@ -811,13 +854,34 @@ mod tests {
              e,true\n",
         );
         let joined = p.join("\n");
-        assert!(joined.contains("m.csv:2: column 'timeout': '5x' is not a duration"), "{joined}");
-        assert!(joined.contains("m.csv:3: column 'id': duplicate id 'a'"), "{joined}");
-        assert!(joined.contains("m.csv:3: column 'retries': '-1' is not a whole number"), "{joined}");
-        assert!(joined.contains("m.csv:3: column 'shell': 'maybe' is not a boolean"), "{joined}");
-        assert!(joined.contains("m.csv:4: column 'id': id 'b c' contains ' '"), "{joined}");
-        assert!(joined.contains("m.csv:4: column 'command': empty command"), "{joined}");
-        assert!(joined.contains("m.csv:5: column 'command': placeholder {nope} names no column"), "{joined}");
+        assert!(
+            joined.contains("m.csv:2: column 'timeout': '5x' is not a duration"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("m.csv:3: column 'id': duplicate id 'a'"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("m.csv:3: column 'retries': '-1' is not a whole number"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("m.csv:3: column 'shell': 'maybe' is not a boolean"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("m.csv:4: column 'id': id 'b c' contains ' '"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("m.csv:4: column 'command': empty command"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("m.csv:5: column 'command': placeholder {nope} names no column"),
+            "{joined}"
+        );
         assert!(joined.contains("m.csv:6: 2 fields (expected 5"), "{joined}");
         assert_eq!(p.len(), 8, "{joined}");
     }
@@ -835,18 +899,38 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_the_column() {
-        let p = parse("m.csv", b"id,command\na,echo \xff\n", false, &ManifestOptions::default()).unwrap_err();
+        let p = parse(
+            "m.csv",
+            b"id,command\na,echo \xff\n",
+            false,
+            &ManifestOptions::default(),
+        )
+        .unwrap_err();
         assert_eq!(p[0].line, Some(2));
         assert_eq!(p[0].column.as_deref(), Some("command"));
     }
 
     #[test]
     fn tsv_is_tab_separated_and_unquoted() {
-        let m = parse("m.tsv", b"id\tcommand\na\techo \"x\ty\"\n", true, &ManifestOptions::default());
+        let m = parse(
+            "m.tsv",
+            b"id\tcommand\na\techo \"x\ty\"\n",
+            true,
+            &ManifestOptions::default(),
+        );
         // A tab inside quotes still separates fields in TSV.
         assert!(m.is_err());
-        let m = parse("m.tsv", b"id\tcommand\na\techo 'x, y'\n", true, &ManifestOptions::default()).unwrap();
-        assert_eq!(m.jobs[0].command, CommandLine::Direct(vec!["echo".into(), "x, y".into()]));
+        let m = parse(
+            "m.tsv",
+            b"id\tcommand\na\techo 'x, y'\n",
+            true,
+            &ManifestOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            m.jobs[0].command,
+            CommandLine::Direct(vec!["echo".into(), "x, y".into()])
+        );
     }
 
     #[test]
@@ -858,10 +942,17 @@ mod tests {
         let m = parse("m.csv", b"file,table\na.csv,sales\n", false, &opts).unwrap();
         assert_eq!(
             m.jobs[0].command,
-            CommandLine::Direct(vec!["load".into(), "--table".into(), "sales".into(), "a.csv".into()])
+            CommandLine::Direct(vec![
+                "load".into(),
+                "--table".into(),
+                "sales".into(),
+                "a.csv".into()
+            ])
         );
         let p = parse("m.csv", b"command,file\ntrue,a\n", false, &opts).unwrap_err();
-        assert!(p[0].to_string().contains("column 'command': present together with --command"));
+        assert!(p[0]
+            .to_string()
+            .contains("column 'command': present together with --command"));
     }
 
     #[test]
@@ -879,7 +970,13 @@ mod tests {
         )
         .unwrap();
         let j = &m.jobs[0];
-        assert_eq!(j.env, [("MONTH".into(), "2026-11".into()), ("TITLE".into(), "Sales r".into())]);
+        assert_eq!(
+            j.env,
+            [
+                ("MONTH".into(), "2026-11".into()),
+                ("TITLE".into(), "Sales r".into())
+            ]
+        );
         assert_eq!(j.cwd, Some(PathBuf::from("/tmp/r")));
         assert_eq!(j.timeout, Some(Duration::from_secs(9)));
         assert_eq!(j.retries, 2);

@@ -253,7 +253,11 @@ mod tests {
             ended(None, Some(9), None).error().unwrap(),
             "killed by signal 9 (SIGKILL)"
         );
-        let t = ended(None, Some(15), Some(KillReason::Timeout(Duration::from_millis(300))));
+        let t = ended(
+            None,
+            Some(15),
+            Some(KillReason::Timeout(Duration::from_millis(300))),
+        );
         assert_eq!(t.status(), Status::TimedOut);
         assert_eq!(t.error().unwrap(), "timed out after 300ms");
         assert_eq!(

@@ -32,7 +32,7 @@ impl Plan {
     /// Checks `after` and `--limit`, building the plan; returns every problem found.
     pub fn new(manifest: Manifest, limits: &[(String, usize)]) -> Result<Plan, Vec<Problem>> {
         let name = manifest.name.clone();
-        let jobs = manifest.jobs;
+        let jobs = &manifest.jobs;
         let mut problems = Vec::new();
         let index: HashMap<&str, usize> = jobs
             .iter()
@@ -50,6 +50,8 @@ impl Plan {
                         dependents[d].push(i);
                     }
                     Some(_) => {}
+                    // A row with problems of its own: already reported.
+                    None if manifest.invalid_ids.contains(dep) => {}
                     None => problems.push(Problem {
                         origin: name.clone(),
                         line: Some(job.line),
@@ -111,7 +113,7 @@ impl Plan {
         }
         Ok(Plan {
             manifest: name,
-            jobs,
+            jobs: manifest.jobs,
             deps,
             dependents,
             groups,
@@ -247,8 +249,16 @@ mod tests {
 
     #[test]
     fn start_order_follows_manifest_and_after() {
-        let p = plan("id,command,after\na,true,c\nb,true,\nc,true,\nd,true,a b\n", &[]).unwrap();
-        let ids: Vec<&str> = p.start_order().iter().map(|&i| p.jobs[i].id.as_str()).collect();
+        let p = plan(
+            "id,command,after\na,true,c\nb,true,\nc,true,\nd,true,a b\n",
+            &[],
+        )
+        .unwrap();
+        let ids: Vec<&str> = p
+            .start_order()
+            .iter()
+            .map(|&i| p.jobs[i].id.as_str())
+            .collect();
         assert_eq!(ids, ["b", "c", "a", "d"]);
     }
 

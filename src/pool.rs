@@ -140,7 +140,12 @@ impl WorkerPool {
     /// Runs `work` on every item on the pool's threads and hands each result to `on_result` on
     /// the calling thread, in completion order. Returns the first worker panic, if any (the
     /// remaining items are then not run).
-    pub fn run_each<T, R, I, W, F>(&self, items: I, work: W, mut on_result: F) -> Result<(), WorkerPanicked>
+    pub fn run_each<T, R, I, W, F>(
+        &self,
+        items: I,
+        work: W,
+        mut on_result: F,
+    ) -> Result<(), WorkerPanicked>
     where
         T: Send,
         R: Send,

@@ -331,9 +331,15 @@ pub fn markdown(s: &RunSummary) -> String {
         .collect();
     ran.sort_by_key(|&i| std::cmp::Reverse(s.results[i].last.as_ref().map(|a| a.duration)));
     if !ran.is_empty() {
-        let _ = writeln!(out, "## Slowest jobs\n\n| job | status | duration |\n|---|---|---:|");
+        let _ = writeln!(
+            out,
+            "## Slowest jobs\n\n| job | status | duration |\n|---|---|---:|"
+        );
         for &i in ran.iter().take(10) {
-            let d = s.results[i].last.as_ref().map_or(Duration::ZERO, |a| a.duration);
+            let d = s.results[i]
+                .last
+                .as_ref()
+                .map_or(Duration::ZERO, |a| a.duration);
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {:.3}s |",
@@ -368,7 +374,8 @@ fn xml_escape(s: &str) -> String {
 /// not-started jobs as `<skipped/>`.
 pub fn junit(s: &RunSummary) -> String {
     let c = s.counts();
-    let failures = c[&Status::Failed] + c[&Status::TimedOut] + c[&Status::StartFailed] + c[&Status::Cancelled];
+    let failures =
+        c[&Status::Failed] + c[&Status::TimedOut] + c[&Status::StartFailed] + c[&Status::Cancelled];
     let skipped = c[&Status::Skipped] + c[&Status::NotStarted];
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let name = xml_escape(&s.manifest);
@@ -396,7 +403,10 @@ pub fn junit(s: &RunSummary) -> String {
         match r.status {
             Status::Succeeded | Status::Resumed => out.push_str("/>\n"),
             Status::Skipped | Status::NotStarted => {
-                let _ = writeln!(out, ">\n      <skipped message=\"{msg}\"/>\n    </testcase>");
+                let _ = writeln!(
+                    out,
+                    ">\n      <skipped message=\"{msg}\"/>\n    </testcase>"
+                );
             }
             st => {
                 let _ = writeln!(
@@ -522,21 +532,36 @@ mod tests {
         let text: String = (0..50).map(|i| format!("line {i}\n")).collect();
         std::fs::write(&p, text).unwrap();
         let t = read_tail(&p).unwrap();
-        assert!(t.starts_with("line 40\n") && t.ends_with("line 49\n"), "{t}");
+        assert!(
+            t.starts_with("line 40\n") && t.ends_with("line 49\n"),
+            "{t}"
+        );
         std::fs::write(&p, "").unwrap();
         assert_eq!(read_tail(&p), None);
     }
 
     #[test]
     fn xml_escapes() {
-        assert_eq!(xml_escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{FFFD}");
+        assert_eq!(
+            xml_escape("a<b & \"c\"\u{1}"),
+            "a&lt;b &amp; &quot;c&quot;\u{FFFD}"
+        );
     }
 
     #[test]
     fn formats_by_extension() {
-        assert_eq!(ReportFormat::for_path(Path::new("r.JSON")), Some(ReportFormat::Json));
-        assert_eq!(ReportFormat::for_path(Path::new("r.md")), Some(ReportFormat::Markdown));
-        assert_eq!(ReportFormat::for_path(Path::new("r.xml")), Some(ReportFormat::Junit));
+        assert_eq!(
+            ReportFormat::for_path(Path::new("r.JSON")),
+            Some(ReportFormat::Json)
+        );
+        assert_eq!(
+            ReportFormat::for_path(Path::new("r.md")),
+            Some(ReportFormat::Markdown)
+        );
+        assert_eq!(
+            ReportFormat::for_path(Path::new("r.xml")),
+            Some(ReportFormat::Junit)
+        );
         assert_eq!(ReportFormat::for_path(Path::new("r.txt")), None);
     }
 

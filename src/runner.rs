@@ -8,6 +8,7 @@ events, and a timer for the next retry or the deadline. It never polls.
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{never, select};
@@ -122,10 +123,26 @@ fn work(
     grace: Duration,
     paths: &OutputPaths,
     stdout_wanted: bool,
+    running: &AtomicUsize,
 ) -> TaskEnd {
     if token.is_stopped() {
         return TaskEnd::NotStarted;
     }
+    running.fetch_add(1, Ordering::SeqCst);
+    let end = work_started(plan, task, token, grace, paths, stdout_wanted);
+    running.fetch_sub(1, Ordering::SeqCst);
+    end
+}
+
+/// [`work`] once the job is counted as running.
+fn work_started(
+    plan: &Plan,
+    task: Task,
+    token: &CancelToken,
+    grace: Duration,
+    paths: &OutputPaths,
+    stdout_wanted: bool,
+) -> TaskEnd {
     let job = &plan.jobs[task.index];
     let (out_path, err_path) = paths.files(plan, task.index);
     let open = |p: &PathBuf| {
@@ -170,8 +187,10 @@ struct Dispatcher<'a> {
     attempts: Vec<u32>,
     /// The last finished attempt of each job that is waiting out a retry delay.
     pending_retry: Vec<Option<Attempt>>,
-    /// Tasks handed to workers whose result has not come back.
+    /// Tasks handed to workers whose result has not come back (queued or running).
     in_flight: usize,
+    /// Jobs whose process workers are running now; workers keep it up to date.
+    running: &'a AtomicUsize,
     failures: usize,
     stops: Stops,
     signals_seen: u32,
@@ -236,7 +255,7 @@ impl Dispatcher<'_> {
         if let Some(max) = self.settings.max_failures {
             if self.failures >= max && !self.stops.halted && status.is_failure() {
                 self.stops.halted = true;
-                let running = self.in_flight;
+                let running = self.running.load(Ordering::SeqCst);
                 self.console.notice(&format!(
                     "{} failure{} reached the limit of {max}: stopping the run, terminating {running} running job{}",
                     self.failures,
@@ -250,7 +269,12 @@ impl Dispatcher<'_> {
     }
 
     /// Builds the final result of job `i` from its last attempt.
-    fn result_from(&mut self, i: usize, attempt: Attempt, stderr_tail: Option<String>) -> JobResult {
+    fn result_from(
+        &mut self,
+        i: usize,
+        attempt: Attempt,
+        stderr_tail: Option<String>,
+    ) -> JobResult {
         JobResult {
             status: attempt.status(),
             attempts: self.attempts[i],
@@ -295,7 +319,8 @@ impl Dispatcher<'_> {
             || (status == Status::StartFailed && job.cwd.is_none());
         if retryable && self.attempts[i] <= job.retries && !self.stopping() {
             let delay = retry_delay(self.settings.retry_delay, self.attempts[i], self.jitter());
-            self.console.retrying(job, self.attempts[i], job.retries + 1, &attempt, delay);
+            self.console
+                .retrying(job, self.attempts[i], job.retries + 1, &attempt, delay);
             self.sched.delay(i, Instant::now() + delay);
             self.pending_retry[i] = Some(attempt);
             return;
@@ -347,7 +372,7 @@ impl Dispatcher<'_> {
     fn on_signal(&mut self) {
         self.signals_seen += 1;
         self.stops.interrupted = true;
-        let running = self.in_flight;
+        let running = self.running.load(Ordering::SeqCst);
         let s = if running == 1 { "" } else { "s" };
         if self.signals_seen == 1 {
             self.token.stop();
@@ -367,7 +392,7 @@ impl Dispatcher<'_> {
 
     fn on_deadline(&mut self) {
         self.stops.deadline = true;
-        let running = self.in_flight;
+        let running = self.running.load(Ordering::SeqCst);
         self.console.notice(&format!(
             "deadline reached: starting no new jobs, terminating {running} running job{}",
             if running == 1 { "" } else { "s" }
@@ -397,6 +422,7 @@ pub fn run(
         .map_or(1, |d| d.as_nanos() as u64)
         | 1;
     let stdout_wanted = console.wants_stdout();
+    let running = AtomicUsize::new(0);
     let mut d = Dispatcher {
         plan,
         settings,
@@ -409,6 +435,7 @@ pub fn run(
         attempts: vec![0; n],
         pending_retry: vec![None; n],
         in_flight: 0,
+        running: &running,
         failures: 0,
         stops: Stops::default(),
         signals_seen: 0,
@@ -434,7 +461,10 @@ pub fn run(
     pool.scope(
         |task: Task| {
             let index = task.index;
-            (index, work(plan, task, token, grace, paths, stdout_wanted))
+            (
+                index,
+                work(plan, task, token, grace, paths, stdout_wanted, &running),
+            )
         },
         |dispatch| loop {
             if let Some(deadline) = settings.deadline {
@@ -460,10 +490,13 @@ pub fn run(
             if d.in_flight == 0 && (d.stopping() || d.sched.idle()) {
                 break;
             }
-            let wake = [d.sched.next_retry_at().filter(|_| !d.stopping()), settings.deadline.filter(|_| !d.stops.deadline)]
-                .into_iter()
-                .flatten()
-                .min();
+            let wake = [
+                d.sched.next_retry_at().filter(|_| !d.stopping()),
+                settings.deadline.filter(|_| !d.stops.deadline),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timer = wake.map_or_else(never, crossbeam_channel::at);
             select! {
                 recv(dispatch.results) -> msg => match msg {

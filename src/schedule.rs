@@ -227,7 +227,10 @@ mod tests {
 
     #[test]
     fn dependencies_release_in_manifest_order() {
-        let (_, mut s) = sched("id,command,after\na,true,\nb,true,a\nc,true,\nd,true,a\n", &[]);
+        let (_, mut s) = sched(
+            "id,command,after\na,true,\nb,true,a\nc,true,\nd,true,a\n",
+            &[],
+        );
         assert_eq!(drain(&mut s), [0, 2]);
         assert!(s.finish(0, Status::Succeeded).is_empty());
         assert_eq!(drain(&mut s), [1, 3]);
@@ -261,7 +264,10 @@ mod tests {
 
     #[test]
     fn retries_wait_without_holding_a_slot() {
-        let (_, mut s) = sched("id,command,group\na,true,db\nb,true,db\n", &[("db".into(), 1)]);
+        let (_, mut s) = sched(
+            "id,command,group\na,true,db\nb,true,db\n",
+            &[("db".into(), 1)],
+        );
         assert_eq!(drain(&mut s), [0]);
         let t = Instant::now();
         s.delay(0, t + Duration::from_secs(5));

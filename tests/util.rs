@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
@@ -159,9 +159,19 @@ impl TestEnv {
 
     /// Parses a JSON file of the test directory.
     pub fn json(&self, rel: &str) -> serde_json::Value {
-        let text = fs::read_to_string(self.path(rel))
-            .unwrap_or_else(|e| panic!("cannot read {rel}: {e}"));
+        let text =
+            fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}\n{text}"))
+    }
+}
+
+impl Drop for TestEnv {
+    /// A failed test may leave jobs running: kill whatever still runs in the test directory.
+    fn drop(&mut self) {
+        for (pid, _) in self.live_processes() {
+            // SAFETY: plain system call.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 }
 
@@ -273,4 +283,108 @@ pub fn job<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value
 /// Whether a path exists.
 pub fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+impl Drop for Live {
+    /// A failed test must not leave batchrun running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A batchrun running in the background whose stderr is read line by line as it comes, so a
+/// test can wait for a message (such as the notice that a signal was received).
+pub struct Live {
+    pub child: Child,
+    args: Vec<String>,
+    lines: crossbeam_channel::Receiver<String>,
+    stderr_seen: Vec<String>,
+    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
+    stderr: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Live {
+    /// Starts `cmd` (from [`TestEnv::cmd`], possibly adjusted) with piped output.
+    pub fn start(mut cmd: Command, args: &[&str]) -> Live {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let stdout = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            std::io::Read::read_to_end(&mut out, &mut s).unwrap();
+            s
+        });
+        let stderr = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        Live {
+            child,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            lines: rx,
+            stderr_seen: Vec::new(),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// The pid of batchrun.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    pub fn wait_stderr(&mut self, needle: &str) {
+        let end = Instant::now() + PATIENCE;
+        loop {
+            match self.lines.recv_deadline(end) {
+                Ok(line) => {
+                    let hit = line.contains(needle);
+                    self.stderr_seen.push(line);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "batchrun {:?}: no stderr line with {needle:?}; stderr so far:\n{}",
+                    self.args,
+                    self.stderr_seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for batchrun to exit and collects everything it printed.
+    pub fn finish(mut self) -> Run {
+        let status = match self.child.wait_timeout(PATIENCE).unwrap() {
+            Some(s) => s,
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "batchrun {:?} did not finish within {PATIENCE:?}",
+                    self.args
+                );
+            }
+        };
+        self.stderr.take().unwrap().join().unwrap();
+        let seen: Vec<String> = self.lines.try_iter().collect();
+        self.stderr_seen.extend(seen);
+        Run {
+            args: std::mem::take(&mut self.args),
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&self.stdout.take().unwrap().join().unwrap())
+                .into_owned(),
+            stderr: self.stderr_seen.join("\n") + "\n",
+        }
+    }
 }
