@@ -20,7 +20,6 @@ How a child is waited for:
    alive while we terminate them the same way and reap them.
 */
 
-use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
@@ -101,7 +100,19 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
         Ok(c) => c,
         Err(e) => {
             return Ok(Attempt {
-                end: AttemptEnd::StartFailed(start_error(req.job, &e)),
+                end: AttemptEnd::StartFailed {
+                    message: start_error(req.job, &e),
+                    transient: matches!(
+                        e.raw_os_error(),
+                        Some(
+                            libc::EAGAIN
+                                | libc::ENOMEM
+                                | libc::EMFILE
+                                | libc::ENFILE
+                                | libc::ETXTBSY
+                        )
+                    ),
+                },
                 started_at,
                 duration: t0.elapsed(),
                 leaked_processes: 0,
@@ -132,7 +143,10 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
         duration = t0.elapsed();
     }
     let status = child.wait()?;
-    let leaked_processes = sweep_group(pgid, req.grace)?;
+    let leftovers = sweep_group(pgid, req.grace)?;
+    // When batchrun terminated the job, whatever else was in its group was terminated with
+    // it as a matter of course; only a job that ended by itself can leave processes behind.
+    let leaked_processes = if killed.is_some() { 0 } else { leftovers };
     Ok(Attempt {
         end: AttemptEnd::Ended {
             exit_code: status.code(),
@@ -186,19 +200,20 @@ fn terminate_leader_group(
 }
 
 /// After the leader was reaped: terminates and reaps whatever is left in its process group.
-/// Returns how many processes were left.
+/// Returns how many processes were still running (and so were terminated); processes that
+/// had already ended by themselves are reaped without being counted.
 ///
 /// Members that remain are our children (we are a subreaper), so they hold the group id until
 /// we reap them: signalling the group cannot reach a recycled one.
 fn sweep_group(pgid: libc::pid_t, grace: Duration) -> std::io::Result<u32> {
-    let mut reaped = 0;
     loop {
         match sys::wait_group(pgid, true)? {
-            GroupWait::Empty => return Ok(reaped),
-            GroupWait::Reaped(_) => reaped += 1,
+            GroupWait::Empty => return Ok(0),
+            GroupWait::Reaped(_) => {}
             GroupWait::Running => break,
         }
     }
+    let mut reaped = 0;
     log::debug!("process group {pgid}: processes left after its leader exited; terminating them");
     sys::kill_group(pgid, libc::SIGTERM)?;
     let end = Instant::now() + grace;
@@ -232,9 +247,4 @@ fn sweep_group(pgid: libc::pid_t, grace: Duration) -> std::io::Result<u32> {
             GroupWait::Running => unreachable!("blocking waitid does not report running children"),
         }
     }
-}
-
-/// Opens (creating or truncating) an output file for a job.
-pub fn create_output(path: &std::path::Path) -> std::io::Result<File> {
-    File::create(path)
 }

@@ -83,7 +83,13 @@ pub enum KillReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptEnd {
     /// The process could not be started.
-    StartFailed(String),
+    StartFailed {
+        /// Why, naming what could not be run.
+        message: String,
+        /// The cause may go away by itself (the system was short of processes, memory or
+        /// file descriptors, or the program file was busy), so a retry can help.
+        transient: bool,
+    },
     /// The main process ended.
     Ended {
         /// Its exit code, if it exited.
@@ -113,7 +119,7 @@ impl Attempt {
     /// The status this attempt alone would give the job.
     pub fn status(&self) -> Status {
         match &self.end {
-            AttemptEnd::StartFailed(_) => Status::StartFailed,
+            AttemptEnd::StartFailed { .. } => Status::StartFailed,
             AttemptEnd::Ended {
                 killed: Some(KillReason::Timeout(_)),
                 ..
@@ -129,6 +135,15 @@ impl Attempt {
         }
     }
 
+    /// Whether another attempt could end differently: after a failure or a timeout, or a
+    /// start failure with a transient cause; never after a cancellation.
+    pub fn retryable(&self) -> bool {
+        match &self.end {
+            AttemptEnd::StartFailed { transient, .. } => *transient,
+            _ => matches!(self.status(), Status::Failed | Status::TimedOut),
+        }
+    }
+
     /// A one-line reason for a result that is not a success.
     pub fn error(&self) -> Option<String> {
         let leaked = match self.leaked_processes {
@@ -139,7 +154,7 @@ impl Attempt {
             ),
         };
         let base = match &self.end {
-            AttemptEnd::StartFailed(e) => Some(e.clone()),
+            AttemptEnd::StartFailed { message, .. } => Some(message.clone()),
             AttemptEnd::Ended {
                 killed: Some(KillReason::Timeout(limit)),
                 ..

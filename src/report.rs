@@ -476,11 +476,21 @@ pub fn plan_table(plan: &Plan) -> String {
             ]
         })
         .collect();
+    // Long commands are cut to keep the table readable; `--dry-run` prints them whole.
+    let rows: Vec<[String; 6]> = rows
+        .into_iter()
+        .map(|mut r| {
+            if r[1].chars().count() > 60 {
+                r[1] = r[1].chars().take(59).collect::<String>() + "…";
+            }
+            r
+        })
+        .collect();
     let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count().min(60));
+            *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();

@@ -315,9 +315,7 @@ impl Dispatcher<'_> {
             let _ = std::fs::remove_file(&out_path);
             let _ = std::fs::remove_file(&err_path);
         }
-        let retryable = matches!(status, Status::Failed | Status::TimedOut)
-            || (status == Status::StartFailed && job.cwd.is_none());
-        if retryable && self.attempts[i] <= job.retries && !self.stopping() {
+        if attempt.retryable() && self.attempts[i] <= job.retries && !self.stopping() {
             let delay = retry_delay(self.settings.retry_delay, self.attempts[i], self.jitter());
             self.console
                 .retrying(job, self.attempts[i], job.retries + 1, &attempt, delay);
