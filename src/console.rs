@@ -8,9 +8,10 @@ stdout carries only job output. Everything of batchrun's own goes to stderr, pre
 */
 
 use std::fs::File;
+use std::io::IsTerminal;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
@@ -28,6 +29,9 @@ pub enum OutputMode {
     /// Not shown (still kept with `--output-dir`, and stderr tails still reach the summary).
     None,
 }
+
+/// How often a plain progress line is printed when progress is asked for without a terminal.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// The progress bar, when one is shown; global so log lines can hide it while they print.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -69,8 +73,13 @@ pub struct Console {
     mode: OutputMode,
     /// `-q`: successful jobs' output is not shown.
     quiet: bool,
-    /// Show a progress bar.
+    /// Show progress: a bar on a terminal, else a plain line now and then.
     progress: bool,
+    /// Jobs to run, for the plain progress lines.
+    total: u64,
+    /// When the run started and when the last plain progress line was printed.
+    started: Instant,
+    last_line: Instant,
     /// Set after a write to stdout failed (a closed pipe): job output is no longer shown.
     stdout_broken: bool,
     /// Jobs finished so far and how many of them failed.
@@ -85,6 +94,9 @@ impl Console {
             mode,
             quiet,
             progress,
+            total: 0,
+            started: Instant::now(),
+            last_line: Instant::now(),
             stdout_broken: false,
             done: 0,
             failed: 0,
@@ -98,7 +110,10 @@ impl Console {
 
     /// The run starts with `total` jobs to run.
     pub fn start(&mut self, total: usize) {
-        if !self.progress {
+        self.total = total as u64;
+        self.started = Instant::now();
+        self.last_line = self.started;
+        if !self.progress || !std::io::stderr().is_terminal() {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -156,6 +171,31 @@ impl Console {
         if let Some(bar) = BAR.lock().as_ref() {
             bar.set_position(self.done);
             bar.set_message(format!("{} failed", self.failed));
+            return;
+        }
+        // Asked for progress without a terminal (a log file): a plain line at most every
+        // PLAIN_PROGRESS_EVERY.
+        if self.progress && self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
+            self.last_line = Instant::now();
+            let elapsed = self.started.elapsed();
+            let eta = if self.done > 0 && self.done < self.total {
+                let per_job = elapsed.as_secs_f64() / self.done as f64;
+                format!(
+                    ", ETA {}",
+                    humantime::format_duration(Duration::from_secs(
+                        (per_job * (self.total - self.done) as f64).ceil() as u64
+                    ))
+                )
+            } else {
+                String::new()
+            };
+            eprint_line(&format!(
+                "progress: {}/{} done, {} failed, {} elapsed{eta}",
+                self.done,
+                self.total,
+                self.failed,
+                humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+            ));
         }
     }
 

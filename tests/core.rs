@@ -485,3 +485,21 @@ fn change_directory_first_and_dry_run() {
     t.run(&["-C", "proj", "run", "-j", "1", "m.csv"]).code(1);
     assert!(t.path("proj/x y.txt").exists());
 }
+
+#[test]
+fn first_sighup_lets_running_jobs_finish_and_starts_nothing_new() {
+    first_signal_drains(libc::SIGHUP);
+}
+
+#[test]
+fn progress_asked_for_without_a_terminal_prints_plain_lines() {
+    let t = TestEnv::new();
+    t.write("m.csv", "id,command\nslow,sleep 1.1\nquick,true\n");
+    let r = t.run(&["run", "-j", "1", "--progress", "m.csv"]);
+    r.code(0)
+        .stderr_has("batchrun: progress: 1/2 done, 0 failed, ");
+    // No terminal escape sequences in a log file.
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    let r = t.run(&["run", "-j", "1", "m.csv"]);
+    assert!(!r.stderr.contains("progress:"), "{}", r.stderr);
+}
