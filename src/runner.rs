@@ -185,8 +185,8 @@ struct Dispatcher<'a> {
     results: Vec<Option<JobResult>>,
     /// Attempts started so far, per job.
     attempts: Vec<u32>,
-    /// The last finished attempt of each job that is waiting out a retry delay.
-    pending_retry: Vec<Option<Attempt>>,
+    /// The last finished attempt (and its stderr tail) of each job waiting out a retry delay.
+    pending_retry: Vec<Option<(Attempt, Option<String>)>>,
     /// Tasks handed to workers whose result has not come back (queued or running).
     in_flight: usize,
     /// Jobs whose process workers are running now; workers keep it up to date.
@@ -320,7 +320,7 @@ impl Dispatcher<'_> {
             self.console
                 .retrying(job, self.attempts[i], job.retries + 1, &attempt, delay);
             self.sched.delay(i, Instant::now() + delay);
-            self.pending_retry[i] = Some(attempt);
+            self.pending_retry[i] = Some((attempt, tail));
             return;
         }
         let r = self.result_from(i, attempt, tail);
@@ -351,13 +351,7 @@ impl Dispatcher<'_> {
     /// A stopping run retries nothing: jobs waiting out a delay keep their last attempt's result.
     fn drop_pending_retries(&mut self) {
         for i in self.sched.take_delayed() {
-            if let Some(a) = self.pending_retry[i].take() {
-                let (_, err_path) = self.paths.files(self.plan, i);
-                let tail = if self.paths.keep() {
-                    crate::report::read_tail(&err_path)
-                } else {
-                    None
-                };
+            if let Some((a, tail)) = self.pending_retry[i].take() {
                 let mut r = self.result_from(i, a, tail);
                 if let Some(e) = &mut r.error {
                     e.push_str(" (retry not attempted: the run was stopped)");
