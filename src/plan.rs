@@ -45,11 +45,7 @@ impl Plan {
         for (i, job) in jobs.iter().enumerate() {
             for dep in &job.after {
                 match index.get(dep.as_str()) {
-                    Some(&d) if !deps[i].contains(&d) => {
-                        deps[i].push(d);
-                        dependents[d].push(i);
-                    }
-                    Some(_) => {}
+                    Some(&d) => deps[i].push(d),
                     // A row with problems of its own: already reported.
                     None if manifest.invalid_ids.contains(dep) => {}
                     None => problems.push(Problem {
@@ -61,6 +57,15 @@ impl Plan {
                         ),
                     }),
                 }
+            }
+        }
+        // A job may name another twice; sorting keeps this O(edges log edges) even for a job
+        // that waits on tens of thousands of others.
+        for (i, d) in deps.iter_mut().enumerate() {
+            d.sort_unstable();
+            d.dedup();
+            for &dep in d.iter() {
+                dependents[dep].push(i);
             }
         }
         for cycle in find_cycles(&deps) {
@@ -289,6 +294,20 @@ mod tests {
         let p = plan("id,command,group\na,true,db\n", &[("db".into(), 2)]).unwrap();
         assert_eq!(p.group_limits, [Some(2)]);
         assert_eq!(p.group_of, [Some(0)]);
+    }
+
+    #[test]
+    fn wide_fan_in_with_repeats() {
+        let mut text = String::from("id,command,after\n");
+        let ids: Vec<String> = (0..50_000).map(|i| format!("j{i}")).collect();
+        for id in &ids {
+            text.push_str(&format!("{id},true,\n"));
+        }
+        text.push_str(&format!("all,true,{} j0\n", ids.join(" ")));
+        let p = plan(&text, &[]).unwrap();
+        assert_eq!(p.deps[50_000].len(), 50_000);
+        assert_eq!(p.dependents[0], [50_000]);
+        assert_eq!(*p.start_order().last().unwrap(), 50_000);
     }
 
     #[test]
