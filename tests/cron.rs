@@ -98,6 +98,15 @@ fn joblog_has_one_line_per_finished_job_and_one_header() {
     }
 }
 
+/// A batchrun command for a run the test will `kill -9`: its private temporary directory (job
+/// output files, which a killed run cannot remove) goes inside the test directory.
+fn killable(t: &TestEnv, args: &[&str]) -> Command {
+    std::fs::create_dir_all(t.path("tmp")).unwrap();
+    let mut cmd = t.cmd(args);
+    cmd.env("TMPDIR", t.path("tmp"));
+    cmd
+}
+
 /// A shell job body that appends its id to `ran.txt`.
 const RAN: &str = "echo $BATCHRUN_JOB_ID >> ran.txt";
 
@@ -124,7 +133,7 @@ fn resume_after_kill_9_runs_exactly_the_jobs_that_had_not_finished() {
         ),
     );
     let args = ["run", "-j", "3", "--joblog", "log.csv", "m.csv"];
-    let live = Live::start(t.cmd(&args), &args);
+    let live = Live::start(killable(&t, &args), &args);
     t.wait_for_file("started.s1");
     t.wait_for_file("started.s2");
     wait_until("the joblog lines of q1, q2, q3 and f1", || {
@@ -342,7 +351,7 @@ fn lock_left_by_a_killed_batchrun_does_not_block_the_next_run() {
     );
     t.write("other.csv", "id,command\nother,touch ran.other\n");
     let args = ["run", "--lock", "run.lock", "hold.csv"];
-    let live = Live::start(t.cmd(&args), &args);
+    let live = Live::start(killable(&t, &args), &args);
     t.wait_for_file("started.holder");
     kill(live.pid(), libc::SIGKILL);
     assert_eq!(live.finish().code, None);
