@@ -128,9 +128,17 @@ impl Console {
         *BAR.lock() = Some(bar);
     }
 
-    /// Shows one attempt's output, as the output mode and `-q` say.
-    pub fn job_output(&mut self, job: &JobSpec, status: Status, out: &Path, err: &Path) {
-        if self.mode == OutputMode::None || (self.quiet && status.is_success()) {
+    /// Shows one attempt's output, as the output mode and `-q` say. With `-q` only the output
+    /// of a job's final, failed attempt is shown (`retry`: another attempt follows).
+    pub fn job_output(
+        &mut self,
+        job: &JobSpec,
+        status: Status,
+        retry: bool,
+        out: &Path,
+        err: &Path,
+    ) {
+        if self.mode == OutputMode::None || (self.quiet && (status.is_success() || retry)) {
             return;
         }
         let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));

@@ -187,7 +187,7 @@ struct Dispatcher<'a> {
     attempts: Vec<u32>,
     /// The last finished attempt (and its stderr tail) of each job waiting out a retry delay.
     pending_retry: Vec<Option<(Attempt, Option<String>)>>,
-    /// Tasks handed to workers whose result has not come back (queued or running).
+    /// Tasks handed to workers whose result has not come back (at most one per worker).
     in_flight: usize,
     /// Jobs whose process workers are running now; workers keep it up to date.
     running: &'a AtomicUsize,
@@ -211,12 +211,8 @@ impl Dispatcher<'_> {
         self.token.is_stopped()
     }
 
-    /// Records a job's final result, writes it to the joblog, and settles its dependents.
-    fn finish(&mut self, i: usize, result: JobResult) {
-        let status = result.status;
-        if status.is_failure() {
-            self.failures += 1;
-        }
+    /// Writes a job's final result to the joblog and the console, and keeps it.
+    fn record(&mut self, i: usize, result: JobResult) {
         if let Some(log) = self.joblog.as_deref_mut() {
             if let Err(e) = log.append(&self.plan.jobs[i], &result) {
                 self.internal_errors.push(e.to_string());
@@ -225,6 +221,13 @@ impl Dispatcher<'_> {
         }
         self.console.job_finished(&self.plan.jobs[i], &result);
         self.results[i] = Some(result);
+    }
+
+    /// Records a job's final result, settles its dependents, and halts the run when
+    /// `--fail-fast` / `--max-failures` say so.
+    fn finish(&mut self, i: usize, result: JobResult) {
+        let status = result.status;
+        self.record(i, result);
         for (skipped, because) in self.sched.finish(i, status) {
             let dep = &self.plan.jobs[because];
             let dep_status = self.results[because]
@@ -240,20 +243,16 @@ impl Dispatcher<'_> {
                 status,
                 format!("dependency '{}' {}", dep.id, dep_status.as_str()),
             );
-            if status.is_failure() {
-                self.failures += 1;
-            }
-            if let Some(log) = self.joblog.as_deref_mut() {
-                if let Err(e) = log.append(&self.plan.jobs[skipped], &r) {
-                    self.internal_errors.push(e.to_string());
-                    self.stops.internal.get_or_insert("cannot write the joblog");
-                }
-            }
-            self.console.job_finished(&self.plan.jobs[skipped], &r);
-            self.results[skipped] = Some(r);
+            self.record(skipped, r);
         }
+        // Only jobs that ran and failed count towards the limit, not the jobs skipped because
+        // of them.
+        if !status.is_failure() {
+            return;
+        }
+        self.failures += 1;
         if let Some(max) = self.settings.max_failures {
-            if self.failures >= max && !self.stops.halted && status.is_failure() {
+            if self.failures >= max && !self.stops.halted {
                 self.stops.halted = true;
                 let running = self.running.load(Ordering::SeqCst);
                 self.console.notice(&format!(
@@ -305,7 +304,9 @@ impl Dispatcher<'_> {
         let status = attempt.status();
         let (out_path, err_path) = self.paths.files(self.plan, i);
         let job = &self.plan.jobs[i];
-        self.console.job_output(job, status, &out_path, &err_path);
+        let retry = attempt.retryable() && self.attempts[i] <= job.retries && !self.stopping();
+        self.console
+            .job_output(job, status, retry, &out_path, &err_path);
         let tail = if status.is_success() {
             None
         } else {
@@ -315,7 +316,7 @@ impl Dispatcher<'_> {
             let _ = std::fs::remove_file(&out_path);
             let _ = std::fs::remove_file(&err_path);
         }
-        if attempt.retryable() && self.attempts[i] <= job.retries && !self.stopping() {
+        if retry {
             let delay = retry_delay(self.settings.retry_delay, self.attempts[i], self.jitter());
             self.console
                 .retrying(job, self.attempts[i], job.retries + 1, &attempt, delay);
@@ -466,7 +467,10 @@ pub fn run(
             }
             if !d.stopping() {
                 d.sched.promote_due(Instant::now());
-                while d.in_flight < pool.capacity() {
+                // Never more tasks out than workers: a queued task would start before the
+                // dispatcher has seen the results ahead of it, so it could overtake a job that
+                // a success is about to release, or start after a failure that halts the run.
+                while d.in_flight < pool.workers() {
                     let Some(i) = d.sched.next_ready() else { break };
                     d.attempts[i] += 1;
                     d.in_flight += 1;

@@ -395,7 +395,6 @@ fn quiet_prints_nothing_when_all_succeed_and_the_summary_when_one_fails() {
 }
 
 #[test]
-#[ignore = "BUG: -q prints the output of a failed attempt of a job that then succeeds on retry, so an all-succeeded run is not silent"]
 fn quiet_stays_silent_when_a_job_succeeds_on_retry() {
     let t = TestEnv::new();
     t.write(

@@ -97,7 +97,6 @@ fn dependencies_run_in_order_through_a_chain_and_a_fan_in() {
 }
 
 #[test]
-#[ignore = "BUG: with -j 1 the dispatcher queues up to 2 jobs per worker, so a ready job later in the manifest starts before an earlier one that `after` released (a,c,b instead of a,b,c)"]
 fn one_worker_starts_jobs_in_the_order_dry_run_prints() {
     let t = TestEnv::new();
     t.write(
@@ -500,7 +499,6 @@ fn fail_fast_cancels_running_jobs_and_starts_nothing_more() {
 }
 
 #[test]
-#[ignore = "BUG: --fail-fast -j 1: the job queued behind the failing one still starts (it ends succeeded or cancelled, never not_started)"]
 fn fail_fast_with_one_worker_starts_nothing_after_the_failure() {
     let t = TestEnv::new();
     t.write("m.csv", "id,command\nbad,false\nlater,touch ran.later\n");
