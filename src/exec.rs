@@ -132,16 +132,29 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
     };
 
     let time_limit = req.job.timeout;
-    let killed = match wait_or_cancel(&pidfd, req.token, time_limit)? {
-        Woke::Exited => None,
-        Woke::Cancelled => Some(KillReason::Cancel),
-        Woke::TimedOut => Some(KillReason::Timeout(time_limit.unwrap_or_default())),
+    let waited = wait_or_cancel(&pidfd, req.token, time_limit).and_then(|woke| {
+        let killed = match woke {
+            Woke::Exited => None,
+            Woke::Cancelled => Some(KillReason::Cancel),
+            Woke::TimedOut => Some(KillReason::Timeout(time_limit.unwrap_or_default())),
+        };
+        if killed.is_some() {
+            terminate_leader_group(pgid, &pidfd, req.grace)?;
+        }
+        Ok(killed)
+    });
+    let duration = t0.elapsed();
+    let killed = match waited {
+        Ok(k) => k,
+        Err(e) => {
+            // We cannot wait properly: kill the group while the leader is still unreaped
+            // (so the group id is still ours), and leave no zombie behind.
+            let _ = sys::kill_group(pgid, libc::SIGKILL);
+            let _ = child.wait();
+            let _ = sweep_group(pgid, Duration::ZERO);
+            return Err(e);
+        }
     };
-    let mut duration = t0.elapsed();
-    if killed.is_some() {
-        terminate_leader_group(pgid, &pidfd, req.grace)?;
-        duration = t0.elapsed();
-    }
     let status = child.wait()?;
     let leftovers = sweep_group(pgid, req.grace)?;
     // When batchrun terminated the job, whatever else was in its group was terminated with
