@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# batchrun's performance benchmark (issue 5). One command builds in release mode and measures,
+# interleaved, batchrun against the floor (examples/floor.rs: std::process::Command and nothing
+# else) and against every peer that is installed: xargs -P, GNU parallel, rust-parallel.
+#
+# Setup, once per machine (the script skips a missing peer with a note; it never installs):
+#   apt-get update && apt-get install -y findutils parallel   # xargs, GNU parallel
+#   cargo install rust-parallel                               # needs only crates.io
+# hyperfine is not needed: examples/harness.rs interleaves the commands round by round (hyperfine
+# runs all repetitions of one command before the next) and measures the runner process alone,
+# excluding its children (see the harness's module doc).
+#
+# Usage:
+#   scripts/bench.sh [--runs N] [--out FILE] [--update]
+#       the full benchmark (about 25 minutes on 2 cores); the report goes to stdout and to
+#       target/bench/report.md (or FILE); --update also replaces the results section of
+#       BENCHMARKS.md.
+#   scripts/bench.sh --smoke
+#       every workload at tiny sizes, one run each, in well under a minute (CI). Exits non-zero
+#       if any command failed; the figures are not checked against targets.
+#
+# Workloads (issue 5): W1 10,000 x /bin/true at 2 and 8 workers; W2 2,000 jobs through
+# /bin/sh -c; W3 200 x sleep 0.05 at 8 workers; W4 peak RSS for 100,000 jobs; W5 runner CPU
+# while 8 jobs sleep 3 s; W6 check / dry-run of a 100,000-row manifest with long chains and wide
+# fans; W7 second SIGINT to exit with 8 running jobs, and a 200 ms timeout; plus the pool's
+# throughput without child processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=0
+runs=""
+out=""
+update=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) smoke=1 ;;
+        --runs) runs="$2"; shift ;;
+        --out) out="$2"; shift ;;
+        --update) update=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$smoke" = 1 ]; then
+    R=${runs:-1}; WARM=0; SLOW=1
+    N1=200; N2=50; N3=16; N4=2000; N6=2000; SLEEP5=0.3; R4=1; R5=1; R7=1
+    POOL_JOBS=100000; POOL_REPEATS=1
+else
+    R=${runs:-10}; WARM=1; SLOW=3
+    N1=10000; N2=2000; N3=200; N4=100000; N6=100000; SLEEP5=3; R4=3; R5=3; R7=10
+    POOL_JOBS=1000000; POOL_REPEATS=5
+fi
+IDEAL3=$(awk -v n="$N3" 'BEGIN { printf "%.4f", n / 8 * 0.05 }')
+
+echo "== building (release)" >&2
+cargo build --release --quiet --bin batchrun --example floor --example harness --example pool_throughput
+T=target/release
+BR=$PWD/$T/batchrun
+FLOOR=$PWD/$T/examples/floor
+H=$PWD/$T/examples/harness
+W=${BENCH_DIR:-$PWD/target/bench}
+rm -rf "$W"
+mkdir -p "$W"
+out=${out:-$W/report.md}
+RESULTS=$W/results.md
+TARGETS=$W/targets.md
+TSV=$W/raw.tsv
+: >"$RESULTS"
+: >"$TARGETS"
+failed=0
+
+# Peers: name, how to tell it is there.
+have() { command -v "$1" >/dev/null 2>&1; }
+HAVE_XARGS=0; have xargs && HAVE_XARGS=1
+HAVE_PARALLEL=0; have parallel && parallel --version 2>/dev/null | grep -q 'GNU parallel' && HAVE_PARALLEL=1
+HAVE_RP=0; have rust-parallel && HAVE_RP=1
+notes=()
+[ "$HAVE_XARGS" = 1 ] || notes+=("xargs not installed: skipped (apt-get install findutils)")
+[ "$HAVE_PARALLEL" = 1 ] || notes+=("GNU parallel not installed: skipped (apt-get install parallel)")
+[ "$HAVE_RP" = 1 ] || notes+=("rust-parallel not installed: skipped (cargo install rust-parallel)")
+for n in "${notes[@]}"; do echo "bench.sh: note: $n" >&2; done
+
+# The runs: harness time with common options, the rows going to $RESULTS.
+measure() {
+    if ! "$H" time --warmup "$WARM" --targets "$TARGETS" --tsv "$TSV" "$@" >>"$RESULTS"; then
+        failed=1
+        echo "bench.sh: a command failed in: $*" >&2
+    fi
+}
+# Peer commands for a workload: peers J LINES PROGRAM... (xargs and friends append one
+# argument per input line).
+peers=()
+add_peers() {
+    local j=$1 lines=$2 slow=$3
+    shift 3
+    peers=()
+    [ "$HAVE_XARGS" = 1 ] && peers+=(xargs "xargs -P$j -n1 -a $lines $*")
+    [ "$HAVE_RP" = 1 ] && peers+=(rust-parallel "rust-parallel -j$j -i $lines $*")
+    [ "$HAVE_PARALLEL" = 1 ] && peers+=("parallel:$slow" "parallel --will-cite -j$j -a $lines $*")
+    return 0
+}
+run_opts="--no-progress --output none"
+# 1234567 -> 1,234,567 (for every number on stdin)
+group() { sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|[^0-9]\)/\1,\2\3/' -e 'ta'; }
+
+echo "== W1: $N1 x /bin/true" >&2
+"$H" manifest direct "$N1" "$W/w1.csv" /bin/true
+"$H" manifest lines "$N1" "$W/w1.lines" x
+add_peers 2 "$W/w1.lines" "$SLOW" /bin/true
+measure --runs "$R" --workload "W1 $N1 × /bin/true, 2 workers" --baseline floor \
+    --check 'ratio:batchrun<=1.10' --check 'faster:batchrun<xargs' \
+    --check 'faster:batchrun<rust-parallel' --check 'faster:batchrun<parallel' \
+    floor "$FLOOR $N1 2" \
+    "floor + process_group(0)" "$FLOOR $N1 2 --pgroup" \
+    "floor + forced fork" "$FLOOR $N1 2 --fork" \
+    batchrun "$BR run -j2 $run_opts $W/w1.csv" \
+    "batchrun --output group" "$BR run -j2 --no-progress $W/w1.csv" \
+    "${peers[@]}"
+add_peers 8 "$W/w1.lines" "$SLOW" /bin/true
+measure --runs "$R" --workload "W1 $N1 × /bin/true, 8 workers" --baseline floor \
+    --check 'ratio:batchrun<=1.10' --check 'faster:batchrun<xargs' \
+    --check 'faster:batchrun<rust-parallel' --check 'faster:batchrun<parallel' \
+    floor "$FLOOR $N1 8" \
+    batchrun "$BR run -j8 $run_opts $W/w1.csv" \
+    "${peers[@]}"
+
+echo "== W2: $N2 jobs through /bin/sh -c" >&2
+"$H" manifest shell "$N2" "$W/w2.csv" true
+"$H" manifest lines "$N2" "$W/w2.lines" x
+"$H" manifest lines "$N2" "$W/w2.cmds" true
+peers=()
+[ "$HAVE_XARGS" = 1 ] && peers+=(xargs "xargs -P2 -n1 -a $W/w2.lines /bin/sh -c true")
+[ "$HAVE_RP" = 1 ] && peers+=(rust-parallel "rust-parallel -j2 -s --shell-path /bin/sh -i $W/w2.cmds")
+[ "$HAVE_PARALLEL" = 1 ] && peers+=("parallel:$SLOW" "env PARALLEL_SHELL=/bin/sh parallel --will-cite -j2 -a $W/w2.cmds")
+measure --runs "$R" --workload "W2 $N2 × sh -c true, 2 workers" --baseline floor \
+    --check 'faster:batchrun<xargs' \
+    --check 'faster:batchrun<rust-parallel' --check 'faster:batchrun<parallel' \
+    floor "$FLOOR $N2 2 -- /bin/sh -c true" \
+    batchrun "$BR run -j2 $run_opts $W/w2.csv" \
+    "${peers[@]}"
+
+echo "== W3: $N3 x sleep 0.05, 8 workers" >&2
+"$H" manifest direct "$N3" "$W/w3.csv" "sleep 0.05"
+"$H" manifest lines "$N3" "$W/w3.lines" 0.05
+add_peers 8 "$W/w3.lines" "$R" sleep
+measure --runs "$R" --workload "W3 $N3 × sleep 0.05, 8 workers" --baseline floor --ideal "$IDEAL3" \
+    --check 'ratio:batchrun<=1.01' \
+    floor "$FLOOR $N3 8 -- sleep 0.05" \
+    batchrun "$BR run -j8 $run_opts $W/w3.csv" \
+    "${peers[@]}"
+
+echo "== W4: peak RSS, $N4 jobs" >&2
+"$H" manifest direct "$N4" "$W/w4.csv" /bin/true
+"$H" manifest lines "$N4" "$W/w4.lines" x
+peers=()
+[ "$HAVE_XARGS" = 1 ] && peers+=(xargs:1 "xargs -P2 -n1 -a $W/w4.lines /bin/true")
+[ "$HAVE_RP" = 1 ] && peers+=(rust-parallel:1 "rust-parallel -j2 -i $W/w4.lines /bin/true")
+measure --runs "$R4" --warmup 0 --sample-ms 5 --workload "W4 $N4 × /bin/true, 2 workers (RSS)" \
+    --check 'rss:batchrun<=20' \
+    "/bin/true alone (one child)" "/bin/true" \
+    batchrun "$BR run -j2 $run_opts $W/w4.csv" \
+    "batchrun --report r.json" "$BR run -j2 $run_opts --report $W/w4.json $W/w4.csv" \
+    "${peers[@]}"
+
+echo "== W5: runner CPU while 8 jobs sleep $SLEEP5 s" >&2
+"$H" manifest direct 8 "$W/w5.csv" "sleep $SLEEP5"
+"$H" manifest lines 8 "$W/w5.lines" "$SLEEP5"
+add_peers 8 "$W/w5.lines" "$R5" sleep
+measure --runs "$R5" --warmup 0 --workload "W5 8 × sleep $SLEEP5, 8 workers (CPU)" \
+    --check 'cpu:batchrun<=0.020' \
+    floor "$FLOOR 8 8 -- sleep $SLEEP5" \
+    batchrun "$BR run -j8 $run_opts $W/w5.csv" \
+    "${peers[@]}"
+
+echo "== W6: check and dry-run of a $N6-row manifest with dependencies" >&2
+"$H" manifest deps "$N6" "$W/w6.csv"
+measure --runs "$R" --workload "W6 $N6 rows, chain of $((N6 / 2)) + fans of 998" \
+    --check 'wall:batchrun check<=0.5' --check 'wall:batchrun run --dry-run<=0.5' \
+    "batchrun check" "$BR check $W/w6.csv" \
+    "batchrun run --dry-run" "$BR run --dry-run $W/w6.csv" \
+    "batchrun check, W4's $N4 rows without after" "$BR check $W/w4.csv"
+
+echo "== W7: second SIGINT, and a 200 ms timeout" >&2
+"$H" sigint --runs "$R7" --targets "$TARGETS" "$BR" >>"$RESULTS" || failed=1
+"$H" timeout --runs "$R7" --targets "$TARGETS" "$BR" >>"$RESULTS" || failed=1
+
+echo "== pool throughput: $POOL_JOBS no-op jobs on 2 threads" >&2
+if pool=$("$T/examples/pool_throughput" "$POOL_JOBS" 2 "$POOL_REPEATS"); then
+    echo "$pool" >&2
+    rate=$(sed -n 's/.*median \([0-9]*\) jobs\/s.*/\1/p' <<<"$pool")
+    range=$(sed -n 's/.*best \([0-9]*\), worst \([0-9]*\).*/\2 \1/p' <<<"$pool")
+    range=$(sed 's/ /–/' <<<"$range" | group)
+    printf '| pool %s no-op jobs, 2 threads (jobs/s) | WorkerPool::run_each | %s | %s/s | %s/s | – | – | – |\n' \
+        "$(group <<<"$POOL_JOBS")" "$POOL_REPEATS" "$(group <<<"$rate")" "$range" >>"$RESULTS"
+    if [ "${rate:-0}" -ge 1000000 ]; then ok=met; else ok='**not met**'; fi
+    printf '| pool | ≥ 1,000,000 jobs/s | %s/s | %s |\n' "$(group <<<"$rate")" "$ok" >>"$TARGETS"
+else
+    failed=1
+fi
+
+# The report.
+ver() { "$@" 2>/dev/null | head -1 || true; }
+{
+    echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r), load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Mode: $([ "$smoke" = 1 ] && echo 'smoke (tiny sizes, one run: the figures mean nothing)' || echo "full, $R interleaved runs per command unless the runs column says otherwise (GNU parallel: $SLOW in W1 and W2)")."
+    echo
+    echo "Versions: $("$BR" --version), $(rustc --version | cut -d' ' -f1-2), $([ "$HAVE_XARGS" = 1 ] && ver xargs --version || echo 'xargs: absent'), $([ "$HAVE_PARALLEL" = 1 ] && ver parallel --version || echo 'GNU parallel: absent'), $([ "$HAVE_RP" = 1 ] && ver rust-parallel --version || echo 'rust-parallel: absent')."
+    for n in "${notes[@]}"; do echo; echo "Note: $n."; done
+    echo
+    echo "| workload | runner | runs | median | min–max | vs floor | runner CPU | peak RSS |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    cat "$RESULTS"
+    echo
+    echo "| workload | target | measured (median) | |"
+    echo "|---|---|---|---|"
+    cat "$TARGETS"
+} >"$out"
+cat "$out"
+
+if [ "$update" = 1 ]; then
+    awk -v f="$out" '
+        /<!-- results:start -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+        /<!-- results:end -->/ { skip = 0 }
+        !skip' BENCHMARKS.md >"$W/BENCHMARKS.md" && mv "$W/BENCHMARKS.md" BENCHMARKS.md
+    echo "bench.sh: BENCHMARKS.md updated" >&2
+fi
+if [ "$failed" != 0 ]; then
+    echo "bench.sh: some commands failed (see above)" >&2
+    exit 1
+fi
