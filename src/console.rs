@@ -9,7 +9,7 @@ stdout carries only job output. Everything of batchrun's own goes to stderr, pre
 
 use std::fs::File;
 use std::io::IsTerminal;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,32 @@ pub enum OutputMode {
 
 /// How often a plain progress line is printed when progress is asked for without a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Where one stream of an attempt's output was captured.
+#[derive(Debug, Clone, Copy)]
+pub enum Captured<'a> {
+    /// Not captured (stdout with `--output none`, or nothing left to read).
+    Nothing,
+    /// A named file (`--output-dir`).
+    Path(&'a Path),
+    /// A file with no name, which vanishes once its last handle is closed.
+    File(&'a File),
+}
+
+impl Captured<'_> {
+    /// Opens the output for reading from its start; `None` if there is nothing to read.
+    pub fn open(self) -> Option<File> {
+        match self {
+            Captured::Nothing => None,
+            Captured::Path(p) => File::open(p).ok(),
+            Captured::File(f) => {
+                let mut f = f.try_clone().ok()?;
+                f.rewind().ok()?;
+                Some(f)
+            }
+        }
+    }
+}
 
 /// The progress bar, when one is shown; global so log lines can hide it while they print.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -135,8 +161,8 @@ impl Console {
         job: &JobSpec,
         status: Status,
         retry: bool,
-        out: &Path,
-        err: &Path,
+        out: Captured<'_>,
+        err: Captured<'_>,
     ) {
         if self.mode == OutputMode::None || (self.quiet && (status.is_success() || retry)) {
             return;
@@ -237,8 +263,8 @@ impl Console {
 }
 
 /// Copies a job's output file to `to`, prefixing each line with `tag` if given.
-fn copy_file(path: &Path, tag: Option<&str>, to: &mut dyn Write) -> std::io::Result<()> {
-    let Ok(mut file) = File::open(path) else {
+fn copy_file(from: Captured<'_>, tag: Option<&str>, to: &mut dyn Write) -> std::io::Result<()> {
+    let Some(mut file) = from.open() else {
         return Ok(());
     };
     match tag {

@@ -93,7 +93,11 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// The last lines of a file (at most 10 lines, 4 KiB), or `None` if it is empty or missing.
 pub fn read_tail(path: &Path) -> Option<String> {
-    let mut f = std::fs::File::open(path).ok()?;
+    read_tail_of(std::fs::File::open(path).ok()?)
+}
+
+/// [`read_tail`] of an open file, whatever its position.
+pub fn read_tail_of(mut f: std::fs::File) -> Option<String> {
     let len = f.metadata().ok()?.len();
     if len == 0 {
         return None;

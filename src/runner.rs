@@ -6,6 +6,8 @@ The main thread `select!`s over three things and nothing else: results from work
 events, and a timer for the next retry or the deadline. It never polls.
 */
 
+use std::collections::HashMap;
+use std::fs::File;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{never, select};
 
 use crate::cancel::{CancelToken, SignalSource};
-use crate::console::Console;
+use crate::console::{Captured, Console};
 use crate::exec::{self, ExecRequest};
 use crate::joblog::Joblog;
 use crate::outcome::{Attempt, JobResult, Status};
@@ -71,10 +73,28 @@ struct Task {
 enum TaskEnd {
     /// The run was stopped before the attempt started.
     NotStarted,
-    /// The attempt ran (or failed to start).
-    Ran(Attempt),
+    /// The attempt ran (or failed to start), with its output when that went to anonymous files.
+    Ran(Attempt, Anonymous),
     /// batchrun could not run or wait for it.
     Internal(String),
+}
+
+/// Handles on an attempt's anonymous output files (no `--output-dir`). They have no name, so
+/// nothing is left to remove, and they vanish when these handles are dropped.
+#[derive(Debug, Default)]
+struct Anonymous {
+    out: Option<File>,
+    err: Option<File>,
+}
+
+impl Anonymous {
+    /// The stdout and stderr the console and the report read.
+    fn captured(&self) -> (Captured<'_>, Captured<'_>) {
+        fn c(f: &Option<File>) -> Captured<'_> {
+            f.as_ref().map_or(Captured::Nothing, Captured::File)
+        }
+        (c(&self.out), c(&self.err))
+    }
 }
 
 /// Where one job's output files are.
@@ -83,7 +103,7 @@ pub struct OutputPaths {
     /// The directory.
     dir: PathBuf,
     /// True for `--output-dir` (files named by id and kept); false for the private temporary
-    /// directory (files named by index and removed once printed).
+    /// directory (files with no name, gone once the dispatcher has read them).
     keep: bool,
 }
 
@@ -112,6 +132,22 @@ impl OutputPaths {
     /// Whether files are kept.
     pub fn keep(&self) -> bool {
         self.keep
+    }
+
+    /// Creates the file one stream (`ext`: `out` or `err`) of job `index` goes to. Returns the
+    /// handle for the child and, unless files are kept, a second handle to read the output
+    /// back: then the file has no name (`O_TMPFILE`), so creating it does not touch the
+    /// directory, which workers would otherwise contend for, and nothing needs removing.
+    fn create(&self, plan: &Plan, index: usize, ext: &str) -> Result<(File, Option<File>), String> {
+        if self.keep {
+            let p = self.dir.join(format!("{}.{ext}", plan.jobs[index].id));
+            let f = File::create(&p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+            return Ok((f, None));
+        }
+        let err = |e| format!("cannot create a file in {}: {e}", self.dir.display());
+        let reader = tempfile::tempfile_in(&self.dir).map_err(err)?;
+        let f = reader.try_clone().map_err(err)?;
+        Ok((f, Some(reader)))
     }
 }
 
@@ -144,20 +180,23 @@ fn work_started(
     stdout_wanted: bool,
 ) -> TaskEnd {
     let job = &plan.jobs[task.index];
-    let (out_path, err_path) = paths.files(plan, task.index);
-    let open = |p: &PathBuf| {
-        std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))
-    };
+    let mut anonymous = Anonymous::default();
     let stdout = if stdout_wanted || paths.keep() {
-        match open(&out_path) {
-            Ok(f) => Stdio::from(f),
+        match paths.create(plan, task.index, "out") {
+            Ok((f, reader)) => {
+                anonymous.out = reader;
+                Stdio::from(f)
+            }
             Err(e) => return TaskEnd::Internal(e),
         }
     } else {
         Stdio::null()
     };
-    let stderr = match open(&err_path) {
-        Ok(f) => Stdio::from(f),
+    let stderr = match paths.create(plan, task.index, "err") {
+        Ok((f, reader)) => {
+            anonymous.err = reader;
+            Stdio::from(f)
+        }
         Err(e) => return TaskEnd::Internal(e),
     };
     match exec::run_attempt(ExecRequest {
@@ -168,7 +207,14 @@ fn work_started(
         grace,
         token,
     }) {
-        Ok(a) => TaskEnd::Ran(a),
+        Ok(a) => {
+            // With no job output shown, only a failure's stderr tail is ever read: drop a
+            // success's file here rather than on the dispatcher's thread.
+            if !stdout_wanted && a.status().is_success() {
+                anonymous.err = None;
+            }
+            TaskEnd::Ran(a, anonymous)
+        }
         Err(e) => TaskEnd::Internal(format!("waiting for job '{}' failed: {e}", job.id)),
     }
 }
@@ -186,7 +232,8 @@ struct Dispatcher<'a> {
     /// Attempts started so far, per job.
     attempts: Vec<u32>,
     /// The last finished attempt (and its stderr tail) of each job waiting out a retry delay.
-    pending_retry: Vec<Option<(Attempt, Option<String>)>>,
+    /// Only jobs that are waiting have an entry.
+    pending_retry: HashMap<usize, (Attempt, Option<String>)>,
     /// Tasks handed to workers whose result has not come back (at most one per worker).
     in_flight: usize,
     /// Jobs whose process workers are running now; workers keep it up to date.
@@ -286,7 +333,7 @@ impl Dispatcher<'_> {
     /// One attempt came back from a worker.
     fn attempt_done(&mut self, i: usize, end: TaskEnd) {
         self.in_flight -= 1;
-        let attempt = match end {
+        let (attempt, anonymous) = match end {
             TaskEnd::NotStarted => {
                 self.attempts[i] -= 1;
                 let r = JobResult::without_attempt(Status::NotStarted, self.not_started_reason());
@@ -299,29 +346,30 @@ impl Dispatcher<'_> {
                 self.finish(i, r);
                 return;
             }
-            TaskEnd::Ran(a) => a,
+            TaskEnd::Ran(a, anonymous) => (a, anonymous),
         };
+        // A retry's entry is not needed once it has run.
+        self.pending_retry.remove(&i);
         let status = attempt.status();
-        let (out_path, err_path) = self.paths.files(self.plan, i);
+        let named = self.paths.keep().then(|| self.paths.files(self.plan, i));
+        let (out, err) = match &named {
+            Some((out, err)) => (Captured::Path(out), Captured::Path(err)),
+            None => anonymous.captured(),
+        };
         let job = &self.plan.jobs[i];
         let retry = attempt.retryable() && self.attempts[i] <= job.retries && !self.stopping();
-        self.console
-            .job_output(job, status, retry, &out_path, &err_path);
+        self.console.job_output(job, status, retry, out, err);
         let tail = if status.is_success() {
             None
         } else {
-            crate::report::read_tail(&err_path)
+            err.open().and_then(crate::report::read_tail_of)
         };
-        if !self.paths.keep() {
-            let _ = std::fs::remove_file(&out_path);
-            let _ = std::fs::remove_file(&err_path);
-        }
         if retry {
             let delay = retry_delay(self.settings.retry_delay, self.attempts[i], self.jitter());
             self.console
                 .retrying(job, self.attempts[i], job.retries + 1, &attempt, delay);
             self.sched.delay(i, Instant::now() + delay);
-            self.pending_retry[i] = Some((attempt, tail));
+            self.pending_retry.insert(i, (attempt, tail));
             return;
         }
         let r = self.result_from(i, attempt, tail);
@@ -352,7 +400,7 @@ impl Dispatcher<'_> {
     /// A stopping run retries nothing: jobs waiting out a delay keep their last attempt's result.
     fn drop_pending_retries(&mut self) {
         for i in self.sched.take_delayed() {
-            if let Some((a, tail)) = self.pending_retry[i].take() {
+            if let Some((a, tail)) = self.pending_retry.remove(&i) {
                 let mut r = self.result_from(i, a, tail);
                 if let Some(e) = &mut r.error {
                     e.push_str(" (retry not attempted: the run was stopped)");
@@ -426,7 +474,7 @@ pub fn run(
         sched: Scheduler::new(plan),
         results: vec![None; n],
         attempts: vec![0; n],
-        pending_retry: vec![None; n],
+        pending_retry: HashMap::new(),
         in_flight: 0,
         running: &running,
         failures: 0,
