@@ -234,7 +234,8 @@ struct Dispatcher<'a> {
     /// The last finished attempt (and its stderr tail) of each job waiting out a retry delay.
     /// Only jobs that are waiting have an entry.
     pending_retry: HashMap<usize, (Attempt, Option<String>)>,
-    /// Tasks handed to workers whose result has not come back (at most one per worker).
+    /// Tasks handed to workers whose result has not come back (at most one per worker, unless
+    /// the start order is fixed).
     in_flight: usize,
     /// Jobs whose process workers are running now; workers keep it up to date.
     running: &'a AtomicUsize,
@@ -443,6 +444,17 @@ impl Dispatcher<'_> {
     }
 }
 
+/// True when no job's result can change which job starts next, or whether any does: no job
+/// waits on another (`after`), no group is limited, nothing is retried, and no number of
+/// failures stops the run. (A signal or the deadline stops queued tasks too: workers check the
+/// token before starting one.)
+fn start_order_is_fixed(plan: &Plan, settings: &RunSettings) -> bool {
+    settings.max_failures.is_none()
+        && plan.deps.iter().all(Vec::is_empty)
+        && plan.group_limits.iter().all(Option::is_none)
+        && plan.jobs.iter().all(|j| j.retries == 0)
+}
+
 /// Runs every job of the plan and returns their results.
 ///
 /// `resumed` marks jobs already done (per the joblog); they are not run.
@@ -498,6 +510,14 @@ pub fn run(
     d.console.start(d.sched.open());
 
     let pool = WorkerPool::new(settings.workers);
+    // When no result can change which job starts next, a short queue spares each worker a
+    // round trip through the dispatcher between two jobs: with jobs as short as `/bin/true`
+    // on two CPUs, waiting for the dispatcher to be scheduled costs a fifth of the run time.
+    let window = if start_order_is_fixed(plan, settings) {
+        pool.capacity()
+    } else {
+        pool.workers()
+    };
     let grace = settings.grace;
     pool.scope(
         |task: Task| {
@@ -518,7 +538,8 @@ pub fn run(
                 // Never more tasks out than workers: a queued task would start before the
                 // dispatcher has seen the results ahead of it, so it could overtake a job that
                 // a success is about to release, or start after a failure that halts the run.
-                while d.in_flight < pool.workers() {
+                // Unless no result can change what starts next (see `window`).
+                while d.in_flight < window {
                     let Some(i) = d.sched.next_ready() else { break };
                     d.attempts[i] += 1;
                     d.in_flight += 1;
