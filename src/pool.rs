@@ -51,6 +51,9 @@ pub struct WorkerPool {
     capacity: usize,
 }
 
+/// How many items per worker [`WorkerPool::run_each`] keeps queued.
+pub const RUN_EACH_DEPTH: usize = 64;
+
 /// A worker panicked; carries the panic message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a worker thread panicked: {0}")]
@@ -139,7 +142,12 @@ impl WorkerPool {
 
     /// Runs `work` on every item on the pool's threads and hands each result to `on_result` on
     /// the calling thread, in completion order. Returns the first worker panic, if any (the
-    /// remaining items are then not run).
+    /// items not yet queued are then not run; up to [`RUN_EACH_DEPTH`] per worker may be).
+    ///
+    /// Its work channel holds [`RUN_EACH_DEPTH`] items per worker, not the pool's capacity, so
+    /// that with short items the threads work in bursts instead of waking each other for every
+    /// item: on two CPUs, 1,000,000 no-op items went from about 1.2 to about 7 million items a
+    /// second with another process busy on one CPU.
     pub fn run_each<T, R, I, W, F>(
         &self,
         items: I,
@@ -153,7 +161,11 @@ impl WorkerPool {
         W: Fn(T) -> R + Sync,
         F: FnMut(R),
     {
-        self.scope(work, |d| {
+        let deep = WorkerPool {
+            capacity: self.workers * RUN_EACH_DEPTH,
+            ..*self
+        };
+        deep.scope(work, |d| {
             let mut items = items.into_iter();
             let mut next = items.next();
             let mut in_flight = 0usize;
