@@ -309,35 +309,55 @@ pub fn parse_all(
     };
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
 
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(if tsv { b'\t' } else { b',' })
-        .quoting(!tsv)
-        .comment(Some(b'#'))
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(bytes);
+    let make_reader = || {
+        csv::ReaderBuilder::new()
+            .delimiter(if tsv { b'\t' } else { b',' })
+            .quoting(!tsv)
+            .comment(Some(b'#'))
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(bytes)
+    };
+    let blank = |r: &csv::ByteRecord| r.len() == 1 && r[0].iter().all(u8::is_ascii_whitespace);
     // The csv reader's own line numbers skip comment and blank lines; count them ourselves.
     let lines = LineIndex::new(bytes);
-    let mut records: Vec<(csv::ByteRecord, usize, u64)> = Vec::new();
-    for rec in reader.byte_records() {
-        match rec {
-            Ok(r) => {
-                let blank = r.len() == 1 && r[0].iter().all(u8::is_ascii_whitespace);
-                if !blank {
-                    let start = record_start(bytes, r.position().map_or(0, |p| p.byte() as usize));
-                    let line = lines.line_of(start);
-                    records.push((r, start, line));
+    let locate = |r: &csv::ByteRecord| {
+        let start = record_start(bytes, r.position().map_or(0, |p| p.byte() as usize));
+        (start, lines.line_of(start))
+    };
+
+    // Two passes over the bytes, each reusing one record, so no row is held in memory twice:
+    // the first finds the header and the last record, the second turns rows into jobs.
+    let mut rec = csv::ByteRecord::new();
+    let mut header: Option<(csv::ByteRecord, u64)> = None;
+    let mut last: Option<(usize, u64)> = None;
+    let mut data_rows = 0usize;
+    let mut reader = make_reader();
+    loop {
+        match reader.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) if blank(&rec) => {}
+            Ok(true) => {
+                let (start, line) = locate(&rec);
+                if header.is_none() {
+                    header = Some((rec.clone(), line));
+                } else {
+                    data_rows += 1;
                 }
+                last = Some((start, line));
             }
             Err(e) => {
                 let line = e
                     .position()
                     .map(|p| lines.line_of(record_start(bytes, p.byte() as usize)));
                 problems.push(problem(line, None, format!("malformed CSV: {e}")));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
             }
         }
     }
-    if records.is_empty() {
+    let Some((header, header_line)) = header else {
         problems.push(problem(
             None,
             None,
@@ -350,15 +370,14 @@ pub fn parse_all(
             invalid_ids: HashSet::new(),
         };
         return (m, problems);
-    }
+    };
     // An unbalanced quote makes the csv reader swallow the rest of the file into one field:
     // a well-formed quoted record holds an even number of quote characters.
-    let unbalanced_line = records.last().and_then(|&(_, start, line)| {
+    let unbalanced_line = last.and_then(|(start, line)| {
         let quotes = bytes[start..].iter().filter(|&&b| b == b'"').count();
         (!tsv && quotes % 2 == 1).then_some(line)
     });
 
-    let (header, _, header_line) = records.remove(0);
     let mut columns: Vec<String> = Vec::new();
     for (i, raw) in header.iter().enumerate() {
         match std::str::from_utf8(raw) {
@@ -457,11 +476,24 @@ pub fn parse_all(
         (None, Some(_)) => None,
     };
 
-    let mut jobs = Vec::with_capacity(records.len());
+    let mut jobs = Vec::with_capacity(data_rows);
     let mut seen_ids: HashMap<String, u64> = HashMap::new();
     let mut invalid_ids = HashSet::new();
-    for (index, (rec, _, line)) in records.iter().enumerate() {
-        let line = *line;
+    let mut reader = make_reader();
+    let mut seen_header = false;
+    let mut next_index = 0usize;
+    while let Ok(true) = reader.read_byte_record(&mut rec) {
+        if blank(&rec) {
+            continue;
+        }
+        if !seen_header {
+            seen_header = true;
+            continue;
+        }
+        let index = next_index;
+        next_index += 1;
+        let rec = &rec;
+        let (_, line) = locate(rec);
         if Some(line) == unbalanced_line {
             problems.push(problem(
                 Some(line),
