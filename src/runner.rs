@@ -227,7 +227,7 @@ struct Dispatcher<'a> {
     console: &'a mut Console,
     joblog: Option<&'a mut Joblog>,
     paths: &'a OutputPaths,
-    sched: Scheduler,
+    sched: Scheduler<'a>,
     results: Vec<Option<JobResult>>,
     /// Attempts started so far, per job.
     attempts: Vec<u32>,

@@ -32,13 +32,13 @@ enum State {
 
 /// Scheduling state for one run.
 #[derive(Debug)]
-pub struct Scheduler {
+pub struct Scheduler<'a> {
     /// For each job, the jobs that name it in `after`.
-    dependents: Vec<Vec<usize>>,
+    dependents: &'a [Vec<usize>],
     /// For each job, how many of its `after` jobs have not succeeded yet.
     deps_left: Vec<usize>,
     /// For each job, its group.
-    group_of: Vec<Option<usize>>,
+    group_of: &'a [Option<usize>],
     /// For each group, its `--limit`.
     group_limit: Vec<Option<usize>>,
     /// For each group, how many of its jobs are running.
@@ -55,9 +55,9 @@ pub struct Scheduler {
     open: usize,
 }
 
-impl Scheduler {
+impl<'a> Scheduler<'a> {
     /// Every job starts blocked or ready.
-    pub fn new(plan: &Plan) -> Self {
+    pub fn new(plan: &'a Plan) -> Self {
         let n = plan.jobs.len();
         let deps_left: Vec<usize> = plan.deps.iter().map(Vec::len).collect();
         let ready: BinaryHeap<Reverse<usize>> =
@@ -67,9 +67,9 @@ impl Scheduler {
             .map(|&d| if d == 0 { State::Ready } else { State::Blocked })
             .collect();
         Scheduler {
-            dependents: plan.dependents.clone(),
+            dependents: &plan.dependents,
             deps_left,
-            group_of: plan.group_of.clone(),
+            group_of: &plan.group_of,
             group_limit: plan.group_limits.clone(),
             group_running: vec![0; plan.groups.len()],
             group_waiting: vec![BinaryHeap::new(); plan.groups.len()],
@@ -158,8 +158,7 @@ impl Scheduler {
         self.open -= 1;
         let mut skipped = Vec::new();
         if status.is_success() {
-            for k in 0..self.dependents[i].len() {
-                let d = self.dependents[i][k];
+            for &d in &self.dependents[i] {
                 self.deps_left[d] -= 1;
                 if self.deps_left[d] == 0 && self.state[d] == State::Blocked {
                     self.state[d] = State::Ready;
@@ -170,8 +169,7 @@ impl Scheduler {
         }
         let mut stack = vec![i];
         while let Some(v) = stack.pop() {
-            for k in 0..self.dependents[v].len() {
-                let d = self.dependents[v][k];
+            for &d in &self.dependents[v] {
                 if self.state[d] == State::Blocked {
                     self.state[d] = State::Done;
                     self.open -= 1;
@@ -214,14 +212,13 @@ mod tests {
     use super::*;
     use crate::manifest::{parse, ManifestOptions};
 
-    fn sched(text: &str, limits: &[(String, usize)]) -> (Plan, Scheduler) {
+    fn sched(text: &str, limits: &[(String, usize)]) -> (&'static Plan, Scheduler<'static>) {
         let m = parse("m.csv", text.as_bytes(), false, &ManifestOptions::default()).unwrap();
-        let p = Plan::new(m, limits).unwrap();
-        let s = Scheduler::new(&p);
-        (p, s)
+        let p: &'static Plan = Box::leak(Box::new(Plan::new(m, limits).unwrap()));
+        (p, Scheduler::new(p))
     }
 
-    fn drain(s: &mut Scheduler) -> Vec<usize> {
+    fn drain(s: &mut Scheduler<'_>) -> Vec<usize> {
         std::iter::from_fn(|| s.next_ready()).collect()
     }
 
