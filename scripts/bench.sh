@@ -15,9 +15,10 @@
 #       the full benchmark (about 25 minutes on 2 cores); the report goes to stdout and to
 #       target/bench/report.md (or FILE); --update also replaces the results section of
 #       BENCHMARKS.md.
-#   scripts/bench.sh --smoke
+#   scripts/bench.sh --smoke [--release]
 #       every workload at tiny sizes, one run each, in well under a minute (CI). Exits non-zero
-#       if any command failed; the figures are not checked against targets.
+#       if any command failed; the figures are not checked against targets. Builds with the
+#       dev profile, which CI's `cargo test` has already built, unless --release is given.
 #
 # Workloads (issue 5): W1 10,000 x /bin/true at 2 and 8 workers; W2 2,000 jobs through
 # /bin/sh -c; W3 200 x sleep 0.05 at 8 workers; W4 peak RSS for 100,000 jobs; W5 runner CPU
@@ -28,12 +29,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke=0
+release=1
 runs=""
 out=""
 update=0
 while [ $# -gt 0 ]; do
     case "$1" in
-        --smoke) smoke=1 ;;
+        --smoke) smoke=1; release=0 ;;
+        --release) release=1 ;;
         --runs) runs="$2"; shift ;;
         --out) out="$2"; shift ;;
         --update) update=1 ;;
@@ -54,9 +57,15 @@ else
 fi
 IDEAL3=$(awk -v n="$N3" 'BEGIN { printf "%.4f", n / 8 * 0.05 }')
 
-echo "== building (release)" >&2
-cargo build --release --quiet --bin batchrun --example floor --example harness --example pool_throughput
-T=target/release
+if [ "$release" = 1 ]; then
+    echo "== building (release)" >&2
+    cargo build --release --quiet --bin batchrun --example floor --example harness --example pool_throughput
+    T=target/release
+else
+    echo "== building (dev profile: the figures mean nothing)" >&2
+    cargo build --quiet --bin batchrun --example floor --example harness --example pool_throughput
+    T=target/debug
+fi
 BR=$PWD/$T/batchrun
 FLOOR=$PWD/$T/examples/floor
 H=$PWD/$T/examples/harness
@@ -204,7 +213,7 @@ fi
 ver() { "$@" 2>/dev/null | head -1 || true; }
 {
     echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r), load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
-    echo "Mode: $([ "$smoke" = 1 ] && echo 'smoke (tiny sizes, one run: the figures mean nothing)' || echo "full, $R interleaved runs per command unless the runs column says otherwise (GNU parallel: $SLOW in W1 and W2)")."
+    echo "Mode: $([ "$smoke" = 1 ] && echo 'smoke (tiny sizes, one run: the figures mean nothing)' || echo "full, $R interleaved runs per command unless the runs column says otherwise (GNU parallel: $SLOW in W1 and W2)"), $([ "$release" = 1 ] && echo release || echo dev) build."
     echo
     echo "Versions: $("$BR" --version), $(rustc --version | cut -d' ' -f1-2), $([ "$HAVE_XARGS" = 1 ] && ver xargs --version || echo 'xargs: absent'), $([ "$HAVE_PARALLEL" = 1 ] && ver parallel --version || echo 'GNU parallel: absent'), $([ "$HAVE_RP" = 1 ] && ver rust-parallel --version || echo 'rust-parallel: absent')."
     for n in "${notes[@]}"; do echo; echo "Note: $n."; done
