@@ -98,7 +98,7 @@ pub struct SignalEvent;
 pub struct SignalSource {
     /// Receives one message per signal delivered.
     pub events: Receiver<SignalEvent>,
-    /// Kept so the channel stays open for a source with no handler ([`SignalSource::none`]).
+    /// Kept so the channel stays open for a source with no handler ([`SignalSource::manual`]).
     _keep: Option<Sender<SignalEvent>>,
 }
 

@@ -15,7 +15,7 @@ How a child is waited for:
    to the group. The leader is unreaped all this time, so the process group id is still in use
    and cannot name another group.
 4. After the leader is reaped, leftover members of the group (background grandchildren) are
-   still our children, because batchrun is a child subreaper ([`crate::sys::become_subreaper`]).
+   still our children, because batchrun is a child subreaper (`PR_SET_CHILD_SUBREAPER`).
    One `waitid(P_PGID, WNOHANG)` tells whether any remain; if some do, they keep the group id
    alive while we terminate them the same way and reap them.
 */
