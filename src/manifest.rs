@@ -193,6 +193,19 @@ fn unknown_placeholders(
     ))
 }
 
+/// Parses a template whose placeholders must all be variables.
+fn checked_template(
+    text: &str,
+    vars: &dyn Fn(&str) -> bool,
+    known: &[String],
+) -> Result<Vec<Piece>, String> {
+    let pieces = parse_template(text)?;
+    match unknown_placeholders(&pieces, vars, known) {
+        Some(msg) => Err(msg),
+        None => Ok(pieces),
+    }
+}
+
 /// Fills a template; `quote` shell-quotes each value (shell mode).
 fn render(pieces: &[Piece], vars: &HashMap<&str, &str>, quote: bool) -> String {
     let mut out = String::new();
@@ -441,26 +454,14 @@ pub fn parse_all(
             ));
             None
         }
-        (Some(t), None) => match parse_template(t) {
-            Ok(p) => {
-                if let Some(msg) = unknown_placeholders(&p, &is_var, &var_names) {
-                    problems.push(Problem {
-                        origin: "--command".into(),
-                        line: None,
-                        column: None,
-                        message: msg,
-                    });
-                    None
-                } else {
-                    Some(p)
-                }
-            }
-            Err(msg) => {
+        (Some(t), None) => match checked_template(t, &is_var, &var_names) {
+            Ok(p) => Some(p),
+            Err(message) => {
                 problems.push(Problem {
                     origin: "--command".into(),
                     line: None,
                     column: None,
-                    message: msg,
+                    message,
                 });
                 None
             }
@@ -600,19 +601,9 @@ pub fn parse_all(
 
         // Parses a template column, reporting bad syntax and unknown names.
         let template = |column: &str, text: &str, err: &mut dyn FnMut(&str, String)| {
-            match parse_template(text) {
-                Ok(p) => match unknown_placeholders(&p, &is_var, &var_names) {
-                    Some(msg) => {
-                        err(column, msg);
-                        None
-                    }
-                    None => Some(p),
-                },
-                Err(msg) => {
-                    err(column, msg);
-                    None
-                }
-            }
+            checked_template(text, &is_var, &var_names)
+                .map_err(|msg| err(column, msg))
+                .ok()
         };
 
         let cwd = match field(c_cwd).trim() {
