@@ -113,20 +113,11 @@ impl OutputPaths {
         OutputPaths { dir, keep }
     }
 
-    /// The stdout and stderr files of job `index`.
-    pub fn files(&self, plan: &Plan, index: usize) -> (PathBuf, PathBuf) {
-        if self.keep {
-            let id = &plan.jobs[index].id;
-            (
-                self.dir.join(format!("{id}.out")),
-                self.dir.join(format!("{id}.err")),
-            )
-        } else {
-            (
-                self.dir.join(format!("{index}.out")),
-                self.dir.join(format!("{index}.err")),
-            )
-        }
+    /// The kept file of one stream (`ext`: `out` or `err`) of job `index`: `DIR/ID.ext` with
+    /// `--output-dir`, `None` otherwise (the files have no name).
+    fn kept(&self, plan: &Plan, index: usize, ext: &str) -> Option<PathBuf> {
+        self.keep
+            .then(|| self.dir.join(format!("{}.{ext}", plan.jobs[index].id)))
     }
 
     /// Whether files are kept.
@@ -139,8 +130,7 @@ impl OutputPaths {
     /// back: then the file has no name (`O_TMPFILE`), so creating it does not touch the
     /// directory, which workers would otherwise contend for, and nothing needs removing.
     fn create(&self, plan: &Plan, index: usize, ext: &str) -> Result<(File, Option<File>), String> {
-        if self.keep {
-            let p = self.dir.join(format!("{}.{ext}", plan.jobs[index].id));
+        if let Some(p) = self.kept(plan, index, ext) {
             let f = File::create(&p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
             return Ok((f, None));
         }
@@ -352,7 +342,10 @@ impl Dispatcher<'_> {
         // A retry's entry is not needed once it has run.
         self.pending_retry.remove(&i);
         let status = attempt.status();
-        let named = self.paths.keep().then(|| self.paths.files(self.plan, i));
+        let named = self
+            .paths
+            .kept(self.plan, i, "out")
+            .zip(self.paths.kept(self.plan, i, "err"));
         let (out, err) = match &named {
             Some((out, err)) => (Captured::Path(out), Captured::Path(err)),
             None => anonymous.captured(),
