@@ -1,23 +1,34 @@
 /*!
-The one place that writes to the terminal while jobs run: each job's output (grouped or
-tagged), batchrun's notices, and the progress bar. Log lines from `log` go through
-[`LogWriter`], which hides the progress bar while it writes, so nothing tears.
+The one module that turns what happens into text on the terminal. The dispatcher emits
+[`Event`]s; [`Console::handle`] alone decides what each one prints: job output (grouped or
+tagged), batchrun's notices, the progress bar and the summary.
+
+Nothing is written on the dispatcher's thread. Everything goes, in order, through a channel to
+a printer thread, so a stdout that nobody reads (`| less` left open, a stalled ssh) blocks only
+the printer: signals, timeouts and the deadline keep working. While the printer is more than
+[`OUTPUT_BACKLOG`] job outputs behind, the dispatcher starts no new job (it waits on
+[`Console::drained`]); output is never read into memory, the queue holds the capture files.
 
 stdout carries only job output. Everything of batchrun's own goes to stderr, prefixed
-`batchrun: `.
+`batchrun: `. Log lines from `log` go through [`LogWriter`], into the same queue while a run
+is on, so they neither tear the progress bar nor block.
 */
 
 use std::fs::File;
 use std::io::IsTerminal;
 use std::io::{BufRead, BufReader, Seek, Write};
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{select, Receiver, Sender};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 
-use crate::manifest::JobSpec;
-use crate::outcome::{Attempt, JobResult, Status};
+use crate::cancel::SignalEvent;
+use crate::event::Event;
+use crate::report::RunSummary;
 
 /// How job output is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,23 +41,26 @@ pub enum OutputMode {
     None,
 }
 
+/// How many job outputs may wait for the printer before the dispatcher stops starting jobs.
+pub const OUTPUT_BACKLOG: usize = 64;
+
 /// How often a plain progress line is printed when progress is asked for without a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Where one stream of an attempt's output was captured.
-#[derive(Debug, Clone, Copy)]
-pub enum Captured<'a> {
+#[derive(Debug)]
+pub enum Captured {
     /// Not captured (stdout with `--output none`, or nothing left to read).
     Nothing,
     /// A named file (`--output-dir`).
-    Path(&'a Path),
+    Path(PathBuf),
     /// A file with no name, which vanishes once its last handle is closed.
-    File(&'a File),
+    File(File),
 }
 
-impl Captured<'_> {
+impl Captured {
     /// Opens the output for reading from its start; `None` if there is nothing to read.
-    pub fn open(self) -> Option<File> {
+    pub fn open(&self) -> Option<File> {
         match self {
             Captured::Nothing => None,
             Captured::Path(p) => File::open(p).ok(),
@@ -62,6 +76,9 @@ impl Captured<'_> {
 /// The progress bar, when one is shown; global so log lines can hide it while they print.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
+/// The printer's queue while a run is on, for [`LogWriter`].
+static QUEUE: Mutex<Option<Sender<Print>>> = Mutex::new(None);
+
 /// Runs `f` with the progress bar (if any) hidden.
 fn suspended<T>(f: impl FnOnce() -> T) -> T {
     let bar = BAR.lock().clone();
@@ -71,24 +88,146 @@ fn suspended<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// An `env_logger` target that writes to stderr with the progress bar hidden.
+/// Writes bytes to stderr now, with the progress bar hidden.
+fn write_stderr(bytes: &[u8]) {
+    suspended(|| {
+        let _ = std::io::stderr().write_all(bytes);
+    });
+}
+
+/// Writes bytes to stderr through the printer while a run is on, else at once.
+fn queue_stderr(bytes: Vec<u8>) {
+    let queued = QUEUE
+        .lock()
+        .as_ref()
+        .map(|q| q.send(Print::Stderr(bytes.clone())).is_ok());
+    if queued != Some(true) {
+        write_stderr(&bytes);
+    }
+}
+
+/// An `env_logger` target that writes to stderr in order with everything else.
 #[derive(Debug, Default)]
 pub struct LogWriter;
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        suspended(|| std::io::stderr().write_all(buf))?;
+        queue_stderr(buf.to_vec());
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        Ok(())
     }
 }
 
 /// Prints a line of batchrun's own on stderr: `batchrun: MESSAGE`.
 pub fn eprint_line(msg: &str) {
+    queue_stderr(format!("batchrun: {msg}\n").into_bytes());
+}
+
+/// Prints an error that ended batchrun, with every manifest problem first.
+pub fn print_error(e: &crate::error::Error) {
+    if let crate::error::Error::Invalid { problems, .. } = e {
+        let text: String = problems.iter().map(|p| format!("{p}\n")).collect();
+        queue_stderr(text.into_bytes());
+    }
+    eprint_line(&e.to_string());
+}
+
+/// Prints text on stdout (what `check` and `--dry-run` print).
+pub fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// Work for the printer thread.
+enum Print {
+    /// One attempt's output.
+    Job {
+        out: Captured,
+        err: Captured,
+        tag: Option<String>,
+    },
+    /// Bytes for stderr.
+    Stderr(Vec<u8>),
+    /// Answer once everything before it is printed.
+    Barrier(Sender<()>),
+}
+
+/// The printer thread and the counters shared with it.
+#[derive(Debug)]
+struct Printer {
+    queue: Sender<Print>,
+    /// Job outputs queued and not yet printed.
+    pending: Arc<AtomicUsize>,
+    /// Gets a message when the queue has drained below half the backlog.
+    drained: Receiver<()>,
+    /// Disconnects when the printer thread has ended.
+    ended: Receiver<()>,
+}
+
+/// How [`Console::flush`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    /// Everything is printed.
+    All,
+    /// A signal arrived first; the output of this many jobs was not printed.
+    Interrupted(usize),
+    /// The time ran out; the output of this many jobs was not printed.
+    GaveUp(usize),
+}
+
+impl Printer {
+    fn start() -> std::io::Result<Printer> {
+        let (queue, rx) = crossbeam_channel::unbounded::<Print>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let (drained_tx, drained) = crossbeam_channel::bounded(1);
+        let (ended_tx, ended) = crossbeam_channel::bounded::<()>(0);
+        let counter = Arc::clone(&pending);
+        std::thread::Builder::new()
+            .name("batchrun-printer".into())
+            .spawn(move || {
+                let _ended = ended_tx;
+                let mut stdout_broken = false;
+                for p in rx {
+                    match p {
+                        Print::Job { out, err, tag } => {
+                            print_job(&out, &err, tag.as_deref(), &mut stdout_broken);
+                            if counter.fetch_sub(1, Ordering::SeqCst) == OUTPUT_BACKLOG / 2 + 1 {
+                                let _ = drained_tx.try_send(());
+                            }
+                        }
+                        Print::Stderr(bytes) => write_stderr(&bytes),
+                        Print::Barrier(ack) => {
+                            let _ = ack.send(());
+                        }
+                    }
+                }
+            })?;
+        Ok(Printer {
+            queue,
+            pending,
+            drained,
+            ended,
+        })
+    }
+}
+
+/// Copies one attempt's output to stdout and stderr, with the progress bar hidden.
+fn print_job(out: &Captured, err: &Captured, tag: Option<&str>, stdout_broken: &mut bool) {
     suspended(|| {
-        let _ = writeln!(std::io::stderr(), "batchrun: {msg}");
+        if !*stdout_broken {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = copy_file(out, tag, &mut stdout).and_then(|_| stdout.flush()) {
+                *stdout_broken = true;
+                let msg = format!(
+                    "batchrun: cannot write job output to stdout ({e}); job output is no longer shown\n"
+                );
+                let _ = std::io::stderr().write_all(msg.as_bytes());
+            }
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = copy_file(err, tag, &mut stderr);
     });
 }
 
@@ -106,16 +245,31 @@ pub struct Console {
     /// When the run started and when the last plain progress line was printed.
     started: Instant,
     last_line: Instant,
-    /// Set after a write to stdout failed (a closed pipe): job output is no longer shown.
-    stdout_broken: bool,
     /// Jobs finished so far and how many of them failed.
     done: u64,
     failed: u64,
+    /// The printer thread; `None` if it could not be started (then everything is written at
+    /// once, on the caller's thread).
+    printer: Option<Printer>,
+    /// Set once the printer was given up on: later lines are written directly, with a bound.
+    abandoned: bool,
 }
 
 impl Console {
-    /// A console for a run.
+    /// A console for a run; starts the printer thread.
     pub fn new(mode: OutputMode, quiet: bool, progress: bool) -> Self {
+        let printer = match Printer::start() {
+            Ok(p) => {
+                *QUEUE.lock() = Some(p.queue.clone());
+                Some(p)
+            }
+            Err(e) => {
+                eprint_line(&format!(
+                    "cannot start the output thread ({e}); output is written directly"
+                ));
+                None
+            }
+        };
         Console {
             mode,
             quiet,
@@ -123,9 +277,10 @@ impl Console {
             total: 0,
             started: Instant::now(),
             last_line: Instant::now(),
-            stdout_broken: false,
             done: 0,
             failed: 0,
+            printer,
+            abandoned: false,
         }
     }
 
@@ -134,8 +289,97 @@ impl Console {
         self.mode != OutputMode::None
     }
 
+    /// True while so much job output waits for the printer that no new job should start.
+    pub fn backlogged(&self) -> bool {
+        self.printer
+            .as_ref()
+            .is_some_and(|p| p.pending.load(Ordering::SeqCst) >= OUTPUT_BACKLOG)
+    }
+
+    /// Receives a message when a backlog has drained (never, without a printer).
+    pub fn drained(&self) -> Receiver<()> {
+        self.printer
+            .as_ref()
+            .map_or_else(crossbeam_channel::never, |p| p.drained.clone())
+    }
+
+    /// Turns one event into text (or nothing).
+    pub fn handle(&mut self, event: Event<'_>) {
+        match event {
+            Event::RunStarted { total } => self.start(total),
+            Event::WorkersShort {
+                started,
+                wanted,
+                error,
+            } => self.notice(&format!(
+                "could start only {started} of {wanted} worker threads ({error}); running with {started}"
+            )),
+            Event::AttemptOutput {
+                job,
+                status,
+                retry,
+                out,
+                err,
+            } => {
+                if self.mode == OutputMode::None || (self.quiet && (status.is_success() || retry))
+                {
+                    return;
+                }
+                let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));
+                self.print_job(out, err, tag);
+            }
+            Event::RetryScheduled {
+                job,
+                attempt,
+                of,
+                last,
+                delay,
+            } => log::warn!(
+                "{}: attempt {attempt}/{of} {} ({}); retrying in {}",
+                job.id,
+                last.status().as_str(),
+                last.error().unwrap_or_default(),
+                humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+            ),
+            Event::StartDeferred { job, error } => log::warn!(
+                "{}: cannot start now ({error}); it waits for a running job to finish",
+                job.id
+            ),
+            Event::JobFinished { job, result } => self.job_finished(&job.id, result),
+            Event::Draining { running } if running > 0 => self.notice(&format!(
+                "interrupted: starting no new jobs; waiting for {} to finish (send the signal again to terminate them)",
+                plural(running, "running job")
+            )),
+            Event::Draining { .. } => {}
+            Event::Terminating { running, grace } => self.notice(&format!(
+                "second signal: terminating {} (SIGTERM, then SIGKILL after {})",
+                plural(running, "running job"),
+                humantime::format_duration(grace)
+            )),
+            Event::Halted {
+                failures,
+                limit,
+                running,
+            } => self.notice(&format!(
+                "{} reached the limit of {limit}: stopping the run, terminating {}",
+                plural(failures, "failure"),
+                plural(running, "running job")
+            )),
+            Event::DeadlineReached { running } => self.notice(&format!(
+                "deadline reached: starting no new jobs, terminating {}",
+                plural(running, "running job")
+            )),
+            Event::InternalError { message } => log::error!("{message}"),
+            Event::OutputDropped { jobs } => self.notice(&format!(
+                "the output of {} was not written: stdout is not being read",
+                plural(jobs, "job")
+            )),
+            Event::Summary { summary } => self.summary(summary),
+        }
+    }
+
     /// The run starts with `total` jobs to run.
-    pub fn start(&mut self, total: usize) {
+    fn start(&mut self, total: usize) {
         self.total = total as u64;
         self.started = Instant::now();
         self.last_line = self.started;
@@ -143,58 +387,40 @@ impl Console {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} done, {msg} [{elapsed_precise}, ETA {eta}]",
-            )
-            .expect("a valid template"),
-        );
+        if let Ok(style) = ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} done, {msg} [{elapsed_precise}, ETA {eta}]",
+        ) {
+            bar.set_style(style);
+        }
         bar.set_message("0 failed");
         bar.enable_steady_tick(Duration::from_millis(200));
         *BAR.lock() = Some(bar);
     }
 
-    /// Shows one attempt's output, as the output mode and `-q` say. With `-q` only the output
-    /// of a job's final, failed attempt is shown (`retry`: another attempt follows).
-    pub fn job_output(
-        &mut self,
-        job: &JobSpec,
-        status: Status,
-        retry: bool,
-        out: Captured<'_>,
-        err: Captured<'_>,
-    ) {
-        if self.mode == OutputMode::None || (self.quiet && (status.is_success() || retry)) {
-            return;
-        }
-        let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));
-        let stdout_broken = &mut self.stdout_broken;
-        suspended(|| {
-            if !*stdout_broken {
-                let mut stdout = std::io::stdout().lock();
-                if let Err(e) =
-                    copy_file(out, tag.as_deref(), &mut stdout).and_then(|_| stdout.flush())
-                {
-                    *stdout_broken = true;
-                    log::warn!(
-                        "cannot write job output to stdout ({e}); job output is no longer shown"
-                    );
+    /// Queues one attempt's output for the printer.
+    fn print_job(&mut self, out: Captured, err: Captured, tag: Option<String>) {
+        match &self.printer {
+            Some(p) if !self.abandoned => {
+                p.pending.fetch_add(1, Ordering::SeqCst);
+                if let Err(e) = p.queue.send(Print::Job { out, err, tag }) {
+                    p.pending.fetch_sub(1, Ordering::SeqCst);
+                    if let Print::Job { out, err, tag } = e.into_inner() {
+                        print_job(&out, &err, tag.as_deref(), &mut false);
+                    }
                 }
             }
-            let mut stderr = std::io::stderr().lock();
-            let _ = copy_file(err, tag.as_deref(), &mut stderr);
-        });
+            _ => print_job(&out, &err, tag.as_deref(), &mut false),
+        }
     }
 
     /// A job has its final result.
-    pub fn job_finished(&mut self, job: &JobSpec, result: &JobResult) {
+    fn job_finished(&mut self, id: &str, result: &crate::outcome::JobResult) {
         self.done += 1;
         if result.status.is_failure() {
             self.failed += 1;
         }
         log::info!(
-            "{}: {}{}",
-            job.id,
+            "{id}: {}{}",
             result.status.as_str(),
             result
                 .error
@@ -211,59 +437,127 @@ impl Console {
         // PLAIN_PROGRESS_EVERY.
         if self.progress && self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
             self.last_line = Instant::now();
-            let elapsed = self.started.elapsed();
-            let eta = if self.done > 0 && self.done < self.total {
-                let per_job = elapsed.as_secs_f64() / self.done as f64;
-                format!(
-                    ", ETA {}",
-                    humantime::format_duration(Duration::from_secs(
-                        (per_job * (self.total - self.done) as f64).ceil() as u64
-                    ))
-                )
-            } else {
-                String::new()
-            };
-            eprint_line(&format!(
-                "progress: {}/{} done, {} failed, {} elapsed{eta}",
-                self.done,
-                self.total,
-                self.failed,
-                humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
-            ));
+            let line = self.progress_line();
+            self.notice(&line);
         }
     }
 
-    /// An attempt failed and will be retried.
-    pub fn retrying(&mut self, job: &JobSpec, attempt: u32, of: u32, a: &Attempt, delay: Duration) {
-        log::warn!(
-            "{}: attempt {attempt}/{of} {} ({}); retrying in {}",
-            job.id,
-            a.status().as_str(),
-            a.error().unwrap_or_default(),
-            humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
-        );
+    fn progress_line(&self) -> String {
+        let elapsed = self.started.elapsed();
+        let eta = if self.done > 0 && self.done < self.total {
+            let per_job = elapsed.as_secs_f64() / self.done as f64;
+            format!(
+                ", ETA {}",
+                humantime::format_duration(Duration::from_secs(
+                    (per_job * (self.total - self.done) as f64).ceil() as u64
+                ))
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "progress: {}/{} done, {} failed, {} elapsed{eta}",
+            self.done,
+            self.total,
+            self.failed,
+            humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+        )
     }
 
     /// A notice the user must see (interruptions, halts), whatever the log level.
-    pub fn notice(&mut self, msg: &str) {
-        eprint_line(msg);
+    fn notice(&mut self, msg: &str) {
+        self.stderr(format!("batchrun: {msg}\n").into_bytes());
     }
 
-    /// An error of batchrun's own.
-    pub fn error(&mut self, msg: &str) {
-        log::error!("{msg}");
+    /// The summary at the end of a run.
+    fn summary(&mut self, summary: &RunSummary) {
+        self.stderr(crate::report::summary_text(summary).into_bytes());
     }
 
-    /// The run is over: the progress bar goes away.
-    pub fn finish(&mut self) {
+    /// Bytes for stderr, in order with job output.
+    fn stderr(&mut self, bytes: Vec<u8>) {
+        match &self.printer {
+            Some(p) if !self.abandoned => {
+                if let Err(e) = p.queue.send(Print::Stderr(bytes)) {
+                    if let Print::Stderr(b) = e.into_inner() {
+                        write_stderr(&b);
+                    }
+                }
+            }
+            _ => write_bounded(bytes),
+        }
+    }
+
+    /// Waits until every job output queued so far is printed, or a signal arrives, or `limit`
+    /// passes. The progress bar goes away first.
+    pub fn flush(&mut self, signals: &Receiver<SignalEvent>, limit: Option<Duration>) -> Flushed {
         if let Some(bar) = BAR.lock().take() {
             bar.finish_and_clear();
+        }
+        let Some(p) = &self.printer else {
+            return Flushed::All;
+        };
+        let (ack_tx, ack) = crossbeam_channel::bounded(1);
+        if p.queue.send(Print::Barrier(ack_tx)).is_err() {
+            return Flushed::All;
+        }
+        let timer = limit.map_or_else(crossbeam_channel::never, crossbeam_channel::after);
+        let end = select! {
+            recv(ack) -> _ => Flushed::All,
+            recv(signals) -> _ => Flushed::Interrupted(p.pending.load(Ordering::SeqCst)),
+            recv(timer) -> _ => Flushed::GaveUp(p.pending.load(Ordering::SeqCst)),
+        };
+        if end != Flushed::All {
+            // The printer is stuck on a stdout nobody reads: from now on, write around it.
+            self.abandoned = true;
+            *QUEUE.lock() = None;
+        }
+        end
+    }
+
+    /// The run is over: waits for the printer to print what is queued (unless it was given up
+    /// on) and stops it.
+    pub fn close(&mut self) {
+        if let Some(bar) = BAR.lock().take() {
+            bar.finish_and_clear();
+        }
+        *QUEUE.lock() = None;
+        if let Some(p) = self.printer.take() {
+            let Printer { queue, ended, .. } = p;
+            drop(queue);
+            if !self.abandoned {
+                let _ = ended.recv();
+            }
         }
     }
 }
 
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Writes to stderr on a helper thread and waits at most a second: stderr may be the very pipe
+/// nobody reads.
+fn write_bounded(bytes: Vec<u8>) {
+    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+    let spawned = std::thread::Builder::new().spawn(move || {
+        write_stderr(&bytes);
+        let _ = tx.send(());
+    });
+    if spawned.is_ok() {
+        let _ = rx.recv_timeout(Duration::from_secs(1));
+    }
+}
+
+/// `1 job`, `2 jobs`.
+pub fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Copies a job's output file to `to`, prefixing each line with `tag` if given.
-fn copy_file(from: Captured<'_>, tag: Option<&str>, to: &mut dyn Write) -> std::io::Result<()> {
+fn copy_file(from: &Captured, tag: Option<&str>, to: &mut dyn Write) -> std::io::Result<()> {
     let Some(mut file) = from.open() else {
         return Ok(());
     };

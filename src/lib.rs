@@ -17,6 +17,7 @@ pub mod cancel;
 pub mod cli;
 pub mod console;
 pub mod error;
+pub mod event;
 pub mod exec;
 pub mod exit;
 pub mod joblog;
@@ -31,11 +32,12 @@ mod sys;
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use cli::{Action, Config, RunConfig};
 use error::Error;
-use outcome::RunOutcome;
+use event::Event;
+use exit::{Exit, StopReason};
 use plan::Plan;
 
 pub use cancel::{CancelToken, SignalSource};
@@ -72,7 +74,7 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
 #[derive(Debug)]
 pub struct Finished {
     /// The exit code batchrun should end with.
-    pub exit_code: i32,
+    pub exit: exit::Exit,
     /// The run's summary, when jobs were run.
     pub summary: Option<report::RunSummary>,
 }
@@ -83,9 +85,9 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
     let plan = load_plan(config)?;
     let rc = match &config.action {
         Action::Check => {
-            print_stdout(&report::plan_table(&plan));
+            console::print_stdout(&report::plan_table(&plan));
             return Ok(Finished {
-                exit_code: exit::SUCCESS,
+                exit: Exit::Success,
                 summary: None,
             });
         }
@@ -97,18 +99,13 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
             .into_iter()
             .map(|i| plan.jobs[i].command.display() + "\n")
             .collect();
-        print_stdout(&text);
+        console::print_stdout(&text);
         return Ok(Finished {
-            exit_code: exit::SUCCESS,
+            exit: Exit::Success,
             summary: None,
         });
     }
     run_plan(&plan, rc, signals)
-}
-
-fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
 /// Takes the `--lock` file, writing our pid into it.
@@ -146,11 +143,21 @@ fn take_lock(path: &Path) -> Result<std::fs::File, Error> {
     }
 }
 
-/// Runs a validated plan for real.
-pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
-    let _lock = rc.lock.as_deref().map(take_lock).transpose()?;
+/// What a run writes besides job output, opened and checked before any job starts.
+struct Outputs {
+    /// The joblog, appending.
+    joblog: Option<joblog::Joblog>,
+    /// Where job output is captured.
+    paths: runner::OutputPaths,
+    /// Jobs already done per the joblog (`--resume`).
+    resumed: Vec<bool>,
+    /// The private directory for captured output; removed when dropped.
+    _tmp: tempfile::TempDir,
+}
 
-    // Everything batchrun must write is checked before any job starts.
+/// Checks that everything batchrun must write can be written, and opens it, before any job
+/// starts.
+fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
     for (path, _) in &rc.reports {
         report::check_writable(path).map_err(|source| Error::Output {
             what: "report",
@@ -158,24 +165,21 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
             source,
         })?;
     }
+    let joblog_err = |e: joblog::JoblogError| Error::Output {
+        what: "joblog",
+        path: e.path,
+        source: e.source,
+    };
     let resume_from = match (&rc.joblog, rc.resume) {
-        (Some(p), true) => Some(joblog::read_successes(p).map_err(|e| Error::Output {
-            what: "joblog",
-            path: e.path,
-            source: e.source,
-        })?),
+        (Some(p), true) => Some(joblog::read_successes(p).map_err(joblog_err)?),
         _ => None,
     };
-    let mut log = rc
+    let joblog = rc
         .joblog
         .as_deref()
         .map(joblog::Joblog::open)
         .transpose()
-        .map_err(|e| Error::Output {
-            what: "joblog",
-            path: e.path,
-            source: e.source,
-        })?;
+        .map_err(joblog_err)?;
     let tmp = tempfile::Builder::new()
         .prefix("batchrun-")
         .tempdir()
@@ -193,8 +197,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         }
         None => runner::OutputPaths::new(tmp.path().to_path_buf(), false),
     };
-
-    let resumed: Vec<bool> = plan
+    let resumed = plan
         .jobs
         .iter()
         .map(|j| {
@@ -204,7 +207,18 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
                 .is_some_and(|h| *h == joblog::command_hash(j))
         })
         .collect();
+    Ok(Outputs {
+        joblog,
+        paths,
+        resumed,
+        _tmp: tmp,
+    })
+}
 
+/// Runs a validated plan for real.
+pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
+    let _lock = rc.lock.as_deref().map(take_lock).transpose()?;
+    let mut outputs = prepare_outputs(plan, rc)?;
     if let Err(e) = sys::become_subreaper() {
         log::warn!("cannot become a child subreaper ({e}): background processes that jobs leave behind may not be found");
     }
@@ -222,60 +236,123 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
     let started_at = SystemTime::now();
     let t0 = Instant::now();
-    let results = runner::run(
+    let results = runner::run(runner::RunContext {
         plan,
-        &settings,
-        &token,
-        &signals,
-        &mut console,
-        log.as_mut(),
-        &paths,
-        &resumed,
-    );
+        settings: &settings,
+        token: &token,
+        signals: &signals,
+        console: &mut console,
+        joblog: outputs.joblog.as_mut(),
+        paths: &outputs.paths,
+        resumed: &outputs.resumed,
+    });
     let reaped = sys::reap_exited_children();
     if reaped > 0 {
         log::debug!("reaped {reaped} processes that had left their job's process group");
     }
-    let duration = t0.elapsed();
+    let mut stop = results.stop;
+    // Job output still queued is printed before the run is decided; a signal (or, once jobs
+    // were being terminated, a moment) ends the wait, and what is left is dropped.
+    let limit = results.terminating.then_some(Duration::from_secs(1));
+    match console.flush(&signals.events, limit) {
+        console::Flushed::All => {}
+        console::Flushed::Interrupted(jobs) => {
+            StopReason::escalate(&mut stop, StopReason::Interrupted);
+            console.handle(Event::OutputDropped { jobs });
+        }
+        console::Flushed::GaveUp(jobs) => console.handle(Event::OutputDropped { jobs }),
+    }
     let any_failure = results.results.iter().any(|r| r.status.is_failure());
-    let mut exit_code = exit::for_run(&results.stops, any_failure);
-    let outcome = if results.stops.interrupted {
-        RunOutcome::Interrupted
-    } else if results.stops.deadline {
-        RunOutcome::DeadlineExceeded
-    } else if exit_code == exit::SUCCESS {
-        RunOutcome::Succeeded
-    } else {
-        RunOutcome::Failed
-    };
+    let decision = exit::decide(stop, any_failure);
     let mut summary = report::RunSummary {
         manifest: plan.manifest.clone(),
         started_at,
         finished_at: SystemTime::now(),
-        duration,
+        duration: t0.elapsed(),
         workers: rc.workers,
-        outcome,
-        exit_code,
+        outcome: decision.outcome,
+        exit_code: decision.exit.code().into(),
         ids: plan.jobs.iter().map(|j| j.id.clone()).collect(),
         max_attempts: plan.jobs.iter().map(|j| j.retries + 1).collect(),
         results: results.results,
         internal_errors: results.internal_errors,
     };
-    for (path, format) in &rc.reports {
-        if let Err(e) = report::write_atomic(path, &report::render(*format, &summary)) {
-            let msg = format!("cannot write report {}: {e}", path.display());
-            console::eprint_line(&msg);
-            summary.internal_errors.push(msg);
-            exit_code = exit::INTERNAL;
-        }
+    let exit = write_reports(&mut summary, &rc.reports, stop, any_failure);
+    if !(rc.quiet && exit == Exit::Success) {
+        console.handle(Event::Summary { summary: &summary });
     }
-    summary.exit_code = exit_code;
-    if !(rc.quiet && exit_code == exit::SUCCESS) {
-        let text = report::summary_text(&summary);
-        let _ = std::io::stderr().write_all(text.as_bytes());
-    }
+    console.close();
     Ok(Finished {
-        exit_code,
+        exit,
         summary: Some(summary),
     })
+}
+
+/// Writes every report. A report that cannot be written is part of the decision: it escalates
+/// to batchrun's own failure (exit 3) before any report is renamed into place, so the reports
+/// on disk, the summary and the exit code agree. Returns the final exit code.
+fn write_reports(
+    summary: &mut report::RunSummary,
+    reports: &[(std::path::PathBuf, report::ReportFormat)],
+    stop: Option<StopReason>,
+    any_failure: bool,
+) -> Exit {
+    let mut stop = stop;
+    let mut staged = Vec::new();
+    for (path, format) in reports {
+        match report::stage(path, *format, summary) {
+            Ok(s) => staged.push(s),
+            Err(e) => report_failed(summary, path, &e),
+        }
+    }
+    if staged.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
+        staged.retain_mut(|s| match s.rewrite(summary) {
+            Ok(()) => true,
+            Err(e) => {
+                report_failed(summary, s.path(), &e);
+                false
+            }
+        });
+    }
+    let mut persisted = Vec::new();
+    for s in staged {
+        let (path, format) = (s.path().to_path_buf(), s.format());
+        match s.persist() {
+            Ok(()) => persisted.push((path, format)),
+            Err(e) => report_failed(summary, &path, &e),
+        }
+    }
+    // A rename that failed after others were done (rare: the directory went away): the ones in
+    // place are written again with the escalated decision.
+    if persisted.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
+        for (path, format) in persisted {
+            if let Err(e) = report::stage(&path, format, summary).and_then(|s| s.persist()) {
+                report_failed(summary, &path, &e);
+            }
+        }
+    }
+    exit::decide(stop, any_failure).exit
+}
+
+/// Notes, once, that the report at `path` could not be written.
+fn report_failed(summary: &mut report::RunSummary, path: &Path, e: &std::io::Error) {
+    summary
+        .internal_errors
+        .push(format!("cannot write report {}: {e}", path.display()));
+}
+
+/// Escalates the decision to batchrun's own failure and updates the summary; false if it was
+/// that already.
+fn escalate_to_internal(
+    summary: &mut report::RunSummary,
+    stop: &mut Option<StopReason>,
+    any_failure: bool,
+) -> bool {
+    if !StopReason::escalate(stop, StopReason::Internal) {
+        return false;
+    }
+    let d = exit::decide(*stop, any_failure);
+    summary.outcome = d.outcome;
+    summary.exit_code = d.exit.code().into();
+    true
 }

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use batchrun::cli::{Action, Cli};
+use batchrun::console;
 use batchrun::error::Error;
-use batchrun::{console, exit};
+use batchrun::exit::Exit;
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -34,49 +35,41 @@ fn init_logging(verbose: u8, quiet: bool) {
         .init();
 }
 
-fn report_error(e: &Error) {
-    if let Error::Invalid { problems, .. } = e {
-        let mut err = std::io::stderr().lock();
-        for p in problems {
-            let _ = writeln!(err, "{p}");
-        }
-    }
-    console::eprint_line(&e.to_string());
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {
             init_logging(0, false);
-            report_error(&e);
-            return ExitCode::from(exit::for_error(&e) as u8);
+            console::print_error(&e);
+            return ExitCode::from(Exit::for_error(&e).code());
         }
     };
     let quiet = matches!(&config.action, Action::Run(r) if r.quiet);
     init_logging(config.verbose, quiet);
     if let Some(dir) = &config.dir {
         if let Err(e) = std::env::set_current_dir(dir) {
-            console::eprint_line(&format!("-C {}: {e}", dir.display()));
-            return ExitCode::from(exit::USAGE as u8);
+            let e = Error::Usage(format!("-C {}: {e}", dir.display()));
+            console::print_error(&e);
+            return ExitCode::from(Exit::for_error(&e).code());
         }
     }
     let signals = match &config.action {
         Action::Run(r) if !r.dry_run => match batchrun::cancel::install_signal_handler() {
             Ok(s) => s,
             Err(e) => {
-                console::eprint_line(&format!("cannot install the signal handler: {e}"));
-                return ExitCode::from(exit::INTERNAL as u8);
+                let e = Error::Internal(format!("cannot install the signal handler: {e}"));
+                console::print_error(&e);
+                return ExitCode::from(Exit::for_error(&e).code());
             }
         },
         _ => batchrun::SignalSource::manual().0,
     };
     match batchrun::run(&config, signals) {
-        Ok(f) => ExitCode::from(f.exit_code as u8),
+        Ok(f) => ExitCode::from(f.exit.code()),
         Err(e) => {
-            report_error(&e);
-            ExitCode::from(exit::for_error(&e) as u8)
+            console::print_error(&e);
+            ExitCode::from(Exit::for_error(&e).code())
         }
     }
 }

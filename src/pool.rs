@@ -31,6 +31,10 @@ pub struct Dispatch<T, R> {
     pub jobs: Sender<T>,
     /// Receives one [`Done`] per item taken by a worker.
     pub results: Receiver<Done<R>>,
+    /// Worker threads that started (fewer than asked for if the system refused more).
+    pub workers: usize,
+    /// Why the first thread that could not be started could not, if one could not.
+    pub spawn_error: Option<String>,
 }
 
 /// A builder for a fixed set of worker threads.
@@ -59,11 +63,31 @@ pub const RUN_EACH_DEPTH: usize = 64;
 #[error("a worker thread panicked: {0}")]
 pub struct WorkerPanicked(pub String);
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// One worker: runs `work` on each item until the work channel closes or the work panics.
+fn worker_loop<T, R, W>(job_rx: Receiver<T>, res_tx: Sender<Done<R>>, work: &W)
+where
+    W: Fn(T) -> R,
+{
+    for item in job_rx.iter() {
+        match catch_unwind(AssertUnwindSafe(|| work(item))) {
+            Ok(r) => {
+                if res_tx.send(Done::Finished(r)).is_err() {
+                    return;
+                }
+            }
+            Err(p) => {
+                let _ = res_tx.send(Done::Panicked(panic_message(&*p)));
+                return;
+            }
+        }
+    }
 }
 
 impl WorkerPool {
@@ -92,7 +116,9 @@ impl WorkerPool {
     ///
     /// # Panics
     ///
-    /// Never because of a worker: a worker's panic arrives as [`Done::Panicked`].
+    /// Never because of a worker: a worker's panic arrives as [`Done::Panicked`]. A thread the
+    /// system refuses to start is not an error either: [`Dispatch::workers`] says how many
+    /// started (possibly none) and [`Dispatch::spawn_error`] why the next one did not.
     pub fn scope<T, R, W, O, X>(&self, work: W, owner: O) -> X
     where
         T: Send,
@@ -105,34 +131,30 @@ impl WorkerPool {
         // blocked sending work. At most `capacity + workers` results are ever in flight.
         let (res_tx, res_rx) = crossbeam_channel::unbounded::<Done<R>>();
         std::thread::scope(|s| {
+            let mut workers = 0;
+            let mut spawn_error = None;
             for n in 0..self.workers {
                 let job_rx = job_rx.clone();
                 let res_tx = res_tx.clone();
                 let work = &work;
-                std::thread::Builder::new()
+                let spawned = std::thread::Builder::new()
                     .name(format!("batchrun-worker-{n}"))
-                    .spawn_scoped(s, move || {
-                        for item in job_rx.iter() {
-                            match catch_unwind(AssertUnwindSafe(|| work(item))) {
-                                Ok(r) => {
-                                    if res_tx.send(Done::Finished(r)).is_err() {
-                                        return;
-                                    }
-                                }
-                                Err(p) => {
-                                    let _ = res_tx.send(Done::Panicked(panic_message(&*p)));
-                                    return;
-                                }
-                            }
-                        }
-                    })
-                    .expect("cannot start a worker thread");
+                    .spawn_scoped(s, move || worker_loop(job_rx, res_tx, work));
+                match spawned {
+                    Ok(_) => workers += 1,
+                    Err(e) => {
+                        spawn_error = Some(e.to_string());
+                        break;
+                    }
+                }
             }
             drop(job_rx);
             drop(res_tx);
             let dispatch = Dispatch {
                 jobs: job_tx,
                 results: res_rx,
+                workers,
+                spawn_error,
             };
             let out = owner(&dispatch);
             drop(dispatch);
@@ -166,6 +188,12 @@ impl WorkerPool {
             ..*self
         };
         deep.scope(work, |d| {
+            if d.workers == 0 {
+                let why = d.spawn_error.clone().unwrap_or_default();
+                return Err(WorkerPanicked(format!(
+                    "no worker thread could be started: {why}"
+                )));
+            }
             let mut items = items.into_iter();
             let mut next = items.next();
             let mut in_flight = 0usize;

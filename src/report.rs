@@ -79,11 +79,6 @@ impl RunSummary {
         }
         c
     }
-
-    /// True when any job failed.
-    pub fn any_failure(&self) -> bool {
-        self.results.iter().any(|r| r.status.is_failure())
-    }
 }
 
 /// Formats a time as RFC 3339 UTC with whole seconds: `2026-11-23T02:00:00Z`.
@@ -91,12 +86,8 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// The last lines of a file (at most 10 lines, 4 KiB), or `None` if it is empty or missing.
-pub fn read_tail(path: &Path) -> Option<String> {
-    read_tail_of(std::fs::File::open(path).ok()?)
-}
-
-/// [`read_tail`] of an open file, whatever its position.
+/// The last lines of an open file (at most 10 lines, 4 KiB), whatever its position, or `None`
+/// if it is empty.
 pub fn read_tail_of(mut f: std::fs::File) -> Option<String> {
     let len = f.metadata().ok()?.len();
     if len == 0 {
@@ -230,8 +221,17 @@ fn counts_line(s: &RunSummary) -> String {
         .filter(|&(_, n)| n > 0)
         .map(|(st, n)| format!("{n} {}", st.as_str().replace('_', " ")))
         .collect();
+    let outcome = if s.exit_code == i32::from(crate::exit::Exit::Internal.code()) {
+        format!(
+            "{} (exit {}: batchrun itself failed)",
+            s.outcome.as_str(),
+            s.exit_code
+        )
+    } else {
+        s.outcome.as_str().replace('_', " ")
+    };
     format!(
-        "{} in {:.1}s: {}; {}",
+        "{} in {:.1}s: {}; {outcome}",
         plural(s.results.len(), "job"),
         s.duration.as_secs_f64(),
         if parts.is_empty() {
@@ -239,7 +239,6 @@ fn counts_line(s: &RunSummary) -> String {
         } else {
             parts.join(", ")
         },
-        s.outcome.as_str().replace('_', " ")
     )
 }
 
@@ -279,7 +278,7 @@ pub fn summary_text(s: &RunSummary) -> String {
         let _ = writeln!(out, "batchrun: {} not started", plural(not_started, "job"));
     }
     for e in &s.internal_errors {
-        let _ = writeln!(out, "batchrun: internal error: {e}");
+        let _ = writeln!(out, "batchrun: error: {e}");
     }
     let _ = writeln!(out, "batchrun: {}", counts_line(s));
     out
@@ -439,13 +438,65 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// Writes a report atomically: a temporary file in the same directory, then a rename.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path))?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+/// An I/O error without the temporary file's name that tempfile adds to it: the user knows the
+/// path they gave, not ours.
+fn plain(e: std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => e,
+    }
+}
+
+/// A report rendered into a temporary file beside its path, not yet renamed into place.
+#[derive(Debug)]
+pub struct Staged {
+    path: PathBuf,
+    format: ReportFormat,
+    tmp: tempfile::NamedTempFile,
+}
+
+/// Renders the report for `format` into a temporary file in `path`'s directory.
+pub fn stage(path: &Path, format: ReportFormat, s: &RunSummary) -> std::io::Result<Staged> {
+    let tmp = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(plain)?;
+    let mut staged = Staged {
+        path: path.to_path_buf(),
+        format,
+        tmp,
+    };
+    staged.rewrite(s)?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// The report's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The report's format.
+    pub fn format(&self) -> ReportFormat {
+        self.format
+    }
+
+    /// Renders the report again (the decision changed), replacing what was staged.
+    pub fn rewrite(&mut self, s: &RunSummary) -> std::io::Result<()> {
+        let f = self.tmp.as_file_mut();
+        f.set_len(0)?;
+        f.rewind()?;
+        let mut w = std::io::BufWriter::new(&mut *f);
+        w.write_all(render(self.format, s).as_bytes())?;
+        w.flush()?;
+        drop(w);
+        f.sync_all().map_err(plain)
+    }
+
+    /// Renames the report into place.
+    pub fn persist(self) -> std::io::Result<()> {
+        self.tmp
+            .persist(&self.path)
+            .map(drop)
+            .map_err(|e| plain(e.error))
+    }
 }
 
 /// Renders the report for `format`.
@@ -545,13 +596,14 @@ mod tests {
         let p = dir.path().join("e");
         let text: String = (0..50).map(|i| format!("line {i}\n")).collect();
         std::fs::write(&p, text).unwrap();
-        let t = read_tail(&p).unwrap();
+        let tail = |p: &Path| read_tail_of(std::fs::File::open(p).unwrap());
+        let t = tail(&p).unwrap();
         assert!(
             t.starts_with("line 40\n") && t.ends_with("line 49\n"),
             "{t}"
         );
         std::fs::write(&p, "").unwrap();
-        assert_eq!(read_tail(&p), None);
+        assert_eq!(tail(&p), None);
     }
 
     #[test]

@@ -1,33 +1,41 @@
 /*!
-The run itself: the dispatcher loop on the main thread (the one owner of results), the workers
-that run attempts, and what happens on signals, timeouts, failures and the deadline.
+The run itself: the dispatcher loop on the main thread, the workers that run attempts, and what
+happens on signals, timeouts, failures and the deadline.
 
-The main thread `select!`s over three things and nothing else: results from workers, signal
-events, and a timer for the next retry or the deadline. It never polls.
+The dispatcher owns the [`JobTable`] (every job's one state) and emits [`Event`]s to the
+[`Console`]; it formats no text. It `select!`s over results from workers, signal events, the
+printer's "drained" notice and a timer for the next retry, the deadline or a deferred start.
+It never polls, and never writes to a terminal, so a blocked stdout cannot stall it.
+
+Every stop (first or second signal, `--deadline`, `--fail-fast` / `--max-failures`, an internal
+error) goes through [`StopReason::escalate`] and [`JobTable::settle_unstarted`], so every job
+not running gets its true final result at that moment.
 */
 
-use std::collections::HashMap;
 use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{never, select};
+use crossbeam_channel::{never, select, Sender};
 
 use crate::cancel::{CancelToken, SignalSource};
 use crate::console::{Captured, Console};
+use crate::event::Event;
 use crate::exec::{self, ExecRequest};
+use crate::exit::StopReason;
 use crate::joblog::Joblog;
-use crate::outcome::{Attempt, JobResult, Status};
+use crate::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
-use crate::pool::{Done, WorkerPool};
-use crate::schedule::{retry_delay, Scheduler};
+use crate::pool::{Dispatch, Done, WorkerPool};
+use crate::schedule::{retry_delay, JobState, JobTable, LastAttempt};
 
 /// Settings of the run loop (validated; see [`crate::cli`]).
 #[derive(Debug, Clone)]
 pub struct RunSettings {
-    /// Worker threads.
+    /// Worker threads asked for.
     pub workers: usize,
     /// First retry delay.
     pub retry_delay: Duration,
@@ -39,17 +47,25 @@ pub struct RunSettings {
     pub grace: Duration,
 }
 
-/// Why the run stopped early, if it did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stops {
-    /// A signal arrived.
-    pub interrupted: bool,
-    /// The deadline passed.
-    pub deadline: bool,
-    /// `--fail-fast` / `--max-failures` tripped.
-    pub halted: bool,
-    /// batchrun itself failed during the run (a worker panicked, a wait failed).
-    pub internal: Option<&'static str>,
+/// Everything the run loop works with.
+#[derive(Debug)]
+pub struct RunContext<'a> {
+    /// The jobs.
+    pub plan: &'a Plan,
+    /// How to run them.
+    pub settings: &'a RunSettings,
+    /// Shared with every worker.
+    pub token: &'a CancelToken,
+    /// Where SIGINT, SIGTERM and SIGHUP arrive.
+    pub signals: &'a SignalSource,
+    /// Where events go.
+    pub console: &'a mut Console,
+    /// Where finished jobs are logged.
+    pub joblog: Option<&'a mut Joblog>,
+    /// Where job output is captured.
+    pub paths: &'a OutputPaths,
+    /// Jobs already done per the joblog (`--resume`); they are not run.
+    pub resumed: &'a [bool],
 }
 
 /// What the run loop returns.
@@ -57,11 +73,17 @@ pub struct Stops {
 pub struct RunResults {
     /// One result per job, in manifest order.
     pub results: Vec<JobResult>,
-    /// Why the run stopped early.
-    pub stops: Stops,
+    /// Why the run stopped early, the most severe reason.
+    pub stop: Option<StopReason>,
+    /// True once running jobs were being terminated (second signal, deadline, halt).
+    pub terminating: bool,
     /// batchrun's own errors during the run (also in the jobs' errors).
     pub internal_errors: Vec<String>,
 }
+
+/// How often in a row a start may be put off for want of descriptors or processes before the
+/// job fails to start.
+const MAX_DEFERRALS: u32 = 12;
 
 /// Work for one attempt.
 struct Task {
@@ -73,6 +95,8 @@ struct Task {
 enum TaskEnd {
     /// The run was stopped before the attempt started.
     NotStarted,
+    /// Nothing could be created for it now (no descriptor or process free); not an attempt.
+    Deferred(String),
     /// The attempt ran (or failed to start), with its output when that went to anonymous files.
     Ran(Attempt, Anonymous),
     /// batchrun could not run or wait for it.
@@ -85,16 +109,6 @@ enum TaskEnd {
 struct Anonymous {
     out: Option<File>,
     err: Option<File>,
-}
-
-impl Anonymous {
-    /// The stdout and stderr the console and the report read.
-    fn captured(&self) -> (Captured<'_>, Captured<'_>) {
-        fn c(f: &Option<File>) -> Captured<'_> {
-            f.as_ref().map_or(Captured::Nothing, Captured::File)
-        }
-        (c(&self.out), c(&self.err))
-    }
 }
 
 /// Where one job's output files are.
@@ -120,87 +134,130 @@ impl OutputPaths {
             .then(|| self.dir.join(format!("{}.{ext}", plan.jobs[index].id)))
     }
 
-    /// Whether files are kept.
-    pub fn keep(&self) -> bool {
-        self.keep
-    }
-
     /// Creates the file one stream (`ext`: `out` or `err`) of job `index` goes to. Returns the
     /// handle for the child and, unless files are kept, a second handle to read the output
     /// back: then the file has no name (`O_TMPFILE`), so creating it does not touch the
     /// directory, which workers would otherwise contend for, and nothing needs removing.
-    fn create(&self, plan: &Plan, index: usize, ext: &str) -> Result<(File, Option<File>), String> {
+    fn create(
+        &self,
+        plan: &Plan,
+        index: usize,
+        ext: &str,
+    ) -> Result<(File, Option<File>), CreateError> {
         if let Some(p) = self.kept(plan, index, ext) {
-            let f = File::create(&p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+            let f = File::create(&p).map_err(|e| CreateError::new(e, &p))?;
             return Ok((f, None));
         }
-        let err = |e| format!("cannot create a file in {}: {e}", self.dir.display());
-        let reader = tempfile::tempfile_in(&self.dir).map_err(err)?;
-        let f = reader.try_clone().map_err(err)?;
+        let reader =
+            tempfile::tempfile_in(&self.dir).map_err(|e| CreateError::new(e, &self.dir))?;
+        let f = reader
+            .try_clone()
+            .map_err(|e| CreateError::new(e, &self.dir))?;
         Ok((f, Some(reader)))
+    }
+
+    /// Where each stream of job `index` was captured, as the console reads it.
+    fn captured(&self, plan: &Plan, index: usize, anonymous: Anonymous) -> (Captured, Captured) {
+        let named = |ext| {
+            self.kept(plan, index, ext)
+                .map_or(Captured::Nothing, Captured::Path)
+        };
+        if self.keep {
+            return (named("out"), named("err"));
+        }
+        let file = |f: Option<File>| f.map_or(Captured::Nothing, Captured::File);
+        (file(anonymous.out), file(anonymous.err))
     }
 }
 
-/// Runs one attempt on a worker thread.
-fn work(
-    plan: &Plan,
-    task: Task,
-    token: &CancelToken,
+/// A capture file could not be created.
+struct CreateError {
+    message: String,
+    /// Out of descriptors: waiting for a running job to end may help.
+    transient: bool,
+}
+
+impl CreateError {
+    fn new(e: std::io::Error, path: &std::path::Path) -> Self {
+        CreateError {
+            message: format!("cannot create a file in {}: {e}", path.display()),
+            transient: matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)),
+        }
+    }
+}
+
+/// What every worker shares.
+struct Shared<'a> {
+    plan: &'a Plan,
+    token: &'a CancelToken,
     grace: Duration,
-    paths: &OutputPaths,
+    paths: &'a OutputPaths,
     stdout_wanted: bool,
-    running: &AtomicUsize,
-) -> TaskEnd {
-    if token.is_stopped() {
+    /// Jobs whose process workers are running now; workers keep it up to date.
+    running: &'a AtomicUsize,
+}
+
+/// Runs one attempt on a worker thread; a panic becomes an internal error of this job.
+fn work(shared: &Shared<'_>, task: Task) -> TaskEnd {
+    if shared.token.is_stopped() {
         return TaskEnd::NotStarted;
     }
-    running.fetch_add(1, Ordering::SeqCst);
-    let end = work_started(plan, task, token, grace, paths, stdout_wanted);
-    running.fetch_sub(1, Ordering::SeqCst);
+    shared.running.fetch_add(1, Ordering::SeqCst);
+    let end = catch_unwind(AssertUnwindSafe(|| work_started(shared, task))).unwrap_or_else(|p| {
+        TaskEnd::Internal(format!(
+            "a worker thread panicked: {}",
+            crate::pool::panic_message(&*p)
+        ))
+    });
+    shared.running.fetch_sub(1, Ordering::SeqCst);
     end
 }
 
+/// Creates one capture file for [`work_started`].
+fn capture(
+    shared: &Shared<'_>,
+    index: usize,
+    ext: &str,
+    into: &mut Option<File>,
+) -> Result<Stdio, TaskEnd> {
+    match shared.paths.create(shared.plan, index, ext) {
+        Ok((f, reader)) => {
+            *into = reader;
+            Ok(Stdio::from(f))
+        }
+        Err(e) if e.transient => Err(TaskEnd::Deferred(e.message)),
+        Err(e) => Err(TaskEnd::Internal(e.message)),
+    }
+}
+
 /// [`work`] once the job is counted as running.
-fn work_started(
-    plan: &Plan,
-    task: Task,
-    token: &CancelToken,
-    grace: Duration,
-    paths: &OutputPaths,
-    stdout_wanted: bool,
-) -> TaskEnd {
-    let job = &plan.jobs[task.index];
+fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
+    let job = &shared.plan.jobs[task.index];
     let mut anonymous = Anonymous::default();
-    let stdout = if stdout_wanted || paths.keep() {
-        match paths.create(plan, task.index, "out") {
-            Ok((f, reader)) => {
-                anonymous.out = reader;
-                Stdio::from(f)
-            }
-            Err(e) => return TaskEnd::Internal(e),
+    let stdout = if shared.stdout_wanted || shared.paths.keep {
+        match capture(shared, task.index, "out", &mut anonymous.out) {
+            Ok(s) => s,
+            Err(end) => return end,
         }
     } else {
         Stdio::null()
     };
-    let stderr = match paths.create(plan, task.index, "err") {
-        Ok((f, reader)) => {
-            anonymous.err = reader;
-            Stdio::from(f)
-        }
-        Err(e) => return TaskEnd::Internal(e),
+    let stderr = match capture(shared, task.index, "err", &mut anonymous.err) {
+        Ok(s) => s,
+        Err(end) => return end,
     };
     match exec::run_attempt(ExecRequest {
         job,
         attempt: task.attempt,
         stdout,
         stderr,
-        grace,
-        token,
+        grace: shared.grace,
+        token: shared.token,
     }) {
         Ok(a) => {
             // With no job output shown, only a failure's stderr tail is ever read: drop a
             // success's file here rather than on the dispatcher's thread.
-            if !stdout_wanted && a.status().is_success() {
+            if !shared.stdout_wanted && a.status().is_success() {
                 anonymous.err = None;
             }
             TaskEnd::Ran(a, anonymous)
@@ -217,22 +274,26 @@ struct Dispatcher<'a> {
     console: &'a mut Console,
     joblog: Option<&'a mut Joblog>,
     paths: &'a OutputPaths,
-    sched: Scheduler<'a>,
-    results: Vec<Option<JobResult>>,
-    /// Attempts started so far, per job.
-    attempts: Vec<u32>,
-    /// The last finished attempt (and its stderr tail) of each job waiting out a retry delay.
-    /// Only jobs that are waiting have an entry.
-    pending_retry: HashMap<usize, (Attempt, Option<String>)>,
-    /// Tasks handed to workers whose result has not come back (at most one per worker, unless
-    /// the start order is fixed).
+    /// Every job's state: the one record of it.
+    table: JobTable<'a>,
+    /// Tasks handed to workers whose result has not come back.
     in_flight: usize,
     /// Jobs whose process workers are running now; workers keep it up to date.
     running: &'a AtomicUsize,
+    /// Jobs that ran and failed (skipped dependents not counted).
     failures: usize,
-    stops: Stops,
+    /// Why the run is stopping, the most severe reason.
+    stop: Option<StopReason>,
+    /// `--fail-fast` / `--max-failures` tripped.
+    halted: bool,
+    /// `--deadline` passed.
+    deadline_reached: bool,
     signals_seen: u32,
     internal_errors: Vec<String>,
+    /// Starts put off in a row for want of descriptors or processes, and until when nothing
+    /// new starts (or until a running job ends).
+    deferrals: u32,
+    stalled_until: Option<Instant>,
     rng: u64,
 }
 
@@ -249,192 +310,326 @@ impl Dispatcher<'_> {
         self.token.is_stopped()
     }
 
-    /// Writes a job's final result to the joblog and the console, and keeps it.
-    fn record(&mut self, i: usize, result: JobResult) {
-        if let Some(log) = self.joblog.as_deref_mut() {
-            if let Err(e) = log.append(&self.plan.jobs[i], &result) {
-                self.internal_errors.push(e.to_string());
-                self.stops.internal.get_or_insert("cannot write the joblog");
-            }
-        }
-        self.console.job_finished(&self.plan.jobs[i], &result);
-        self.results[i] = Some(result);
+    fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
-    /// Records a job's final result, settles its dependents, and halts the run when
-    /// `--fail-fast` / `--max-failures` say so.
-    fn finish(&mut self, i: usize, result: JobResult) {
-        let status = result.status;
-        self.record(i, result);
-        for (skipped, because) in self.sched.finish(i, status) {
-            let dep = &self.plan.jobs[because];
-            let dep_status = self.results[because]
-                .as_ref()
-                .map_or(Status::Skipped, |r| r.status);
-            // A dependency the stopped run never finished leaves its dependents not started;
-            // one that failed (or was skipped) makes them skipped.
-            let status = match dep_status {
-                Status::NotStarted | Status::Cancelled => Status::NotStarted,
-                _ => Status::Skipped,
-            };
-            let r = JobResult::without_attempt(
-                status,
-                format!("dependency '{}' {}", dep.id, dep_status.as_str()),
-            );
-            self.record(skipped, r);
+    /// Writes job `i`'s final result (from the table) to the joblog and the console.
+    fn record(&mut self, i: usize) {
+        let JobState::Done(result) = self.table.state(i) else {
+            return;
+        };
+        let job = &self.plan.jobs[i];
+        let mut failed = None;
+        if let Some(log) = self.joblog.as_deref_mut() {
+            if let Err(e) = log.append(job, result) {
+                failed = Some(e.to_string());
+            }
         }
+        self.console.handle(Event::JobFinished { job, result });
+        if let Some(msg) = failed {
+            self.joblog = None; // one message, not one per job
+            self.internal_error(&msg);
+        }
+    }
+
+    /// Records jobs that got their result together, in manifest order.
+    fn record_all(&mut self, jobs: Vec<usize>) {
+        for i in jobs {
+            self.record(i);
+        }
+    }
+
+    /// Gives a job its final result, records it and the dependents it settles, and halts the
+    /// run when `--fail-fast` / `--max-failures` say so.
+    fn finish(&mut self, i: usize, result: JobResult) {
+        let failed = result.status.is_failure();
+        let settled = self.table.finish(i, result);
+        self.record(i);
+        self.record_all(settled);
         // Only jobs that ran and failed count towards the limit, not the jobs skipped because
         // of them.
-        if !status.is_failure() {
+        if !failed {
             return;
         }
         self.failures += 1;
-        if let Some(max) = self.settings.max_failures {
-            if self.failures >= max && !self.stops.halted {
-                self.stops.halted = true;
-                let running = self.running.load(Ordering::SeqCst);
-                self.console.notice(&format!(
-                    "{} failure{} reached the limit of {max}: stopping the run, terminating {running} running job{}",
-                    self.failures,
-                    if self.failures == 1 { "" } else { "s" },
-                    if running == 1 { "" } else { "s" }
-                ));
-                self.token.terminate();
-                self.drop_pending_retries();
+        if let Some(limit) = self.settings.max_failures {
+            if self.failures >= limit && !self.halted {
+                self.halted = true;
+                StopReason::escalate(&mut self.stop, StopReason::Halted);
+                self.terminate_and_settle(Event::Halted {
+                    failures: self.failures,
+                    limit,
+                    running: self.running(),
+                });
             }
         }
     }
 
-    /// Builds the final result of job `i` from its last attempt.
-    fn result_from(
-        &mut self,
-        i: usize,
-        attempt: Attempt,
-        stderr_tail: Option<String>,
-    ) -> JobResult {
-        JobResult {
-            status: attempt.status(),
-            attempts: self.attempts[i],
-            error: attempt.error(),
-            stderr_tail,
-            last: Some(attempt),
-        }
+    /// Running jobs are terminated and nothing else starts; every job not running gets its
+    /// final result now.
+    fn terminate_and_settle(&mut self, event: Event<'_>) {
+        self.token.terminate();
+        self.console.handle(event);
+        self.settle_unstarted();
+    }
+
+    fn settle_unstarted(&mut self) {
+        let settled = self.table.settle_unstarted(self.not_started_reason());
+        self.record_all(settled);
     }
 
     /// One attempt came back from a worker.
     fn attempt_done(&mut self, i: usize, end: TaskEnd) {
         self.in_flight -= 1;
-        let (attempt, anonymous) = match end {
-            TaskEnd::NotStarted => {
-                self.attempts[i] -= 1;
-                let r = JobResult::without_attempt(Status::NotStarted, self.not_started_reason());
-                self.finish(i, r);
-                return;
-            }
+        self.stalled_until = None; // a worker is free, and maybe a descriptor or a process
+        match end {
+            TaskEnd::NotStarted => self.unstart(i),
+            TaskEnd::Deferred(msg) => self.defer(i, &msg),
             TaskEnd::Internal(msg) => {
                 self.internal_error(&msg);
-                let r = JobResult::without_attempt(Status::Failed, format!("batchrun: {msg}"));
+                let attempts = self.table.running_attempt(i).unwrap_or(1);
+                let mut r = JobResult::without_attempt(Status::Failed, format!("batchrun: {msg}"));
+                r.attempts = attempts;
                 self.finish(i, r);
-                return;
             }
-            TaskEnd::Ran(a, anonymous) => (a, anonymous),
-        };
-        // A retry's entry is not needed once it has run.
-        self.pending_retry.remove(&i);
-        let status = attempt.status();
-        let named = self
-            .paths
-            .kept(self.plan, i, "out")
-            .zip(self.paths.kept(self.plan, i, "err"));
-        let (out, err) = match &named {
-            Some((out, err)) => (Captured::Path(out), Captured::Path(err)),
-            None => anonymous.captured(),
+            TaskEnd::Ran(a, _) if is_transient_start_failure(&a) && self.may_defer() => {
+                let msg = a.error().unwrap_or_default();
+                self.defer(i, &msg);
+            }
+            TaskEnd::Ran(a, anonymous) => self.ran(i, a, anonymous),
+        }
+    }
+
+    /// The job goes back to `Ready`; the stop that made its worker skip it settles it.
+    fn unstart(&mut self, i: usize) {
+        if !self.table.unstart(i) {
+            self.internal_error(&format!(
+                "job '{}' came back but was not running",
+                self.plan.jobs[i].id
+            ));
+            return;
+        }
+        if self.stopping() {
+            self.settle_unstarted();
+        }
+    }
+
+    /// Whether a start that found no descriptor or process free may wait and try again.
+    fn may_defer(&self) -> bool {
+        self.deferrals < MAX_DEFERRALS && !self.stopping()
+    }
+
+    /// Puts off a start that found no descriptor or process free: the job is `Ready` again,
+    /// and nothing new starts until a running job ends (or, with none running, a back-off
+    /// passes). After [`MAX_DEFERRALS`] in a row it fails to start.
+    fn defer(&mut self, i: usize, msg: &str) {
+        if !self.may_defer() {
+            let attempt = self.table.running_attempt(i).unwrap_or(1);
+            let a = Attempt {
+                end: AttemptEnd::StartFailed {
+                    message: msg.to_string(),
+                    transient: true,
+                },
+                started_at: SystemTime::now(),
+                duration: Duration::ZERO,
+                leaked_processes: 0,
+            };
+            let r = LastAttempt {
+                attempt: a,
+                stderr_tail: None,
+                attempts: attempt,
+            };
+            return self.finish(i, r.into_result());
+        }
+        self.deferrals += 1;
+        if self.deferrals == 1 {
+            self.console.handle(Event::StartDeferred {
+                job: &self.plan.jobs[i],
+                error: msg,
+            });
+        }
+        self.table.unstart(i);
+        let backoff = Duration::from_millis(25) * (1 << self.deferrals.min(7));
+        self.stalled_until = Some(Instant::now() + backoff);
+    }
+
+    /// An attempt ran: show its output, then retry it or give the job its final result.
+    fn ran(&mut self, i: usize, attempt: Attempt, anonymous: Anonymous) {
+        self.deferrals = 0;
+        let Some(attempts) = self.table.running_attempt(i) else {
+            return self.internal_error(&format!(
+                "job '{}' ran but was not running",
+                self.plan.jobs[i].id
+            ));
         };
         let job = &self.plan.jobs[i];
-        let retry = attempt.retryable() && self.attempts[i] <= job.retries && !self.stopping();
-        self.console.job_output(job, status, retry, out, err);
-        let tail = if status.is_success() {
+        let status = attempt.status();
+        let retry = attempt.retryable() && attempts <= job.retries && !self.stopping();
+        let (out, err) = self.paths.captured(self.plan, i, anonymous);
+        let stderr_tail = if status.is_success() {
             None
         } else {
             err.open().and_then(crate::report::read_tail_of)
         };
-        if retry {
-            let delay = retry_delay(self.settings.retry_delay, self.attempts[i], self.jitter());
-            self.console
-                .retrying(job, self.attempts[i], job.retries + 1, &attempt, delay);
-            self.sched.delay(i, Instant::now() + delay);
-            self.pending_retry.insert(i, (attempt, tail));
-            return;
+        self.console.handle(Event::AttemptOutput {
+            job,
+            status,
+            retry,
+            out,
+            err,
+        });
+        let last = LastAttempt {
+            attempt,
+            stderr_tail,
+            attempts,
+        };
+        if !retry {
+            return self.finish(i, last.into_result());
         }
-        let r = self.result_from(i, attempt, tail);
-        self.finish(i, r);
+        let delay = retry_delay(self.settings.retry_delay, attempts, self.jitter());
+        self.console.handle(Event::RetryScheduled {
+            job,
+            attempt: attempts,
+            of: job.retries + 1,
+            last: &last.attempt,
+            delay,
+        });
+        self.table.retry_later(i, last, Instant::now() + delay);
     }
 
     /// Why jobs did not start, for their error.
     fn not_started_reason(&self) -> &'static str {
-        if self.stops.deadline {
-            "not started: the deadline was reached"
-        } else if self.stops.halted {
-            "not started: the run stopped after too many failures"
-        } else if self.stops.interrupted {
-            "not started: the run was interrupted"
-        } else {
-            "not started: the run was stopped"
+        match self.stop {
+            Some(StopReason::Deadline) => "not started: the deadline was reached",
+            Some(StopReason::Halted) => "not started: the run stopped after too many failures",
+            Some(StopReason::Interrupted) => "not started: the run was interrupted",
+            Some(StopReason::Internal) => "not started: batchrun failed (see its errors)",
+            None => "not started: the run was stopped",
         }
     }
 
     fn internal_error(&mut self, msg: &str) {
-        self.console.error(msg);
         self.internal_errors.push(msg.to_string());
-        self.stops.internal.get_or_insert("internal error");
-        self.token.terminate();
-        self.drop_pending_retries();
-    }
-
-    /// A stopping run retries nothing: jobs waiting out a delay keep their last attempt's result.
-    fn drop_pending_retries(&mut self) {
-        for i in self.sched.take_delayed() {
-            if let Some((a, tail)) = self.pending_retry.remove(&i) {
-                let mut r = self.result_from(i, a, tail);
-                if let Some(e) = &mut r.error {
-                    e.push_str(" (retry not attempted: the run was stopped)");
-                }
-                self.finish(i, r);
-            }
-        }
+        StopReason::escalate(&mut self.stop, StopReason::Internal);
+        self.terminate_and_settle(Event::InternalError { message: msg });
     }
 
     fn on_signal(&mut self) {
         self.signals_seen += 1;
-        self.stops.interrupted = true;
-        let running = self.running.load(Ordering::SeqCst);
-        let s = if running == 1 { "" } else { "s" };
+        StopReason::escalate(&mut self.stop, StopReason::Interrupted);
+        let running = self.running();
         if self.signals_seen == 1 {
             self.token.stop();
-            self.drop_pending_retries();
-            if running > 0 {
-                self.console.notice(&format!(
-                    "interrupted: starting no new jobs; waiting for {running} running job{s} to finish (send the signal again to terminate them)"
-                ));
-            }
+            self.console.handle(Event::Draining { running });
+            self.settle_unstarted();
         } else if self.token.terminate() {
-            self.console.notice(&format!(
-                "second signal: terminating {running} running job{s} (SIGTERM, then SIGKILL after {})",
-                humantime::format_duration(self.settings.grace)
-            ));
+            self.console.handle(Event::Terminating {
+                running,
+                grace: self.settings.grace,
+            });
         }
     }
 
     fn on_deadline(&mut self) {
-        self.stops.deadline = true;
-        let running = self.running.load(Ordering::SeqCst);
-        self.console.notice(&format!(
-            "deadline reached: starting no new jobs, terminating {running} running job{}",
-            if running == 1 { "" } else { "s" }
-        ));
-        self.token.terminate();
-        self.drop_pending_retries();
+        self.deadline_reached = true;
+        StopReason::escalate(&mut self.stop, StopReason::Deadline);
+        self.terminate_and_settle(Event::DeadlineReached {
+            running: self.running(),
+        });
     }
+
+    /// Whether new tasks may go out now.
+    fn may_start(&self) -> bool {
+        !self.stopping() && self.stalled_until.is_none() && !self.console.backlogged()
+    }
+
+    /// Hands out ready jobs until `window` tasks are out.
+    fn start_ready(&mut self, jobs: &Sender<Task>, window: usize) {
+        self.table.promote_due(Instant::now());
+        // Never more tasks out than workers: a queued task would start before the dispatcher
+        // has seen the results ahead of it, so it could overtake a job that a success is about
+        // to release, or start after a failure that halts the run. Unless no result can change
+        // what starts next (see `window`).
+        while self.in_flight < window {
+            let Some((index, attempt)) = self.table.next_ready() else {
+                break;
+            };
+            if jobs.send(Task { index, attempt }).is_err() {
+                self.table.unstart(index);
+                return self.internal_error("every worker thread has stopped");
+            }
+            self.in_flight += 1;
+        }
+    }
+
+    /// When the loop must wake up even if nothing arrives.
+    fn next_wake(&mut self) -> Option<Instant> {
+        let retry = if self.stopping() {
+            None
+        } else {
+            self.table.next_retry_at()
+        };
+        let deadline = self.settings.deadline.filter(|_| !self.deadline_reached);
+        [retry, deadline, self.stalled_until]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The loop: hand out work, wait for the next thing to happen, until every job is done.
+    fn run_loop(
+        &mut self,
+        dispatch: &Dispatch<Task, (usize, TaskEnd)>,
+        window: usize,
+        signals: &SignalSource,
+    ) {
+        let drained = self.console.drained();
+        loop {
+            let now = Instant::now();
+            if self.settings.deadline.is_some_and(|d| now >= d) && !self.deadline_reached {
+                self.on_deadline();
+            }
+            if self.stalled_until.is_some_and(|t| now >= t) {
+                self.stalled_until = None;
+            }
+            if self.may_start() {
+                self.start_ready(&dispatch.jobs, window);
+            }
+            let nothing_can_start = self.stopping() || self.table.idle();
+            if self.in_flight == 0 && nothing_can_start {
+                break;
+            }
+            let timer = self.next_wake().map_or_else(never, crossbeam_channel::at);
+            select! {
+                recv(dispatch.results) -> msg => match msg {
+                    Ok(Done::Finished((i, end))) => self.attempt_done(i, end),
+                    Ok(Done::Panicked(m)) => {
+                        self.in_flight -= 1;
+                        self.internal_error(&format!("a worker thread panicked: {m}"));
+                    }
+                    Err(_) => {
+                        self.internal_error("every worker thread has stopped");
+                        break;
+                    }
+                },
+                recv(signals.events) -> _ => self.on_signal(),
+                recv(drained) -> _ => {}
+                recv(timer) -> _ => {}
+            }
+        }
+    }
+}
+
+/// A start failure that waiting may cure: no process, memory or descriptor free.
+fn is_transient_start_failure(a: &Attempt) -> bool {
+    matches!(
+        &a.end,
+        AttemptEnd::StartFailed {
+            transient: true,
+            ..
+        }
+    )
 }
 
 /// True when no job's result can change which job starts next, or whether any does: no job
@@ -449,26 +644,23 @@ fn start_order_is_fixed(plan: &Plan, settings: &RunSettings) -> bool {
 }
 
 /// Runs every job of the plan and returns their results.
-///
-/// `resumed` marks jobs already done (per the joblog); they are not run.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    plan: &Plan,
-    settings: &RunSettings,
-    token: &CancelToken,
-    signals: &SignalSource,
-    console: &mut Console,
-    joblog: Option<&mut Joblog>,
-    paths: &OutputPaths,
-    resumed: &[bool],
-) -> RunResults {
-    let n = plan.jobs.len();
+pub fn run(ctx: RunContext<'_>) -> RunResults {
+    let RunContext {
+        plan,
+        settings,
+        token,
+        signals,
+        console,
+        joblog,
+        paths,
+        resumed,
+    } = ctx;
     let seed = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         | 1;
-    let stdout_wanted = console.wants_stdout();
     let running = AtomicUsize::new(0);
+    let stdout_wanted = console.wants_stdout();
     let mut d = Dispatcher {
         plan,
         settings,
@@ -476,130 +668,86 @@ pub fn run(
         console,
         joblog,
         paths,
-        sched: Scheduler::new(plan),
-        results: vec![None; n],
-        attempts: vec![0; n],
-        pending_retry: HashMap::new(),
+        table: JobTable::new(plan, resumed),
         in_flight: 0,
         running: &running,
         failures: 0,
-        stops: Stops::default(),
+        stop: None,
+        halted: false,
+        deadline_reached: false,
         signals_seen: 0,
         internal_errors: Vec::new(),
+        deferrals: 0,
+        stalled_until: None,
         rng: seed,
     };
-    for (i, &r) in resumed.iter().enumerate() {
-        if r {
-            d.results[i] = Some(JobResult {
-                status: Status::Resumed,
-                attempts: 0,
-                last: None,
-                error: None,
-                stderr_tail: None,
-            });
-            d.sched.finish(i, Status::Resumed);
-        }
+    let to_run = plan.jobs.len() - d.table.counts().done;
+    d.console.handle(Event::RunStarted { total: to_run });
+    if to_run > 0 {
+        let shared = Shared {
+            plan,
+            token,
+            grace: settings.grace,
+            paths,
+            stdout_wanted,
+            running: &running,
+        };
+        run_pool(&mut d, &shared, to_run, signals);
     }
-    d.console.start(d.sched.open());
+    let settled = d.table.settle_all(d.not_started_reason());
+    d.record_all(settled);
+    let (results, lost) = d.table.into_results();
+    let mut internal_errors = d.internal_errors;
+    let mut stop = d.stop;
+    if !lost.is_empty() {
+        internal_errors.push(format!(
+            "batchrun lost track of {} (internal error)",
+            crate::console::plural(lost.len(), "job")
+        ));
+        StopReason::escalate(&mut stop, StopReason::Internal);
+    }
+    RunResults {
+        results,
+        stop,
+        terminating: token.is_terminating(),
+        internal_errors,
+    }
+}
 
-    let pool = WorkerPool::new(settings.workers);
-    // When no result can change which job starts next, a short queue spares each worker a
-    // round trip through the dispatcher between two jobs: with jobs as short as `/bin/true`
-    // on two CPUs, waiting for the dispatcher to be scheduled costs a fifth of the run time.
-    let window = if start_order_is_fixed(plan, settings) {
-        pool.capacity()
-    } else {
-        pool.workers()
-    };
-    let grace = settings.grace;
+/// Starts at most one worker per job to run, and runs the dispatcher loop on them.
+fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals: &SignalSource) {
+    let pool = WorkerPool::new(d.settings.workers.min(to_run));
     pool.scope(
         |task: Task| {
             let index = task.index;
-            (
-                index,
-                work(plan, task, token, grace, paths, stdout_wanted, &running),
-            )
+            (index, work(shared, task))
         },
-        |dispatch| loop {
-            if let Some(deadline) = settings.deadline {
-                if !d.stops.deadline && Instant::now() >= deadline {
-                    d.on_deadline();
-                }
+        |dispatch| {
+            if let Some(error) = &dispatch.spawn_error {
+                let event = Event::WorkersShort {
+                    started: dispatch.workers,
+                    wanted: pool.workers(),
+                    error: error.clone(),
+                };
+                d.console.handle(event);
             }
-            if !d.stopping() {
-                d.sched.promote_due(Instant::now());
-                // Never more tasks out than workers: a queued task would start before the
-                // dispatcher has seen the results ahead of it, so it could overtake a job that
-                // a success is about to release, or start after a failure that halts the run.
-                // Unless no result can change what starts next (see `window`).
-                while d.in_flight < window {
-                    let Some(i) = d.sched.next_ready() else { break };
-                    d.attempts[i] += 1;
-                    d.in_flight += 1;
-                    dispatch
-                        .jobs
-                        .send(Task {
-                            index: i,
-                            attempt: d.attempts[i],
-                        })
-                        .expect("workers hold the receiver while the pool runs");
-                }
+            if dispatch.workers == 0 {
+                let msg = format!(
+                    "no worker thread could be started: {}",
+                    dispatch.spawn_error.as_deref().unwrap_or("unknown error")
+                );
+                return d.internal_error(&msg);
             }
-            if d.in_flight == 0 && (d.stopping() || d.sched.idle()) {
-                break;
-            }
-            let wake = [
-                d.sched.next_retry_at().filter(|_| !d.stopping()),
-                settings.deadline.filter(|_| !d.stops.deadline),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let timer = wake.map_or_else(never, crossbeam_channel::at);
-            select! {
-                recv(dispatch.results) -> msg => match msg {
-                    Ok(Done::Finished((i, end))) => d.attempt_done(i, end),
-                    Ok(Done::Panicked(m)) => {
-                        // The worker is gone, and so is the index of its task: find which job
-                        // is unaccounted for once everything else is in.
-                        d.in_flight -= 1;
-                        d.internal_error(&format!("a worker thread panicked: {m}"));
-                    }
-                    Err(_) => {
-                        d.internal_error("every worker thread has stopped");
-                        break;
-                    }
-                },
-                recv(signals.events) -> _ => d.on_signal(),
-                recv(timer) -> _ => {}
-            }
+            // When no result can change which job starts next, a short queue spares each worker
+            // a round trip through the dispatcher between two jobs: with jobs as short as
+            // `/bin/true` on two CPUs, waiting for the dispatcher to be scheduled costs a fifth
+            // of the run time.
+            let window = if start_order_is_fixed(d.plan, d.settings) {
+                2 * dispatch.workers
+            } else {
+                dispatch.workers
+            };
+            d.run_loop(dispatch, window, signals);
         },
     );
-
-    // Jobs with no result: never started because the run stopped (or a worker died).
-    let reason = d.not_started_reason();
-    let unfinished = d.sched.unfinished();
-    for i in unfinished {
-        if d.results[i].is_none() {
-            let r = if d.attempts[i] > 0 {
-                JobResult::without_attempt(
-                    Status::Failed,
-                    "batchrun: lost track of this job (internal error)",
-                )
-            } else {
-                JobResult::without_attempt(Status::NotStarted, reason)
-            };
-            d.finish(i, r);
-        }
-    }
-    d.console.finish();
-    RunResults {
-        results: d
-            .results
-            .into_iter()
-            .map(|r| r.expect("every job has a result"))
-            .collect(),
-        stops: d.stops,
-        internal_errors: d.internal_errors,
-    }
 }

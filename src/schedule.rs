@@ -1,208 +1,463 @@
 /*!
-The dispatcher's bookkeeping, free of threads and processes so it can be unit-tested: which
-jobs are ready (manifest order first), which wait for `after`, which wait for a free slot in
-their concurrency group, which wait out a retry delay, and which are skipped because a
-dependency did not succeed.
+The job table: the one record of where every job is in its life, owned by the dispatcher, free
+of threads and processes so it can be unit-tested.
 
-Every operation is O(log n) per job or per edge, so 100,000 jobs in long chains or wide fans
-schedule in linear-logarithmic time.
+Each job is in exactly one [`JobState`]:
+
+```text
+            deps succeed               worker takes it            attempt ends
+ Blocked ─────────────────▶ Ready ─────────────────────▶ Running ──────────────▶ Done(result)
+    │                        ▲  ▲                         │  │
+    │ a dep fails            │  │ retry due               │  │ failed, retries left
+    ▼                        │  └──── RetryWaiting ◀──────┘  │
+ Done(skipped)               │                               │ no descriptor / process free:
+                             └───────────────────────────────┘ back to Ready (not an attempt)
+```
+
+A stop ([`JobTable::settle_unstarted`]) turns every `Ready` and `RetryWaiting` job into its
+final result in one place: a job with an earlier attempt keeps that attempt's status, exit code,
+stderr tail and attempt count, with a note that the retry was not attempted; one without is
+`not_started`. At the end of the run, [`JobTable::settle_all`] does the same for `Blocked` jobs.
+
+Group slots (`--limit`) are taken when a job enters `Running` and released when it leaves it,
+in the one function every state change goes through ([`JobTable::update`]), so a slot can be
+neither leaked nor released twice.
+
+The queues (ready jobs by manifest order, retries by due time, jobs waiting for a group slot)
+hold indices only; an entry whose job has since changed state is skipped when it comes up.
+Every operation is O(log n) per job or per edge.
 */
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::outcome::Status;
+use crate::outcome::{Attempt, JobResult, Status};
 use crate::plan::Plan;
 
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Waiting for jobs in its `after`.
-    Blocked,
-    /// In the ready queue, or waiting for a slot in its group.
-    Ready,
-    /// Handed to a worker.
-    Running,
-    /// Waiting out a retry delay.
-    Delayed,
-    /// Has its final status.
-    Done,
+/// A job's finished attempt that will be retried, kept until the retry runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastAttempt {
+    /// How it ended.
+    pub attempt: Attempt,
+    /// The last lines of its stderr.
+    pub stderr_tail: Option<String>,
+    /// Attempts started so far (this one included).
+    pub attempts: u32,
 }
 
-/// Scheduling state for one run.
-#[derive(Debug)]
-pub struct Scheduler<'a> {
-    /// For each job, the jobs that name it in `after`.
-    dependents: &'a [Vec<usize>],
-    /// For each job, how many of its `after` jobs have not succeeded yet.
-    deps_left: Vec<usize>,
-    /// For each job, its group.
-    group_of: &'a [Option<usize>],
-    /// For each group, its `--limit`.
-    group_limit: Vec<Option<usize>>,
-    /// For each group, how many of its jobs are running.
-    group_running: Vec<usize>,
-    /// For each group, ready jobs waiting for a slot, lowest index first.
-    group_waiting: Vec<BinaryHeap<Reverse<usize>>>,
-    /// Ready jobs, lowest index (manifest order) first.
-    ready: BinaryHeap<Reverse<usize>>,
-    /// Jobs waiting out a retry delay, earliest first.
-    delayed: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// Each job's state.
-    state: Vec<State>,
-    /// How many jobs are not `Done`.
-    open: usize,
-}
-
-impl<'a> Scheduler<'a> {
-    /// Every job starts blocked or ready.
-    pub fn new(plan: &'a Plan) -> Self {
-        let n = plan.jobs.len();
-        let deps_left: Vec<usize> = plan.deps.iter().map(Vec::len).collect();
-        let ready: BinaryHeap<Reverse<usize>> =
-            (0..n).filter(|&i| deps_left[i] == 0).map(Reverse).collect();
-        let state = deps_left
-            .iter()
-            .map(|&d| if d == 0 { State::Ready } else { State::Blocked })
-            .collect();
-        Scheduler {
-            dependents: &plan.dependents,
-            deps_left,
-            group_of: &plan.group_of,
-            group_limit: plan.group_limits.clone(),
-            group_running: vec![0; plan.groups.len()],
-            group_waiting: vec![BinaryHeap::new(); plan.groups.len()],
-            ready,
-            delayed: BinaryHeap::new(),
-            state,
-            open: n,
+impl LastAttempt {
+    /// The job's final result when this was its last attempt.
+    pub fn into_result(self) -> JobResult {
+        JobResult {
+            status: self.attempt.status(),
+            attempts: self.attempts,
+            error: self.attempt.error(),
+            stderr_tail: self.stderr_tail,
+            last: Some(self.attempt),
         }
     }
 
-    /// The next job to start, lowest index first, skipping over (and parking) jobs whose group
-    /// is full. Marks it running.
-    pub fn next_ready(&mut self) -> Option<usize> {
-        while let Some(Reverse(i)) = self.ready.pop() {
-            if self.state[i] != State::Ready {
-                continue;
+    /// The final result when the retry is not attempted because the run stopped.
+    fn into_stopped_result(self) -> JobResult {
+        let mut r = self.into_result();
+        let note = " (retry not attempted: the run was stopped)";
+        match &mut r.error {
+            Some(e) => e.push_str(note),
+            None => r.error = Some(note.trim_start().to_string()),
+        }
+        r
+    }
+}
+
+/// Where one job is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for this many jobs of its `after` to succeed.
+    Blocked {
+        /// Jobs of its `after` that have not succeeded yet.
+        waiting_on: usize,
+    },
+    /// May start (when a worker, and a slot in its group, are free).
+    Ready {
+        /// The previous attempt, when this is a retry.
+        last: Option<Box<LastAttempt>>,
+    },
+    /// Handed to a worker.
+    Running {
+        /// 1-based attempt number.
+        attempt: u32,
+        /// The previous attempt, when this is a retry.
+        last: Option<Box<LastAttempt>>,
+    },
+    /// Waiting out a retry delay.
+    RetryWaiting {
+        /// The attempt that failed.
+        last: Box<LastAttempt>,
+        /// When the retry is due.
+        at: Instant,
+    },
+    /// Has its final result.
+    Done(Box<JobResult>),
+}
+
+/// The kind of a [`JobState`], for bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Blocked,
+    Ready,
+    Running,
+    RetryWaiting,
+    Done,
+}
+
+impl JobState {
+    fn kind(&self) -> Kind {
+        match self {
+            JobState::Blocked { .. } => Kind::Blocked,
+            JobState::Ready { .. } => Kind::Ready,
+            JobState::Running { .. } => Kind::Running,
+            JobState::RetryWaiting { .. } => Kind::RetryWaiting,
+            JobState::Done(_) => Kind::Done,
+        }
+    }
+}
+
+/// How many jobs are in each kind of state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    /// `Blocked`.
+    pub blocked: usize,
+    /// `Ready`.
+    pub ready: usize,
+    /// `Running`.
+    pub running: usize,
+    /// `RetryWaiting`.
+    pub retry_waiting: usize,
+    /// `Done`.
+    pub done: usize,
+}
+
+impl StateCounts {
+    fn slot(&mut self, k: Kind) -> &mut usize {
+        match k {
+            Kind::Blocked => &mut self.blocked,
+            Kind::Ready => &mut self.ready,
+            Kind::Running => &mut self.running,
+            Kind::RetryWaiting => &mut self.retry_waiting,
+            Kind::Done => &mut self.done,
+        }
+    }
+}
+
+/// Every job's state, and the queues that say which may start next.
+#[derive(Debug)]
+pub struct JobTable<'a> {
+    /// The plan: ids, `after` edges and groups.
+    plan: &'a Plan,
+    /// Each job's state.
+    states: Vec<JobState>,
+    /// How many jobs are in each kind of state.
+    counts: StateCounts,
+    /// For each group, how many of its jobs are `Running`.
+    group_running: Vec<usize>,
+    /// For each group, `Ready` jobs waiting for a slot, lowest index first.
+    group_waiting: Vec<BinaryHeap<Reverse<usize>>>,
+    /// `Ready` jobs, lowest index (manifest order) first.
+    ready: BinaryHeap<Reverse<usize>>,
+    /// `RetryWaiting` jobs, earliest first.
+    delayed: BinaryHeap<Reverse<(Instant, usize)>>,
+}
+
+impl<'a> JobTable<'a> {
+    /// Every job starts `Blocked` or `Ready`; jobs marked in `resumed` are `Done` (as
+    /// `resumed`) and release their dependents.
+    pub fn new(plan: &'a Plan, resumed: &[bool]) -> Self {
+        let n = plan.jobs.len();
+        let mut t = JobTable {
+            plan,
+            states: Vec::with_capacity(n),
+            counts: StateCounts::default(),
+            group_running: vec![0; plan.groups.len()],
+            group_waiting: vec![BinaryHeap::new(); plan.groups.len()],
+            ready: BinaryHeap::new(),
+            delayed: BinaryHeap::new(),
+        };
+        for i in 0..n {
+            let state = match plan.deps[i].len() {
+                0 => JobState::Ready { last: None },
+                waiting_on => JobState::Blocked { waiting_on },
+            };
+            t.states.push(JobState::Blocked { waiting_on: 0 });
+            t.counts.blocked += 1;
+            t.update(i, |_| state);
+        }
+        for (i, _) in resumed.iter().enumerate().filter(|(_, &r)| r) {
+            let r = JobResult {
+                status: Status::Resumed,
+                attempts: 0,
+                last: None,
+                error: None,
+                stderr_tail: None,
+            };
+            t.finish(i, r);
+        }
+        t
+    }
+
+    /// Changes job `i`'s state to `f(old state)`, keeping the counts, the group slots and the
+    /// queues in step. Every state change goes through here.
+    fn update(&mut self, i: usize, f: impl FnOnce(JobState) -> JobState) {
+        let old = std::mem::replace(&mut self.states[i], JobState::Blocked { waiting_on: 0 });
+        let was = old.kind();
+        self.states[i] = f(old);
+        let now = self.states[i].kind();
+        if was == now {
+            return;
+        }
+        *self.counts.slot(was) -= 1;
+        *self.counts.slot(now) += 1;
+        if let Some(g) = self.plan.group_of[i] {
+            if was == Kind::Running {
+                self.group_running[g] -= 1;
+                if let Some(w) = self.group_waiting[g].pop() {
+                    self.ready.push(w);
+                }
+            } else if now == Kind::Running {
+                self.group_running[g] += 1;
             }
-            if let Some(g) = self.group_of[i] {
-                if self.group_limit[g].is_some_and(|limit| self.group_running[g] >= limit) {
+        }
+        match &self.states[i] {
+            JobState::Ready { .. } => self.ready.push(Reverse(i)),
+            JobState::RetryWaiting { at, .. } => self.delayed.push(Reverse((*at, i))),
+            _ => {}
+        }
+    }
+
+    /// Job `i`'s state.
+    pub fn state(&self, i: usize) -> &JobState {
+        &self.states[i]
+    }
+
+    /// How many jobs are in each kind of state.
+    pub fn counts(&self) -> StateCounts {
+        self.counts
+    }
+
+    /// True when no job can start now or later without another one finishing first.
+    pub fn idle(&self) -> bool {
+        self.counts.ready == 0 && self.counts.retry_waiting == 0
+    }
+
+    /// The next job to start, lowest index first, parking jobs whose group is full; moves it
+    /// to `Running` and returns it with its attempt number.
+    pub fn next_ready(&mut self) -> Option<(usize, u32)> {
+        while let Some(Reverse(i)) = self.ready.pop() {
+            let JobState::Ready { last } = &self.states[i] else {
+                continue; // an entry left from an earlier state
+            };
+            if let Some(g) = self.plan.group_of[i] {
+                if self.plan.group_limits[g].is_some_and(|l| self.group_running[g] >= l) {
                     self.group_waiting[g].push(Reverse(i));
                     continue;
                 }
-                self.group_running[g] += 1;
             }
-            self.state[i] = State::Running;
-            return Some(i);
+            let attempt = last.as_ref().map_or(1, |l| l.attempts + 1);
+            self.update(i, |old| match old {
+                JobState::Ready { last } => JobState::Running { attempt, last },
+                other => other,
+            });
+            return Some((i, attempt));
         }
         None
     }
 
-    /// A running job's attempt ended and it will be retried at `at`.
-    pub fn delay(&mut self, i: usize, at: Instant) {
-        self.release_slot(i);
-        self.state[i] = State::Delayed;
-        self.delayed.push(Reverse((at, i)));
+    /// The attempt number of a running job.
+    pub fn running_attempt(&self, i: usize) -> Option<u32> {
+        match &self.states[i] {
+            JobState::Running { attempt, .. } => Some(*attempt),
+            _ => None,
+        }
+    }
+
+    /// A running job's attempt ended and will be retried at `at`. False (and nothing changes)
+    /// if the job was not running.
+    pub fn retry_later(&mut self, i: usize, last: LastAttempt, at: Instant) -> bool {
+        if self.running_attempt(i).is_none() {
+            return false;
+        }
+        self.update(i, |_| JobState::RetryWaiting {
+            last: Box::new(last),
+            at,
+        });
+        true
+    }
+
+    /// A running job did not really start (its worker saw the run stop first, or the system
+    /// was out of descriptors or processes): it is `Ready` again, its attempt not counted.
+    pub fn unstart(&mut self, i: usize) -> bool {
+        if self.running_attempt(i).is_none() {
+            return false;
+        }
+        self.update(i, |old| match old {
+            JobState::Running { last, .. } => JobState::Ready { last },
+            other => other,
+        });
+        true
     }
 
     /// When the earliest retry is due.
-    pub fn next_retry_at(&self) -> Option<Instant> {
-        self.delayed.peek().map(|Reverse((at, _))| *at)
+    pub fn next_retry_at(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, i))) = self.delayed.peek() {
+            if matches!(&self.states[i], JobState::RetryWaiting { at: a, .. } if *a == at) {
+                return Some(at);
+            }
+            self.delayed.pop();
+        }
+        None
     }
 
-    /// Moves retries that are due by `now` to the ready queue.
+    /// Moves retries due by `now` to `Ready`.
     pub fn promote_due(&mut self, now: Instant) {
-        while let Some(&Reverse((at, i))) = self.delayed.peek() {
+        while let Some(at) = self.next_retry_at() {
             if at > now {
                 break;
             }
-            self.delayed.pop();
-            self.state[i] = State::Ready;
-            self.ready.push(Reverse(i));
+            let Some(Reverse((_, i))) = self.delayed.pop() else {
+                break;
+            };
+            self.update(i, |old| match old {
+                JobState::RetryWaiting { last, .. } => JobState::Ready { last: Some(last) },
+                other => other,
+            });
         }
     }
 
-    /// Takes every job waiting out a retry delay (the run is stopping).
-    pub fn take_delayed(&mut self) -> Vec<usize> {
-        let jobs: Vec<usize> = self.delayed.drain().map(|Reverse((_, i))| i).collect();
-        for &i in &jobs {
-            self.state[i] = State::Running;
-        }
-        jobs
+    /// Gives job `i` its final result. A success releases its dependents; anything else
+    /// settles them (transitively): `skipped` after a failure, `not_started` after a job the
+    /// stopped run never finished. Returns the jobs settled that way, in the order found.
+    /// A job that is already `Done` keeps its first result.
+    pub fn finish(&mut self, i: usize, result: JobResult) -> Vec<usize> {
+        self.finish_with(i, |_| result)
     }
 
-    /// Frees a running job's group slot, letting the first waiting job of its group back in.
-    fn release_slot(&mut self, i: usize) {
-        if self.state[i] != State::Running {
-            return;
-        }
-        if let Some(g) = self.group_of[i] {
-            self.group_running[g] -= 1;
-            if let Some(w) = self.group_waiting[g].pop() {
-                self.ready.push(w);
-            }
-        }
-    }
-
-    /// Records a job's final status. A success releases its dependents; anything else skips
-    /// them, and theirs, transitively. Returns the skipped jobs, each with the dependency that
-    /// caused it (in the order found).
-    pub fn finish(&mut self, i: usize, status: Status) -> Vec<(usize, usize)> {
-        self.release_slot(i);
-        if self.state[i] == State::Done {
+    /// [`finish`](Self::finish) with the result made from the job's state as it was.
+    fn finish_with(&mut self, i: usize, f: impl FnOnce(JobState) -> JobResult) -> Vec<usize> {
+        if matches!(self.states[i], JobState::Done(_)) {
             return Vec::new();
         }
-        self.state[i] = State::Done;
-        self.open -= 1;
-        let mut skipped = Vec::new();
+        let mut status = Status::Failed;
+        self.update(i, |old| {
+            let r = f(old);
+            status = r.status;
+            JobState::Done(Box::new(r))
+        });
+        let dependents = &self.plan.dependents;
         if status.is_success() {
-            for &d in &self.dependents[i] {
-                self.deps_left[d] -= 1;
-                if self.deps_left[d] == 0 && self.state[d] == State::Blocked {
-                    self.state[d] = State::Ready;
-                    self.ready.push(Reverse(d));
+            for &d in &dependents[i] {
+                if let JobState::Blocked { waiting_on } = &mut self.states[d] {
+                    *waiting_on -= 1;
+                    if *waiting_on == 0 {
+                        self.update(d, |_| JobState::Ready { last: None });
+                    }
                 }
             }
-            return skipped;
+            return Vec::new();
         }
-        let mut stack = vec![i];
-        while let Some(v) = stack.pop() {
-            for &d in &self.dependents[v] {
-                if self.state[d] == State::Blocked {
-                    self.state[d] = State::Done;
-                    self.open -= 1;
-                    skipped.push((d, v));
-                    stack.push(d);
+        let mut settled = Vec::new();
+        let mut stack = vec![(i, status)];
+        while let Some((v, v_status)) = stack.pop() {
+            let dependency_is_unfinished =
+                matches!(v_status, Status::NotStarted | Status::Cancelled);
+            let status = if dependency_is_unfinished {
+                Status::NotStarted
+            } else {
+                Status::Skipped
+            };
+            for &d in &dependents[v] {
+                if matches!(self.states[d], JobState::Blocked { .. }) {
+                    let why = format!(
+                        "dependency '{}' {}",
+                        self.plan.jobs[v].id,
+                        v_status.as_str()
+                    );
+                    self.update(d, |_| {
+                        JobState::Done(Box::new(JobResult::without_attempt(status, why)))
+                    });
+                    settled.push(d);
+                    stack.push((d, status));
                 }
             }
         }
-        skipped
+        settled
     }
 
-    /// True when no job can start now or later without another job finishing first.
-    pub fn idle(&self) -> bool {
-        self.ready.is_empty() && self.delayed.is_empty()
+    /// The run stopped: every `Ready` and `RetryWaiting` job gets its final result — its last
+    /// attempt's, with a note that the retry was not attempted, or `not_started` with `why` —
+    /// and their dependents are settled. Returns every job that got a result, in manifest
+    /// order.
+    pub fn settle_unstarted(&mut self, why: &str) -> Vec<usize> {
+        self.settle(why, false)
     }
 
-    /// How many jobs have no final status yet.
-    pub fn open(&self) -> usize {
-        self.open
+    /// The run is over: like [`settle_unstarted`](Self::settle_unstarted), and `Blocked` jobs
+    /// are `not_started` too. Jobs still `Running` (a worker was lost) keep no result; see
+    /// [`into_results`](Self::into_results).
+    pub fn settle_all(&mut self, why: &str) -> Vec<usize> {
+        self.settle(why, true)
     }
 
-    /// Jobs without a final status, in manifest order.
-    pub fn unfinished(&self) -> Vec<usize> {
-        (0..self.state.len())
-            .filter(|&i| self.state[i] != State::Done)
-            .collect()
+    fn settle(&mut self, why: &str, blocked_too: bool) -> Vec<usize> {
+        let mut settled = Vec::new();
+        for i in 0..self.states.len() {
+            let eligible = match self.states[i].kind() {
+                Kind::Ready | Kind::RetryWaiting => true,
+                Kind::Blocked => blocked_too,
+                Kind::Running | Kind::Done => false,
+            };
+            if !eligible {
+                continue;
+            }
+            settled.push(i);
+            let dependents = self.finish_with(i, |old| match old {
+                JobState::Ready { last: Some(l) } | JobState::RetryWaiting { last: l, .. } => {
+                    l.into_stopped_result()
+                }
+                _ => JobResult::without_attempt(Status::NotStarted, why),
+            });
+            settled.extend(dependents);
+        }
+        settled.sort_unstable();
+        settled
+    }
+
+    /// Every job's final result, in manifest order; `Err` with the jobs that have none (a bug:
+    /// a worker was lost), which get a `failed` result saying so.
+    pub fn into_results(self) -> (Vec<JobResult>, Vec<usize>) {
+        let mut lost = Vec::new();
+        let results = self
+            .states
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| match s {
+                JobState::Done(r) => *r,
+                _ => {
+                    lost.push(i);
+                    JobResult::without_attempt(
+                        Status::Failed,
+                        "batchrun lost track of this job (internal error)",
+                    )
+                }
+            })
+            .collect();
+        (results, lost)
     }
 }
 
 /// The delay before attempt `attempt + 1`: `base` doubled per attempt, capped at five minutes,
 /// scaled by a random factor in [0.5, 1.0) so retries of many jobs do not stampede.
-pub fn retry_delay(base: Duration, attempt: u32, jitter: f64) -> Duration {
-    const CAP: Duration = Duration::from_secs(300);
+pub fn retry_delay(base: std::time::Duration, attempt: u32, jitter: f64) -> std::time::Duration {
+    const CAP: std::time::Duration = std::time::Duration::from_secs(300);
     let doubled = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
     doubled.min(CAP).mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
@@ -211,70 +466,229 @@ pub fn retry_delay(base: Duration, attempt: u32, jitter: f64) -> Duration {
 mod tests {
     use super::*;
     use crate::manifest::{parse, ManifestOptions};
+    use crate::outcome::AttemptEnd;
+    use std::time::{Duration, SystemTime};
 
-    fn sched(text: &str, limits: &[(String, usize)]) -> (&'static Plan, Scheduler<'static>) {
+    fn plan(text: &str, limits: &[(String, usize)]) -> &'static Plan {
         let m = parse("m.csv", text.as_bytes(), false, &ManifestOptions::default()).unwrap();
-        let p: &'static Plan = Box::leak(Box::new(Plan::new(m, limits).unwrap()));
-        (p, Scheduler::new(p))
+        Box::leak(Box::new(Plan::new(m, limits).unwrap()))
     }
 
-    fn drain(s: &mut Scheduler<'_>) -> Vec<usize> {
-        std::iter::from_fn(|| s.next_ready()).collect()
+    fn table(text: &str, limits: &[(String, usize)]) -> JobTable<'static> {
+        let p = plan(text, limits);
+        JobTable::new(p, &vec![false; p.jobs.len()])
+    }
+
+    fn drain(t: &mut JobTable<'_>) -> Vec<usize> {
+        std::iter::from_fn(|| t.next_ready().map(|(i, _)| i)).collect()
+    }
+
+    fn ended(code: i32) -> Attempt {
+        Attempt {
+            end: AttemptEnd::Ended {
+                exit_code: Some(code),
+                signal: None,
+                killed: None,
+            },
+            started_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(5),
+            leaked_processes: 0,
+        }
+    }
+
+    fn last(code: i32, attempts: u32) -> LastAttempt {
+        LastAttempt {
+            attempt: ended(code),
+            stderr_tail: Some(format!("tail {code}\n")),
+            attempts,
+        }
+    }
+
+    fn ok() -> JobResult {
+        LastAttempt {
+            attempt: ended(0),
+            stderr_tail: None,
+            attempts: 1,
+        }
+        .into_result()
+    }
+
+    fn result<'t>(t: &'t JobTable<'_>, i: usize) -> &'t JobResult {
+        match t.state(i) {
+            JobState::Done(r) => r,
+            s => panic!("job {i} is not done: {s:?}"),
+        }
+    }
+
+    /// The counts always add up, and group slots match the running jobs.
+    fn check_invariants(t: &JobTable<'_>) {
+        let c = t.counts();
+        assert_eq!(
+            c.blocked + c.ready + c.running + c.retry_waiting + c.done,
+            t.states.len()
+        );
+        for (g, &n) in t.group_running.iter().enumerate() {
+            let running = (0..t.states.len())
+                .filter(|&i| {
+                    t.plan.group_of[i] == Some(g) && matches!(t.state(i), JobState::Running { .. })
+                })
+                .count();
+            assert_eq!(n, running, "group {g}");
+        }
     }
 
     #[test]
     fn dependencies_release_in_manifest_order() {
-        let (_, mut s) = sched(
+        let mut t = table(
             "id,command,after\na,true,\nb,true,a\nc,true,\nd,true,a\n",
             &[],
         );
-        assert_eq!(drain(&mut s), [0, 2]);
-        assert!(s.finish(0, Status::Succeeded).is_empty());
-        assert_eq!(drain(&mut s), [1, 3]);
+        assert_eq!(drain(&mut t), [0, 2]);
+        assert!(t.finish(0, ok()).is_empty());
+        assert_eq!(drain(&mut t), [1, 3]);
+        check_invariants(&t);
     }
 
     #[test]
     fn failure_skips_down_the_chain_only() {
-        let (_, mut s) = sched(
+        let mut t = table(
             "id,command,after\na,true,\nb,true,a\nc,true,b\nd,true,\ne,true,d c\n",
             &[],
         );
-        assert_eq!(drain(&mut s), [0, 3]);
-        let skipped = s.finish(0, Status::Failed);
-        assert_eq!(skipped, [(1, 0), (2, 1), (4, 2)]);
-        assert!(s.finish(3, Status::Succeeded).is_empty());
-        assert_eq!(s.open(), 0);
+        assert_eq!(drain(&mut t), [0, 3]);
+        let skipped = t.finish(0, last(1, 1).into_result());
+        assert_eq!(skipped, [1, 2, 4]);
+        assert_eq!(
+            result(&t, 2).error.as_deref(),
+            Some("dependency 'b' skipped")
+        );
+        assert_eq!(result(&t, 4).status, Status::Skipped);
+        assert!(t.finish(3, ok()).is_empty());
+        assert_eq!(t.counts().done, 5);
+        check_invariants(&t);
     }
 
     #[test]
     fn full_group_parks_its_jobs_without_blocking_others() {
-        let (_, mut s) = sched(
+        let mut t = table(
             "id,command,group\na,true,db\nb,true,db\nc,true,\nd,true,db\ne,true,\n",
             &[("db".into(), 1)],
         );
-        assert_eq!(drain(&mut s), [0, 2, 4]);
-        s.finish(0, Status::Succeeded);
-        assert_eq!(drain(&mut s), [1]);
-        s.finish(1, Status::Failed);
-        assert_eq!(drain(&mut s), [3]);
+        assert_eq!(drain(&mut t), [0, 2, 4]);
+        t.finish(0, ok());
+        assert_eq!(drain(&mut t), [1]);
+        t.finish(1, last(1, 1).into_result());
+        assert_eq!(drain(&mut t), [3]);
+        check_invariants(&t);
     }
 
     #[test]
     fn retries_wait_without_holding_a_slot() {
-        let (_, mut s) = sched(
+        let mut t = table(
             "id,command,group\na,true,db\nb,true,db\n",
             &[("db".into(), 1)],
         );
-        assert_eq!(drain(&mut s), [0]);
-        let t = Instant::now();
-        s.delay(0, t + Duration::from_secs(5));
-        assert_eq!(drain(&mut s), [1]);
-        s.promote_due(t);
-        assert!(drain(&mut s).is_empty());
-        s.promote_due(t + Duration::from_secs(5));
-        assert!(drain(&mut s).is_empty()); // group still full
-        s.finish(1, Status::Succeeded);
-        assert_eq!(drain(&mut s), [0]);
+        assert_eq!(drain(&mut t), [0]);
+        let now = Instant::now();
+        assert!(t.retry_later(0, last(1, 1), now + Duration::from_secs(5)));
+        assert_eq!(drain(&mut t), [1]);
+        t.promote_due(now);
+        assert!(drain(&mut t).is_empty());
+        t.promote_due(now + Duration::from_secs(5));
+        assert!(drain(&mut t).is_empty()); // group still full
+        t.finish(1, ok());
+        assert_eq!(t.next_ready(), Some((0, 2)));
+        check_invariants(&t);
+    }
+
+    /// Every stop finds jobs in every state; each ends with a true result, and slots balance.
+    #[test]
+    fn stop_settles_every_state_with_the_last_attempt() {
+        let text = "id,command,group,after\n\
+                    due,true,g,\nwaiting,true,g,\nrun,true,g,\nblocked,true,,run\n\
+                    ready,true,,\nparked,true,g,\n";
+        for blocked_too in [false, true] {
+            let mut t = table(text, &[("g".into(), 2)]);
+            let now = Instant::now();
+            assert_eq!(t.next_ready(), Some((0, 1)));
+            assert_eq!(t.next_ready(), Some((1, 1)));
+            assert!(t.retry_later(0, last(3, 1), now));
+            assert!(t.retry_later(1, last(4, 1), now + Duration::from_secs(3600)));
+            assert_eq!(t.next_ready(), Some((2, 1))); // run
+            t.promote_due(now); // `due` is Ready again, with its last attempt
+            assert_eq!(t.next_ready(), Some((0, 2))); // due's retry takes the second slot
+            assert!(t.unstart(0)); // ...but it could not start (no descriptor)
+            assert!(matches!(t.state(0), JobState::Ready { last: Some(_) }));
+            check_invariants(&t);
+            // Stop: everything that has not started is settled; `run` keeps running.
+            let settled = if blocked_too {
+                t.settle_all("not started: the run was interrupted")
+            } else {
+                t.settle_unstarted("not started: the run was interrupted")
+            };
+            let mut expected = vec![0, 1, 4, 5];
+            if blocked_too {
+                expected.insert(2, 3);
+            }
+            assert_eq!(settled, expected);
+            for (i, code) in [(0, 3), (1, 4)] {
+                let r = result(&t, i);
+                assert_eq!(r.status, Status::Failed);
+                assert_eq!(r.attempts, 1);
+                assert_eq!(
+                    r.stderr_tail.as_deref(),
+                    Some(format!("tail {code}\n").as_str())
+                );
+                assert_eq!(
+                    r.error.as_deref(),
+                    Some(
+                        format!("exit status {code} (retry not attempted: the run was stopped)")
+                            .as_str()
+                    )
+                );
+            }
+            assert_eq!(result(&t, 4).status, Status::NotStarted);
+            assert_eq!(result(&t, 5).status, Status::NotStarted);
+            check_invariants(&t);
+            // The running job ends; the slot comes back exactly once.
+            t.finish(2, ok());
+            check_invariants(&t);
+            assert_eq!(t.group_running, [0]);
+            t.settle_all("not started");
+            let (results, lost) = t.into_results();
+            assert!(lost.is_empty());
+            assert_eq!(results[3].status, Status::NotStarted);
+        }
+    }
+
+    #[test]
+    fn a_job_lost_while_running_is_reported() {
+        let mut t = table("id,command\na,true\n", &[]);
+        assert_eq!(t.next_ready(), Some((0, 1)));
+        t.settle_all("x");
+        let (results, lost) = t.into_results();
+        assert_eq!(lost, [0]);
+        assert_eq!(results[0].status, Status::Failed);
+    }
+
+    #[test]
+    fn transitions_from_the_wrong_state_change_nothing() {
+        let mut t = table("id,command,group\na,true,g\n", &[("g".into(), 1)]);
+        assert!(!t.retry_later(0, last(1, 1), Instant::now()));
+        assert!(!t.unstart(0));
+        assert_eq!(t.next_ready(), Some((0, 1)));
+        t.finish(0, ok());
+        assert!(t.finish(0, last(1, 1).into_result()).is_empty());
+        assert_eq!(result(&t, 0).status, Status::Succeeded);
+        check_invariants(&t);
+    }
+
+    #[test]
+    fn resumed_jobs_release_their_dependents() {
+        let p = plan("id,command,after\na,true,\nb,true,a\n", &[]);
+        let mut t = JobTable::new(p, &[true, false]);
+        assert_eq!(result(&t, 0).status, Status::Resumed);
+        assert_eq!(drain(&mut t), [1]);
     }
 
     #[test]
@@ -296,16 +710,16 @@ mod tests {
         for i in 1..50_000 {
             text.push_str(&format!("c{i},true,c{}\n", i - 1));
         }
-        let (p, mut s) = sched(&text, &[]);
+        let mut t = table(&text, &[]);
         let mut done = 0;
-        while s.open() > 0 {
-            let batch = drain(&mut s);
+        while t.counts().done < t.states.len() {
+            let batch = drain(&mut t);
             assert!(!batch.is_empty());
             for i in batch {
-                s.finish(i, Status::Succeeded);
+                t.finish(i, ok());
                 done += 1;
             }
         }
-        assert_eq!(done, p.jobs.len());
+        assert_eq!(done, t.states.len());
     }
 }
