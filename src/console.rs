@@ -76,8 +76,16 @@ impl Captured {
 /// The progress bar, when one is shown; global so log lines can hide it while they print.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
-/// The printer's queue while a run is on, for [`LogWriter`].
-static QUEUE: Mutex<Option<Sender<Print>>> = Mutex::new(None);
+/// The queue of batchrun's own lines while a run is on, for [`LogWriter`] and [`eprint_line`].
+static LINES: Mutex<Option<Sender<Vec<u8>>>> = Mutex::new(None);
+
+/// Held while one unit — a job's output, or a line of batchrun's — is written, so that units
+/// never tear each other.
+static TERMINAL: Mutex<()> = Mutex::new(());
+
+/// How long a line of batchrun's waits for a job's output to finish printing before it is
+/// written anyway: stdout may be a pipe nobody reads, and notices must still get out.
+const LINE_WAIT: Duration = Duration::from_millis(200);
 
 /// Runs `f` with the progress bar (if any) hidden.
 fn suspended<T>(f: impl FnOnce() -> T) -> T {
@@ -95,13 +103,13 @@ fn write_stderr(bytes: &[u8]) {
     });
 }
 
-/// Writes bytes to stderr through the printer while a run is on, else at once.
+/// Writes bytes to stderr through the line printer while a run is on, else at once.
 fn queue_stderr(bytes: Vec<u8>) {
-    let queued = QUEUE
-        .lock()
-        .as_ref()
-        .map(|q| q.send(Print::Stderr(bytes.clone())).is_ok());
-    if queued != Some(true) {
+    let rejected = match LINES.lock().as_ref() {
+        Some(q) => q.send(bytes).err().map(|e| e.into_inner()),
+        None => Some(bytes),
+    };
+    if let Some(bytes) = rejected {
         write_stderr(&bytes);
     }
 }
@@ -140,7 +148,7 @@ pub fn print_stdout(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
-/// Work for the printer thread.
+/// Work for the job-output printer.
 enum Print {
     /// One attempt's output.
     Job {
@@ -148,22 +156,23 @@ enum Print {
         err: Captured,
         tag: Option<String>,
     },
-    /// Bytes for stderr.
-    Stderr(Vec<u8>),
     /// Answer once everything before it is printed.
     Barrier(Sender<()>),
 }
 
-/// The printer thread and the counters shared with it.
+/// The two printer threads — one for job output, one for batchrun's own lines — and what they
+/// share with the console.
 #[derive(Debug)]
 struct Printer {
-    queue: Sender<Print>,
+    jobs: Sender<Print>,
+    lines: Sender<Vec<u8>>,
     /// Job outputs queued and not yet printed.
     pending: Arc<AtomicUsize>,
-    /// Gets a message when the queue has drained below half the backlog.
+    /// Gets a message when the job queue has drained below half the backlog.
     drained: Receiver<()>,
-    /// Disconnects when the printer thread has ended.
-    ended: Receiver<()>,
+    /// Disconnect when the job printer, and the line printer, have ended.
+    jobs_ended: Receiver<()>,
+    lines_ended: Receiver<()>,
 }
 
 /// How [`Console::flush`] ended.
@@ -179,25 +188,36 @@ pub enum Flushed {
 
 impl Printer {
     fn start() -> std::io::Result<Printer> {
-        let (queue, rx) = crossbeam_channel::unbounded::<Print>();
+        let (jobs, job_rx) = crossbeam_channel::unbounded::<Print>();
+        let (lines, line_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
         let pending = Arc::new(AtomicUsize::new(0));
         let (drained_tx, drained) = crossbeam_channel::bounded(1);
-        let (ended_tx, ended) = crossbeam_channel::bounded::<()>(0);
+        let (jobs_done, jobs_ended) = crossbeam_channel::bounded::<()>(0);
+        let (lines_done, lines_ended) = crossbeam_channel::bounded::<()>(0);
+        std::thread::Builder::new()
+            .name("batchrun-lines".into())
+            .spawn(move || {
+                let _done = lines_done;
+                for bytes in line_rx {
+                    let _unit = TERMINAL.try_lock_for(LINE_WAIT);
+                    write_stderr(&bytes);
+                }
+            })?;
         let counter = Arc::clone(&pending);
         std::thread::Builder::new()
-            .name("batchrun-printer".into())
+            .name("batchrun-output".into())
             .spawn(move || {
-                let _ended = ended_tx;
+                let _done = jobs_done;
                 let mut stdout_broken = false;
-                for p in rx {
+                for p in job_rx {
                     match p {
                         Print::Job { out, err, tag } => {
+                            let _unit = TERMINAL.lock();
                             print_job(&out, &err, tag.as_deref(), &mut stdout_broken);
                             if counter.fetch_sub(1, Ordering::SeqCst) == OUTPUT_BACKLOG / 2 + 1 {
                                 let _ = drained_tx.try_send(());
                             }
                         }
-                        Print::Stderr(bytes) => write_stderr(&bytes),
                         Print::Barrier(ack) => {
                             let _ = ack.send(());
                         }
@@ -205,10 +225,12 @@ impl Printer {
                 }
             })?;
         Ok(Printer {
-            queue,
+            jobs,
+            lines,
             pending,
             drained,
-            ended,
+            jobs_ended,
+            lines_ended,
         })
     }
 }
@@ -251,7 +273,7 @@ pub struct Console {
     /// The printer thread; `None` if it could not be started (then everything is written at
     /// once, on the caller's thread).
     printer: Option<Printer>,
-    /// Set once the printer was given up on: later lines are written directly, with a bound.
+    /// Set once the job printer was given up on (stdout is not being read).
     abandoned: bool,
 }
 
@@ -260,7 +282,7 @@ impl Console {
     pub fn new(mode: OutputMode, quiet: bool, progress: bool) -> Self {
         let printer = match Printer::start() {
             Ok(p) => {
-                *QUEUE.lock() = Some(p.queue.clone());
+                *LINES.lock() = Some(p.lines.clone());
                 Some(p)
             }
             Err(e) => {
@@ -402,7 +424,7 @@ impl Console {
         match &self.printer {
             Some(p) if !self.abandoned => {
                 p.pending.fetch_add(1, Ordering::SeqCst);
-                if let Err(e) = p.queue.send(Print::Job { out, err, tag }) {
+                if let Err(e) = p.jobs.send(Print::Job { out, err, tag }) {
                     p.pending.fetch_sub(1, Ordering::SeqCst);
                     if let Print::Job { out, err, tag } = e.into_inner() {
                         print_job(&out, &err, tag.as_deref(), &mut false);
@@ -477,14 +499,12 @@ impl Console {
     /// Bytes for stderr, in order with job output.
     fn stderr(&mut self, bytes: Vec<u8>) {
         match &self.printer {
-            Some(p) if !self.abandoned => {
-                if let Err(e) = p.queue.send(Print::Stderr(bytes)) {
-                    if let Print::Stderr(b) = e.into_inner() {
-                        write_stderr(&b);
-                    }
+            Some(p) => {
+                if let Err(e) = p.lines.send(bytes) {
+                    write_bounded(e.into_inner());
                 }
             }
-            _ => write_bounded(bytes),
+            None => write_bounded(bytes),
         }
     }
 
@@ -498,7 +518,7 @@ impl Console {
             return Flushed::All;
         };
         let (ack_tx, ack) = crossbeam_channel::bounded(1);
-        if p.queue.send(Print::Barrier(ack_tx)).is_err() {
+        if p.jobs.send(Print::Barrier(ack_tx)).is_err() {
             return Flushed::All;
         }
         let timer = limit.map_or_else(crossbeam_channel::never, crossbeam_channel::after);
@@ -507,34 +527,47 @@ impl Console {
             recv(signals) -> _ => Flushed::Interrupted(p.pending.load(Ordering::SeqCst)),
             recv(timer) -> _ => Flushed::GaveUp(p.pending.load(Ordering::SeqCst)),
         };
-        if end != Flushed::All {
-            // The printer is stuck on a stdout nobody reads: from now on, write around it.
-            self.abandoned = true;
-            *QUEUE.lock() = None;
-        }
+        // Given up on: the job printer is stuck on a stdout nobody reads.
+        self.abandoned = end != Flushed::All;
         end
     }
 
-    /// The run is over: waits for the printer to print what is queued (unless it was given up
-    /// on) and stops it.
-    pub fn close(&mut self) {
+    /// The run is over: waits for the printers to print what is queued — job output only if
+    /// it was not given up on, batchrun's lines until they are out or a signal arrives — and
+    /// stops them.
+    pub fn close(&mut self, signals: &Receiver<SignalEvent>) {
         if let Some(bar) = BAR.lock().take() {
             bar.finish_and_clear();
         }
-        *QUEUE.lock() = None;
-        if let Some(p) = self.printer.take() {
-            let Printer { queue, ended, .. } = p;
-            drop(queue);
-            if !self.abandoned {
-                let _ = ended.recv();
+        *LINES.lock() = None;
+        let Some(p) = self.printer.take() else {
+            return;
+        };
+        let Printer {
+            jobs,
+            lines,
+            jobs_ended,
+            lines_ended,
+            ..
+        } = p;
+        drop((jobs, lines));
+        if !self.abandoned {
+            select! {
+                recv(jobs_ended) -> _ => {}
+                recv(signals) -> _ => return,
             }
+        }
+        select! {
+            recv(lines_ended) -> _ => {}
+            recv(signals) -> _ => {}
         }
     }
 }
 
 impl Drop for Console {
+    /// Stops the printers without waiting for them (see [`Console::close`]).
     fn drop(&mut self) {
-        self.close();
+        *LINES.lock() = None;
     }
 }
 

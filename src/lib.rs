@@ -281,7 +281,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(Event::Summary { summary: &summary });
     }
-    console.close();
+    console.close(&signals.events);
     Ok(Finished {
         exit,
         summary: Some(summary),

@@ -441,8 +441,9 @@ fn parent_dir(path: &Path) -> PathBuf {
 /// An I/O error without the temporary file's name that tempfile adds to it: the user knows the
 /// path they gave, not ours.
 fn plain(e: std::io::Error) -> std::io::Error {
-    match e.raw_os_error() {
-        Some(code) => std::io::Error::from_raw_os_error(code),
+    let text = e.to_string();
+    match text.find(" at path ") {
+        Some(cut) => std::io::Error::new(e.kind(), &text[..cut]),
         None => e,
     }
 }
