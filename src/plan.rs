@@ -83,34 +83,7 @@ impl Plan {
             });
         }
 
-        let mut groups: Vec<String> = Vec::new();
-        let mut group_index: HashMap<&str, usize> = HashMap::new();
-        let group_of: Vec<Option<usize>> = jobs
-            .iter()
-            .map(|j| {
-                j.group.as_deref().map(|g| {
-                    *group_index.entry(g).or_insert_with(|| {
-                        groups.push(g.to_string());
-                        groups.len() - 1
-                    })
-                })
-            })
-            .collect();
-        let mut group_limits = vec![None; groups.len()];
-        for (g, n) in limits {
-            match group_index.get(g.as_str()) {
-                Some(&gi) => group_limits[gi] = Some(*n),
-                None => problems.push(Problem {
-                    origin: "--limit".into(),
-                    line: None,
-                    column: None,
-                    message: format!(
-                        "{g}={n}: no job is in group '{g}' (expected one of the manifest's groups: {})",
-                        if groups.is_empty() { "none".to_string() } else { groups.join(", ") }
-                    ),
-                }),
-            }
-        }
+        let (groups, group_of, group_limits) = resolve_groups(jobs, limits, &mut problems);
 
         if !problems.is_empty() {
             problems.sort_by_key(|p| p.line);
@@ -146,6 +119,47 @@ impl Plan {
         }
         order
     }
+}
+
+/// Names the groups (in order of first appearance), each job's group and each group's
+/// `--limit`; a limit naming no group is a problem.
+#[allow(clippy::type_complexity)]
+fn resolve_groups(
+    jobs: &[JobSpec],
+    limits: &[(String, usize)],
+    problems: &mut Vec<Problem>,
+) -> (Vec<String>, Vec<Option<usize>>, Vec<Option<usize>>) {
+    let mut groups: Vec<String> = Vec::new();
+    let mut group_index: HashMap<&str, usize> = HashMap::new();
+    let group_of: Vec<Option<usize>> = jobs
+        .iter()
+        .map(|j| {
+            j.group.as_deref().map(|g| {
+                *group_index.entry(g).or_insert_with(|| {
+                    groups.push(g.to_string());
+                    groups.len() - 1
+                })
+            })
+        })
+        .collect();
+    let mut group_limits = vec![None; groups.len()];
+    for (g, n) in limits {
+        match group_index.get(g.as_str()) {
+            Some(&gi) => group_limits[gi] = Some(*n),
+            None => {
+                problems.push(Problem {
+                    origin: "--limit".into(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                    "{g}={n}: no job is in group '{g}' (expected one of the manifest's groups: {})",
+                    if groups.is_empty() { "none".to_string() } else { groups.join(", ") }
+                ),
+                })
+            }
+        }
+    }
+    (groups, group_of, group_limits)
 }
 
 /// Every dependency cycle, each as job indices in `after` order, starting at its smallest index.
@@ -211,35 +225,42 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
         if members.len() == 1 && !deps[start].contains(&start) {
             continue;
         }
-        // Breadth-first search inside the component for the shortest way back to `start`.
-        let mut prev: HashMap<usize, usize> = HashMap::new();
-        let mut queue = std::collections::VecDeque::from([start]);
-        'bfs: while let Some(v) = queue.pop_front() {
-            for &w in &deps[v] {
-                if comp[w] != ci {
-                    continue;
-                }
-                if w == start {
-                    prev.insert(start, v);
-                    break 'bfs;
-                }
-                if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(w) {
-                    e.insert(v);
-                    queue.push_back(w);
-                }
-            }
-        }
-        let mut cycle = vec![start];
-        let mut v = prev[&start];
-        while v != start {
-            cycle.push(v);
-            v = prev[&v];
-        }
-        cycle[1..].reverse();
+        let cycle = shortest_cycle(deps, &comp, ci, start);
         cycles.push(cycle);
     }
     cycles.sort();
     cycles
+}
+
+/// The shortest cycle from `start` back to itself inside strongly connected component `ci`
+/// (breadth-first search), in `after` order.
+fn shortest_cycle(deps: &[Vec<usize>], comp: &[usize], ci: usize, start: usize) -> Vec<usize> {
+    // Breadth-first search inside the component for the shortest way back to `start`.
+    let mut prev: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    'bfs: while let Some(v) = queue.pop_front() {
+        for &w in &deps[v] {
+            if comp[w] != ci {
+                continue;
+            }
+            if w == start {
+                prev.insert(start, v);
+                break 'bfs;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(w) {
+                e.insert(v);
+                queue.push_back(w);
+            }
+        }
+    }
+    let mut cycle = vec![start];
+    let mut v = prev[&start];
+    while v != start {
+        cycle.push(v);
+        v = prev[&v];
+    }
+    cycle[1..].reverse();
+    cycle
 }
 
 #[cfg(test)]

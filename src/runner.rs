@@ -751,3 +751,139 @@ fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals:
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cancel::SignalEvent;
+    use crate::console::OutputMode;
+    use crate::manifest::{parse, ManifestOptions};
+
+    /// Runs `manifest` (jobs run in `dir`) with manual signals; `during` gets the signal sender
+    /// and runs on its own thread while the run goes on.
+    fn run_with(
+        dir: &std::path::Path,
+        manifest: &str,
+        settings: RunSettings,
+        during: impl FnOnce(Sender<SignalEvent>) + Send + 'static,
+    ) -> RunResults {
+        let m = parse(
+            "m.csv",
+            manifest.as_bytes(),
+            false,
+            &ManifestOptions::default(),
+        )
+        .unwrap();
+        let mut plan = Plan::new(m, &[]).unwrap();
+        for j in &mut plan.jobs {
+            j.cwd = Some(dir.to_path_buf());
+        }
+        let (signals, tx) = SignalSource::manual();
+        let token = CancelToken::new().unwrap();
+        let mut console = Console::new(OutputMode::None, true, false);
+        let paths = OutputPaths::new(dir.to_path_buf(), false);
+        let resumed = vec![false; plan.jobs.len()];
+        let helper = std::thread::spawn(move || during(tx));
+        let results = run(RunContext {
+            plan: &plan,
+            settings: &settings,
+            token: &token,
+            signals: &signals,
+            console: &mut console,
+            joblog: None,
+            paths: &paths,
+            resumed: &resumed,
+        });
+        helper.join().unwrap();
+        console.close(&signals.events);
+        results
+    }
+
+    fn settings(workers: usize) -> RunSettings {
+        RunSettings {
+            workers,
+            retry_delay: Duration::from_secs(3600),
+            max_failures: None,
+            deadline: None,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    fn wait_for(path: std::path::PathBuf) {
+        let end = Instant::now() + Duration::from_secs(60);
+        while !path.exists() {
+            assert!(Instant::now() < end, "{} never appeared", path.display());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    const MANIFEST: &str = "id,command,retries\n\
+        f,false,1\n\
+        w,\"sh -c 'touch started; sleep 30'\",\n\
+        q,true,\n";
+
+    #[test]
+    fn two_signals_settle_every_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("started");
+        let r = run_with(dir.path(), MANIFEST, settings(1), move |tx| {
+            wait_for(marker);
+            tx.send(SignalEvent).unwrap();
+            std::thread::sleep(Duration::from_millis(50)); // two signals, not one merged
+            tx.send(SignalEvent).unwrap();
+        });
+        assert_eq!(r.stop, Some(StopReason::Interrupted));
+        assert!(r.terminating);
+        let statuses: Vec<Status> = r.results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Failed, Status::Cancelled, Status::NotStarted]
+        );
+        assert_eq!(r.results[0].attempts, 1);
+        assert!(r.results[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .ends_with("(retry not attempted: the run was stopped)"));
+        assert!(r.internal_errors.is_empty());
+    }
+
+    #[test]
+    fn one_signal_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("started");
+        let manifest = MANIFEST.replace("sleep 30", "sleep 0.2");
+        let r = run_with(dir.path(), &manifest, settings(1), move |tx| {
+            wait_for(marker);
+            tx.send(SignalEvent).unwrap();
+        });
+        assert_eq!(r.stop, Some(StopReason::Interrupted));
+        assert!(!r.terminating);
+        let statuses: Vec<Status> = r.results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Failed, Status::Succeeded, Status::NotStarted]
+        );
+    }
+
+    #[test]
+    fn deadline_and_halt_terminate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings(2);
+        s.deadline = Some(Instant::now() + Duration::from_secs(2));
+        let r = run_with(dir.path(), MANIFEST, s, |_| {});
+        assert_eq!(r.stop, Some(StopReason::Deadline));
+        assert_eq!(r.results[1].status, Status::Cancelled);
+
+        let mut s = settings(2);
+        s.max_failures = Some(1);
+        let manifest = "id,command\nw,\"sh -c 'touch started; sleep 30'\"\nf,\"sh -c 'while [ ! -e started ]; do sleep 0.01; done; exit 1'\"\nq,true\n";
+        let r = run_with(dir.path(), manifest, s, |_| {});
+        assert_eq!(r.stop, Some(StopReason::Halted));
+        let statuses: Vec<Status> = r.results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Cancelled, Status::Failed, Status::NotStarted]
+        );
+    }
+}
