@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 
 use crate::cancel::SignalEvent;
 use crate::event::Event;
+use crate::outcome::plural;
 use crate::report::RunSummary;
 
 /// How job output is shown.
@@ -582,11 +583,6 @@ fn write_bounded(bytes: Vec<u8>) {
     if spawned.is_ok() {
         let _ = rx.recv_timeout(Duration::from_secs(1));
     }
-}
-
-/// `1 job`, `2 jobs`.
-pub fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Copies a job's output file to `to`, prefixing each line with `tag` if given.

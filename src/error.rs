@@ -14,7 +14,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// The manifest (or an option that shapes it) has problems; each is listed (exit 2).
-    #[error("{} in {manifest}; nothing was run", plural_problems(problems.len()))]
+    #[error("{} in {manifest}; nothing was run", crate::outcome::plural(problems.len(), "problem"))]
     Invalid {
         /// The manifest's display name.
         manifest: String,
@@ -52,8 +52,4 @@ pub enum Error {
     /// Anything else of batchrun's own (exit 3).
     #[error("{0}")]
     Internal(String),
-}
-
-fn plural_problems(n: usize) -> String {
-    format!("{n} problem{}", if n == 1 { "" } else { "s" })
 }

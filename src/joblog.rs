@@ -110,12 +110,7 @@ impl Joblog {
     /// Appends one job's line with a single `write`.
     pub fn append(&mut self, job: &JobSpec, r: &JobResult) -> Result<(), JoblogError> {
         let last = r.last.as_ref();
-        let (exit_code, signal) = match last.map(|a| &a.end) {
-            Some(crate::outcome::AttemptEnd::Ended {
-                exit_code, signal, ..
-            }) => (*exit_code, *signal),
-            _ => (None, None),
-        };
+        let (exit_code, signal) = r.exit_and_signal();
         let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)

@@ -70,6 +70,15 @@ impl Status {
     }
 }
 
+/// `1 job`, `2 jobs`, `2 processes`: a count and a noun, in the plural unless the count is 1.
+pub fn plural(n: usize, word: &str) -> String {
+    match (n, word.ends_with('s')) {
+        (1, _) => format!("{n} {word}"),
+        (_, true) => format!("{n} {word}es"),
+        (_, false) => format!("{n} {word}s"),
+    }
+}
+
 /// Why batchrun terminated a running job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KillReason {
@@ -149,8 +158,8 @@ impl Attempt {
         let leaked = match self.leaked_processes {
             0 => String::new(),
             n => format!(
-                "; {n} leftover process{} in its process group terminated",
-                if n == 1 { "" } else { "es" }
+                "; {} in its process group terminated",
+                plural(n as usize, "leftover process")
             ),
         };
         let base = match &self.end {
@@ -204,6 +213,23 @@ pub struct JobResult {
 }
 
 impl JobResult {
+    /// The last attempt's exit code and signal (`None` for a job that never ran or could not
+    /// start).
+    pub fn exit_and_signal(&self) -> (Option<i32>, Option<i32>) {
+        match self.last.as_ref().map(|a| &a.end) {
+            Some(AttemptEnd::Ended {
+                exit_code, signal, ..
+            }) => (*exit_code, *signal),
+            _ => (None, None),
+        }
+    }
+
+    /// Whether the summary and the reports list it among the jobs that went wrong: failures,
+    /// and jobs that batchrun terminated.
+    pub fn went_wrong(&self) -> bool {
+        self.status.is_failure() || self.status == Status::Cancelled
+    }
+
     /// A result for a job that never ran.
     pub fn without_attempt(status: Status, error: impl Into<String>) -> Self {
         JobResult {
@@ -286,6 +312,13 @@ mod tests {
             leak.error().unwrap(),
             "2 leftover processes in its process group terminated"
         );
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1, "job"), "1 job");
+        assert_eq!(plural(0, "job"), "0 jobs");
+        assert_eq!(plural(2, "process"), "2 processes");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::outcome::{AttemptEnd, JobResult, RunOutcome, Status};
+use crate::outcome::{plural, JobResult, RunOutcome, Status};
 use crate::plan::Plan;
 
 /// How many bytes of a failed job's stderr are kept at most.
@@ -148,15 +148,6 @@ struct JsonJob<'a> {
     leaked_processes: u32,
 }
 
-fn exit_and_signal(r: &JobResult) -> (Option<i32>, Option<i32>) {
-    match r.last.as_ref().map(|a| &a.end) {
-        Some(AttemptEnd::Ended {
-            exit_code, signal, ..
-        }) => (*exit_code, *signal),
-        _ => (None, None),
-    }
-}
-
 /// The JSON report (SPEC §6).
 pub fn json(s: &RunSummary) -> String {
     let c = s.counts();
@@ -176,7 +167,7 @@ pub fn json(s: &RunSummary) -> String {
         .iter()
         .zip(&s.results)
         .map(|(id, r)| {
-            let (exit_code, signal) = exit_and_signal(r);
+            let (exit_code, signal) = r.exit_and_signal();
             JsonJob {
                 id,
                 status: r.status,
@@ -207,10 +198,6 @@ pub fn json(s: &RunSummary) -> String {
     let mut text = serde_json::to_string_pretty(&report).expect("the report serialises");
     text.push('\n');
     text
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The counts line: `12 jobs in 3.2s: 9 succeeded, 1 failed, …` (zero counts left out).
@@ -258,7 +245,7 @@ fn label(s: &RunSummary, i: usize) -> String {
 pub fn summary_text(s: &RunSummary) -> String {
     let mut out = String::new();
     for (i, r) in s.results.iter().enumerate() {
-        if r.status.is_failure() || r.status == Status::Cancelled {
+        if r.went_wrong() {
             let _ = writeln!(
                 out,
                 "batchrun: {} {}: {}",
@@ -310,7 +297,7 @@ pub fn markdown(s: &RunSummary) -> String {
     }
     let _ = writeln!(out, "| **total** | **{}** |\n", s.results.len());
     let failures: Vec<usize> = (0..s.results.len())
-        .filter(|&i| s.results[i].status.is_failure() || s.results[i].status == Status::Cancelled)
+        .filter(|&i| s.results[i].went_wrong())
         .collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "## Failures\n");

@@ -702,7 +702,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
     if !lost.is_empty() {
         internal_errors.push(format!(
             "batchrun lost track of {} (internal error)",
-            crate::console::plural(lost.len(), "job")
+            crate::outcome::plural(lost.len(), "job")
         ));
         StopReason::escalate(&mut stop, StopReason::Internal);
     }

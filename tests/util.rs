@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -278,11 +278,6 @@ pub fn job<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value
         .iter()
         .find(|j| j["id"] == id)
         .unwrap_or_else(|| panic!("no job {id} in report"))
-}
-
-/// Whether a path exists.
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
 
 impl Drop for Live {
