@@ -290,9 +290,11 @@ struct Dispatcher<'a> {
     deadline_reached: bool,
     signals_seen: u32,
     internal_errors: Vec<String>,
-    /// Starts put off in a row for want of descriptors or processes, and until when nothing
-    /// new starts (or until a running job ends).
+    /// Starts put off in a row for want of descriptors or processes while no other job ran,
+    /// and until when nothing new starts (or until a running job ends).
     deferrals: u32,
+    /// The first deferral was told to the user (once per run).
+    warned_deferral: bool,
     stalled_until: Option<Instant>,
     rng: u64,
 }
@@ -415,9 +417,11 @@ impl Dispatcher<'_> {
         }
     }
 
-    /// Whether a start that found no descriptor or process free may wait and try again.
+    /// Whether a start that found no descriptor or process free may wait and try again: while
+    /// other jobs run (one of them ending frees what it holds), or a few times with a back-off
+    /// when none does.
     fn may_defer(&self) -> bool {
-        self.deferrals < MAX_DEFERRALS && !self.stopping()
+        !self.stopping() && (self.in_flight > 0 || self.deferrals < MAX_DEFERRALS)
     }
 
     /// Puts off a start that found no descriptor or process free: the job is `Ready` again,
@@ -442,15 +446,21 @@ impl Dispatcher<'_> {
             };
             return self.finish(i, r.into_result());
         }
-        self.deferrals += 1;
-        if self.deferrals == 1 {
+        if !self.warned_deferral {
+            self.warned_deferral = true;
             self.console.handle(Event::StartDeferred {
                 job: &self.plan.jobs[i],
                 error: msg,
             });
         }
         self.table.unstart(i);
-        let backoff = Duration::from_millis(25) * (1 << self.deferrals.min(7));
+        // With jobs running, the next one to end ends the stall; with none, a back-off does.
+        let backoff = if self.in_flight > 0 {
+            Duration::from_secs(1)
+        } else {
+            self.deferrals += 1;
+            Duration::from_millis(25) * (1 << self.deferrals.min(7))
+        };
         self.stalled_until = Some(Instant::now() + backoff);
     }
 
@@ -678,6 +688,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         signals_seen: 0,
         internal_errors: Vec::new(),
         deferrals: 0,
+        warned_deferral: false,
         stalled_until: None,
         rng: seed,
     };

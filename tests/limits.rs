@@ -1,0 +1,58 @@
+//! Under resource limits batchrun degrades instead of failing (issue 9, items 11 and 12): a
+//! start that finds no descriptor or process free waits for a running job to end.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::util::*;
+
+fn sleepers(t: &TestEnv, n: usize) {
+    let mut m = String::from("command\n");
+    for _ in 0..n {
+        m.push_str("sleep 0.1\n");
+    }
+    t.write("m.csv", m);
+}
+
+/// Runs batchrun through `bash -c` with `limits` (ulimit options) applied first.
+fn run_limited(t: &TestEnv, limits: &str, prefix: &str, args: &str) -> Run {
+    let script = format!("ulimit {limits} && exec {prefix} {BIN} {args}");
+    let mut c = std::process::Command::new("bash");
+    c.args(["-c", &script])
+        .current_dir(t.dir.path())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    Run::wait(c.spawn().unwrap(), &[&script])
+}
+
+#[test]
+fn out_of_descriptors_jobs_wait_instead_of_failing() {
+    let t = TestEnv::new();
+    sleepers(&t, 120);
+    // Soft and hard: batchrun cannot raise it.
+    let r = run_limited(&t, "-n 64", "", "run -j 32 --report r.json m.csv");
+    r.code(0);
+    let rep = t.json("r.json");
+    assert_eq!(rep["counts"]["succeeded"], 120, "{}", r.stderr);
+    r.stderr_has("it waits for a running job to finish");
+    t.assert_nothing_left();
+}
+
+#[test]
+fn out_of_processes_jobs_wait_instead_of_failing() {
+    // SAFETY: plain system call.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run batchrun as an unprivileged user (root ignores RLIMIT_NPROC)");
+        return;
+    }
+    let t = TestEnv::new();
+    sleepers(&t, 40);
+    std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // 14 processes and threads for user nobody: batchrun's own threads plus a few jobs.
+    let prefix = "setpriv --reuid 65534 --regid 65534 --clear-groups";
+    let r = run_limited(&t, "-u 14", prefix, "run -j 8 --report r.json m.csv");
+    r.code(0);
+    assert_eq!(t.json("r.json")["counts"]["succeeded"], 40, "{}", r.stderr);
+    t.assert_nothing_left();
+}
