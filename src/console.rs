@@ -17,6 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 
 use crate::manifest::JobSpec;
+use crate::order::{Kept, OrderedOutput};
 use crate::outcome::{Attempt, JobResult, Status};
 
 /// How job output is shown.
@@ -111,6 +112,8 @@ pub struct Console {
     /// Jobs finished so far and how many of them failed.
     done: u64,
     failed: u64,
+    /// `--keep-order`: output held until the jobs before it have printed.
+    order: Option<OrderedOutput<Kept>>,
 }
 
 impl Console {
@@ -126,6 +129,15 @@ impl Console {
             stdout_broken: false,
             done: 0,
             failed: 0,
+            order: None,
+        }
+    }
+
+    /// `--keep-order`: job output is printed in manifest order. `resumed` marks the jobs
+    /// (by index) that will not run.
+    pub fn keep_order(&mut self, resumed: &[bool]) {
+        if self.mode != OutputMode::None {
+            self.order = Some(OrderedOutput::new(resumed));
         }
     }
 
@@ -168,13 +180,25 @@ impl Console {
             return;
         }
         let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));
+        if let Some(order) = self.order.as_mut().filter(|o| !o.may_print(job.index)) {
+            match Kept::new(tag.clone(), out, err) {
+                Ok(kept) => return order.hold(job.index, kept),
+                Err(e) => log::warn!(
+                    "{}: cannot keep the output for later ({e}); printing it out of order",
+                    job.id
+                ),
+            }
+        }
+        self.print(tag.as_deref(), out, err);
+    }
+
+    /// Prints one attempt's output.
+    fn print(&mut self, tag: Option<&str>, out: Captured<'_>, err: Captured<'_>) {
         let stdout_broken = &mut self.stdout_broken;
         suspended(|| {
             if !*stdout_broken {
                 let mut stdout = std::io::stdout().lock();
-                if let Err(e) =
-                    copy_file(out, tag.as_deref(), &mut stdout).and_then(|_| stdout.flush())
-                {
+                if let Err(e) = copy_file(out, tag, &mut stdout).and_then(|_| stdout.flush()) {
                     *stdout_broken = true;
                     log::warn!(
                         "cannot write job output to stdout ({e}); job output is no longer shown"
@@ -182,12 +206,23 @@ impl Console {
                 }
             }
             let mut stderr = std::io::stderr().lock();
-            let _ = copy_file(err, tag.as_deref(), &mut stderr);
+            let _ = copy_file(err, tag, &mut stderr);
         });
+    }
+
+    /// Prints held output that may be printed now.
+    fn print_kept(&mut self, kept: Vec<Kept>) {
+        for k in kept {
+            let (out, err) = k.captured();
+            self.print(k.tag.as_deref(), out, err);
+        }
     }
 
     /// A job has its final result.
     pub fn job_finished(&mut self, job: &JobSpec, result: &JobResult) {
+        if let Some(kept) = self.order.as_mut().map(|o| o.finished(job.index)) {
+            self.print_kept(kept);
+        }
         self.done += 1;
         if result.status.is_failure() {
             self.failed += 1;
@@ -256,6 +291,9 @@ impl Console {
 
     /// The run is over: the progress bar goes away.
     pub fn finish(&mut self) {
+        if let Some(kept) = self.order.as_mut().map(OrderedOutput::drain) {
+            self.print_kept(kept);
+        }
         if let Some(bar) = BAR.lock().take() {
             bar.finish_and_clear();
         }

@@ -21,13 +21,16 @@ pub mod exec;
 pub mod exit;
 pub mod joblog;
 pub mod manifest;
+pub mod order;
 pub mod outcome;
 pub mod plan;
 pub mod pool;
 pub mod report;
+pub mod resume;
 pub mod runner;
 pub mod schedule;
 mod sys;
+pub mod template;
 
 use std::io::Write;
 use std::path::Path;
@@ -57,6 +60,9 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     // Cross-row checks run on the valid rows even when others have problems, so one pass
     // reports everything.
     let (m, mut problems) = manifest::parse_all(&name, &bytes, tsv, &config.manifest_options);
+    for w in &m.warnings {
+        console::eprint_line(&format!("warning: {w}"));
+    }
     match Plan::new(m, &config.limits) {
         Ok(plan) if problems.is_empty() => Ok(plan),
         Ok(_) => Err(invalid(problems)),
@@ -92,18 +98,46 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
         Action::Run(rc) => rc,
     };
     if rc.dry_run {
-        let text: String = plan
-            .start_order()
-            .into_iter()
-            .map(|i| plan.jobs[i].command.display() + "\n")
-            .collect();
-        print_stdout(&text);
+        dry_run(&plan, rc)?;
         return Ok(Finished {
             exit_code: exit::SUCCESS,
             summary: None,
         });
     }
     run_plan(&plan, rc, signals)
+}
+
+/// `--dry-run`: prints the command of every job that would run, in start order; with
+/// `--resume`, says on stderr how many would be resumed.
+fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
+    let joblog = rc.joblog.as_deref().filter(|_| rc.resume);
+    let resumed = resume::from_joblog(plan, joblog).map_err(joblog_error)?;
+    let text: String = plan
+        .start_order()
+        .into_iter()
+        .filter(|&i| !resumed[i])
+        .map(|i| plan.jobs[i].command.display() + "\n")
+        .collect();
+    print_stdout(&text);
+    if let Some(path) = joblog {
+        let n = resumed.iter().filter(|&&r| r).count();
+        console::eprint_line(&format!(
+            "{n} of {} job{} would be resumed (succeeded before, per {}); {} would run",
+            resumed.len(),
+            if resumed.len() == 1 { "" } else { "s" },
+            path.display(),
+            resumed.len() - n
+        ));
+    }
+    Ok(())
+}
+
+fn joblog_error(e: joblog::JoblogError) -> Error {
+    Error::Output {
+        what: "joblog",
+        path: e.path,
+        source: e.source,
+    }
 }
 
 fn print_stdout(text: &str) {
@@ -158,24 +192,14 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
             source,
         })?;
     }
-    let resume_from = match (&rc.joblog, rc.resume) {
-        (Some(p), true) => Some(joblog::read_successes(p).map_err(|e| Error::Output {
-            what: "joblog",
-            path: e.path,
-            source: e.source,
-        })?),
-        _ => None,
-    };
+    let resumed = resume::from_joblog(plan, rc.joblog.as_deref().filter(|_| rc.resume))
+        .map_err(joblog_error)?;
     let mut log = rc
         .joblog
         .as_deref()
         .map(joblog::Joblog::open)
         .transpose()
-        .map_err(|e| Error::Output {
-            what: "joblog",
-            path: e.path,
-            source: e.source,
-        })?;
+        .map_err(joblog_error)?;
     let tmp = tempfile::Builder::new()
         .prefix("batchrun-")
         .tempdir()
@@ -194,17 +218,6 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         None => runner::OutputPaths::new(tmp.path().to_path_buf(), false),
     };
 
-    let resumed: Vec<bool> = plan
-        .jobs
-        .iter()
-        .map(|j| {
-            resume_from
-                .as_ref()
-                .and_then(|ok| ok.get(&j.id))
-                .is_some_and(|h| *h == joblog::command_hash(j))
-        })
-        .collect();
-
     if let Err(e) = sys::become_subreaper() {
         log::warn!("cannot become a child subreaper ({e}): background processes that jobs leave behind may not be found");
     }
@@ -220,6 +233,9 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         grace: rc.grace,
     };
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
+    if rc.keep_order {
+        console.keep_order(&resumed);
+    }
     let started_at = SystemTime::now();
     let t0 = Instant::now();
     let results = runner::run(
