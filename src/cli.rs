@@ -47,7 +47,8 @@ pub enum Command {
 /// Options that shape how the manifest's rows become jobs (shared by `run` and `check`).
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
-    /// The manifest: a .csv or .tsv file, or - for standard input.
+    /// The manifest: a .csv or .tsv file (with --lines or -0, a plain list), or - for
+    /// standard input.
     #[arg(value_name = "MANIFEST")]
     pub manifest: String,
     /// The same command for every row, with {column} placeholders.

@@ -244,35 +244,40 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
         if members.len() == 1 && !deps[start].contains(&start) {
             continue;
         }
-        // Breadth-first search inside the component for the shortest way back to `start`.
-        let mut prev: HashMap<usize, usize> = HashMap::new();
-        let mut queue = std::collections::VecDeque::from([start]);
-        'bfs: while let Some(v) = queue.pop_front() {
-            for &w in &deps[v] {
-                if comp[w] != ci {
-                    continue;
-                }
-                if w == start {
-                    prev.insert(start, v);
-                    break 'bfs;
-                }
-                if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(w) {
-                    e.insert(v);
-                    queue.push_back(w);
-                }
-            }
-        }
-        let mut cycle = vec![start];
-        let mut v = prev[&start];
-        while v != start {
-            cycle.push(v);
-            v = prev[&v];
-        }
-        cycle[1..].reverse();
-        cycles.push(cycle);
+        cycles.push(shortest_cycle(deps, &comp, ci, start));
     }
     cycles.sort();
     cycles
+}
+
+/// The shortest cycle through `start` inside its strongly connected component `ci`, in `after`
+/// order, found breadth-first.
+fn shortest_cycle(deps: &[Vec<usize>], comp: &[usize], ci: usize, start: usize) -> Vec<usize> {
+    let mut prev: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    'bfs: while let Some(v) = queue.pop_front() {
+        for &w in &deps[v] {
+            if comp[w] != ci {
+                continue;
+            }
+            if w == start {
+                prev.insert(start, v);
+                break 'bfs;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(w) {
+                e.insert(v);
+                queue.push_back(w);
+            }
+        }
+    }
+    let mut cycle = vec![start];
+    let mut v = prev[&start];
+    while v != start {
+        cycle.push(v);
+        v = prev[&v];
+    }
+    cycle[1..].reverse();
+    cycle
 }
 
 #[cfg(test)]

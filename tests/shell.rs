@@ -121,11 +121,11 @@ fn shell_option_runs_commands_through_the_shell_with_quoted_values() {
 #[test]
 fn resume_without_ids_matches_rows_by_command() {
     let t = TestEnv::new();
-    let rows: String = (0..20).map(|i| format!("f{i}\n")).collect();
-    t.write("m.csv", format!("file\n{rows}"));
+    // Only options the old code had, so this fails there for the resume bug alone.
+    let rows: String = (0..20).map(|i| format!("f{i},yes\n")).collect();
+    t.write("m.csv", format!("file,shell\n{rows}"));
     let args = [
         "run",
-        "--shell",
         "--command",
         "echo {file} >> ran.log",
         "--joblog",
@@ -136,7 +136,7 @@ fn resume_without_ids_matches_rows_by_command() {
         "m.csv",
     ];
     t.run(&args).code(0);
-    t.write("m.csv", format!("file\nnew\n{rows}"));
+    t.write("m.csv", format!("file,shell\nnew,yes\n{rows}"));
     t.run(&args).code(0);
     let rep = t.json("r.json");
     assert_eq!(rep["counts"]["succeeded"], 1);
@@ -273,6 +273,12 @@ fn keep_order_prints_in_manifest_order() {
     let r = t.run(&["run", "-j", "2", "-k", "--output", "tag", "m.csv"]);
     r.code(0);
     assert_eq!(r.stdout, "[a] A1\n[a] A2\n[b] B1\n[b] B2\n");
+    // With --output-dir the held output is a copy of the named files.
+    std::fs::remove_file(t.path("flag")).unwrap();
+    let r = t.run(&["run", "-j", "2", "-k", "--output-dir", "out", "m.csv"]);
+    r.code(0);
+    assert_eq!(r.stdout, "A1\nA2\nB1\nB2");
+    assert_eq!(t.read("out/b.out"), "B1\nB2");
     // Without --keep-order, finish order (what the old code always did).
     std::fs::remove_file(t.path("flag")).unwrap();
     let r = t.run(&["run", "-j", "2", "--output", "tag", "m.csv"]);
