@@ -827,6 +827,8 @@ struct Rows {
     warnings: Vec<Problem>,
     /// The warnings already given, by origin and kind, so each is given once.
     warned: HashSet<(bool, &'static str)>,
+    /// The modes (shell or not) `--command` was checked for warnings in.
+    option_checked: HashSet<bool>,
 }
 
 /// One row being turned into a job: its line, and the problems found.
@@ -855,6 +857,7 @@ impl Rows {
             ids_from_rows: layout.cols.id.is_none() && layout.id_template.is_none(),
             warnings: Vec::new(),
             warned: HashSet::new(),
+            option_checked: HashSet::new(),
         }
     }
 
@@ -1004,6 +1007,11 @@ impl Rows {
 
     /// Warns, once per kind and source, about a template that lets a shell re-parse a value.
     fn warn(&mut self, l: &Layout<'_>, pieces: &[Piece], shell: bool, row: &Row) {
+        let from_option = matches!(l.command, CommandSource::Template(_));
+        // `--command` is the same for every row: check it once per mode.
+        if from_option && !self.option_checked.insert(shell) {
+            return;
+        }
         let kind = if shell && template::quoted_placeholder(pieces) {
             "a placeholder inside quotes of the command's own (\"{x}\" or '{x}'): values are \
              already shell-quoted, so these quotes unquote them again and the shell expands \
@@ -1015,7 +1023,6 @@ impl Rows {
         } else {
             return;
         };
-        let from_option = matches!(l.command, CommandSource::Template(_));
         if !self.warned.insert((from_option, kind)) {
             return;
         }

@@ -226,6 +226,18 @@ const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "b
 /// Whether a direct-mode template runs a shell with `-c` and puts a placeholder in its
 /// arguments (`sh -c 'echo {x}'`): the shell re-parses the value, so `$(…)` in it runs.
 pub fn nested_shell(pieces: &[Piece]) -> bool {
+    // Cheap first: most commands do not start with a shell's name.
+    let starts_with_shell = match pieces.first() {
+        Some(Piece::Lit(s)) => s
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.trim_matches(['\'', '"']).rsplit('/').next())
+            .is_some_and(|p| SHELLS.contains(&p)),
+        _ => false,
+    };
+    if !starts_with_shell {
+        return false;
+    }
     let Ok(words) = shell_words::split(&marked(pieces)) else {
         return false;
     };
