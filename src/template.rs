@@ -321,7 +321,6 @@ mod tests {
             words in prop::collection::vec((lit_word(), prop::option::of(value()), lit_word()), 1..5)
         ) {
             let mut text = String::new();
-            let mut values: Vec<String> = Vec::new();
             let mut expected = Vec::new();
             for (i, (before, val, after)) in words.iter().enumerate() {
                 if i > 0 {
@@ -332,7 +331,6 @@ mod tests {
                 if let Some(v) = val {
                     text.push_str(&format!("{{v{i}}}"));
                     word.push_str(v);
-                    values.push(format!("v{i}"));
                 }
                 text.push_str(&lit_text(after));
                 word.push_str(after);
