@@ -60,8 +60,9 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     // Cross-row checks run on the valid rows even when others have problems, so one pass
     // reports everything.
     let (m, mut problems) = manifest::parse_all(&name, &bytes, tsv, &config.manifest_options);
+    // Logged, so `-q` keeps a cron run that succeeds silent.
     for w in &m.warnings {
-        console::eprint_line(&format!("warning: {w}"));
+        log::warn!("{w}");
     }
     match Plan::new(m, &config.limits) {
         Ok(plan) if problems.is_empty() => Ok(plan),

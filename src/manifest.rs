@@ -721,7 +721,7 @@ impl<'o> Layout<'o> {
             .cloned()
             .collect();
         if !columns.iter().any(|c| c == "id") {
-            var_names.push("id".to_string());
+            var_names.insert(0, "id".to_string());
         }
         let mut layout = Layout {
             columns,

@@ -417,11 +417,23 @@ fn check_warns_when_a_shell_reparses_a_value() {
     t.write("m.csv", "x\n$(touch pwned)\n");
     let r = t.run(&["check", "--command", "sh -c 'echo {x}'", "m.csv"]);
     r.code(0);
-    r.stderr_has("batchrun: warning: --command: a shell run with -c and a placeholder");
+    r.stderr_has("warn: --command: a shell run with -c and a placeholder");
     let r = t.run(&["check", "--shell", "--command", "echo \"{x}\"", "m.csv"]);
     r.code(0);
-    r.stderr_has("batchrun: warning: --command: a placeholder inside quotes");
+    r.stderr_has("warn: --command: a placeholder inside quotes");
+    // -q: a run that succeeds prints nothing, warnings included.
+    let r = t.run(&[
+        "run",
+        "-q",
+        "--shell",
+        "--command",
+        "echo \"{x}\" >/dev/null",
+        "m.csv",
+    ]);
+    r.code(0);
+    assert_eq!(r.stderr, "");
+    // What the warning is about: the value was run.
+    assert!(t.path("pwned").exists());
     let r = t.run(&["check", "--shell", "--command", "echo {x}", "m.csv"]);
-    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
-    assert!(!t.path("pwned").exists());
+    assert!(!r.stderr.contains("warn"), "{}", r.stderr);
 }
