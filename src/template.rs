@@ -296,9 +296,10 @@ mod tests {
         assert!(!quoted_placeholder(&t("echo {x} 'q' \\'{y}")));
     }
 
-    /// A literal piece of a word of a template: anything but NUL.
+    /// A literal piece of a word of a template: anything but NUL, and often the characters
+    /// that quoting, splitting and markers care about (private-use ones included).
     fn lit_word() -> impl Strategy<Value = String> {
-        "[^\u{0}]{1,8}"
+        prop_oneof!["[^\u{0}]{1,8}", "[a0-9 '\"\\{}$\u{E000}\u{E001}]{1,8}"]
     }
 
     /// `s` quoted for the shell, then escaped for a template.
@@ -308,7 +309,7 @@ mod tests {
 
     /// Any value (no NUL: the manifest rejects those).
     fn value() -> impl Strategy<Value = String> {
-        "[^\u{0}]{0,12}"
+        prop_oneof!["[^\u{0}]{0,12}", "[a0-9 '\"\\{}$\u{E000}\u{E001}]{0,12}"]
     }
 
     proptest! {
@@ -366,22 +367,32 @@ mod tests {
         }
     }
 
+    /// `value` printed by a real `/bin/sh` from `printf %s {x}` in shell mode.
+    fn through_sh(value: &str) -> String {
+        let p = parse("printf %s {x}").unwrap();
+        let s = render(&p, &vars(&[("x", value)]), true);
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", &s])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     #[test]
     fn shell_mode_round_trips_through_a_real_shell() {
-        for value in [
-            "$(touch pwned)",
-            "a'b\"c",
-            "`id`;|&<>* ~",
-            "\u{E000}\u{E001}",
-            "",
-        ] {
-            let p = parse("printf %s {x}").unwrap();
-            let s = render(&p, &vars(&[("x", value)]), true);
-            let out = std::process::Command::new("/bin/sh")
-                .args(["-c", &s])
-                .output()
-                .unwrap();
-            assert_eq!(String::from_utf8(out.stdout).unwrap(), value, "{s}");
+        for value in ["$(touch pwned)", "a'b\"c", "`id`;|&<>* ~", "\u{E000}\u{E001}", ""] {
+            assert_eq!(through_sh(value), value);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Shell mode, with a real shell: whatever the value, `sh -c 'printf %s VALUE'` prints
+        /// it back unchanged (nothing in it is expanded or run).
+        #[test]
+        fn a_real_shell_prints_every_value_back(value in "[^\u{0}]{0,16}") {
+            prop_assert_eq!(through_sh(&value), value);
         }
     }
 }
