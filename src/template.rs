@@ -380,7 +380,13 @@ mod tests {
 
     #[test]
     fn shell_mode_round_trips_through_a_real_shell() {
-        for value in ["$(touch pwned)", "a'b\"c", "`id`;|&<>* ~", "\u{E000}\u{E001}", ""] {
+        for value in [
+            "$(touch pwned)",
+            "a'b\"c",
+            "`id`;|&<>* ~",
+            "\u{E000}\u{E001}",
+            "",
+        ] {
             assert_eq!(through_sh(value), value);
         }
     }
