@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::console::OutputMode;
 use crate::error::Error;
-use crate::manifest::{parse_duration, ManifestOptions};
+use crate::manifest::{duration, parse_duration, BadDuration, InputFormat, ManifestOptions};
 use crate::report::ReportFormat;
 
 /// Raw flags, as clap parses them.
@@ -47,13 +47,14 @@ pub enum Command {
 /// Options that shape how the manifest's rows become jobs (shared by `run` and `check`).
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
-    /// The manifest: a .csv or .tsv file, or - for standard input.
+    /// The manifest: a .csv or .tsv file (with --lines or -0, a plain list), or - for
+    /// standard input.
     #[arg(value_name = "MANIFEST")]
     pub manifest: String,
     /// The same command for every row, with {column} placeholders.
     #[arg(long, value_name = "TEMPLATE")]
     pub command: Option<String>,
-    /// Default per-job time limit (e.g. 30s, 5m, 1h30m).
+    /// Default per-job time limit (e.g. 30s, 5m, 1h30m, or 5 for seconds).
     #[arg(long, value_name = "DUR")]
     pub timeout: Option<String>,
     /// Default extra attempts after a failure or timeout.
@@ -62,6 +63,66 @@ pub struct ManifestArgs {
     /// Cap a group's concurrency (repeatable).
     #[arg(long, value_name = "GROUP=N")]
     pub limit: Vec<String>,
+    /// The input is a plain list, one item per line, no header; {} is the item in --command,
+    /// and without --command each line is a shell command.
+    #[arg(long)]
+    pub lines: bool,
+    /// Like --lines, with items separated by NUL bytes (find -print0).
+    #[arg(short = '0', long)]
+    pub null: bool,
+    /// Run every command through /bin/sh -c (placeholders shell-quoted); a row's shell
+    /// column still overrides.
+    #[arg(long)]
+    pub shell: bool,
+    /// Build each job's id from its row's columns, e.g. '{table}-{day}'.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub id: Option<String>,
+    /// With --command: every column is a variable, none (env, cwd, shell, …) is a setting.
+    #[arg(long, requires = "command")]
+    pub vars_only: bool,
+}
+
+impl ManifestArgs {
+    /// The options that shape how rows become jobs, or every problem with them.
+    pub fn options(&self, problems: &mut Vec<String>) -> ManifestOptions {
+        let default_timeout = self
+            .timeout
+            .as_deref()
+            .map(|t| duration_flag("--timeout", t))
+            .transpose()
+            .unwrap_or_else(|m| {
+                problems.push(m);
+                None
+            });
+        let input = match (self.null, self.lines) {
+            (true, _) => InputFormat::Null,
+            (false, true) => InputFormat::Lines,
+            (false, false) => InputFormat::Table,
+        };
+        ManifestOptions {
+            command_template: self.command.clone(),
+            default_timeout,
+            default_retries: self.retries,
+            input,
+            shell: self.shell,
+            id_template: self.id.clone(),
+            vars_only: self.vars_only,
+        }
+    }
+
+    /// `--limit GROUP=N`, or every problem with them.
+    pub fn limits(&self, problems: &mut Vec<String>) -> Vec<(String, usize)> {
+        let mut limits = Vec::new();
+        for l in &self.limit {
+            match l.split_once('=').map(|(g, n)| (g.trim(), n.trim().parse::<usize>())) {
+                Some((g, Ok(n))) if !g.is_empty() && n > 0 => limits.push((g.to_string(), n)),
+                _ => problems.push(format!(
+                    "--limit '{l}' is not GROUP=N (expected a group name and a positive number, e.g. db=2)"
+                )),
+            }
+        }
+        limits
+    }
 }
 
 /// `check` flags.
@@ -102,7 +163,8 @@ pub struct RunArgs {
     /// Append one CSV line per finished job, written at once.
     #[arg(long, value_name = "FILE")]
     pub joblog: Option<PathBuf>,
-    /// With --joblog: skip jobs whose id and command succeeded in that joblog.
+    /// With --joblog: skip jobs whose id and command succeeded in that joblog (without ids:
+    /// whose command did), and run every job after a job that runs.
     #[arg(long, requires = "joblog")]
     pub resume: bool,
     /// How job output is shown.
@@ -123,9 +185,14 @@ pub struct RunArgs {
     /// Log only errors; print nothing at all when every job succeeded.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Validate, then print each job's resolved command in start order; run nothing.
+    /// Validate, then print each job's resolved command in start order; run nothing. With
+    /// --resume, only the jobs that would run.
     #[arg(long)]
     pub dry_run: bool,
+    /// In group and tag modes, print job output in manifest order (a finished job's output
+    /// waits, in its capture file, until the jobs before it have printed).
+    #[arg(short = 'k', long)]
+    pub keep_order: bool,
 }
 
 /// Validated settings for `check` and `run`.
@@ -185,20 +252,31 @@ pub struct RunConfig {
     pub quiet: bool,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--keep-order`.
+    pub keep_order: bool,
 }
 
 /// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
 /// RFC 3339 timestamp (which must be in the future).
 pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
     let s = s.trim();
-    if let Ok(d) = humantime::parse_duration(s) {
-        return Ok(now + d);
+    match duration(s) {
+        Ok(d) => return Ok(now + d),
+        Err(BadDuration::NotADuration) => {}
+        Err(bad) => return Err(format!("--deadline: {}", bad.message(s))),
     }
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         let t: SystemTime = t.with_timezone(&chrono::Utc).into();
         if t <= now {
             return Err(format!(
                 "--deadline {s} is in the past (expected a future time)"
+            ));
+        }
+        if t.duration_since(now)
+            .is_ok_and(|d| d > crate::manifest::MAX_DURATION)
+        {
+            return Err(format!(
+                "--deadline {s} is more than 10 years away (expected at most 10y from now)"
             ));
         }
         return Ok(t);
@@ -242,24 +320,8 @@ impl Cli {
                 (r.manifest, run)
             }
         };
-        let default_timeout = margs
-            .timeout
-            .as_deref()
-            .map(|t| duration_flag("--timeout", t))
-            .transpose()
-            .unwrap_or_else(|m| {
-                problems.push(m);
-                None
-            });
-        let mut limits = Vec::new();
-        for l in &margs.limit {
-            match l.split_once('=').map(|(g, n)| (g.trim(), n.trim().parse::<usize>())) {
-                Some((g, Ok(n))) if !g.is_empty() && n > 0 => limits.push((g.to_string(), n)),
-                _ => problems.push(format!(
-                    "--limit '{l}' is not GROUP=N (expected a group name and a positive number, e.g. db=2)"
-                )),
-            }
-        }
+        let manifest_options = margs.options(&mut problems);
+        let limits = margs.limits(&mut problems);
         let action = match action {
             None => Action::Check,
             Some(run) => Action::Run(run),
@@ -271,11 +333,7 @@ impl Cli {
             dir: self.dir,
             verbose: self.verbose,
             manifest: margs.manifest,
-            manifest_options: ManifestOptions {
-                command_template: margs.command,
-                default_timeout,
-                default_retries: margs.retries,
-            },
+            manifest_options,
             limits,
             action,
         })
@@ -343,6 +401,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
         progress: progress && !r.quiet,
         quiet: r.quiet,
         dry_run: r.dry_run,
+        keep_order: r.keep_order,
     })
 }
 

@@ -28,6 +28,8 @@ use parking_lot::Mutex;
 
 use crate::cancel::SignalEvent;
 use crate::event::Event;
+use crate::manifest::JobSpec;
+use crate::order::{Kept, OrderedOutput};
 use crate::outcome::plural;
 use crate::report::RunSummary;
 
@@ -276,6 +278,8 @@ pub struct Console {
     printer: Option<Printer>,
     /// Set once the job printer was given up on (stdout is not being read).
     abandoned: bool,
+    /// `--keep-order`: output held until the jobs before it have printed.
+    order: Option<OrderedOutput<Kept>>,
 }
 
 impl Console {
@@ -304,6 +308,15 @@ impl Console {
             failed: 0,
             printer,
             abandoned: false,
+            order: None,
+        }
+    }
+
+    /// `--keep-order`: job output is printed in manifest order. `resumed` marks the jobs
+    /// (by index) that will not run.
+    pub fn keep_order(&mut self, resumed: &[bool]) {
+        if self.mode != OutputMode::None {
+            self.order = Some(OrderedOutput::new(resumed));
         }
     }
 
@@ -349,7 +362,7 @@ impl Console {
                     return;
                 }
                 let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));
-                self.print_job(out, err, tag);
+                self.job_output(job, out, err, tag);
             }
             Event::RetryScheduled {
                 job,
@@ -368,7 +381,12 @@ impl Console {
                 "{}: cannot start now ({error}); it waits for a running job to finish",
                 job.id
             ),
-            Event::JobFinished { job, result } => self.job_finished(&job.id, result),
+            Event::JobFinished { job, result } => {
+                if let Some(kept) = self.order.as_mut().map(|o| o.finished(job.index)) {
+                    self.print_kept(kept);
+                }
+                self.job_finished(&job.id, result);
+            }
             Event::Draining { running } if running > 0 => self.notice(&format!(
                 "interrupted: starting no new jobs; waiting for {} to finish (send the signal again to terminate them)",
                 plural(running, "running job")
@@ -420,6 +438,24 @@ impl Console {
         *BAR.lock() = Some(bar);
     }
 
+    /// One attempt's output: printed now, or with `--keep-order` held until the jobs before
+    /// it have printed (its capture files stay open; nothing is read into memory).
+    fn job_output(&mut self, job: &JobSpec, out: Captured, err: Captured, tag: Option<String>) {
+        let Some(order) = self.order.as_mut().filter(|o| !o.may_print(job.index)) else {
+            return self.print_job(out, err, tag);
+        };
+        match Kept::new(tag, out, err) {
+            Ok(kept) => order.hold(job.index, kept),
+            Err((e, kept)) => {
+                log::warn!(
+                    "{}: cannot keep the output for later ({e}); printing it out of order",
+                    job.id
+                );
+                self.print_kept(vec![kept]);
+            }
+        }
+    }
+
     /// Queues one attempt's output for the printer.
     fn print_job(&mut self, out: Captured, err: Captured, tag: Option<String>) {
         match &self.printer {
@@ -433,6 +469,13 @@ impl Console {
                 }
             }
             _ => print_job(&out, &err, tag.as_deref(), &mut false),
+        }
+    }
+
+    /// Queues held output that may be printed now.
+    fn print_kept(&mut self, kept: Vec<Kept>) {
+        for k in kept {
+            self.print_job(k.out, k.err, k.tag);
         }
     }
 
@@ -512,6 +555,9 @@ impl Console {
     /// Waits until every job output queued so far is printed, or a signal arrives, or `limit`
     /// passes. The progress bar goes away first.
     pub fn flush(&mut self, signals: &Receiver<SignalEvent>, limit: Option<Duration>) -> Flushed {
+        if let Some(kept) = self.order.as_mut().map(OrderedOutput::drain) {
+            self.print_kept(kept);
+        }
         if let Some(bar) = BAR.lock().take() {
             bar.finish_and_clear();
         }

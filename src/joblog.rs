@@ -140,12 +140,41 @@ impl Joblog {
     }
 }
 
+/// What an earlier joblog says, for `--resume` (see [`crate::resume`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// For each id, the command hash of its last line, when that line is a success.
+    pub by_id: HashMap<String, String>,
+    /// For each command hash, how many successes it has since its last line that is not a
+    /// success.
+    pub by_hash: HashMap<String, usize>,
+}
+
+impl History {
+    /// Takes one joblog line into account, in file order.
+    pub fn record(&mut self, id: &str, success: bool, hash: &str) {
+        if success {
+            self.by_id.insert(id.to_string(), hash.to_string());
+            *self.by_hash.entry(hash.to_string()).or_default() += 1;
+        } else {
+            self.by_id.remove(id);
+            self.by_hash.insert(hash.to_string(), 0);
+        }
+    }
+}
+
 /// What an earlier joblog says: for each id, the command hash of its last success.
 /// Lines that cannot be read (a torn last line) are skipped with a warning.
 pub fn read_successes(path: &Path) -> Result<HashMap<String, String>, JoblogError> {
+    read_history(path).map(|h| h.by_id)
+}
+
+/// Reads an earlier joblog (a missing one is empty). Lines that cannot be read (a torn last
+/// line) are skipped with a warning.
+pub fn read_history(path: &Path) -> Result<History, JoblogError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
         Err(source) => {
             return Err(JoblogError {
                 path: path.to_path_buf(),
@@ -157,7 +186,7 @@ pub fn read_successes(path: &Path) -> Result<HashMap<String, String>, JoblogErro
         .flexible(true)
         .has_headers(true)
         .from_reader(bytes.as_slice());
-    let mut ok = HashMap::new();
+    let mut history = History::default();
     for rec in reader.records() {
         let line = match rec {
             Ok(r) => r,
@@ -177,13 +206,11 @@ pub fn read_successes(path: &Path) -> Result<HashMap<String, String>, JoblogErro
             }
             continue;
         }
-        if line[1] == *Status::Succeeded.as_str() || line[1] == *Status::Resumed.as_str() {
-            ok.insert(line[0].to_string(), line[7].to_string());
-        } else {
-            ok.remove(&line[0]);
-        }
+        let success =
+            line[1] == *Status::Succeeded.as_str() || line[1] == *Status::Resumed.as_str();
+        history.record(&line[0], success, &line[7]);
     }
-    Ok(ok)
+    Ok(history)
 }
 
 #[cfg(test)]

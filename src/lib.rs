@@ -22,13 +22,16 @@ pub mod exec;
 pub mod exit;
 pub mod joblog;
 pub mod manifest;
+pub mod order;
 pub mod outcome;
 pub mod plan;
 pub mod pool;
 pub mod report;
+pub mod resume;
 pub mod runner;
 pub mod schedule;
 mod sys;
+pub mod template;
 
 use std::io::Write;
 use std::path::Path;
@@ -59,6 +62,10 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     // Cross-row checks run on the valid rows even when others have problems, so one pass
     // reports everything.
     let (m, mut problems) = manifest::parse_all(&name, &bytes, tsv, &config.manifest_options);
+    // Logged, so `-q` keeps a cron run that succeeds silent.
+    for w in &m.warnings {
+        log::warn!("{w}");
+    }
     match Plan::new(m, &config.limits) {
         Ok(plan) if problems.is_empty() => Ok(plan),
         Ok(_) => Err(invalid(problems)),
@@ -94,18 +101,46 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
         Action::Run(rc) => rc,
     };
     if rc.dry_run {
-        let text: String = plan
-            .start_order()
-            .into_iter()
-            .map(|i| plan.jobs[i].command.display() + "\n")
-            .collect();
-        console::print_stdout(&text);
+        dry_run(&plan, rc)?;
         return Ok(Finished {
             exit: Exit::Success,
             summary: None,
         });
     }
     run_plan(&plan, rc, signals)
+}
+
+/// `--dry-run`: prints the command of every job that would run, in start order; with
+/// `--resume`, says on stderr how many would be resumed.
+fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
+    let joblog = rc.joblog.as_deref().filter(|_| rc.resume);
+    let resumed = resume::from_joblog(plan, joblog).map_err(joblog_error)?;
+    let text: String = plan
+        .start_order()
+        .into_iter()
+        .filter(|&i| !resumed[i])
+        .map(|i| plan.jobs[i].command.display() + "\n")
+        .collect();
+    console::print_stdout(&text);
+    if let Some(path) = joblog {
+        let n = resumed.iter().filter(|&&r| r).count();
+        console::eprint_line(&format!(
+            "{n} of {} job{} would be resumed (succeeded before, per {}); {} would run",
+            resumed.len(),
+            if resumed.len() == 1 { "" } else { "s" },
+            path.display(),
+            resumed.len() - n
+        ));
+    }
+    Ok(())
+}
+
+fn joblog_error(e: joblog::JoblogError) -> Error {
+    Error::Output {
+        what: "joblog",
+        path: e.path,
+        source: e.source,
+    }
 }
 
 /// Takes the `--lock` file, writing our pid into it.
@@ -165,21 +200,14 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
             source,
         })?;
     }
-    let joblog_err = |e: joblog::JoblogError| Error::Output {
-        what: "joblog",
-        path: e.path,
-        source: e.source,
-    };
-    let resume_from = match (&rc.joblog, rc.resume) {
-        (Some(p), true) => Some(joblog::read_successes(p).map_err(joblog_err)?),
-        _ => None,
-    };
+    let resumed = resume::from_joblog(plan, rc.joblog.as_deref().filter(|_| rc.resume))
+        .map_err(joblog_error)?;
     let joblog = rc
         .joblog
         .as_deref()
         .map(joblog::Joblog::open)
         .transpose()
-        .map_err(joblog_err)?;
+        .map_err(joblog_error)?;
     let tmp = tempfile::Builder::new()
         .prefix("batchrun-")
         .tempdir()
@@ -197,16 +225,6 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
         }
         None => runner::OutputPaths::new(tmp.path().to_path_buf(), false),
     };
-    let resumed = plan
-        .jobs
-        .iter()
-        .map(|j| {
-            resume_from
-                .as_ref()
-                .and_then(|ok| ok.get(&j.id))
-                .is_some_and(|h| *h == joblog::command_hash(j))
-        })
-        .collect();
     Ok(Outputs {
         joblog,
         paths,
@@ -234,6 +252,9 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         grace: rc.grace,
     };
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
+    if rc.keep_order {
+        console.keep_order(&outputs.resumed);
+    }
     let started_at = SystemTime::now();
     let t0 = Instant::now();
     let results = runner::run(runner::RunContext {

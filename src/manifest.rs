@@ -1,23 +1,35 @@
 /*!
-The manifest: CSV (or TSV) bytes → [`JobSpec`]s, every bad row reported with its line and column.
+The manifest: CSV (or TSV) bytes, or a plain list (`--lines`, `--null`) → [`JobSpec`]s, every
+bad row reported with its line and column.
 
 Reading never stops at the first problem: each row is checked in full and every problem is kept
 as a [`Problem`], printed as `FILE:LINE: column 'NAME': what is wrong (what was expected)`.
-Cross-row checks (`after` ids, cycles, `--limit` groups) live in [`crate::plan`].
+Cross-row checks (`after` ids, cycles, `--limit` groups) live in [`crate::plan`]; templates in
+[`crate::template`].
+
+Limits: a manifest is at most [`MAX_MANIFEST_BYTES`], an id at most [`MAX_ID_LEN`] characters,
+a duration at most [`MAX_DURATION`]. No command, argument, working directory or environment
+value may hold a NUL byte (no process can receive one).
 */
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The columns with a meaning of their own; every other column is a variable.
-pub const KNOWN_COLUMNS: [&str; 9] = [
-    "id", "command", "shell", "timeout", "retries", "after", "group", "cwd", "env",
-];
+use crate::template::{self, Piece, Vars};
 
 /// Longest id accepted.
 pub const MAX_ID_LEN: usize = 200;
+
+/// Longest duration accepted anywhere (a `timeout` column, `--timeout`, `--grace`,
+/// `--retry-delay`, `--deadline`): 10 years (`10y`, 315,576,000 seconds).
+pub const MAX_DURATION: Duration = Duration::from_secs(315_576_000);
+
+/// Largest manifest read, from a file or standard input: 256 MiB.
+pub const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
 
 /// One problem found while validating: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +75,22 @@ impl CommandLine {
             CommandLine::Shell(s) => s.clone(),
         }
     }
+
+    /// Whether it is empty (no word, or only blanks for the shell).
+    fn is_empty(&self) -> bool {
+        match self {
+            CommandLine::Direct(words) => words.is_empty(),
+            CommandLine::Shell(s) => s.trim().is_empty(),
+        }
+    }
+
+    /// Whether an argument (or the shell string) holds a NUL byte.
+    fn has_nul(&self) -> bool {
+        match self {
+            CommandLine::Direct(words) => words.iter().any(|w| w.contains('\0')),
+            CommandLine::Shell(s) => s.contains('\0'),
+        }
+    }
 }
 
 /// One fully resolved job: placeholders substituted, defaults applied.
@@ -70,7 +98,7 @@ impl CommandLine {
 pub struct JobSpec {
     /// Position among the data rows, 0-based; the manifest order.
     pub index: usize,
-    /// Line the row starts on, 1-based.
+    /// Line the row starts on, 1-based (with `--null`, the item's number).
     pub line: u64,
     /// The unique job name.
     pub id: String,
@@ -90,6 +118,18 @@ pub struct JobSpec {
     pub env: Vec<(String, String)>,
 }
 
+/// How the input is laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InputFormat {
+    /// CSV (or TSV) with a header row.
+    #[default]
+    Table,
+    /// `--lines`: one item per line, no header; blank lines are skipped.
+    Lines,
+    /// `--null`: items separated by NUL bytes; empty (or blank) items are skipped.
+    Null,
+}
+
 /// Settings from the command line that shape how rows become jobs.
 #[derive(Debug, Clone, Default)]
 pub struct ManifestOptions {
@@ -99,6 +139,14 @@ pub struct ManifestOptions {
     pub default_timeout: Option<Duration>,
     /// `--retries`: the retries of rows with an empty `retries`.
     pub default_retries: u32,
+    /// `--lines` / `--null`: a plain list instead of a table.
+    pub input: InputFormat,
+    /// `--shell`: rows with an empty (or no) `shell` column run through `/bin/sh -c`.
+    pub shell: bool,
+    /// `--id`: a template that builds each job's id from its row.
+    pub id_template: Option<String>,
+    /// `--vars-only`: every column is a variable, none is a setting.
+    pub vars_only: bool,
 }
 
 /// A parsed manifest.
@@ -108,131 +156,78 @@ pub struct Manifest {
     pub name: String,
     /// Every job, in manifest order.
     pub jobs: Vec<JobSpec>,
-    /// The header's column names, in order.
+    /// The header's column names, in order (a plain list has one, the empty name of `{}`).
     pub columns: Vec<String>,
     /// Ids of rows that had problems (and so are not in `jobs`): `after` may name them
     /// without a second, misleading "unknown id" problem.
     pub invalid_ids: HashSet<String>,
+    /// True when the ids are row (or item) numbers: no `id` column and no `--id`. `--resume`
+    /// then matches jobs by their command instead.
+    pub ids_from_rows: bool,
+    /// Patterns that are valid but let a value be re-parsed by a shell; at most one of each
+    /// kind per template source.
+    pub warnings: Vec<Problem>,
 }
 
-/// One piece of a `{placeholder}` template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
-    Lit(String),
-    Var(String),
+/// The message of an empty command.
+const EMPTY_COMMAND: &str = "empty command (expected a command line)";
+
+/// Why a text is not an accepted duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadDuration {
+    /// Not a duration at all.
+    NotADuration,
+    /// Zero.
+    Zero,
+    /// Above [`MAX_DURATION`] (or too large to represent).
+    TooLong,
 }
 
-/// Parses `{name}` placeholders, `{{` and `}}`.
-fn parse_template(s: &str) -> Result<Vec<Piece>, String> {
-    let mut pieces = Vec::new();
-    let mut lit = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                lit.push('{');
+impl BadDuration {
+    /// The message for `s`: what is wrong, then what was expected.
+    pub fn message(self, s: &str) -> String {
+        match self {
+            BadDuration::NotADuration => format!(
+                "'{s}' is not a duration (expected a duration such as 250ms, 30s, 5m or 1h30m)"
+            ),
+            BadDuration::Zero => {
+                format!("'{s}' is zero (expected a duration such as 250ms, 30s, 5m or 1h30m)")
             }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                lit.push('}');
-            }
-            '{' => {
-                let mut name = String::new();
-                loop {
-                    match chars.next() {
-                        Some('}') => break,
-                        Some('{') | None => {
-                            return Err(format!(
-                                "unclosed '{{' after '{{{name}' (expected {{column}}, or {{{{ for a literal brace)"
-                            ))
-                        }
-                        Some(c) => name.push(c),
-                    }
-                }
-                if !lit.is_empty() {
-                    pieces.push(Piece::Lit(std::mem::take(&mut lit)));
-                }
-                pieces.push(Piece::Var(name));
-            }
-            '}' => return Err("lone '}' (expected }} for a literal brace)".to_string()),
-            c => lit.push(c),
-        }
-    }
-    if !lit.is_empty() {
-        pieces.push(Piece::Lit(lit));
-    }
-    Ok(pieces)
-}
-
-/// Names in a template that are not variables, as one message.
-fn unknown_placeholders(
-    pieces: &[Piece],
-    vars: &dyn Fn(&str) -> bool,
-    known: &[String],
-) -> Option<String> {
-    let unknown: BTreeSet<&str> = pieces
-        .iter()
-        .filter_map(|p| match p {
-            Piece::Var(name) if !vars(name) => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    if unknown.is_empty() {
-        return None;
-    }
-    let names: Vec<String> = unknown.iter().map(|n| format!("{{{n}}}")).collect();
-    Some(format!(
-        "placeholder {} names no column (expected one of: {})",
-        names.join(", "),
-        known
-            .iter()
-            .map(|k| format!("{{{k}}}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-}
-
-/// Parses a template whose placeholders must all be variables.
-fn checked_template(
-    text: &str,
-    vars: &dyn Fn(&str) -> bool,
-    known: &[String],
-) -> Result<Vec<Piece>, String> {
-    let pieces = parse_template(text)?;
-    match unknown_placeholders(&pieces, vars, known) {
-        Some(msg) => Err(msg),
-        None => Ok(pieces),
-    }
-}
-
-/// Fills a template; `quote` shell-quotes each value (shell mode).
-fn render(pieces: &[Piece], vars: &HashMap<&str, &str>, quote: bool) -> String {
-    let mut out = String::new();
-    for p in pieces {
-        match p {
-            Piece::Lit(s) => out.push_str(s),
-            Piece::Var(name) => {
-                let value = vars.get(name.as_str()).copied().unwrap_or("");
-                if quote {
-                    out.push_str(&shell_words::quote(value));
-                } else {
-                    out.push_str(value);
-                }
+            BadDuration::TooLong => {
+                format!("'{s}' is too long (expected at most 10y, 315576000 seconds)")
             }
         }
     }
-    out
 }
 
-/// Parses a duration such as `250ms`, `30s`, `5m` or `1h30m` (must be more than zero).
+/// Reads a duration: `250ms`, `30s`, `5m`, `1h30m`, or a bare number of seconds (`5`, `0.5`).
+/// It must be more than zero and at most [`MAX_DURATION`].
+pub fn duration(s: &str) -> Result<Duration, BadDuration> {
+    let t = s.trim();
+    let bare = t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && t.chars().filter(|&c| c == '.').count() <= 1
+        && t.chars().any(|c| c.is_ascii_digit());
+    let d = if bare {
+        let secs: f64 = t.parse().map_err(|_| BadDuration::NotADuration)?;
+        Duration::try_from_secs_f64(secs).map_err(|_| BadDuration::TooLong)?
+    } else {
+        humantime::parse_duration(t).map_err(|e| match e {
+            humantime::DurationError::NumberOverflow => BadDuration::TooLong,
+            _ => BadDuration::NotADuration,
+        })?
+    };
+    if d > MAX_DURATION {
+        Err(BadDuration::TooLong)
+    } else if d.is_zero() {
+        Err(BadDuration::Zero)
+    } else {
+        Ok(d)
+    }
+}
+
+/// [`duration`], with the message of what is wrong.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let expected = "(expected a duration such as 250ms, 30s, 5m or 1h30m)";
-    match humantime::parse_duration(s.trim()) {
-        Ok(d) if d > Duration::ZERO => Ok(d),
-        Ok(_) => Err(format!("'{s}' is zero {expected}")),
-        Err(_) => Err(format!("'{s}' is not a duration {expected}")),
-    }
+    duration(s).map_err(|b| b.message(s))
 }
 
 /// Parses `true/false`, `yes/no`, `1/0` (any case); empty is false.
@@ -268,15 +263,27 @@ pub fn check_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads the manifest's bytes from a path, or from standard input for `-`.
+/// Reads the manifest's bytes from a path, or from standard input for `-`: at most
+/// [`MAX_MANIFEST_BYTES`], else an error saying so.
 pub fn read_source(path: &str) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
     if path == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)?;
-        Ok(buf)
+        std::io::stdin()
+            .lock()
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut buf)?;
     } else {
-        std::fs::read(path)
+        std::fs::File::open(path)?
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut buf)?;
     }
+    if buf.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB (expected at most that; split it into several manifests)",
+            MAX_MANIFEST_BYTES >> 20
+        )));
+    }
+    Ok(buf)
 }
 
 /// The name shown in messages for a manifest path.
@@ -313,409 +320,792 @@ pub fn parse_all(
     tsv: bool,
     opts: &ManifestOptions,
 ) -> (Manifest, Vec<Problem>) {
-    let mut problems = Vec::new();
-    let problem = |line: Option<u64>, column: Option<&str>, message: String| Problem {
-        origin: name.to_string(),
-        line,
-        column: column.map(str::to_string),
-        message,
-    };
+    let mut problems = Problems::new(name);
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-
-    let make_reader = || {
-        csv::ReaderBuilder::new()
-            .delimiter(if tsv { b'\t' } else { b',' })
-            .quoting(!tsv)
-            .comment(Some(b'#'))
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(bytes)
+    let (columns, rows) = match opts.input {
+        InputFormat::Table => parse_table(bytes, tsv, opts, &mut problems),
+        InputFormat::Lines => parse_list(bytes, b'\n', opts, &mut problems),
+        InputFormat::Null => parse_list(bytes, b'\0', opts, &mut problems),
     };
-    let blank = |r: &csv::ByteRecord| r.len() == 1 && r[0].iter().all(u8::is_ascii_whitespace);
-    // The csv reader's own line numbers skip comment and blank lines; count them ourselves.
-    let lines = LineIndex::new(bytes);
-    let locate = |r: &csv::ByteRecord| {
-        let start = record_start(bytes, r.position().map_or(0, |p| p.byte() as usize));
-        (start, lines.line_of(start))
+    let m = Manifest {
+        name: name.to_string(),
+        jobs: rows.jobs,
+        columns,
+        invalid_ids: rows.invalid_ids,
+        ids_from_rows: rows.ids_from_rows,
+        warnings: rows.warnings,
     };
+    (m, problems.list)
+}
 
+/// Every problem found so far, with the manifest's name.
+struct Problems<'a> {
+    name: &'a str,
+    list: Vec<Problem>,
+}
+
+impl<'a> Problems<'a> {
+    fn new(name: &'a str) -> Self {
+        Problems {
+            name,
+            list: Vec::new(),
+        }
+    }
+
+    /// A problem in the manifest, at `line` and `column` when known.
+    fn push(&mut self, line: Option<u64>, column: Option<&str>, message: impl Into<String>) {
+        self.list.push(Problem {
+            origin: self.name.to_string(),
+            line,
+            column: column.map(str::to_string),
+            message: message.into(),
+        });
+    }
+
+    /// A problem in a command-line option.
+    fn option(&mut self, option: &str, message: String) {
+        self.list.push(Problem {
+            origin: option.to_string(),
+            line: None,
+            column: None,
+            message,
+        });
+    }
+}
+
+/// A plain list: each non-blank item is a row with one variable, `{}`.
+fn parse_list(
+    bytes: &[u8],
+    sep: u8,
+    opts: &ManifestOptions,
+    problems: &mut Problems<'_>,
+) -> (Vec<String>, Rows) {
+    let columns = vec![String::new()];
+    let layout = Layout::new(columns.clone(), None, opts, problems);
+    let mut rows = Rows::new(&layout);
+    let mut index = 0;
+    for (n, raw) in bytes.split(|&b| b == sep).enumerate() {
+        let raw = match sep {
+            b'\n' => raw.strip_suffix(b"\r").unwrap_or(raw),
+            _ => raw,
+        };
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let line = n as u64 + 1;
+        match std::str::from_utf8(raw) {
+            Ok(item) => rows.add(&layout, index, line, &[item], problems),
+            Err(e) => problems.push(
+                Some(line),
+                None,
+                format!(
+                    "invalid UTF-8 at byte {} of the item (expected UTF-8 text)",
+                    e.valid_up_to() + 1
+                ),
+            ),
+        }
+        index += 1;
+    }
+    (columns, rows)
+}
+
+/// A CSV (or TSV) table with a header row.
+fn parse_table(
+    bytes: &[u8],
+    tsv: bool,
+    opts: &ManifestOptions,
+    problems: &mut Problems<'_>,
+) -> (Vec<String>, Rows) {
+    let table = Table::new(bytes, tsv);
     // Two passes over the bytes, each reusing one record, so no row is held in memory twice:
     // the first finds the header and the last record, the second turns rows into jobs.
+    let scan = table.scan(problems);
+    let Some((header, header_line)) = scan.header else {
+        problems.push(
+            None,
+            None,
+            "no header row (expected a header naming the columns, such as id,command)",
+        );
+        let layout = Layout::new(Vec::new(), None, opts, &mut Problems::new(""));
+        return (Vec::new(), Rows::new(&layout));
+    };
+    let columns = header_columns(&header, header_line, problems);
+    let layout = Layout::new(columns.clone(), Some(header_line), opts, problems);
+    let mut rows = Rows::new(&layout);
+    rows.jobs.reserve(scan.data_rows);
+    let mut reader = table.reader();
     let mut rec = csv::ByteRecord::new();
-    let mut header: Option<(csv::ByteRecord, u64)> = None;
-    let mut last: Option<(usize, u64)> = None;
-    let mut data_rows = 0usize;
-    let mut reader = make_reader();
-    loop {
-        match reader.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) if blank(&rec) => {}
-            Ok(true) => {
-                let (start, line) = locate(&rec);
-                if header.is_none() {
-                    header = Some((rec.clone(), line));
-                } else {
-                    data_rows += 1;
-                }
-                last = Some((start, line));
-            }
-            Err(e) => {
-                let line = e
-                    .position()
-                    .map(|p| lines.line_of(record_start(bytes, p.byte() as usize)));
-                problems.push(problem(line, None, format!("malformed CSV: {e}")));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-            }
-        }
-    }
-    let Some((header, header_line)) = header else {
-        problems.push(problem(
-            None,
-            None,
-            "no header row (expected a header naming the columns, such as id,command)".into(),
-        ));
-        let m = Manifest {
-            name: name.to_string(),
-            jobs: Vec::new(),
-            columns: Vec::new(),
-            invalid_ids: HashSet::new(),
-        };
-        return (m, problems);
-    };
-    // An unbalanced quote makes the csv reader swallow the rest of the file into one field:
-    // a well-formed quoted record holds an even number of quote characters.
-    let unbalanced_line = last.and_then(|(start, line)| {
-        let quotes = bytes[start..].iter().filter(|&&b| b == b'"').count();
-        (!tsv && quotes % 2 == 1).then_some(line)
-    });
-
-    let mut columns: Vec<String> = Vec::new();
-    for (i, raw) in header.iter().enumerate() {
-        match std::str::from_utf8(raw) {
-            Ok(s) => {
-                let s = s.trim().to_string();
-                if s.is_empty() {
-                    problems.push(problem(
-                        Some(header_line),
-                        None,
-                        format!(
-                            "header column {} has no name (expected a column name)",
-                            i + 1
-                        ),
-                    ));
-                } else if columns.contains(&s) {
-                    problems.push(problem(
-                        Some(header_line),
-                        Some(&s),
-                        "named twice in the header (expected each column once)".into(),
-                    ));
-                }
-                columns.push(s);
-            }
-            Err(_) => {
-                problems.push(problem(
-                    Some(header_line),
-                    None,
-                    format!(
-                        "header column {} is not valid UTF-8 (expected UTF-8 text)",
-                        i + 1
-                    ),
-                ));
-                columns.push(String::new());
-            }
-        }
-    }
-    let col = |name: &str| columns.iter().position(|c| c == name);
-    let (c_id, c_cmd, c_shell, c_timeout, c_retries, c_after, c_group, c_cwd, c_env) = (
-        col("id"),
-        col("command"),
-        col("shell"),
-        col("timeout"),
-        col("retries"),
-        col("after"),
-        col("group"),
-        col("cwd"),
-        col("env"),
-    );
-    let mut var_names: Vec<String> = columns.iter().filter(|c| !c.is_empty()).cloned().collect();
-    if c_id.is_none() {
-        var_names.insert(0, "id".to_string());
-    }
-    let is_var = |n: &str| n == "id" || columns.iter().any(|c| c == n);
-
-    let template_pieces = match (&opts.command_template, c_cmd) {
-        (Some(_), Some(_)) => {
-            problems.push(problem(
-                Some(header_line),
-                Some("command"),
-                "present together with --command (expected one or the other)".into(),
-            ));
-            None
-        }
-        (Some(t), None) => match checked_template(t, &is_var, &var_names) {
-            Ok(p) => Some(p),
-            Err(message) => {
-                problems.push(Problem {
-                    origin: "--command".into(),
-                    line: None,
-                    column: None,
-                    message,
-                });
-                None
-            }
-        },
-        (None, None) => {
-            problems.push(problem(
-                Some(header_line),
-                None,
-                "no 'command' column (expected a 'command' column, or the --command option)".into(),
-            ));
-            None
-        }
-        (None, Some(_)) => None,
-    };
-
-    let mut jobs = Vec::with_capacity(data_rows);
-    let mut seen_ids: HashMap<String, u64> = HashMap::new();
-    let mut invalid_ids = HashSet::new();
-    let mut reader = make_reader();
     let mut seen_header = false;
-    let mut next_index = 0usize;
+    let mut index = 0usize;
     while let Ok(true) = reader.read_byte_record(&mut rec) {
-        if blank(&rec) {
+        if Table::blank(&rec) {
             continue;
         }
         if !seen_header {
             seen_header = true;
             continue;
         }
-        let index = next_index;
-        next_index += 1;
-        let rec = &rec;
-        let (_, line) = locate(rec);
-        if Some(line) == unbalanced_line {
-            problems.push(problem(
+        let line = table.locate(&rec).1;
+        if Some(line) == scan.unbalanced_line {
+            problems.push(
                 Some(line),
                 None,
-                "unbalanced quote: a quoted field opened here never closes (expected a closing \")"
-                    .into(),
-            ));
-            continue;
+                "unbalanced quote: a quoted field opened here never closes (expected a closing \")",
+            );
+        } else if let Some(fields) = row_fields(&rec, line, &layout, &mut rows, problems) {
+            rows.add(&layout, index, line, &fields, problems);
         }
-        if rec.len() != columns.len() {
-            if let Some(raw) = c_id.and_then(|i| rec.get(i)) {
-                invalid_ids.insert(String::from_utf8_lossy(raw).trim().to_string());
+        index += 1;
+    }
+    (columns, rows)
+}
+
+/// A record's fields as text, or `None` (with the problems reported) when it has the wrong
+/// number of fields or invalid UTF-8.
+fn row_fields<'r>(
+    rec: &'r csv::ByteRecord,
+    line: u64,
+    layout: &Layout<'_>,
+    rows: &mut Rows,
+    problems: &mut Problems<'_>,
+) -> Option<Vec<&'r str>> {
+    let columns = &layout.columns;
+    if rec.len() != columns.len() {
+        if let Some(raw) = layout.cols.id.and_then(|i| rec.get(i)) {
+            rows.invalid_ids
+                .insert(String::from_utf8_lossy(raw).trim().to_string());
+        }
+        problems.push(
+            Some(line),
+            None,
+            format!(
+                "{} fields (expected {}, one per header column: {})",
+                rec.len(),
+                columns.len(),
+                columns.join(", ")
+            ),
+        );
+        return None;
+    }
+    let mut fields = Vec::with_capacity(rec.len());
+    let mut utf8_ok = true;
+    for (i, raw) in rec.iter().enumerate() {
+        match std::str::from_utf8(raw) {
+            Ok(s) => fields.push(s),
+            Err(e) => {
+                problems.push(
+                    Some(line),
+                    Some(&columns[i]),
+                    format!(
+                        "invalid UTF-8 at byte {} of the field (expected UTF-8 text)",
+                        e.valid_up_to() + 1
+                    ),
+                );
+                utf8_ok = false;
             }
-            problems.push(problem(
-                Some(line),
+        }
+    }
+    utf8_ok.then_some(fields)
+}
+
+/// The header's column names; empty, repeated or non-UTF-8 names are problems.
+fn header_columns(
+    header: &csv::ByteRecord,
+    header_line: u64,
+    problems: &mut Problems<'_>,
+) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for (i, raw) in header.iter().enumerate() {
+        let Ok(s) = std::str::from_utf8(raw) else {
+            problems.push(
+                Some(header_line),
                 None,
                 format!(
-                    "{} fields (expected {}, one per header column: {})",
-                    rec.len(),
-                    columns.len(),
-                    columns.join(", ")
+                    "header column {} is not valid UTF-8 (expected UTF-8 text)",
+                    i + 1
                 ),
-            ));
+            );
+            columns.push(String::new());
             continue;
+        };
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            problems.push(
+                Some(header_line),
+                None,
+                format!(
+                    "header column {} has no name (expected a column name)",
+                    i + 1
+                ),
+            );
+        } else if columns.contains(&s) {
+            problems.push(
+                Some(header_line),
+                Some(&s),
+                "named twice in the header (expected each column once)",
+            );
         }
-        let mut fields: Vec<&str> = Vec::with_capacity(rec.len());
-        let mut utf8_ok = true;
-        for (i, raw) in rec.iter().enumerate() {
-            match std::str::from_utf8(raw) {
-                Ok(s) => fields.push(s),
+        columns.push(s);
+    }
+    columns
+}
+
+/// The manifest's bytes as CSV (or TSV), with line numbers.
+struct Table<'b> {
+    bytes: &'b [u8],
+    tsv: bool,
+    /// The csv reader's own line numbers skip comment and blank lines; we count them ourselves.
+    lines: LineIndex,
+}
+
+/// What the first pass over a table found.
+struct Scan {
+    /// The header record and its line.
+    header: Option<(csv::ByteRecord, u64)>,
+    /// Rows after the header.
+    data_rows: usize,
+    /// The line of a last record whose quote never closes.
+    unbalanced_line: Option<u64>,
+}
+
+impl<'b> Table<'b> {
+    fn new(bytes: &'b [u8], tsv: bool) -> Self {
+        Table {
+            bytes,
+            tsv,
+            lines: LineIndex::new(bytes),
+        }
+    }
+
+    fn reader(&self) -> csv::Reader<&'b [u8]> {
+        csv::ReaderBuilder::new()
+            .delimiter(if self.tsv { b'\t' } else { b',' })
+            .quoting(!self.tsv)
+            .comment(Some(b'#'))
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(self.bytes)
+    }
+
+    fn blank(r: &csv::ByteRecord) -> bool {
+        r.len() == 1 && r[0].iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// Where a record starts: its byte offset and its line.
+    fn locate(&self, r: &csv::ByteRecord) -> (usize, u64) {
+        let start = record_start(self.bytes, r.position().map_or(0, |p| p.byte() as usize));
+        (start, self.lines.line_of(start))
+    }
+
+    /// The first pass: the header, the number of rows, malformed CSV.
+    fn scan(&self, problems: &mut Problems<'_>) -> Scan {
+        let mut rec = csv::ByteRecord::new();
+        let mut header = None;
+        let mut last: Option<(usize, u64)> = None;
+        let mut data_rows = 0usize;
+        let mut reader = self.reader();
+        loop {
+            match reader.read_byte_record(&mut rec) {
+                Ok(false) => break,
+                Ok(true) if Self::blank(&rec) => {}
+                Ok(true) => {
+                    let (start, line) = self.locate(&rec);
+                    if header.is_none() {
+                        header = Some((rec.clone(), line));
+                    } else {
+                        data_rows += 1;
+                    }
+                    last = Some((start, line));
+                }
                 Err(e) => {
-                    problems.push(problem(
-                        Some(line),
-                        Some(&columns[i]),
-                        format!(
-                            "invalid UTF-8 at byte {} of the field (expected UTF-8 text)",
-                            e.valid_up_to() + 1
-                        ),
-                    ));
-                    utf8_ok = false;
-                    fields.push("");
+                    let line = e.position().map(|p| {
+                        self.lines
+                            .line_of(record_start(self.bytes, p.byte() as usize))
+                    });
+                    problems.push(line, None, format!("malformed CSV: {e}"));
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        break;
+                    }
                 }
             }
         }
-        if !utf8_ok {
-            continue;
-        }
-        let field = |c: Option<usize>| c.map_or("", |i| fields[i]);
-        let before = problems.len();
-        let mut err = |column: &str, message: String| {
-            problems.push(problem(Some(line), Some(column), message));
-        };
-
-        let id = match c_id {
-            Some(i) => fields[i].trim().to_string(),
-            None => (index + 1).to_string(),
-        };
-        if let Err(msg) = check_id(&id) {
-            err("id", msg);
-        } else if let Some(first) = seen_ids.get(&id) {
-            err(
-                "id",
-                format!("duplicate id '{id}' (expected a unique id; first used on line {first})"),
-            );
-        } else {
-            seen_ids.insert(id.clone(), line);
-        }
-
-        let shell = parse_bool(field(c_shell)).unwrap_or_else(|m| {
-            err("shell", m);
-            false
+        // An unbalanced quote makes the csv reader swallow the rest of the file into one
+        // field: a well-formed quoted record holds an even number of quote characters.
+        let unbalanced_line = last.and_then(|(start, line)| {
+            let quotes = self.bytes[start..].iter().filter(|&&b| b == b'"').count();
+            (!self.tsv && quotes % 2 == 1).then_some(line)
         });
-        let timeout = match field(c_timeout).trim() {
-            "" => opts.default_timeout,
+        Scan {
+            header,
+            data_rows,
+            unbalanced_line,
+        }
+    }
+}
+
+/// The columns with a meaning of their own (settings), where they are.
+#[derive(Debug, Default)]
+struct SettingColumns {
+    id: Option<usize>,
+    command: Option<usize>,
+    shell: Option<usize>,
+    timeout: Option<usize>,
+    retries: Option<usize>,
+    after: Option<usize>,
+    group: Option<usize>,
+    cwd: Option<usize>,
+    env: Option<usize>,
+}
+
+impl SettingColumns {
+    /// Finds the setting columns; with `--vars-only` there are none.
+    fn find(columns: &[String], vars_only: bool) -> Self {
+        if vars_only {
+            return SettingColumns::default();
+        }
+        let col = |name: &str| columns.iter().position(|c| c == name);
+        SettingColumns {
+            id: col("id"),
+            command: col("command"),
+            shell: col("shell"),
+            timeout: col("timeout"),
+            retries: col("retries"),
+            after: col("after"),
+            group: col("group"),
+            cwd: col("cwd"),
+            env: col("env"),
+        }
+    }
+}
+
+/// Where each row's command comes from.
+#[derive(Debug)]
+enum CommandSource {
+    /// `--command`.
+    Template(Vec<Piece>),
+    /// The `command` column: a template per row.
+    Column(usize),
+    /// A plain list without `--command`: the item is a shell command, taken as it is.
+    Item,
+    /// Nowhere (a problem already says why).
+    Invalid,
+}
+
+/// How every row becomes a job: the columns, the settings among them and the templates.
+struct Layout<'o> {
+    /// The header's names (a plain list: one, the empty name of `{}`).
+    columns: Vec<String>,
+    /// The setting columns.
+    cols: SettingColumns,
+    /// The variables' names, for messages.
+    var_names: Vec<String>,
+    /// Where commands come from.
+    command: CommandSource,
+    /// `--id`, parsed.
+    id_template: Option<Vec<Piece>>,
+    opts: &'o ManifestOptions,
+}
+
+impl<'o> Layout<'o> {
+    /// Resolves the command source and the `--id` template, reporting their problems.
+    fn new(
+        columns: Vec<String>,
+        header_line: Option<u64>,
+        opts: &'o ManifestOptions,
+        problems: &mut Problems<'_>,
+    ) -> Self {
+        let cols = SettingColumns::find(&columns, opts.vars_only);
+        let mut var_names: Vec<String> = columns
+            .iter()
+            .filter(|c| !c.is_empty() || opts.input != InputFormat::Table)
+            .cloned()
+            .collect();
+        if !columns.iter().any(|c| c == "id") {
+            var_names.insert(0, "id".to_string());
+        }
+        let mut layout = Layout {
+            columns,
+            cols,
+            var_names,
+            command: CommandSource::Invalid,
+            id_template: None,
+            opts,
+        };
+        layout.command = layout.command_source(header_line, problems);
+        layout.id_template = layout.id_source(header_line, problems);
+        layout
+    }
+
+    fn is_var(&self, name: &str) -> bool {
+        name == "id" || self.columns.iter().any(|c| c == name)
+    }
+
+    fn command_source(
+        &self,
+        header_line: Option<u64>,
+        problems: &mut Problems<'_>,
+    ) -> CommandSource {
+        let is_var = |n: &str| self.is_var(n);
+        match (&self.opts.command_template, self.cols.command) {
+            (Some(_), Some(_)) => {
+                problems.push(
+                    header_line,
+                    Some("command"),
+                    "present together with --command (expected one or the other)",
+                );
+                CommandSource::Invalid
+            }
+            (Some(t), None) => match template::checked(t, &is_var, &self.var_names) {
+                Ok(p) => CommandSource::Template(p),
+                Err(message) => {
+                    problems.option("--command", message);
+                    CommandSource::Invalid
+                }
+            },
+            (None, _) if self.opts.input != InputFormat::Table => CommandSource::Item,
+            (None, Some(c)) => CommandSource::Column(c),
+            (None, None) if header_line.is_none() => CommandSource::Invalid,
+            (None, None) => {
+                problems.push(
+                    header_line,
+                    None,
+                    "no 'command' column (expected a 'command' column, or the --command option)",
+                );
+                CommandSource::Invalid
+            }
+        }
+    }
+
+    fn id_source(
+        &self,
+        header_line: Option<u64>,
+        problems: &mut Problems<'_>,
+    ) -> Option<Vec<Piece>> {
+        let text = self.opts.id_template.as_ref()?;
+        if self.cols.id.is_some() {
+            problems.push(
+                header_line,
+                Some("id"),
+                "present together with --id (expected one or the other)",
+            );
+            return None;
+        }
+        let is_col = |n: &str| self.columns.iter().any(|c| c == n);
+        let known: Vec<String> = self
+            .var_names
+            .iter()
+            .filter(|n| is_col(n))
+            .cloned()
+            .collect();
+        template::checked(text, &is_col, &known)
+            .map_err(|m| problems.option("--id", m))
+            .ok()
+    }
+
+    /// A row's variables: every column, and `id` (the job's id, unless `--vars-only` made a
+    /// column named `id` a variable).
+    fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str) -> Vars<'a> {
+        let mut vars: Vars<'a> = self
+            .columns
+            .iter()
+            .map(String::as_str)
+            .zip(fields.iter().copied())
+            .collect();
+        if !(self.opts.vars_only && self.columns.iter().any(|c| c == "id")) {
+            vars.insert("id", id);
+        }
+        vars
+    }
+}
+
+/// The jobs built so far and what is needed to check the next row.
+struct Rows {
+    jobs: Vec<JobSpec>,
+    seen_ids: HashMap<String, u64>,
+    invalid_ids: HashSet<String>,
+    ids_from_rows: bool,
+    warnings: Vec<Problem>,
+    /// The warnings already given, by origin and kind, so each is given once.
+    warned: HashSet<(bool, &'static str)>,
+    /// The modes (shell or not) `--command` was checked for warnings in.
+    option_checked: HashSet<bool>,
+}
+
+/// One row being turned into a job: its line, and the problems found.
+struct Row<'p, 'n> {
+    line: u64,
+    problems: &'p mut Problems<'n>,
+}
+
+impl Row<'_, '_> {
+    fn err(&mut self, column: &str, message: impl Into<String>) {
+        self.problems.push(Some(self.line), Some(column), message);
+    }
+}
+
+/// The message of a NUL byte where a process needs text.
+fn nul_message(what: &str) -> String {
+    format!("{what} holds a NUL byte (expected text without NUL: no process can receive one)")
+}
+
+impl Rows {
+    fn new(layout: &Layout<'_>) -> Self {
+        Rows {
+            jobs: Vec::new(),
+            seen_ids: HashMap::new(),
+            invalid_ids: HashSet::new(),
+            ids_from_rows: layout.cols.id.is_none() && layout.id_template.is_none(),
+            warnings: Vec::new(),
+            warned: HashSet::new(),
+            option_checked: HashSet::new(),
+        }
+    }
+
+    /// Turns one row into a job, or reports its problems.
+    fn add(
+        &mut self,
+        l: &Layout<'_>,
+        index: usize,
+        line: u64,
+        fields: &[&str],
+        problems: &mut Problems<'_>,
+    ) {
+        let before = problems.list.len();
+        let mut row = Row { line, problems };
+        let field = |c: Option<usize>| c.map_or("", |i| fields[i]);
+        let id = self.row_id(l, index, fields, &mut row);
+        let shell = match field(l.cols.shell).trim() {
+            "" => l.opts.shell,
+            s => parse_bool(s).unwrap_or_else(|m| {
+                row.err("shell", m);
+                false
+            }),
+        };
+        let timeout = match field(l.cols.timeout).trim() {
+            "" => l.opts.default_timeout,
             s => parse_duration(s).map(Some).unwrap_or_else(|m| {
-                err("timeout", m);
+                row.err("timeout", m);
                 None
             }),
         };
-        let retries = match field(c_retries).trim() {
-            "" => opts.default_retries,
+        let retries = match field(l.cols.retries).trim() {
+            "" => l.opts.default_retries,
             s => s.parse::<u32>().unwrap_or_else(|_| {
-                err(
+                row.err(
                     "retries",
                     format!("'{s}' is not a whole number (expected 0, 1, 2, …)"),
                 );
                 0
             }),
         };
-        let after: Vec<String> = field(c_after)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        let group = Some(field(c_group).trim())
-            .filter(|g| !g.is_empty())
-            .map(str::to_string);
+        let vars = l.vars(fields, &id);
+        let cwd = row_cwd(l, field(l.cols.cwd), &vars, &mut row);
+        let env = row_env(l, field(l.cols.env), &vars, &mut row);
+        let command = self.row_command(l, fields, &vars, shell, &mut row);
+        if row.problems.list.len() != before {
+            self.invalid_ids.insert(id);
+            return;
+        }
+        let Some(command) = command else { return };
+        self.jobs.push(JobSpec {
+            index,
+            line,
+            id,
+            command,
+            timeout,
+            retries,
+            after: field(l.cols.after)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            group: Some(field(l.cols.group).trim())
+                .filter(|g| !g.is_empty())
+                .map(str::to_string),
+            cwd,
+            env,
+        });
+    }
 
-        let mut vars: HashMap<&str, &str> = columns
-            .iter()
-            .zip(fields.iter())
-            .map(|(c, v)| (c.as_str(), *v))
-            .collect();
-        vars.insert("id", &id);
-
-        // Parses a template column, reporting bad syntax and unknown names.
-        let template = |column: &str, text: &str, err: &mut dyn FnMut(&str, String)| {
-            checked_template(text, &is_var, &var_names)
-                .map_err(|msg| err(column, msg))
-                .ok()
+    /// The row's id, checked: from the `id` column, built by `--id`, or the row number.
+    fn row_id(&mut self, l: &Layout<'_>, index: usize, fields: &[&str], row: &mut Row) -> String {
+        let (id, built) = match (&l.id_template, l.cols.id) {
+            (Some(t), _) => (template::render(t, &l.vars(fields, ""), false), "--id: "),
+            (None, Some(i)) => (fields[i].trim().to_string(), ""),
+            (None, None) => ((index + 1).to_string(), ""),
         };
-
-        let cwd = match field(c_cwd).trim() {
-            "" => None,
-            text => {
-                template("cwd", text, &mut err).map(|p| PathBuf::from(render(&p, &vars, false)))
-            }
-        };
-
-        let mut env = Vec::new();
-        let env_text = field(c_env);
-        if !env_text.trim().is_empty() {
-            match shell_words::split(env_text) {
-                Err(e) => err(
-                    "env",
-                    format!("{e} (expected KEY=VALUE words with shell quoting)"),
+        if let Err(msg) = check_id(&id) {
+            row.err("id", format!("{built}{msg}"));
+        } else if let Some(first) = self.seen_ids.get(&id) {
+            row.err(
+                "id",
+                format!(
+                    "{built}duplicate id '{id}' (expected a unique id; first used on line {first})"
                 ),
-                Ok(words) => {
-                    for w in words {
-                        let Some((k, v)) = w.split_once('=') else {
-                            err("env", format!("'{w}' has no '=' (expected KEY=VALUE)"));
-                            continue;
-                        };
-                        let valid_key = !k.is_empty()
-                            && !k.starts_with(|c: char| c.is_ascii_digit())
-                            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                        if !valid_key {
-                            err(
-                                "env",
-                                format!("'{k}' is not a variable name (expected letters, digits and _, not starting with a digit)"),
-                            );
-                            continue;
-                        }
-                        if let Some(p) = template("env", v, &mut err) {
-                            env.push((k.to_string(), render(&p, &vars, false)));
-                        }
+            );
+        } else {
+            self.seen_ids.insert(id.clone(), row.line);
+        }
+        id
+    }
+
+    /// The row's command, checked, with the warnings it deserves.
+    fn row_command(
+        &mut self,
+        l: &Layout<'_>,
+        fields: &[&str],
+        vars: &Vars<'_>,
+        shell: bool,
+        row: &mut Row,
+    ) -> Option<CommandLine> {
+        let pieces = match &l.command {
+            CommandSource::Invalid => return None,
+            CommandSource::Item => Cow::Owned(vec![Piece::Lit(fields[0].to_string())]),
+            CommandSource::Template(p) => Cow::Borrowed(p),
+            CommandSource::Column(c) => {
+                let is_var = |n: &str| l.is_var(n);
+                match template::checked(fields[*c], &is_var, &l.var_names) {
+                    Ok(p) => Cow::Owned(p),
+                    Err(m) => {
+                        row.err("command", m);
+                        return None;
                     }
                 }
             }
-        }
-
-        let (cmd_column, cmd_pieces) = match &template_pieces {
-            Some(p) => ("command", Some(p.clone())),
-            None if c_cmd.is_some() => {
-                let text = field(c_cmd);
-                if text.trim().is_empty() {
-                    err("command", "empty command (expected a command line)".into());
-                    ("command", None)
-                } else {
-                    ("command", template("command", text, &mut err))
-                }
-            }
-            None => ("command", None),
         };
-        let command = cmd_pieces.and_then(|pieces| {
-            if shell {
-                let s = render(&pieces, &vars, true);
-                if s.trim().is_empty() {
-                    err(cmd_column, "empty command (expected a command line)".into());
-                    return None;
-                }
-                return Some(CommandLine::Shell(s));
-            }
-            // Split the template, then fill each word: a value never splits or adds quoting.
-            let raw = render_escaped_for_split(&pieces);
-            match shell_words::split(&raw) {
+        if template::has_nul(&pieces) {
+            row.err("command", nul_message("the command"));
+            return None;
+        }
+        let item_shell = matches!(l.command, CommandSource::Item);
+        let command = if shell || item_shell {
+            CommandLine::Shell(template::render(&pieces, vars, true))
+        } else {
+            match template::split_direct(&pieces, vars) {
+                Ok(words) => CommandLine::Direct(words),
                 Err(e) => {
-                    err(
-                        cmd_column,
+                    row.err(
+                        "command",
                         format!("{e} (expected POSIX shell quoting, or shell=true)"),
                     );
-                    None
+                    return None;
                 }
-                Ok(words) if words.is_empty() => {
-                    err(cmd_column, "empty command (expected a command line)".into());
-                    None
-                }
-                Ok(words) => Some(CommandLine::Direct(
-                    words
-                        .iter()
-                        .map(|w| fill_marked(w, &pieces, &vars))
-                        .collect(),
-                )),
             }
-        });
-
-        if problems.len() != before {
-            invalid_ids.insert(id);
-        } else {
-            if let Some(command) = command {
-                jobs.push(JobSpec {
-                    index,
-                    line,
-                    id,
-                    command,
-                    timeout,
-                    retries,
-                    after,
-                    group,
-                    cwd,
-                    env,
-                });
-            }
+        };
+        if command.is_empty() {
+            row.err("command", EMPTY_COMMAND);
+            return None;
         }
+        if command.has_nul() {
+            row.err("command", nul_message("a value in the command"));
+            return None;
+        }
+        if !item_shell {
+            self.warn(l, &pieces, shell, row);
+        }
+        Some(command)
     }
-    let m = Manifest {
-        name: name.to_string(),
-        jobs,
-        columns,
-        invalid_ids,
+
+    /// Warns, once per kind and source, about a template that lets a shell re-parse a value.
+    fn warn(&mut self, l: &Layout<'_>, pieces: &[Piece], shell: bool, row: &Row) {
+        let from_option = matches!(l.command, CommandSource::Template(_));
+        // `--command` is the same for every row: check it once per mode.
+        if from_option && !self.option_checked.insert(shell) {
+            return;
+        }
+        let kind = if shell && template::quoted_placeholder(pieces) {
+            "a placeholder inside quotes of the command's own (\"{x}\" or '{x}'): values are \
+             already shell-quoted, so these quotes unquote them again and the shell expands \
+             `$(…)` in a value (expected {x} without quotes)"
+        } else if !shell && template::nested_shell(pieces) {
+            "a shell run with -c and a placeholder in its arguments (sh -c '… {x} …'): that \
+             shell parses the value again, so `$(…)` in a value runs (expected the value as an \
+             argument of its own: sh -c '… \"$1\" …' sh {x}, or --shell)"
+        } else {
+            return;
+        };
+        if !self.warned.insert((from_option, kind)) {
+            return;
+        }
+        let (origin, line, column) = if from_option {
+            ("--command".to_string(), None, None)
+        } else {
+            (
+                row.problems.name.to_string(),
+                Some(row.line),
+                Some("command".to_string()),
+            )
+        };
+        self.warnings.push(Problem {
+            origin,
+            line,
+            column,
+            message: kind.to_string(),
+        });
+    }
+}
+
+/// The row's working directory (a template).
+fn row_cwd(l: &Layout<'_>, text: &str, vars: &Vars<'_>, row: &mut Row) -> Option<PathBuf> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let is_var = |n: &str| l.is_var(n);
+    let pieces = template::checked(text, &is_var, &l.var_names)
+        .map_err(|m| row.err("cwd", m))
+        .ok()?;
+    let dir = template::render(&pieces, vars, false);
+    if dir.contains('\0') {
+        row.err("cwd", nul_message("the working directory"));
+        return None;
+    }
+    Some(PathBuf::from(dir))
+}
+
+/// The row's extra environment: `KEY=VALUE` words, each value a template.
+fn row_env(l: &Layout<'_>, text: &str, vars: &Vars<'_>, row: &mut Row) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    if text.trim().is_empty() {
+        return env;
+    }
+    let words = match shell_words::split(text) {
+        Ok(w) => w,
+        Err(e) => {
+            row.err(
+                "env",
+                format!("{e} (expected KEY=VALUE words with shell quoting)"),
+            );
+            return env;
+        }
     };
-    (m, problems)
+    let is_var = |n: &str| l.is_var(n);
+    for w in words {
+        let Some((k, v)) = w.split_once('=') else {
+            row.err("env", format!("'{w}' has no '=' (expected KEY=VALUE)"));
+            continue;
+        };
+        let valid_key = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_key {
+            row.err(
+                "env",
+                format!("'{k}' is not a variable name (expected letters, digits and _, not starting with a digit)"),
+            );
+            continue;
+        }
+        let Ok(pieces) = template::checked(v, &is_var, &l.var_names).map_err(|m| row.err("env", m))
+        else {
+            continue;
+        };
+        let value = template::render(&pieces, vars, false);
+        if value.contains('\0') {
+            row.err("env", nul_message(&format!("the value of {k}")));
+            continue;
+        }
+        env.push((k.to_string(), value));
+    }
+    env
 }
 
 /// Maps byte offsets to 1-based line numbers.
@@ -756,51 +1146,6 @@ fn record_start(bytes: &[u8], mut p: usize) -> usize {
             _ => return p,
         }
     }
-}
-
-// Placeholders are marked with private-use characters before shell splitting, so the split sees
-// the template's own quoting only, and each word is filled in afterwards.
-const MARK_OPEN: char = '\u{E000}';
-const MARK_CLOSE: char = '\u{E001}';
-
-/// The template as text with each placeholder replaced by `MARK_OPEN n MARK_CLOSE`.
-fn render_escaped_for_split(pieces: &[Piece]) -> String {
-    let mut out = String::new();
-    for (i, p) in pieces.iter().enumerate() {
-        match p {
-            Piece::Lit(s) => out.push_str(s),
-            Piece::Var(_) => {
-                out.push(MARK_OPEN);
-                out.push_str(&i.to_string());
-                out.push(MARK_CLOSE);
-            }
-        }
-    }
-    out
-}
-
-/// Replaces the marks left in a split word by the values they stand for.
-fn fill_marked(word: &str, pieces: &[Piece], vars: &HashMap<&str, &str>) -> String {
-    if !word.contains(MARK_OPEN) {
-        return word.to_string();
-    }
-    let mut out = String::new();
-    let mut rest = word;
-    while let Some(start) = rest.find(MARK_OPEN) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + MARK_OPEN.len_utf8()..];
-        let end = after.find(MARK_CLOSE).unwrap_or(after.len());
-        if let Some(Piece::Var(name)) = after[..end]
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| pieces.get(i))
-        {
-            out.push_str(vars.get(name.as_str()).copied().unwrap_or(""));
-        }
-        rest = after.get(end + MARK_CLOSE.len_utf8()..).unwrap_or("");
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -1019,5 +1364,210 @@ mod tests {
     #[test]
     fn zero_jobs_is_valid() {
         assert!(parse_ok("id,command\n").jobs.is_empty());
+    }
+
+    fn with(opts: ManifestOptions, text: &[u8]) -> Result<Manifest, Vec<String>> {
+        parse("m.txt", text, false, &opts).map_err(|ps| ps.iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn plain_lists() {
+        let lines = ManifestOptions {
+            input: InputFormat::Lines,
+            command_template: Some("wc -l {} x{id}".into()),
+            ..Default::default()
+        };
+        let m = with(lines.clone(), b"a b.csv\r\n\n  \n$(x);.csv\n").unwrap();
+        assert_eq!(
+            m.jobs.iter().map(|j| j.command.clone()).collect::<Vec<_>>(),
+            [
+                CommandLine::Direct(vec![
+                    "wc".into(),
+                    "-l".into(),
+                    "a b.csv".into(),
+                    "x1".into()
+                ]),
+                CommandLine::Direct(vec![
+                    "wc".into(),
+                    "-l".into(),
+                    "$(x);.csv".into(),
+                    "x2".into()
+                ]),
+            ]
+        );
+        assert_eq!((m.jobs[1].line, m.ids_from_rows), (4, true));
+        let shell = ManifestOptions {
+            shell: true,
+            ..lines.clone()
+        };
+        let m = with(shell, b"it's\n").unwrap();
+        assert_eq!(
+            m.jobs[0].command,
+            CommandLine::Shell("wc -l 'it'\\''s' x1".into())
+        );
+        let cmds = ManifestOptions {
+            input: InputFormat::Lines,
+            ..Default::default()
+        };
+        let m = with(cmds, b"echo {} > out\n").unwrap();
+        assert_eq!(
+            m.jobs[0].command,
+            CommandLine::Shell("echo {} > out".into())
+        );
+        let null = ManifestOptions {
+            input: InputFormat::Null,
+            ..lines
+        };
+        let m = with(null, b"a\nb\0\0c").unwrap();
+        assert_eq!(m.jobs.len(), 2);
+        assert_eq!(m.jobs[0].command.display(), "wc -l 'a\nb' x1");
+        assert_eq!(m.jobs[1].line, 3);
+    }
+
+    #[test]
+    fn shell_option_and_column_override() {
+        let opts = ManifestOptions {
+            shell: true,
+            ..Default::default()
+        };
+        let m = with(opts, b"command,shell\necho a > f,\necho b > g,no\n").unwrap();
+        assert_eq!(m.jobs[0].command, CommandLine::Shell("echo a > f".into()));
+        assert_eq!(
+            m.jobs[1].command,
+            CommandLine::Direct(vec!["echo".into(), "b".into(), ">".into(), "g".into()])
+        );
+    }
+
+    #[test]
+    fn built_ids_are_checked_and_all_reported() {
+        let opts = ManifestOptions {
+            id_template: Some("{table}-{day}".into()),
+            ..Default::default()
+        };
+        let m = with(
+            opts.clone(),
+            b"table,day,command\nsales,1,true\nstock,1,true\n",
+        )
+        .unwrap();
+        assert_eq!(m.jobs[1].id, "stock-1");
+        assert!(!m.ids_from_rows);
+        let p = with(
+            opts.clone(),
+            b"table,day,command\nsales,1,true\nsales,1,true\na b,2,true\n\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            p,
+            [
+                "m.txt:3: column 'id': --id: duplicate id 'sales-1' (expected a unique id; first used on line 2)",
+                "m.txt:4: column 'id': --id: id 'a b-2' contains ' ' (expected letters, digits and . _ - : @ +)",
+            ]
+        );
+        let empty = ManifestOptions {
+            id_template: Some("{t}".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            with(empty, b"t,command\n,true\n").unwrap_err(),
+            ["m.txt:2: column 'id': --id: empty id (expected a unique job name)"]
+        );
+        let p = with(opts, b"id,table,command\na,b,true\n").unwrap_err();
+        assert!(
+            p[0].contains("column 'id': present together with --id"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn vars_only_makes_settings_variables() {
+        let opts = ManifestOptions {
+            command_template: Some("echo {env} {cwd} {shell} {id}".into()),
+            vars_only: true,
+            ..Default::default()
+        };
+        let m = with(opts, b"id,env,cwd,shell\nx y,LD_PRELOAD=evil,/,true\n").unwrap();
+        let j = &m.jobs[0];
+        assert_eq!(j.id, "1");
+        assert!(j.env.is_empty() && j.cwd.is_none());
+        assert_eq!(
+            j.command,
+            CommandLine::Direct(vec![
+                "echo".into(),
+                "LD_PRELOAD=evil".into(),
+                "/".into(),
+                "true".into(),
+                "x y".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn nul_bytes_are_rejected() {
+        let p = problems("id,x,command,env\na,\0,echo {x},\nb,,echo \0,\nc,\0,true,K={x}\n");
+        assert_eq!(
+            p,
+            [
+                "m.csv:2: column 'command': a value in the command holds a NUL byte (expected text without NUL: no process can receive one)",
+                "m.csv:3: column 'command': the command holds a NUL byte (expected text without NUL: no process can receive one)",
+                "m.csv:4: column 'env': the value of K holds a NUL byte (expected text without NUL: no process can receive one)",
+            ]
+        );
+    }
+
+    #[test]
+    fn bare_and_absurd_durations() {
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration(" 0.5 ").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("10y").unwrap(), MAX_DURATION);
+        assert_eq!(duration("0"), Err(BadDuration::Zero));
+        assert_eq!(duration("."), Err(BadDuration::NotADuration));
+        assert_eq!(duration("-1"), Err(BadDuration::NotADuration));
+        assert_eq!(duration("1e3"), Err(BadDuration::NotADuration));
+        for absurd in [
+            "300000000000y",
+            "18446744073709551615",
+            "18446744073709551615s",
+            "1e400",
+            "99999999999999999999999999999999999999",
+            "11y",
+        ] {
+            assert_ne!(duration(absurd), Ok(Duration::ZERO), "{absurd}");
+            assert!(duration(absurd).is_err(), "{absurd}");
+        }
+        assert_eq!(duration("300000000000y"), Err(BadDuration::TooLong));
+        assert_eq!(duration("18446744073709551615"), Err(BadDuration::TooLong));
+        let p =
+            problems("id,command,timeout\na,true,300000000000y\nb,true,18446744073709551615s\n");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].contains("'300000000000y' is too long (expected at most 10y"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn warnings_for_values_a_shell_reparses() {
+        let opts = ManifestOptions {
+            command_template: Some("sh -c 'echo {x}'".into()),
+            ..Default::default()
+        };
+        let m = with(opts, b"x\na\nb\n").unwrap();
+        assert_eq!(m.warnings.len(), 1);
+        assert!(m.warnings[0]
+            .to_string()
+            .starts_with("--command: a shell run with -c"));
+        let m = parse_ok(
+            "id,x,shell,command\na,1,yes,echo \"{x}\"\nb,2,yes,echo '{x}'\nc,3,no,echo \"{x}\"\n",
+        );
+        assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+        assert!(m.warnings[0]
+            .to_string()
+            .starts_with("m.csv:2: column 'command': a placeholder inside quotes"));
+    }
+
+    #[test]
+    fn manifest_size_is_capped() {
+        let e = read_source("/dev/zero").unwrap_err();
+        assert!(e.to_string().contains("larger than 256 MiB"), "{e}");
     }
 }

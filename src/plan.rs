@@ -26,6 +26,8 @@ pub struct Plan {
     pub group_limits: Vec<Option<usize>>,
     /// For each job, its group's index in `groups`.
     pub group_of: Vec<Option<usize>>,
+    /// True when the ids are row (or item) numbers, so `--resume` matches by command.
+    pub ids_from_rows: bool,
 }
 
 impl Plan {
@@ -68,20 +70,7 @@ impl Plan {
                 dependents[dep].push(i);
             }
         }
-        for cycle in find_cycles(&deps) {
-            let first = *cycle.iter().min().expect("a cycle has members");
-            let mut ids: Vec<&str> = cycle.iter().map(|&i| jobs[i].id.as_str()).collect();
-            ids.push(ids[0]);
-            problems.push(Problem {
-                origin: name.clone(),
-                line: Some(jobs[first].line),
-                column: Some("after".into()),
-                message: format!(
-                    "dependency cycle: {} (expected `after` to form no cycle)",
-                    ids.join(" -> ")
-                ),
-            });
-        }
+        problems.extend(cycle_problems(&name, jobs, &deps));
 
         let (groups, group_of, group_limits) = resolve_groups(jobs, limits, &mut problems);
 
@@ -97,6 +86,7 @@ impl Plan {
             groups,
             group_limits,
             group_of,
+            ids_from_rows: manifest.ids_from_rows,
         })
     }
 
@@ -162,6 +152,49 @@ fn resolve_groups(
     (groups, group_of, group_limits)
 }
 
+/// One problem per dependency cycle, on the line of its first job.
+fn cycle_problems(name: &str, jobs: &[JobSpec], deps: &[Vec<usize>]) -> Vec<Problem> {
+    find_cycles(deps)
+        .into_iter()
+        .map(|cycle| {
+            let first = *cycle.iter().min().expect("a cycle has members");
+            let ids: Vec<&str> = cycle.iter().map(|&i| jobs[i].id.as_str()).collect();
+            Problem {
+                origin: name.to_string(),
+                line: Some(jobs[first].line),
+                column: Some("after".into()),
+                message: format!(
+                    "dependency cycle: {} (expected `after` to form no cycle)",
+                    cycle_text(&ids)
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Cycles longer than this are printed abbreviated.
+const CYCLE_SHOWN: usize = 10;
+
+/// A cycle's ids as `a -> b -> a`; a long one as its first [`CYCLE_SHOWN`] ids, the count of
+/// those left out, and the last id.
+fn cycle_text(ids: &[&str]) -> String {
+    let mut shown: Vec<String> = Vec::new();
+    if ids.len() > CYCLE_SHOWN + 1 {
+        shown.extend(ids[..CYCLE_SHOWN].iter().map(|s| s.to_string()));
+        shown.push(format!("… {} more …", ids.len() - CYCLE_SHOWN - 1));
+        shown.push(ids[ids.len() - 1].to_string());
+    } else {
+        shown.extend(ids.iter().map(|s| s.to_string()));
+    }
+    shown.push(ids[0].to_string());
+    let text = shown.join(" -> ");
+    if ids.len() > CYCLE_SHOWN + 1 {
+        format!("{} jobs: {text}", ids.len())
+    } else {
+        text
+    }
+}
+
 /// Every dependency cycle, each as job indices in `after` order, starting at its smallest index.
 /// Tarjan's strongly connected components (iterative), then one shortest cycle through the
 /// smallest member of each component.
@@ -225,17 +258,15 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
         if members.len() == 1 && !deps[start].contains(&start) {
             continue;
         }
-        let cycle = shortest_cycle(deps, &comp, ci, start);
-        cycles.push(cycle);
+        cycles.push(shortest_cycle(deps, &comp, ci, start));
     }
     cycles.sort();
     cycles
 }
 
-/// The shortest cycle from `start` back to itself inside strongly connected component `ci`
-/// (breadth-first search), in `after` order.
+/// The shortest cycle through `start` inside its strongly connected component `ci`, in `after`
+/// order, found breadth-first.
 fn shortest_cycle(deps: &[Vec<usize>], comp: &[usize], ci: usize, start: usize) -> Vec<usize> {
-    // Breadth-first search inside the component for the shortest way back to `start`.
     let mut prev: HashMap<usize, usize> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     'bfs: while let Some(v) = queue.pop_front() {
@@ -303,6 +334,23 @@ mod tests {
                 "m.csv:6: column 'after': dependency cycle: e -> e (expected `after` to form no cycle)",
             ]
         );
+    }
+
+    #[test]
+    fn long_cycles_are_abbreviated() {
+        let n = 100_000;
+        let mut text = String::from("id,command,after\n");
+        for i in 0..n {
+            text.push_str(&format!("j{i},true,j{}\n", (i + 1) % n));
+        }
+        let e = plan(&text, &[]).unwrap_err();
+        assert_eq!(
+            e,
+            ["m.csv:2: column 'after': dependency cycle: 100000 jobs: j0 -> j1 -> j2 -> j3 -> j4 -> j5 -> j6 -> j7 -> j8 -> j9 -> … 99989 more … -> j99999 -> j0 (expected `after` to form no cycle)"]
+        );
+        let short: Vec<String> = (0..11).map(|i| format!("j{i}")).collect();
+        let ids: Vec<&str> = short.iter().map(String::as_str).collect();
+        assert_eq!(cycle_text(&ids).matches(" -> ").count(), 11);
     }
 
     #[test]

@@ -7,4 +7,5 @@ mod core;
 mod cron;
 mod limits;
 mod sched;
+mod shell;
 mod states;

@@ -1,0 +1,404 @@
+/*!
+`{placeholder}` templates: parsing, checking the names against the manifest's columns, and
+filling them in, exactly, for every input.
+
+In direct mode a template is split into words with POSIX shell quoting first and each word is
+filled in afterwards, so a value never splits, never gains or loses quoting and never becomes a
+second argument. To split the template's own text only, each placeholder is replaced by a
+marker made of NUL bytes and its piece number before splitting. No argument of a process can
+hold a NUL byte, so a template or a value containing one is rejected (by the manifest), and a
+marker never collides with anything a user wrote.
+
+In shell mode each value is substituted shell-quoted.
+
+[`quoted_placeholder`] and [`nested_shell`] spot the two patterns that defeat this (a value
+re-parsed by a shell after all), for the warnings of `check` and `run`.
+*/
+
+use std::collections::{BTreeSet, HashMap};
+
+/// One piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Literal text (with `{{` and `}}` already turned into single braces).
+    Lit(String),
+    /// A `{name}` placeholder (`{}` has the empty name: the item of a `--lines` list).
+    Var(String),
+}
+
+/// Parses `{name}` placeholders, `{{` and `}}`.
+pub fn parse(s: &str) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut lit = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                lit.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                lit.push('}');
+            }
+            '{' => {
+                let mut name = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some('{') | None => {
+                            return Err(format!(
+                                "unclosed '{{' after '{{{name}' (expected {{column}}, or {{{{ for a literal brace)"
+                            ))
+                        }
+                        Some(c) => name.push(c),
+                    }
+                }
+                if !lit.is_empty() {
+                    pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+                }
+                pieces.push(Piece::Var(name));
+            }
+            '}' => return Err("lone '}' (expected }} for a literal brace)".to_string()),
+            c => lit.push(c),
+        }
+    }
+    if !lit.is_empty() {
+        pieces.push(Piece::Lit(lit));
+    }
+    Ok(pieces)
+}
+
+/// Names in a template that are not variables, as one message.
+fn unknown_placeholders(
+    pieces: &[Piece],
+    vars: &dyn Fn(&str) -> bool,
+    known: &[String],
+) -> Option<String> {
+    let unknown: BTreeSet<&str> = pieces
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Var(name) if !vars(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = unknown.iter().map(|n| format!("{{{n}}}")).collect();
+    Some(format!(
+        "placeholder {} names no column (expected one of: {})",
+        names.join(", "),
+        known
+            .iter()
+            .map(|k| format!("{{{k}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// Parses a template whose placeholders must all be variables (`known`: their names, for the
+/// message).
+pub fn checked(
+    text: &str,
+    vars: &dyn Fn(&str) -> bool,
+    known: &[String],
+) -> Result<Vec<Piece>, String> {
+    let pieces = parse(text)?;
+    match unknown_placeholders(&pieces, vars, known) {
+        Some(msg) => Err(msg),
+        None => Ok(pieces),
+    }
+}
+
+/// The values of a row's variables.
+pub type Vars<'a> = HashMap<&'a str, &'a str>;
+
+/// Fills a template; `quote` shell-quotes each value (shell mode).
+pub fn render(pieces: &[Piece], vars: &Vars<'_>, quote: bool) -> String {
+    let mut out = String::new();
+    for p in pieces {
+        match p {
+            Piece::Lit(s) => out.push_str(s),
+            Piece::Var(name) => {
+                let value = vars.get(name.as_str()).copied().unwrap_or("");
+                if quote {
+                    out.push_str(&shell_words::quote(value));
+                } else {
+                    out.push_str(value);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a template's literal text holds a NUL byte (which no argument can hold, and which
+/// the markers of [`split_direct`] are made of).
+pub fn has_nul(pieces: &[Piece]) -> bool {
+    pieces
+        .iter()
+        .any(|p| matches!(p, Piece::Lit(s) if s.contains('\0')))
+}
+
+/// Splits a template into words with POSIX shell quoting, then fills each word: a value is
+/// substituted inside the word it is in, verbatim. The template's literal text must hold no
+/// NUL byte (see [`has_nul`]).
+pub fn split_direct(pieces: &[Piece], vars: &Vars<'_>) -> Result<Vec<String>, String> {
+    debug_assert!(!has_nul(pieces));
+    let words = shell_words::split(&marked(pieces)).map_err(|e| e.to_string())?;
+    Ok(words.iter().map(|w| fill_marked(w, pieces, vars)).collect())
+}
+
+/// Opens and closes the marker of a placeholder: `NUL n NUL`, with the placeholder's piece
+/// number `n` in decimal. Shell quoting treats NUL as an ordinary character.
+const MARK: char = '\0';
+
+/// The template as text with each placeholder replaced by its marker.
+fn marked(pieces: &[Piece]) -> String {
+    let mut out = String::new();
+    for (i, p) in pieces.iter().enumerate() {
+        match p {
+            Piece::Lit(s) => out.push_str(s),
+            Piece::Var(_) => {
+                out.push(MARK);
+                out.push_str(&i.to_string());
+                out.push(MARK);
+            }
+        }
+    }
+    out
+}
+
+/// Replaces the markers left in a split word by the values they stand for.
+fn fill_marked(word: &str, pieces: &[Piece], vars: &Vars<'_>) -> String {
+    let mut out = String::new();
+    // Markers come in pairs; the text between a pair is the piece number.
+    let mut parts = word.split(MARK);
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    while let (Some(n), Some(text)) = (parts.next(), parts.next()) {
+        if let Some(Piece::Var(name)) = n.parse::<usize>().ok().and_then(|i| pieces.get(i)) {
+            out.push_str(vars.get(name.as_str()).copied().unwrap_or(""));
+        }
+        out.push_str(text);
+    }
+    out
+}
+
+/// Whether a shell-mode template puts a placeholder inside quotes of its own (`"{x}"`,
+/// `'{x}'`): the value, quoted once more by batchrun, is then partly unquoted again, so the
+/// shell expands `$(…)` in it.
+pub fn quoted_placeholder(pieces: &[Piece]) -> bool {
+    #[derive(PartialEq)]
+    enum Q {
+        None,
+        Single,
+        Double,
+    }
+    let mut q = Q::None;
+    for p in pieces {
+        let s = match p {
+            Piece::Var(_) if q != Q::None => return true,
+            Piece::Var(_) => continue,
+            Piece::Lit(s) => s,
+        };
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            match (&q, c) {
+                (Q::None | Q::Double, '\\') => {
+                    chars.next();
+                }
+                (Q::None, '\'') => q = Q::Single,
+                (Q::None, '"') => q = Q::Double,
+                (Q::Single, '\'') | (Q::Double, '"') => q = Q::None,
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// Shells that take a script with `-c`.
+const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"];
+
+/// Whether a direct-mode template runs a shell with `-c` and puts a placeholder in its
+/// arguments (`sh -c 'echo {x}'`): the shell re-parses the value, so `$(…)` in it runs.
+pub fn nested_shell(pieces: &[Piece]) -> bool {
+    // Cheap first: most commands do not start with a shell's name.
+    let starts_with_shell = match pieces.first() {
+        Some(Piece::Lit(s)) => s
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.trim_matches(['\'', '"']).rsplit('/').next())
+            .is_some_and(|p| SHELLS.contains(&p)),
+        _ => false,
+    };
+    if !starts_with_shell {
+        return false;
+    }
+    let Ok(words) = shell_words::split(&marked(pieces)) else {
+        return false;
+    };
+    let Some(first) = words.first() else {
+        return false;
+    };
+    let program = first.rsplit('/').next().unwrap_or(first);
+    let has_c = words[1..]
+        .iter()
+        .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('c'));
+    SHELLS.contains(&program) && has_c && words[1..].iter().any(|w| w.contains(MARK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn vars<'a>(pairs: &[(&'a str, &'a str)]) -> Vars<'a> {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn private_use_characters_are_kept_exactly() {
+        let p = parse("echo \u{E000} 1 \u{E001} {x}").unwrap();
+        let v = vars(&[("x", "VALUE")]);
+        assert_eq!(
+            split_direct(&p, &v).unwrap(),
+            ["echo", "\u{E000}", "1", "\u{E001}", "VALUE"]
+        );
+        assert_eq!(
+            render(&p, &v, true),
+            "echo \u{E000} 1 \u{E001} VALUE".to_string()
+        );
+    }
+
+    #[test]
+    fn values_stay_inside_their_word() {
+        let p = parse("cp '{a} x' pre{b}\"{a}\" {{lit}}").unwrap();
+        let v = vars(&[("a", "1 '2\"\0"), ("b", "$(id) ;")]);
+        assert_eq!(
+            split_direct(&p, &v).unwrap(),
+            ["cp", "1 '2\"\0 x", "pre$(id) ;1 '2\"\0", "{lit}"]
+        );
+    }
+
+    #[test]
+    fn patterns_that_reparse_a_value() {
+        let t = |s: &str| parse(s).unwrap();
+        assert!(nested_shell(&t("sh -c 'echo {x}'")));
+        assert!(nested_shell(&t("/bin/bash -ec \"wc {x}\"")));
+        assert!(!nested_shell(&t("sh -c 'echo $1' sh")));
+        assert!(!nested_shell(&t("echo sh -c {x}")));
+        assert!(quoted_placeholder(&t("echo \"{x}\"")));
+        assert!(quoted_placeholder(&t("echo 'a {x}'")));
+        assert!(!quoted_placeholder(&t("echo {x} 'q' \\'{y}")));
+    }
+
+    /// A literal piece of a word of a template: anything but NUL, and often the characters
+    /// that quoting, splitting and markers care about (private-use ones included).
+    fn lit_word() -> impl Strategy<Value = String> {
+        prop_oneof!["[^\u{0}]{1,8}", "[a0-9 '\"\\{}$\u{E000}\u{E001}]{1,8}"]
+    }
+
+    /// `s` quoted for the shell, then escaped for a template.
+    fn lit_text(s: &str) -> String {
+        shell_words::quote(s).replace('{', "{{").replace('}', "}}")
+    }
+
+    /// Any value (no NUL: the manifest rejects those).
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof!["[^\u{0}]{0,12}", "[a0-9 '\"\\{}$\u{E000}\u{E001}]{0,12}"]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Direct mode: each placeholder's value ends up verbatim inside exactly the word it
+        /// was in, whatever the literal text and the values hold.
+        #[test]
+        fn direct_mode_never_splits_requotes_or_injects(
+            words in prop::collection::vec((lit_word(), prop::option::of(value()), lit_word()), 1..5)
+        ) {
+            let mut text = String::new();
+            let mut expected = Vec::new();
+            for (i, (before, val, after)) in words.iter().enumerate() {
+                if i > 0 {
+                    text.push(' ');
+                }
+                text.push_str(&lit_text(before));
+                let mut word = before.clone();
+                if let Some(v) = val {
+                    text.push_str(&format!("{{v{i}}}"));
+                    word.push_str(v);
+                }
+                text.push_str(&lit_text(after));
+                word.push_str(after);
+                expected.push(word);
+            }
+            let names: Vec<(String, String)> = words
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, v, _))| v.clone().map(|v| (format!("v{i}"), v)))
+                .collect();
+            let v: Vars<'_> = names.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pieces = parse(&text).unwrap();
+            prop_assert_eq!(split_direct(&pieces, &v).unwrap(), expected);
+        }
+
+        /// Shell mode: the rendered string, split as the shell would, gives back each value as
+        /// one word, verbatim.
+        #[test]
+        fn shell_mode_quotes_every_value(
+            lit in "[a-z]{1,6}",
+            vals in prop::collection::vec(value(), 1..4)
+        ) {
+            let mut text = lit.clone();
+            for i in 0..vals.len() {
+                text.push_str(&format!(" {{v{i}}}"));
+            }
+            let names: Vec<String> = (0..vals.len()).map(|i| format!("v{i}")).collect();
+            let v: Vars<'_> = names.iter().map(String::as_str).zip(vals.iter().map(String::as_str)).collect();
+            let rendered = render(&parse(&text).unwrap(), &v, true);
+            let mut expected = vec![lit];
+            expected.extend(vals.iter().cloned());
+            prop_assert_eq!(shell_words::split(&rendered).unwrap(), expected);
+        }
+    }
+
+    /// `value` printed by a real `/bin/sh` from `printf %s {x}` in shell mode.
+    fn through_sh(value: &str) -> String {
+        let p = parse("printf %s {x}").unwrap();
+        let s = render(&p, &vars(&[("x", value)]), true);
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", &s])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn shell_mode_round_trips_through_a_real_shell() {
+        for value in [
+            "$(touch pwned)",
+            "a'b\"c",
+            "`id`;|&<>* ~",
+            "\u{E000}\u{E001}",
+            "",
+        ] {
+            assert_eq!(through_sh(value), value);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Shell mode, with a real shell: whatever the value, `sh -c 'printf %s VALUE'` prints
+        /// it back unchanged (nothing in it is expanded or run).
+        #[test]
+        fn a_real_shell_prints_every_value_back(value in "[^\u{0}]{0,16}") {
+            prop_assert_eq!(through_sh(&value), value);
+        }
+    }
+}
