@@ -62,6 +62,16 @@ pub enum Captured {
 }
 
 impl Captured {
+    /// True when there is nothing to print (one `fstat`, which is cheaper than handing the
+    /// files to the printer thread).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Captured::Nothing => true,
+            Captured::Path(p) => std::fs::metadata(p).map_or(true, |m| m.len() == 0),
+            Captured::File(f) => f.metadata().map_or(true, |m| m.len() == 0),
+        }
+    }
+
     /// Opens the output for reading from its start; `None` if there is nothing to read.
     pub fn open(&self) -> Option<File> {
         match self {
@@ -357,8 +367,8 @@ impl Console {
                 out,
                 err,
             } => {
-                if self.mode == OutputMode::None || (self.quiet && (status.is_success() || retry))
-                {
+                let hidden = self.quiet && (status.is_success() || retry);
+                if self.mode == OutputMode::None || hidden || (out.is_empty() && err.is_empty()) {
                     return;
                 }
                 let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));
