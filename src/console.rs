@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use crate::manifest::JobSpec;
 use crate::outcome::{Attempt, JobResult, Status};
+use crate::progress;
 
 /// How job output is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,6 +62,9 @@ impl Captured<'_> {
 
 /// The progress bar, when one is shown; global so log lines can hide it while they print.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// The bar's message, read each time the bar is drawn (so the ETA beside it stays live).
+static MESSAGE: Mutex<String> = Mutex::new(String::new());
 
 /// Runs `f` with the progress bar (if any) hidden.
 fn suspended<T>(f: impl FnOnce() -> T) -> T {
@@ -111,6 +115,8 @@ pub struct Console {
     /// Jobs finished so far and how many of them failed.
     done: u64,
     failed: u64,
+    /// Jobs whose attempt failed and that wait for (or run) another one.
+    retrying: std::collections::HashSet<String>,
 }
 
 impl Console {
@@ -126,6 +132,7 @@ impl Console {
             stdout_broken: false,
             done: 0,
             failed: 0,
+            retrying: Default::default(),
         }
     }
 
@@ -144,12 +151,20 @@ impl Console {
         }
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} done, {msg} [{elapsed_precise}, ETA {eta}]",
-            )
-            .expect("a valid template"),
+            ProgressStyle::with_template("{bar:30} {pos}/{len} done, {msg} [{elapsed_precise}]")
+                .expect("a valid template")
+                .with_key(
+                    "msg",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&MESSAGE.lock());
+                        let eta = progress::eta(s.pos(), s.len().unwrap_or(0), s.elapsed());
+                        if let Some(e) = eta {
+                            let _ = write!(w, ", {}", progress::eta_text(e));
+                        }
+                    },
+                ),
         );
-        bar.set_message("0 failed");
+        *MESSAGE.lock() = progress::message(0, 0, None);
         bar.enable_steady_tick(Duration::from_millis(200));
         *BAR.lock() = Some(bar);
     }
@@ -202,9 +217,10 @@ impl Console {
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default()
         );
+        self.retrying.remove(&job.id);
         if let Some(bar) = BAR.lock().as_ref() {
+            *MESSAGE.lock() = self.bar_message();
             bar.set_position(self.done);
-            bar.set_message(format!("{} failed", self.failed));
             return;
         }
         // Asked for progress without a terminal (a log file): a plain line at most every
@@ -212,22 +228,12 @@ impl Console {
         if self.progress && self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
             self.last_line = Instant::now();
             let elapsed = self.started.elapsed();
-            let eta = if self.done > 0 && self.done < self.total {
-                let per_job = elapsed.as_secs_f64() / self.done as f64;
-                format!(
-                    ", ETA {}",
-                    humantime::format_duration(Duration::from_secs(
-                        (per_job * (self.total - self.done) as f64).ceil() as u64
-                    ))
-                )
-            } else {
-                String::new()
-            };
+            let eta = progress::eta(self.done, self.total, elapsed);
             eprint_line(&format!(
-                "progress: {}/{} done, {} failed, {} elapsed{eta}",
+                "progress: {}/{} done, {}, {} elapsed",
                 self.done,
                 self.total,
-                self.failed,
+                progress::message(self.failed, self.retrying.len() as u64, eta),
                 humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
             ));
         }
@@ -235,6 +241,10 @@ impl Console {
 
     /// An attempt failed and will be retried.
     pub fn retrying(&mut self, job: &JobSpec, attempt: u32, of: u32, a: &Attempt, delay: Duration) {
+        self.retrying.insert(job.id.clone());
+        if BAR.lock().is_some() {
+            *MESSAGE.lock() = self.bar_message();
+        }
         log::warn!(
             "{}: attempt {attempt}/{of} {} ({}); retrying in {}",
             job.id,
@@ -242,6 +252,11 @@ impl Console {
             a.error().unwrap_or_default(),
             humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
         );
+    }
+
+    /// The bar's message: failures and pending retries (the ETA is added as it is drawn).
+    fn bar_message(&self) -> String {
+        progress::message(self.failed, self.retrying.len() as u64, None)
     }
 
     /// A notice the user must see (interruptions, halts), whatever the log level.

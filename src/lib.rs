@@ -19,14 +19,18 @@ pub mod console;
 pub mod error;
 pub mod exec;
 pub mod exit;
+pub mod hook;
 pub mod joblog;
 pub mod manifest;
 pub mod outcome;
+pub mod packaging;
 pub mod plan;
 pub mod pool;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod schedule;
+pub mod status;
 mod sys;
 
 use std::io::Write;
@@ -146,6 +150,15 @@ fn take_lock(path: &Path) -> Result<std::fs::File, Error> {
     }
 }
 
+/// What the status monitor does for a run.
+fn monitor_settings(rc: &RunConfig) -> status::MonitorSettings {
+    status::MonitorSettings {
+        heartbeat: rc.heartbeat,
+        slow: rc.slow,
+        usr1: true,
+    }
+}
+
 /// Runs a validated plan for real.
 pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
     let _lock = rc.lock.as_deref().map(take_lock).transpose()?;
@@ -220,6 +233,9 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         grace: rc.grace,
     };
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
+    let board = std::sync::Arc::new(status::Board::new(resumed.iter().filter(|&&r| !r).count()));
+    let installed = status::install(board.clone());
+    let monitor = status::Monitor::start(board, monitor_settings(rc));
     let started_at = SystemTime::now();
     let t0 = Instant::now();
     let results = runner::run(
@@ -232,6 +248,8 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         &paths,
         &resumed,
     );
+    monitor.stop();
+    drop(installed);
     let reaped = sys::reap_exited_children();
     if reaped > 0 {
         log::debug!("reaped {reaped} processes that had left their job's process group");
@@ -257,22 +275,35 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         outcome,
         exit_code,
         ids: plan.jobs.iter().map(|j| j.id.clone()).collect(),
+        commands: plan.jobs.iter().map(|j| j.command.display()).collect(),
         max_attempts: plan.jobs.iter().map(|j| j.retries + 1).collect(),
         results: results.results,
         internal_errors: results.internal_errors,
     };
+    let mut written = Vec::new();
     for (path, format) in &rc.reports {
         if let Err(e) = report::write_atomic(path, &report::render(*format, &summary)) {
             let msg = format!("cannot write report {}: {e}", path.display());
             console::eprint_line(&msg);
             summary.internal_errors.push(msg);
             exit_code = exit::INTERNAL;
+        } else {
+            written.push((path.clone(), *format));
         }
     }
     summary.exit_code = exit_code;
     if !(rc.quiet && exit_code == exit::SUCCESS) {
         let text = report::summary_text(&summary);
         let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+    if !rc.quiet {
+        if let Some(line) = progress::reports_written(&written) {
+            console::eprint_line(&line);
+        }
+    }
+    if let Some(cmd) = &rc.on_finish {
+        let report = hook::first_json_report(&written);
+        hook::on_finish(cmd, rc.on_finish_timeout, &summary, report.as_deref());
     }
     Ok(Finished {
         exit_code,

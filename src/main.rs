@@ -46,6 +46,16 @@ fn report_error(e: &Error) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(text) = cli.generated() {
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(&text).and_then(|_| out.flush()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                console::eprint_line(&format!("cannot write to stdout: {e}"));
+                ExitCode::from(exit::INTERNAL as u8)
+            }
+        };
+    }
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {

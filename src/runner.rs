@@ -196,6 +196,7 @@ fn work_started(
         stderr,
         grace,
         token,
+        board: crate::status::active().as_deref(),
     }) {
         Ok(a) => {
             // With no job output shown, only a failure's stderr tail is ever read: drop a
@@ -258,6 +259,7 @@ impl Dispatcher<'_> {
             }
         }
         self.console.job_finished(&self.plan.jobs[i], &result);
+        crate::status::job_finished(result.status);
         self.results[i] = Some(result);
     }
 
