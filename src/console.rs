@@ -230,11 +230,13 @@ impl Console {
             let elapsed = self.started.elapsed();
             let eta = progress::eta(self.done, self.total, elapsed);
             eprint_line(&format!(
-                "progress: {}/{} done, {}, {} elapsed",
+                "progress: {}/{} done, {}, {} elapsed{}",
                 self.done,
                 self.total,
-                progress::message(self.failed, self.retrying.len() as u64, eta),
-                humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+                progress::message(self.failed, self.retrying.len() as u64, None),
+                humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
+                eta.map(|e| format!(", {}", progress::eta_text(e)))
+                    .unwrap_or_default()
             ));
         }
     }

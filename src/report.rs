@@ -675,6 +675,78 @@ mod tests {
         assert_eq!(ReportFormat::for_path(Path::new("r.txt")), None);
     }
 
+    fn ran(secs: u64, rss: u64, cpu_ms: u64) -> JobResult {
+        use crate::outcome::Attempt;
+        JobResult {
+            status: Status::Succeeded,
+            attempts: 1,
+            last: Some(Attempt {
+                end: AttemptEnd::Ended {
+                    exit_code: Some(0),
+                    signal: None,
+                    killed: None,
+                },
+                started_at: SystemTime::UNIX_EPOCH,
+                duration: Duration::from_secs(secs),
+                leaked_processes: 0,
+                usage: Some(Usage {
+                    max_rss_kib: rss,
+                    user: Duration::from_millis(cpu_ms),
+                    system: Duration::ZERO,
+                }),
+            }),
+            error: None,
+            stderr_tail: None,
+        }
+    }
+
+    fn summary(jobs: usize, duration: Duration) -> RunSummary {
+        RunSummary {
+            manifest: "m.csv".into(),
+            started_at: SystemTime::UNIX_EPOCH,
+            finished_at: SystemTime::UNIX_EPOCH,
+            duration,
+            workers: 2,
+            outcome: RunOutcome::Succeeded,
+            exit_code: 0,
+            ids: (0..jobs).map(|i| format!("j{i}")).collect(),
+            commands: vec!["true".into(); jobs],
+            results: (0..jobs as u64)
+                .map(|i| ran(i, 100 * i, 7 * (jobs as u64 - i)))
+                .collect(),
+            max_attempts: vec![1; jobs],
+            internal_errors: vec![],
+        }
+    }
+
+    #[test]
+    fn summary_names_the_slowest_jobs_of_a_long_run_only() {
+        let long = summary_text(&summary(8, Duration::from_secs(30)));
+        assert!(
+            long.contains("batchrun: slowest: j7 7.0s, j6 6.0s, j5 5.0s\n"),
+            "{long}"
+        );
+        assert!(!summary_text(&summary(8, Duration::from_secs(9))).contains("slowest"));
+        assert!(!summary_text(&summary(5, Duration::from_secs(60))).contains("slowest"));
+    }
+
+    #[test]
+    fn markdown_tables_of_cpu_and_memory() {
+        let md = markdown(&summary(3, Duration::from_secs(1)));
+        let cpu = &md[md.find("## Most CPU").unwrap()..];
+        assert!(
+            cpu.contains("| `j0` | 0.021s | 0.021s | 0.000s |\n| `j1` |"),
+            "{md}"
+        );
+        let mem = &md[md.find("## Most memory").unwrap()..];
+        assert!(
+            mem.contains("| `j2` | 200 KiB |\n| `j1` | 100 KiB |"),
+            "{md}"
+        );
+        assert_eq!(kib(61 * 1024 + 205), "61.2 MiB");
+        assert_eq!(kib(2 * 1024 * 1024), "2.0 GiB");
+    }
+
     #[test]
     fn rfc3339_whole_seconds() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_500);

@@ -12,7 +12,8 @@ the counts of jobs finished so far, and a [`Monitor`] thread that shows it.
   channels with a timeout to the next due time; it never polls.
 
 While a run goes on, its board is also reachable process-wide ([`active`]), so the dispatcher
-needs no plumbing to reach it.
+needs no plumbing to reach it (which assumes one run at a time per process, as the binary
+does; the signal handlers are process-wide anyway).
 */
 
 use std::collections::BTreeMap;
@@ -392,7 +393,10 @@ fn monitor_loop(
         if let (Some(beat), Some(every)) = (next_beat, settings.heartbeat) {
             if now >= beat {
                 crate::console::eprint_line(&status_line(&board.snapshot(), now));
-                next_beat = Some((beat + every).max(now));
+                // On schedule, unless the monitor fell behind (a stopped process): then
+                // one period from now, not a burst to catch up.
+                let next = beat + every;
+                next_beat = Some(if next > now { next } else { now + every });
             }
         }
         let due = [next_beat, next_slow].into_iter().flatten().min();
