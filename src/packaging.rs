@@ -16,29 +16,69 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     out
 }
 
-/// The man page, `batchrun(1)` in roff: the top-level page (synopsis, global options, the
-/// subcommands, exit codes), then one options section per subcommand, so every flag of `run`
-/// is in the one page.
+/// The man page, `batchrun(1)` in roff: name, synopsis, description and global options, then
+/// for each subcommand its usage and options (so every flag of `run` is in the one page), then
+/// the exit status.
 pub fn man_page() -> Vec<u8> {
     let mut cmd = Cli::command();
     cmd.build();
     let mut out = Vec::new();
-    let render = |out: &mut Vec<u8>| -> std::io::Result<()> {
-        clap_mangen::Man::new(cmd.clone()).render(out)?;
-        for sub in cmd
-            .get_subcommands()
-            .filter(|s| s.get_arguments().next().is_some())
-        {
-            let heading = format!("Options of batchrun {}", sub.get_name());
-            let sub = sub
-                .clone()
-                .mut_args(move |a| a.help_heading(heading.clone()));
-            clap_mangen::Man::new(sub).render_options_section(out)?;
-        }
-        Ok(())
-    };
-    render(&mut out).expect("writing to a Vec cannot fail");
+    render_man(&cmd, &mut out).expect("writing to a Vec cannot fail");
     out
+}
+
+fn render_man(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Write;
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("batchrun {}", sub.get_name());
+        writeln!(out, ".SH \"{}\"", name.to_uppercase())?;
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        writeln!(out, "{}", roff_text(&about))?;
+        let usage = sub.clone().bin_name(&name).render_usage().to_string();
+        writeln!(
+            out,
+            ".PP\n{}",
+            roff_text(usage.trim_start_matches("Usage: "))
+        )?;
+        // The sub's own options only: the global ones and --help are on the page already.
+        let heading = format!("{name} options");
+        let own = sub.clone().mut_args(move |a| {
+            if a.is_global_set() || a.get_id() == "help" {
+                a.hide(true)
+            } else {
+                a.help_heading(heading.clone())
+            }
+        });
+        if own.get_arguments().any(|a| !a.is_hide_set()) {
+            clap_mangen::Man::new(own).render_options_section(out)?;
+        }
+    }
+    if let Some(exit) = cmd.get_after_help() {
+        writeln!(out, ".SH \"EXIT STATUS\"\n{}", roff_text(&exit.to_string()))?;
+    }
+    man.render_version_section(out)
+}
+
+/// Plain text as a roff paragraph: backslashes and hyphens escaped, no line starting with a
+/// control character.
+fn roff_text(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let l = l.replace('\\', "\\e").replace('-', "\\-");
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}")
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -49,8 +89,17 @@ mod tests {
     fn man_page_has_every_run_option() {
         let page = String::from_utf8(man_page()).unwrap();
         assert!(page.starts_with(".ie") || page.contains(".TH"), "{page}");
-        for opt in ["joblog", "on\\-finish", "heartbeat", "report"] {
+        for opt in [
+            "joblog",
+            "on\\-finish",
+            "heartbeat",
+            "report",
+            "EXIT STATUS",
+        ] {
             assert!(page.contains(opt), "{opt} missing in the man page");
         }
+        // In the synopsis and the global options, not again for each subcommand.
+        assert_eq!(page.matches("\\-\\-help").count(), 2, "{page}");
+        assert_eq!(roff_text(".x -y \\"), "\\&.x \\-y \\e");
     }
 }

@@ -247,3 +247,23 @@ fn the_last_line_says_where_the_reports_went() {
     q.code(0);
     assert_eq!(q.stderr, "");
 }
+
+#[test]
+fn on_finish_runs_after_the_deadline() {
+    let t = TestEnv::new();
+    t.write("m.csv", "id,command\nlong,sleep 300\nnext,true\n");
+    let hook = "echo \"$BATCHRUN_EXIT_CODE $BATCHRUN_OUTCOME $BATCHRUN_CANCELLED $BATCHRUN_NOT_STARTED\" > hook.txt";
+    t.run(&[
+        "run",
+        "-j",
+        "1",
+        "--deadline",
+        "1s",
+        "--on-finish",
+        hook,
+        "m.csv",
+    ])
+    .code(124);
+    assert_eq!(t.read("hook.txt"), "124 deadline_exceeded 1 1\n");
+    t.assert_nothing_left();
+}
