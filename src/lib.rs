@@ -34,13 +34,14 @@ pub mod status;
 mod sys;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use cli::{Action, Config, RunConfig};
 use error::Error;
 use outcome::RunOutcome;
 use plan::Plan;
+use report::ReportFormat;
 
 pub use cancel::{CancelToken, SignalSource};
 
@@ -159,6 +160,23 @@ fn monitor_settings(rc: &RunConfig) -> status::MonitorSettings {
     }
 }
 
+/// Once the reports are written: the line that says where (unless `-q`), then `--on-finish`.
+fn after_reports(
+    rc: &RunConfig,
+    summary: &report::RunSummary,
+    written: &[(PathBuf, ReportFormat)],
+) {
+    if !rc.quiet {
+        if let Some(line) = progress::reports_written(written) {
+            console::eprint_line(&line);
+        }
+    }
+    if let Some(cmd) = &rc.on_finish {
+        let report = hook::first_json_report(written);
+        hook::on_finish(cmd, rc.on_finish_timeout, summary, report.as_deref());
+    }
+}
+
 /// Runs a validated plan for real.
 pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
     let _lock = rc.lock.as_deref().map(take_lock).transpose()?;
@@ -233,9 +251,10 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         grace: rc.grace,
     };
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
-    let board = std::sync::Arc::new(status::Board::new(resumed.iter().filter(|&&r| !r).count()));
-    let installed = status::install(board.clone());
-    let monitor = status::Monitor::start(board, monitor_settings(rc));
+    let live = status::Live::start(
+        resumed.iter().filter(|&&r| !r).count(),
+        monitor_settings(rc),
+    );
     let started_at = SystemTime::now();
     let t0 = Instant::now();
     let results = runner::run(
@@ -248,8 +267,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         &paths,
         &resumed,
     );
-    monitor.stop();
-    drop(installed);
+    live.stop();
     let reaped = sys::reap_exited_children();
     if reaped > 0 {
         log::debug!("reaped {reaped} processes that had left their job's process group");
@@ -296,15 +314,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         let text = report::summary_text(&summary);
         let _ = std::io::stderr().write_all(text.as_bytes());
     }
-    if !rc.quiet {
-        if let Some(line) = progress::reports_written(&written) {
-            console::eprint_line(&line);
-        }
-    }
-    if let Some(cmd) = &rc.on_finish {
-        let report = hook::first_json_report(&written);
-        hook::on_finish(cmd, rc.on_finish_timeout, &summary, report.as_deref());
-    }
+    after_reports(rc, &summary, &written);
     Ok(Finished {
         exit_code,
         summary: Some(summary),

@@ -187,6 +187,31 @@ impl Drop for Installed {
     }
 }
 
+/// Live status for one run: its board, [`install`]ed, and its [`Monitor`].
+#[derive(Debug)]
+pub struct Live {
+    monitor: Monitor,
+    installed: Installed,
+}
+
+impl Live {
+    /// Starts live status for a run with `total` jobs to finish.
+    pub fn start(total: usize, settings: MonitorSettings) -> Live {
+        let board = Arc::new(Board::new(total));
+        let installed = install(board.clone());
+        Live {
+            monitor: Monitor::start(board, settings),
+            installed,
+        }
+    }
+
+    /// Stops the monitor and clears the active board.
+    pub fn stop(self) {
+        self.monitor.stop();
+        drop(self.installed);
+    }
+}
+
 /// A duration as people read it: `2.4s` under a minute, else `3m 12s`.
 pub fn human(d: Duration) -> String {
     if d < Duration::from_secs(60) {
