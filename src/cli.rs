@@ -42,6 +42,18 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Validate the manifest and print the plan; run nothing.
     Check(CheckArgs),
+    /// Print a shell completion script for SHELL on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    Man,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Options that shape how the manifest's rows become jobs (shared by `run` and `check`).
@@ -193,6 +205,20 @@ pub struct RunArgs {
     /// waits, in its capture file, until the jobs before it have printed).
     #[arg(short = 'k', long)]
     pub keep_order: bool,
+    /// Run CMD with /bin/sh -c once the reports are written (also after an interruption or
+    /// the deadline); it gets BATCHRUN_EXIT_CODE, BATCHRUN_OUTCOME, the counts and
+    /// BATCHRUN_REPORT in its environment, and never changes the exit code.
+    #[arg(long, value_name = "CMD")]
+    pub on_finish: Option<String>,
+    /// How long the --on-finish command may run before its process group is killed.
+    #[arg(long, value_name = "DUR", default_value = "60s")]
+    pub on_finish_timeout: String,
+    /// Print a one-line status (counts, running jobs) every DUR when stderr is not a terminal.
+    #[arg(long, value_name = "DUR")]
+    pub heartbeat: Option<String>,
+    /// Warn (once per attempt) about a job that has run longer than DUR.
+    #[arg(long, value_name = "DUR")]
+    pub slow: Option<String>,
 }
 
 /// Validated settings for `check` and `run`.
@@ -214,6 +240,7 @@ pub struct Config {
 
 /// `check` or `run`.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per process; boxing buys nothing
 pub enum Action {
     /// Validate and print the plan.
     Check,
@@ -254,6 +281,14 @@ pub struct RunConfig {
     pub dry_run: bool,
     /// `--keep-order`.
     pub keep_order: bool,
+    /// `--on-finish`: the shell command run after the reports.
+    pub on_finish: Option<String>,
+    /// `--on-finish-timeout`.
+    pub on_finish_timeout: Duration,
+    /// `--heartbeat`, when stderr is not a terminal (`None` otherwise).
+    pub heartbeat: Option<Duration>,
+    /// `--slow`.
+    pub slow: Option<Duration>,
 }
 
 /// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
@@ -310,6 +345,16 @@ fn duration_flag(flag: &str, s: &str) -> Result<Duration, String> {
 }
 
 impl Cli {
+    /// The output of `completions` and `man`, which need no configuration; `None` for the
+    /// other subcommands.
+    pub fn generated(&self) -> Option<Vec<u8>> {
+        match &self.command {
+            Command::Completions(c) => Some(crate::packaging::completions(c.shell)),
+            Command::Man => Some(crate::packaging::man_page()),
+            Command::Run(_) | Command::Check(_) => None,
+        }
+    }
+
     /// Validates the flags into a [`Config`], collecting every problem.
     pub fn into_config(self) -> Result<Config, Error> {
         let mut problems: Vec<String> = Vec::new();
@@ -318,6 +363,11 @@ impl Cli {
             Command::Run(r) => {
                 let run = validate_run(&r, &mut problems);
                 (r.manifest, run)
+            }
+            Command::Completions(_) | Command::Man => {
+                return Err(Error::Usage(
+                    "completions and man need no validation: see Cli::generated".into(),
+                ))
             }
         };
         let manifest_options = margs.options(&mut problems);
@@ -349,6 +399,15 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
     };
     let retry_delay = take(duration_flag("--retry-delay", &r.retry_delay));
     let grace = take(duration_flag("--grace", &r.grace));
+    let on_finish_timeout = take(duration_flag("--on-finish-timeout", &r.on_finish_timeout));
+    // parse_duration refuses zero, which would make a heartbeat spin.
+    let mut optional = |flag: &str, v: &Option<String>| -> Option<Duration> {
+        duration_flag(flag, v.as_deref()?)
+            .map_err(|m| problems.push(m))
+            .ok()
+    };
+    let heartbeat = optional("--heartbeat", &r.heartbeat);
+    let slow = optional("--slow", &r.slow);
     let deadline = match r
         .deadline
         .as_deref()
@@ -402,6 +461,11 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
         quiet: r.quiet,
         dry_run: r.dry_run,
         keep_order: r.keep_order,
+        on_finish: r.on_finish.clone(),
+        on_finish_timeout,
+        // A terminal has the progress bar; heartbeats are for logs.
+        heartbeat: heartbeat.filter(|_| !std::io::stderr().is_terminal()),
+        slow,
     })
 }
 

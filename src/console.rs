@@ -30,7 +30,8 @@ use crate::cancel::SignalEvent;
 use crate::event::Event;
 use crate::manifest::JobSpec;
 use crate::order::{Kept, OrderedOutput};
-use crate::outcome::plural;
+use crate::outcome::{plural, Attempt};
+use crate::progress;
 use crate::report::RunSummary;
 
 /// How job output is shown.
@@ -99,6 +100,8 @@ static TERMINAL: Mutex<()> = Mutex::new(());
 /// How long a line of batchrun's waits for a job's output to finish printing before it is
 /// written anyway: stdout may be a pipe nobody reads, and notices must still get out.
 const LINE_WAIT: Duration = Duration::from_millis(200);
+/// The bar's message, read each time the bar is drawn (so the ETA beside it stays live).
+static MESSAGE: Mutex<String> = Mutex::new(String::new());
 
 /// Runs `f` with the progress bar (if any) hidden.
 fn suspended<T>(f: impl FnOnce() -> T) -> T {
@@ -157,8 +160,13 @@ pub fn print_error(e: &crate::error::Error) {
 
 /// Prints text on stdout (what `check` and `--dry-run` print).
 pub fn print_stdout(text: &str) {
+    let _ = write_stdout(text.as_bytes());
+}
+
+/// Writes bytes to stdout and flushes them (generated completions and man page).
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    out.write_all(bytes).and_then(|_| out.flush())
 }
 
 /// Work for the job-output printer.
@@ -290,6 +298,8 @@ pub struct Console {
     abandoned: bool,
     /// `--keep-order`: output held until the jobs before it have printed.
     order: Option<OrderedOutput<Kept>>,
+    /// Jobs whose attempt failed and that wait for (or run) another one.
+    retrying: std::collections::HashSet<String>,
 }
 
 impl Console {
@@ -319,6 +329,7 @@ impl Console {
             printer,
             abandoned: false,
             order: None,
+            retrying: Default::default(),
         }
     }
 
@@ -380,13 +391,7 @@ impl Console {
                 of,
                 last,
                 delay,
-            } => log::warn!(
-                "{}: attempt {attempt}/{of} {} ({}); retrying in {}",
-                job.id,
-                last.status().as_str(),
-                last.error().unwrap_or_default(),
-                humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
-            ),
+            } => self.retrying(job, attempt, of, last, delay),
             Event::StartDeferred { job, error } => log::warn!(
                 "{}: cannot start now ({error}); it waits for a running job to finish",
                 job.id
@@ -438,12 +443,21 @@ impl Console {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} done, {msg} [{elapsed_precise}, ETA {eta}]",
-        ) {
-            bar.set_style(style);
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:30} {pos}/{len} done, {msg} [{elapsed_precise}]")
+        {
+            bar.set_style(style.with_key(
+                "msg",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&MESSAGE.lock());
+                    let eta = progress::eta(s.pos(), s.len().unwrap_or(0), s.elapsed());
+                    if let Some(e) = eta {
+                        let _ = write!(w, ", {}", progress::eta_text(e));
+                    }
+                },
+            ));
         }
-        bar.set_message("0 failed");
+        *MESSAGE.lock() = progress::message(0, 0, None);
         bar.enable_steady_tick(Duration::from_millis(200));
         *BAR.lock() = Some(bar);
     }
@@ -504,40 +518,49 @@ impl Console {
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default()
         );
+        self.retrying.remove(id);
         if let Some(bar) = BAR.lock().as_ref() {
+            *MESSAGE.lock() = self.bar_message();
             bar.set_position(self.done);
-            bar.set_message(format!("{} failed", self.failed));
             return;
         }
         // Asked for progress without a terminal (a log file): a plain line at most every
         // PLAIN_PROGRESS_EVERY.
         if self.progress && self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
             self.last_line = Instant::now();
-            let line = self.progress_line();
+            let elapsed = self.started.elapsed();
+            let eta = progress::eta(self.done, self.total, elapsed);
+            let line = format!(
+                "progress: {}/{} done, {}, {} elapsed{}",
+                self.done,
+                self.total,
+                progress::message(self.failed, self.retrying.len() as u64, None),
+                humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
+                eta.map(|e| format!(", {}", progress::eta_text(e)))
+                    .unwrap_or_default()
+            );
             self.notice(&line);
         }
     }
 
-    fn progress_line(&self) -> String {
-        let elapsed = self.started.elapsed();
-        let eta = if self.done > 0 && self.done < self.total {
-            let per_job = elapsed.as_secs_f64() / self.done as f64;
-            format!(
-                ", ETA {}",
-                humantime::format_duration(Duration::from_secs(
-                    (per_job * (self.total - self.done) as f64).ceil() as u64
-                ))
-            )
-        } else {
-            String::new()
-        };
-        format!(
-            "progress: {}/{} done, {} failed, {} elapsed{eta}",
-            self.done,
-            self.total,
-            self.failed,
-            humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
-        )
+    /// An attempt failed and will be retried.
+    fn retrying(&mut self, job: &JobSpec, attempt: u32, of: u32, a: &Attempt, delay: Duration) {
+        self.retrying.insert(job.id.clone());
+        if BAR.lock().is_some() {
+            *MESSAGE.lock() = self.bar_message();
+        }
+        log::warn!(
+            "{}: attempt {attempt}/{of} {} ({}); retrying in {}",
+            job.id,
+            a.status().as_str(),
+            a.error().unwrap_or_default(),
+            humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+        );
+    }
+
+    /// The bar's message: failures and pending retries (the ETA is added as it is drawn).
+    fn bar_message(&self) -> String {
+        progress::message(self.failed, self.retrying.len() as u64, None)
     }
 
     /// A notice the user must see (interruptions, halts), whatever the log level.

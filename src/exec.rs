@@ -28,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::cancel::CancelToken;
 use crate::manifest::{CommandLine, JobSpec};
 use crate::outcome::{Attempt, AttemptEnd, KillReason};
+use crate::status::Board;
 use crate::sys::{self, GroupWait};
 
 /// Everything one attempt needs besides the job itself.
@@ -45,6 +46,8 @@ pub struct ExecRequest<'a> {
     pub grace: Duration,
     /// Stops the attempt when it reaches the terminate level.
     pub token: &'a CancelToken,
+    /// The live status board: the attempt is on it from spawn until its child is reaped.
+    pub board: Option<&'a Board>,
 }
 
 /// Builds the command for a job; no I/O.
@@ -116,11 +119,15 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
                 started_at,
                 duration: t0.elapsed(),
                 leaked_processes: 0,
+                usage: None,
             })
         }
     };
     drop(cmd); // closes our copies of the output files
     let pgid = child.id() as libc::pid_t;
+    let running = req
+        .board
+        .map(|b| b.enter(&req.job.id, child.id(), req.attempt));
     let pidfd = match sys::pidfd_open(pgid) {
         Ok(fd) => fd,
         Err(e) => {
@@ -155,7 +162,10 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
             return Err(e);
         }
     };
-    let status = child.wait()?;
+    // Reaped with wait4 rather than `Child::wait`, for the rusage; the pid is still unreaped
+    // (only the pidfd has been waited on), so it names our child.
+    let (status, usage) = sys::wait4(pgid)?;
+    drop(running);
     let leftovers = sweep_group(pgid, req.grace)?;
     // When batchrun terminated the job, whatever else was in its group was terminated with
     // it as a matter of course; only a job that ended by itself can leave processes behind.
@@ -169,6 +179,7 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
         started_at,
         duration,
         leaked_processes,
+        usage: Some(usage),
     })
 }
 

@@ -20,21 +20,25 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod exit;
+pub mod hook;
 pub mod joblog;
 pub mod manifest;
 pub mod order;
 pub mod outcome;
+pub mod packaging;
 pub mod plan;
 pub mod pool;
+pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod runner;
 pub mod schedule;
+pub mod status;
 mod sys;
 pub mod template;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use cli::{Action, Config, RunConfig};
@@ -42,6 +46,7 @@ use error::Error;
 use event::Event;
 use exit::{Exit, StopReason};
 use plan::Plan;
+use report::ReportFormat;
 
 pub use cancel::{CancelToken, SignalSource};
 
@@ -189,6 +194,31 @@ struct Outputs {
     /// The private directory for captured output; removed when dropped.
     _tmp: tempfile::TempDir,
 }
+/// What the status monitor does for a run.
+fn monitor_settings(rc: &RunConfig) -> status::MonitorSettings {
+    status::MonitorSettings {
+        heartbeat: rc.heartbeat,
+        slow: rc.slow,
+        usr1: true,
+    }
+}
+
+/// Once the reports are written: the line that says where (unless `-q`), then `--on-finish`.
+fn after_reports(
+    rc: &RunConfig,
+    summary: &report::RunSummary,
+    written: &[(PathBuf, ReportFormat)],
+) {
+    if !rc.quiet {
+        if let Some(line) = progress::reports_written(written) {
+            console::eprint_line(&line);
+        }
+    }
+    if let Some(cmd) = &rc.on_finish {
+        let report = hook::first_json_report(written);
+        hook::on_finish(cmd, rc.on_finish_timeout, summary, report.as_deref());
+    }
+}
 
 /// Checks that everything batchrun must write can be written, and opens it, before any job
 /// starts.
@@ -255,6 +285,10 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     if rc.keep_order {
         console.keep_order(&outputs.resumed);
     }
+    let live = status::Live::start(
+        outputs.resumed.iter().filter(|&&r| !r).count(),
+        monitor_settings(rc),
+    );
     let started_at = SystemTime::now();
     let t0 = Instant::now();
     let results = runner::run(runner::RunContext {
@@ -267,6 +301,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         paths: &outputs.paths,
         resumed: &outputs.resumed,
     });
+    live.stop();
     let reaped = sys::reap_exited_children();
     if reaped > 0 {
         log::debug!("reaped {reaped} processes that had left their job's process group");
@@ -294,15 +329,17 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         outcome: decision.outcome,
         exit_code: decision.exit.code().into(),
         ids: plan.jobs.iter().map(|j| j.id.clone()).collect(),
+        commands: plan.jobs.iter().map(|j| j.command.display()).collect(),
         max_attempts: plan.jobs.iter().map(|j| j.retries + 1).collect(),
         results: results.results,
         internal_errors: results.internal_errors,
     };
-    let exit = write_reports(&mut summary, &rc.reports, stop, any_failure);
+    let (exit, written) = write_reports(&mut summary, &rc.reports, stop, any_failure);
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(Event::Summary { summary: &summary });
     }
     console.close(&signals.events);
+    after_reports(rc, &summary, &written);
     Ok(Finished {
         exit,
         summary: Some(summary),
@@ -311,13 +348,14 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
 
 /// Writes every report. A report that cannot be written is part of the decision: it escalates
 /// to batchrun's own failure (exit 3) before any report is renamed into place, so the reports
-/// on disk, the summary and the exit code agree. Returns the final exit code.
+/// on disk, the summary and the exit code agree. Returns the final exit code and the reports
+/// written.
 fn write_reports(
     summary: &mut report::RunSummary,
-    reports: &[(std::path::PathBuf, report::ReportFormat)],
+    reports: &[(PathBuf, ReportFormat)],
     stop: Option<StopReason>,
     any_failure: bool,
-) -> Exit {
+) -> (Exit, Vec<(PathBuf, ReportFormat)>) {
     let mut stop = stop;
     let mut staged = Vec::new();
     for (path, format) in reports {
@@ -346,13 +384,17 @@ fn write_reports(
     // A rename that failed after others were done (rare: the directory went away): the ones in
     // place are written again with the escalated decision.
     if persisted.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
-        for (path, format) in persisted {
-            if let Err(e) = report::stage(&path, format, summary).and_then(|s| s.persist()) {
-                report_failed(summary, &path, &e);
+        persisted.retain(|(path, format)| {
+            match report::stage(path, *format, summary).and_then(|s| s.persist()) {
+                Ok(()) => true,
+                Err(e) => {
+                    report_failed(summary, path, &e);
+                    false
+                }
             }
-        }
+        });
     }
-    exit::decide(stop, any_failure).exit
+    (exit::decide(stop, any_failure).exit, persisted)
 }
 
 /// Notes, once, that the report at `path` could not be written.

@@ -37,6 +37,16 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(text) = cli.generated() {
+        return match console::write_stdout(&text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let e = Error::Internal(format!("cannot write to stdout: {e}"));
+                console::print_error(&e);
+                ExitCode::from(Exit::for_error(&e).code())
+            }
+        };
+    }
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {

@@ -110,6 +110,25 @@ pub enum AttemptEnd {
     },
 }
 
+/// What an attempt's process tree cost, from the `rusage` that `wait4` returns when batchrun
+/// reaps the job's main process: that process and every descendant it waited for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Peak resident set size of the largest single process, in KiB.
+    pub max_rss_kib: u64,
+    /// CPU time in user mode.
+    pub user: Duration,
+    /// CPU time in kernel mode.
+    pub system: Duration,
+}
+
+impl Usage {
+    /// User plus system CPU time.
+    pub fn cpu(&self) -> Duration {
+        self.user + self.system
+    }
+}
+
 /// One attempt at a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
@@ -122,6 +141,9 @@ pub struct Attempt {
     /// Processes left in the job's process group after its main process ended, which batchrun
     /// then terminated.
     pub leaked_processes: u32,
+    /// Resource use of the main process and its waited-for descendants (`None` when it never
+    /// started, or could not be reaped normally).
+    pub usage: Option<Usage>,
 }
 
 impl Attempt {
@@ -282,6 +304,7 @@ mod tests {
             started_at: SystemTime::UNIX_EPOCH,
             duration: Duration::ZERO,
             leaked_processes: 0,
+            usage: None,
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::outcome::{plural, JobResult, RunOutcome, Status};
+use crate::outcome::{plural, JobResult, RunOutcome, Status, Usage};
 use crate::plan::Plan;
 
 /// How many bytes of a failed job's stderr are kept at most.
@@ -62,6 +62,8 @@ pub struct RunSummary {
     pub exit_code: i32,
     /// The plan's jobs' ids, in manifest order.
     pub ids: Vec<String>,
+    /// The jobs' commands as `--dry-run` prints them, in manifest order.
+    pub commands: Vec<String>,
     /// One result per job, in manifest order.
     pub results: Vec<JobResult>,
     /// For each job, its retries + 1.
@@ -137,6 +139,7 @@ struct JsonCounts {
 #[derive(Serialize)]
 struct JsonJob<'a> {
     id: &'a str,
+    command: &'a str,
     status: Status,
     attempts: u32,
     exit_code: Option<i32>,
@@ -146,6 +149,9 @@ struct JsonJob<'a> {
     error: Option<&'a str>,
     stderr_tail: Option<&'a str>,
     leaked_processes: u32,
+    max_rss_kib: Option<u64>,
+    user_ms: Option<u128>,
+    system_ms: Option<u128>,
 }
 
 /// The JSON report (SPEC §6).
@@ -165,11 +171,14 @@ pub fn json(s: &RunSummary) -> String {
     let jobs = s
         .ids
         .iter()
+        .zip(&s.commands)
         .zip(&s.results)
-        .map(|(id, r)| {
+        .map(|((id, command), r)| {
             let (exit_code, signal) = r.exit_and_signal();
+            let usage = r.last.as_ref().and_then(|a| a.usage);
             JsonJob {
                 id,
+                command,
                 status: r.status,
                 attempts: r.attempts,
                 exit_code,
@@ -179,6 +188,9 @@ pub fn json(s: &RunSummary) -> String {
                 error: r.error.as_deref(),
                 stderr_tail: r.stderr_tail.as_deref(),
                 leaked_processes: r.last.as_ref().map_or(0, |a| a.leaked_processes),
+                max_rss_kib: usage.map(|u| u.max_rss_kib),
+                user_ms: usage.map(|u| u.user.as_millis()),
+                system_ms: usage.map(|u| u.system.as_millis()),
             }
         })
         .collect();
@@ -267,8 +279,48 @@ pub fn summary_text(s: &RunSummary) -> String {
     for e in &s.internal_errors {
         let _ = writeln!(out, "batchrun: error: {e}");
     }
+    if let Some(line) = slowest_line(s) {
+        let _ = writeln!(out, "batchrun: {line}");
+    }
     let _ = writeln!(out, "batchrun: {}", counts_line(s));
     out
+}
+
+/// The human summary names the slowest jobs only when the run took longer than this ...
+pub const SLOWEST_AFTER: Duration = Duration::from_secs(10);
+/// ... and more than this many jobs ran (with a handful, the user knows them all).
+pub const SLOWEST_MIN_JOBS: usize = 5;
+/// How many slowest jobs the human summary names.
+pub const SLOWEST_SHOWN: usize = 3;
+
+/// Indices of the jobs that ran, slowest (last attempt's duration) first.
+fn by_duration(s: &RunSummary) -> Vec<usize> {
+    let mut ran: Vec<usize> = (0..s.results.len())
+        .filter(|&i| s.results[i].last.is_some())
+        .collect();
+    ran.sort_by_key(|&i| std::cmp::Reverse(s.results[i].last.as_ref().map(|a| a.duration)));
+    ran
+}
+
+/// `slowest: report-eu 4m 2s, forecast 3m 1s, report-us 59.0s`, when the run was long
+/// enough and had enough jobs for it to matter ([`SLOWEST_AFTER`], [`SLOWEST_MIN_JOBS`]).
+fn slowest_line(s: &RunSummary) -> Option<String> {
+    let ran = by_duration(s);
+    if s.duration <= SLOWEST_AFTER || ran.len() <= SLOWEST_MIN_JOBS {
+        return None;
+    }
+    let named: Vec<String> = ran
+        .iter()
+        .take(SLOWEST_SHOWN)
+        .map(|&i| {
+            let d = s.results[i]
+                .last
+                .as_ref()
+                .map_or(Duration::ZERO, |a| a.duration);
+            format!("{} {}", s.ids[i], crate::status::human(d))
+        })
+        .collect();
+    Some(format!("slowest: {}", named.join(", ")))
 }
 
 /// Escapes text for a Markdown table cell or line.
@@ -316,10 +368,7 @@ pub fn markdown(s: &RunSummary) -> String {
             }
         }
     }
-    let mut ran: Vec<usize> = (0..s.results.len())
-        .filter(|&i| s.results[i].last.is_some())
-        .collect();
-    ran.sort_by_key(|&i| std::cmp::Reverse(s.results[i].last.as_ref().map(|a| a.duration)));
+    let ran = by_duration(s);
     if !ran.is_empty() {
         let _ = writeln!(
             out,
@@ -339,7 +388,54 @@ pub fn markdown(s: &RunSummary) -> String {
             );
         }
     }
+    usage_tables(s, &mut out);
     out
+}
+
+/// How many jobs the Markdown report's CPU and memory tables list.
+const TOP_USAGE: usize = 10;
+
+/// The Markdown report's tables of the jobs that used the most CPU and the most memory.
+fn usage_tables(s: &RunSummary, out: &mut String) {
+    let with_usage: Vec<(usize, Usage)> = (0..s.results.len())
+        .filter_map(|i| Some((i, s.results[i].last.as_ref()?.usage?)))
+        .collect();
+    if with_usage.is_empty() {
+        return;
+    }
+    let mut by_cpu = with_usage.clone();
+    by_cpu.sort_by_key(|&(i, u)| (std::cmp::Reverse(u.cpu()), i));
+    let _ = writeln!(
+        out,
+        "\n## Most CPU\n\n| job | CPU | user | system |\n|---|---:|---:|---:|"
+    );
+    for &(i, u) in by_cpu.iter().take(TOP_USAGE) {
+        let _ = writeln!(
+            out,
+            "| `{}` | {:.3}s | {:.3}s | {:.3}s |",
+            s.ids[i],
+            u.cpu().as_secs_f64(),
+            u.user.as_secs_f64(),
+            u.system.as_secs_f64()
+        );
+    }
+    let mut by_rss = with_usage;
+    by_rss.sort_by_key(|&(i, u)| (std::cmp::Reverse(u.max_rss_kib), i));
+    let _ = writeln!(out, "\n## Most memory\n\n| job | peak RSS |\n|---|---:|");
+    for &(i, u) in by_rss.iter().take(TOP_USAGE) {
+        let _ = writeln!(out, "| `{}` | {} |", s.ids[i], kib(u.max_rss_kib));
+    }
+}
+
+/// A size in KiB as people read it: `812 KiB`, `61.2 MiB`, `2.0 GiB`.
+fn kib(k: u64) -> String {
+    if k < 1024 {
+        format!("{k} KiB")
+    } else if k < 1024 * 1024 {
+        format!("{:.1} MiB", k as f64 / 1024.0)
+    } else {
+        format!("{:.1} GiB", k as f64 / (1024.0 * 1024.0))
+    }
 }
 
 /// Escapes text for XML attribute values and text.
@@ -577,6 +673,7 @@ pub fn plan_table(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::AttemptEnd;
 
     #[test]
     fn tail_keeps_last_lines() {
@@ -617,6 +714,78 @@ mod tests {
             Some(ReportFormat::Junit)
         );
         assert_eq!(ReportFormat::for_path(Path::new("r.txt")), None);
+    }
+
+    fn ran(secs: u64, rss: u64, cpu_ms: u64) -> JobResult {
+        use crate::outcome::Attempt;
+        JobResult {
+            status: Status::Succeeded,
+            attempts: 1,
+            last: Some(Attempt {
+                end: AttemptEnd::Ended {
+                    exit_code: Some(0),
+                    signal: None,
+                    killed: None,
+                },
+                started_at: SystemTime::UNIX_EPOCH,
+                duration: Duration::from_secs(secs),
+                leaked_processes: 0,
+                usage: Some(Usage {
+                    max_rss_kib: rss,
+                    user: Duration::from_millis(cpu_ms),
+                    system: Duration::ZERO,
+                }),
+            }),
+            error: None,
+            stderr_tail: None,
+        }
+    }
+
+    fn summary(jobs: usize, duration: Duration) -> RunSummary {
+        RunSummary {
+            manifest: "m.csv".into(),
+            started_at: SystemTime::UNIX_EPOCH,
+            finished_at: SystemTime::UNIX_EPOCH,
+            duration,
+            workers: 2,
+            outcome: RunOutcome::Succeeded,
+            exit_code: 0,
+            ids: (0..jobs).map(|i| format!("j{i}")).collect(),
+            commands: vec!["true".into(); jobs],
+            results: (0..jobs as u64)
+                .map(|i| ran(i, 100 * i, 7 * (jobs as u64 - i)))
+                .collect(),
+            max_attempts: vec![1; jobs],
+            internal_errors: vec![],
+        }
+    }
+
+    #[test]
+    fn summary_names_the_slowest_jobs_of_a_long_run_only() {
+        let long = summary_text(&summary(8, Duration::from_secs(30)));
+        assert!(
+            long.contains("batchrun: slowest: j7 7.0s, j6 6.0s, j5 5.0s\n"),
+            "{long}"
+        );
+        assert!(!summary_text(&summary(8, Duration::from_secs(9))).contains("slowest"));
+        assert!(!summary_text(&summary(5, Duration::from_secs(60))).contains("slowest"));
+    }
+
+    #[test]
+    fn markdown_tables_of_cpu_and_memory() {
+        let md = markdown(&summary(3, Duration::from_secs(1)));
+        let cpu = &md[md.find("## Most CPU").unwrap()..];
+        assert!(
+            cpu.contains("| `j0` | 0.021s | 0.021s | 0.000s |\n| `j1` |"),
+            "{md}"
+        );
+        let mem = &md[md.find("## Most memory").unwrap()..];
+        assert!(
+            mem.contains("| `j2` | 200 KiB |\n| `j1` | 100 KiB |"),
+            "{md}"
+        );
+        assert_eq!(kib(61 * 1024 + 205), "61.2 MiB");
+        assert_eq!(kib(2 * 1024 * 1024), "2.0 GiB");
     }
 
     #[test]

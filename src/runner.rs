@@ -178,6 +178,15 @@ struct CreateError {
 }
 
 impl CreateError {
+    /// What the worker reports: a start put off (out of descriptors), or batchrun's failure.
+    fn into_end(self) -> TaskEnd {
+        if self.transient {
+            TaskEnd::Deferred(self.message)
+        } else {
+            TaskEnd::Internal(self.message)
+        }
+    }
+
     fn new(e: std::io::Error, path: &std::path::Path) -> Self {
         CreateError {
             message: format!("cannot create a file in {}: {e}", path.display()),
@@ -219,15 +228,10 @@ fn capture(
     index: usize,
     ext: &str,
     into: &mut Option<File>,
-) -> Result<Stdio, TaskEnd> {
-    match shared.paths.create(shared.plan, index, ext) {
-        Ok((f, reader)) => {
-            *into = reader;
-            Ok(Stdio::from(f))
-        }
-        Err(e) if e.transient => Err(TaskEnd::Deferred(e.message)),
-        Err(e) => Err(TaskEnd::Internal(e.message)),
-    }
+) -> Result<Stdio, CreateError> {
+    let (f, reader) = shared.paths.create(shared.plan, index, ext)?;
+    *into = reader;
+    Ok(Stdio::from(f))
 }
 
 /// [`work`] once the job is counted as running.
@@ -237,14 +241,14 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
     let stdout = if shared.stdout_wanted || shared.paths.keep {
         match capture(shared, task.index, "out", &mut anonymous.out) {
             Ok(s) => s,
-            Err(end) => return end,
+            Err(e) => return e.into_end(),
         }
     } else {
         Stdio::null()
     };
     let stderr = match capture(shared, task.index, "err", &mut anonymous.err) {
         Ok(s) => s,
-        Err(end) => return end,
+        Err(e) => return e.into_end(),
     };
     match exec::run_attempt(ExecRequest {
         job,
@@ -253,6 +257,7 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
         stderr,
         grace: shared.grace,
         token: shared.token,
+        board: crate::status::active().as_deref(),
     }) {
         Ok(a) => {
             // With no job output shown, only a failure's stderr tail is ever read: drop a
@@ -328,6 +333,7 @@ impl Dispatcher<'_> {
                 failed = Some(e.to_string());
             }
         }
+        crate::status::job_finished(result.status);
         self.console.handle(Event::JobFinished { job, result });
         if let Some(msg) = failed {
             self.joblog = None; // one message, not one per job
@@ -438,6 +444,7 @@ impl Dispatcher<'_> {
                 started_at: SystemTime::now(),
                 duration: Duration::ZERO,
                 leaked_processes: 0,
+                usage: None,
             };
             let r = LastAttempt {
                 attempt: a,

@@ -493,6 +493,7 @@ mod tests {
             started_at: SystemTime::UNIX_EPOCH,
             duration: Duration::from_millis(5),
             leaked_processes: 0,
+            usage: None,
         }
     }
 

@@ -10,6 +10,8 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use crate::outcome::Usage;
+
 /// Converts a `-1` return into the thread's `errno` as an [`io::Error`].
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret == -1 {
@@ -134,6 +136,40 @@ pub fn wait_group(pgid: libc::pid_t, nohang: bool) -> io::Result<GroupWait> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Reaps child `pid` (blocking until it has exited) with `wait4`, returning its exit status
+/// and its resource use: its own and that of every descendant it waited for. `EINTR` is
+/// retried.
+pub fn wait4(pid: libc::pid_t) -> io::Result<(std::process::ExitStatus, Usage)> {
+    use std::os::unix::process::ExitStatusExt;
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain data; zeroed is a valid value and wait4 fills it in.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: status and ru are live values the kernel writes into.
+        let ret = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        match check(ret as libc::c_long) {
+            Ok(_) => {
+                let usage = Usage {
+                    // Linux reports ru_maxrss in KiB.
+                    max_rss_kib: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+                    user: timeval(ru.ru_utime),
+                    system: timeval(ru.ru_stime),
+                };
+                return Ok((std::process::ExitStatus::from_raw(status), usage));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A `timeval` as a [`Duration`] (negative fields, which the kernel never gives, as zero).
+fn timeval(tv: libc::timeval) -> Duration {
+    let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+    let micros = u32::try_from(tv.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(u64::from(micros))
 }
 
 /// Reaps every exited child of this process, whatever its group, without blocking.

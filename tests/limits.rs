@@ -49,9 +49,10 @@ fn out_of_processes_jobs_wait_instead_of_failing() {
     let t = TestEnv::new();
     sleepers(&t, 40);
     std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    // 14 processes and threads for user nobody: batchrun's own threads plus a few jobs.
+    // 24 processes and threads for user nobody: batchrun's own threads (16 workers and a few
+    // more) leave room for only a couple of jobs at a time.
     let prefix = "setpriv --reuid 65534 --regid 65534 --clear-groups";
-    let r = run_limited(&t, "-u 14", prefix, "run -j 8 --report r.json m.csv");
+    let r = run_limited(&t, "-u 24", prefix, "run -j 16 --report r.json m.csv");
     r.code(0);
     assert_eq!(t.json("r.json")["counts"]["succeeded"], 40, "{}", r.stderr);
     t.assert_nothing_left();

@@ -15,6 +15,14 @@ fn waiter(id: &str) -> String {
     format!("\"sh -c 'touch started.{id}; while [ ! -e release ]; do sleep 0.02; done'\"")
 }
 
+/// The summary's counts line (`batchrun: N jobs in …`).
+fn summary_line(r: &Run) -> &str {
+    r.stderr
+        .lines()
+        .rfind(|l| l.contains(" jobs in ") || l.contains(" job in "))
+        .unwrap_or_else(|| panic!("no summary line in\n{}", r.stderr))
+}
+
 /// How the run is stopped once every job is in its state.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Stop {
@@ -113,7 +121,7 @@ fn stop_meets_every_state(stop: Stop, retry_due: bool) {
     let rep = t.json("r.json");
     assert_eq!(rep["exit_code"], code);
     assert_eq!(rep["outcome"], outcome);
-    let last = r.stderr.trim_end().lines().last().unwrap_or_default();
+    let last = summary_line(&r);
     assert!(
         last.ends_with(&format!("; {}", outcome.replace('_', " "))),
         "summary line {last:?} disagrees with outcome {outcome}"
@@ -334,11 +342,12 @@ fn a_report_that_cannot_be_written_at_the_end_is_one_decision() {
     assert_eq!(r.stderr.matches(expected).count(), 1, "{}", r.stderr);
     assert!(!r.stderr.contains(".tmp"), "{}", r.stderr);
     assert!(!r.stderr.contains("internal"), "{}", r.stderr);
-    let last = r.stderr.trim_end().lines().last().unwrap();
+    let last = summary_line(&r);
     assert!(
         last.ends_with("2 succeeded; failed (exit 3: batchrun itself failed)"),
         "{last}"
     );
+    r.stderr_has("reports written: r.md, r.xml");
     // The reports that could be written say what the exit code says.
     let md = t.read("r.md");
     assert!(md.contains("**Outcome: failed** (exit code 3)"), "{md}");

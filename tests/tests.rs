@@ -6,6 +6,7 @@ mod util;
 mod core;
 mod cron;
 mod limits;
+mod ops;
 mod sched;
 mod shell;
 mod states;
