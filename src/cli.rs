@@ -13,6 +13,7 @@ use crate::console::OutputMode;
 use crate::error::Error;
 use crate::manifest::{parse_duration, ManifestOptions};
 use crate::report::ReportFormat;
+use crate::shard::Shard;
 
 /// Raw flags, as clap parses them.
 #[derive(Debug, Parser)]
@@ -42,6 +43,38 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Validate the manifest and print the plan; run nothing.
     Check(CheckArgs),
+    /// Merge the JSON reports of `run --shard` into one report and one exit code.
+    #[command(mut_arg("manifest", |a| a
+        .long("manifest")
+        .value_name("FILE")
+        .required(false)
+        .default_value("")
+        .hide_default_value(true)
+        .display_order(0)
+        .help("The manifest [default: the one named in the reports]")))]
+    Merge(MergeArgs),
+}
+
+/// `--shard`, shared by `run` and `check`.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Only the jobs of shard K of N (1-based), or `auto` from a Slurm job array.
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<String>,
+}
+
+/// `merge` flags.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The manifest and how its rows become jobs (as given to `run`).
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    /// Write the merged report; format by extension: .json, .md, .xml (JUnit). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// The JSON reports of `batchrun run --shard K/N`, one per shard.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Options that shape how the manifest's rows become jobs (shared by `run` and `check`).
@@ -70,6 +103,9 @@ pub struct CheckArgs {
     /// The manifest and how its rows become jobs.
     #[command(flatten)]
     pub manifest: ManifestArgs,
+    /// `--shard`.
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 /// `run` flags.
@@ -78,6 +114,9 @@ pub struct RunArgs {
     /// The manifest and how its rows become jobs.
     #[command(flatten)]
     pub manifest: ManifestArgs,
+    /// `--shard`.
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Worker threads [default: the number of CPUs].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -141,17 +180,31 @@ pub struct Config {
     pub manifest_options: ManifestOptions,
     /// `--limit GROUP=N`.
     pub limits: Vec<(String, usize)>,
+    /// `--shard`: run (or check) only this shard's jobs.
+    pub shard: Option<Shard>,
     /// What to do.
     pub action: Action,
 }
 
-/// `check` or `run`.
+/// `check`, `run` or `merge`.
 #[derive(Debug, Clone)]
 pub enum Action {
     /// Validate and print the plan.
     Check,
     /// Run (or, with `dry_run`, print the commands).
     Run(RunConfig),
+    /// Merge shard reports.
+    Merge(MergeConfig),
+}
+
+/// Validated `merge` settings. The manifest is [`Config::manifest`]; empty means the one the
+/// reports name.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    /// The shard reports to read.
+    pub inputs: Vec<PathBuf>,
+    /// Report files to write and their formats.
+    pub reports: Vec<(PathBuf, ReportFormat)>,
 }
 
 /// Validated `run` settings.
@@ -235,13 +288,29 @@ impl Cli {
     /// Validates the flags into a [`Config`], collecting every problem.
     pub fn into_config(self) -> Result<Config, Error> {
         let mut problems: Vec<String> = Vec::new();
-        let (margs, action) = match self.command {
-            Command::Check(c) => (c.manifest, None),
+        let (margs, action, shard) = match self.command {
+            Command::Check(c) => (c.manifest, Action::Check, c.shard),
             Command::Run(r) => {
                 let run = validate_run(&r, &mut problems);
-                (r.manifest, run)
+                (r.manifest, Action::Run(run), r.shard)
+            }
+            Command::Merge(m) => {
+                let reports = report_formats(&m.report, &mut problems);
+                let merge = MergeConfig {
+                    inputs: m.inputs,
+                    reports,
+                };
+                (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
             }
         };
+        let shard = shard
+            .shard
+            .map(|s| crate::shard::parse_spec(&s, |v| std::env::var(v).ok()))
+            .transpose()
+            .unwrap_or_else(|m| {
+                problems.push(m);
+                None
+            });
         let default_timeout = margs
             .timeout
             .as_deref()
@@ -260,10 +329,6 @@ impl Cli {
                 )),
             }
         }
-        let action = match action {
-            None => Action::Check,
-            Some(run) => Action::Run(run),
-        };
         if !problems.is_empty() {
             return Err(Error::Usage(problems.join("\nbatchrun: ")));
         }
@@ -277,12 +342,13 @@ impl Cli {
                 default_retries: margs.retries,
             },
             limits,
+            shard,
             action,
         })
     }
 }
 
-fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
+fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
     let mut take = |res: Result<Duration, String>| {
         res.unwrap_or_else(|m| {
             problems.push(m);
@@ -309,16 +375,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
     if r.max_failures == Some(0) {
         problems.push("--max-failures 0: expected at least 1".into());
     }
-    let mut reports = Vec::new();
-    for p in &r.report {
-        match ReportFormat::for_path(p) {
-            Some(f) => reports.push((p.clone(), f)),
-            None => problems.push(format!(
-                "--report {}: unknown format (expected a file name ending in .json, .md or .xml)",
-                p.display()
-            )),
-        }
-    }
+    let reports = report_formats(&r.report, problems);
     let workers = r
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -328,7 +385,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
     } else {
         r.progress || std::io::stderr().is_terminal()
     };
-    Some(RunConfig {
+    RunConfig {
         workers,
         retry_delay,
         max_failures: if r.fail_fast { Some(1) } else { r.max_failures },
@@ -343,7 +400,22 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
         progress: progress && !r.quiet,
         quiet: r.quiet,
         dry_run: r.dry_run,
-    })
+    }
+}
+
+/// Each `--report` file with its format, from its extension.
+fn report_formats(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, ReportFormat)> {
+    let mut reports = Vec::new();
+    for p in paths {
+        match ReportFormat::for_path(p) {
+            Some(f) => reports.push((p.clone(), f)),
+            None => problems.push(format!(
+                "--report {}: unknown format (expected a file name ending in .json, .md or .xml)",
+                p.display()
+            )),
+        }
+    }
+    reports
 }
 
 #[cfg(test)]

@@ -21,12 +21,14 @@ pub mod exec;
 pub mod exit;
 pub mod joblog;
 pub mod manifest;
+pub mod merge;
 pub mod outcome;
 pub mod plan;
 pub mod pool;
 pub mod report;
 pub mod runner;
 pub mod schedule;
+pub mod shard;
 mod sys;
 
 use std::io::Write;
@@ -41,11 +43,22 @@ use plan::Plan;
 pub use cancel::{CancelToken, SignalSource};
 
 /// Reads and validates the manifest named in `config`, returning the plan or every problem.
+/// With `--shard`, the whole manifest is validated, then the plan keeps only the shard's jobs.
 pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     let bytes = manifest::read_source(&config.manifest).map_err(|source| Error::ReadManifest {
         path: config.manifest.clone(),
         source,
     })?;
+    let mut plan = validate(config, &bytes)?;
+    plan.manifest_sha256 = shard::sha256_hex(&bytes);
+    Ok(match config.shard {
+        Some(s) => shard::select(plan, s),
+        None => plan,
+    })
+}
+
+/// Parses and checks the manifest's bytes into the plan of every job.
+fn validate(config: &Config, bytes: &[u8]) -> Result<Plan, Error> {
     let name = manifest::display_name(&config.manifest);
     let tsv = Path::new(&config.manifest)
         .extension()
@@ -56,7 +69,7 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     };
     // Cross-row checks run on the valid rows even when others have problems, so one pass
     // reports everything.
-    let (m, mut problems) = manifest::parse_all(&name, &bytes, tsv, &config.manifest_options);
+    let (m, mut problems) = manifest::parse_all(&name, bytes, tsv, &config.manifest_options);
     match Plan::new(m, &config.limits) {
         Ok(plan) if problems.is_empty() => Ok(plan),
         Ok(_) => Err(invalid(problems)),
@@ -80,9 +93,13 @@ pub struct Finished {
 /// Does what `config` asks: `check`, `run --dry-run`, or a real run with signals from
 /// `signals`. Prints job output, notices and the summary; returns the exit code.
 pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
+    if let Action::Merge(mc) = &config.action {
+        return merge::merge(config, mc);
+    }
     let plan = load_plan(config)?;
     let rc = match &config.action {
-        Action::Check => {
+        // (`merge` returned above.)
+        Action::Check | Action::Merge(_) => {
             print_stdout(&report::plan_table(&plan));
             return Ok(Finished {
                 exit_code: exit::SUCCESS,
@@ -250,6 +267,8 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     };
     let mut summary = report::RunSummary {
         manifest: plan.manifest.clone(),
+        manifest_sha256: plan.manifest_sha256.clone(),
+        shard: plan.shard,
         started_at,
         finished_at: SystemTime::now(),
         duration,

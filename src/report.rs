@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::outcome::{AttemptEnd, JobResult, RunOutcome, Status};
 use crate::plan::Plan;
+use crate::shard::Shard;
 
 /// How many bytes of a failed job's stderr are kept at most.
 const TAIL_BYTES: u64 = 4096;
@@ -48,6 +49,10 @@ impl ReportFormat {
 pub struct RunSummary {
     /// The manifest's display name.
     pub manifest: String,
+    /// Hex SHA-256 of the manifest's bytes.
+    pub manifest_sha256: String,
+    /// With `--shard`: which shard ran.
+    pub shard: Option<Shard>,
     /// When the run started.
     pub started_at: SystemTime,
     /// When it ended.
@@ -120,6 +125,9 @@ struct JsonReport<'a> {
     schema: u32,
     batchrun_version: &'static str,
     manifest: &'a str,
+    manifest_sha256: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<JsonShard>,
     started_at: String,
     finished_at: String,
     duration_ms: u128,
@@ -128,6 +136,12 @@ struct JsonReport<'a> {
     exit_code: i32,
     counts: JsonCounts,
     jobs: Vec<JsonJob<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonShard {
+    index: u32,
+    count: u32,
 }
 
 #[derive(Serialize)]
@@ -204,6 +218,11 @@ pub fn json(s: &RunSummary) -> String {
         schema: 1,
         batchrun_version: env!("CARGO_PKG_VERSION"),
         manifest: &s.manifest,
+        manifest_sha256: &s.manifest_sha256,
+        shard: s.shard.map(|sh| JsonShard {
+            index: sh.index,
+            count: sh.count,
+        }),
         started_at: rfc3339(s.started_at),
         finished_at: rfc3339(s.finished_at),
         duration_ms: s.duration.as_millis(),
@@ -294,7 +313,15 @@ fn md_escape(s: &str) -> String {
 /// slowest jobs.
 pub fn markdown(s: &RunSummary) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# batchrun report: {}\n", md_escape(&s.manifest));
+    let shard = s
+        .shard
+        .map(|sh| format!(" (shard {} of {})", sh.index, sh.count))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "# batchrun report: {}{shard}\n",
+        md_escape(&s.manifest)
+    );
     let _ = writeln!(
         out,
         "**Outcome: {}** (exit code {}) — {} jobs, {} workers, started {}, took {:.1}s\n",
@@ -396,6 +423,15 @@ pub fn junit(s: &RunSummary) -> String {
         s.duration.as_secs_f64(),
         rfc3339(s.started_at)
     );
+    let _ = writeln!(
+        out,
+        "      <properties>\n        <property name=\"manifest_sha256\" value=\"{}\"/>",
+        xml_escape(&s.manifest_sha256)
+    );
+    if let Some(sh) = s.shard {
+        let _ = writeln!(out, "        <property name=\"shard\" value=\"{sh}\"/>");
+    }
+    out.push_str("      </properties>\n");
     for (i, r) in s.results.iter().enumerate() {
         let secs = r.last.as_ref().map_or(0.0, |a| a.duration.as_secs_f64());
         let _ = write!(
