@@ -6,3 +6,4 @@ mod util;
 mod core;
 mod cron;
 mod sched;
+mod shard;
