@@ -80,7 +80,7 @@ fn read_report(path: &Path) -> Result<InReport, String> {
     }
     if r.manifest_sha256.is_none() {
         return Err(format!(
-            "{name}: no manifest_sha256 (batchrun {} wrote it; expected a report of 0.2.0 or later)",
+            "{name}: no manifest_sha256 (expected the report of a batchrun that has `merge`; this one is of batchrun {})",
             r.batchrun_version
         ));
     }
