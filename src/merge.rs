@@ -353,11 +353,11 @@ impl<'p> Merged<'p> {
     }
 }
 
-/// Reads the first report and the manifest (the one it names, unless `--manifest` is given),
-/// checking the manifest's SHA-256 against the report's.
-fn load(config: &Config, first: &Path) -> Result<(InReport, Plan), Error> {
-    let r = read_report(first).map_err(Error::Usage)?;
-    let manifest = if config.manifest.is_empty() {
+/// Reads the manifest (the one report `r` names, unless `--manifest` is given), checking its
+/// SHA-256 against the report's.
+fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
+    let from_report = config.manifest.is_empty();
+    let manifest = if from_report {
         if r.manifest == "<stdin>" {
             return Err(Error::Usage(format!(
                 "{}: the shards read their manifest from standard input; give it with --manifest",
@@ -373,7 +373,13 @@ fn load(config: &Config, first: &Path) -> Result<(InReport, Plan), Error> {
         shard: None,
         ..config.clone()
     };
-    let plan = crate::load_plan(&full)?;
+    let plan = crate::load_plan(&full).map_err(|e| match e {
+        Error::ReadManifest { path, source } if from_report => Error::Usage(format!(
+            "cannot read manifest {path} (named in {}, relative to the directory the shard ran              in): {source}; give its path with --manifest",
+            first.display()
+        )),
+        e => e,
+    })?;
     let want = r.manifest_sha256.as_deref().unwrap_or_default();
     if plan.manifest_sha256 != want {
         return Err(Error::Usage(format!(
@@ -384,25 +390,35 @@ fn load(config: &Config, first: &Path) -> Result<(InReport, Plan), Error> {
             first.display()
         )));
     }
-    Ok((r, plan))
+    Ok(plan)
 }
 
 /// `batchrun merge`: checks and folds the shard reports, writes the merged reports, prints the
 /// summary as `run` does, and returns the exit code by `run`'s precedence.
 pub fn merge(config: &Config, mc: &MergeConfig) -> Result<Finished, Error> {
-    let first = mc
-        .inputs
-        .first()
-        .ok_or_else(|| Error::Usage("merge: expected at least one report".into()))?;
-    let (r, plan) = load(config, first)?;
+    // The first readable report names the manifest and is the one the others must match.
+    let mut problems = Vec::new();
+    let mut inputs = mc.inputs.iter();
+    let (first, r) = loop {
+        let Some(path) = inputs.next() else {
+            problems.push("no readable shard report; nothing was written".into());
+            return Err(Error::Usage(problems.join("\nbatchrun: ")));
+        };
+        match read_report(path) {
+            Ok(r) => break (path, r),
+            Err(e) => problems.push(e),
+        }
+    };
+    let plan = load(config, first, &r)?;
     let expected = Expected {
         file: first.clone(),
         sha256: plan.manifest_sha256.clone(),
         count: shard_of(&r).count.max(1),
     };
     let mut m = Merged::new(&plan, expected);
+    m.problems = problems;
     m.add(first, r);
-    for path in &mc.inputs[1..] {
+    for path in inputs {
         match read_report(path) {
             Ok(r) => m.add(path, r),
             Err(e) => m.problems.push(e),

@@ -386,7 +386,7 @@ fn inconsistent_reports_exit_2_name_the_file_and_write_nothing() {
         "other.csv",
     ]);
 
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["s1.json", "s2.json", "other-n.json"],
             "other-n.json: shard 1/2, but s1.json is of 3 shards",
@@ -400,6 +400,10 @@ fn inconsistent_reports_exit_2_name_the_file_and_write_nothing() {
             "not-a-report.json: not a batchrun JSON report",
         ),
         (&["moved.json", "s3.json"], "moved.json: job '"),
+        (
+            &["not-a-report.json", "s1.json", "s1.json"],
+            "s1.json: shard 1/3 is also in",
+        ),
         (
             &["s1.json", "other-manifest.json"],
             "other-manifest.json: manifest_sha256",
@@ -447,7 +451,8 @@ fn merge_finds_the_manifest_with_the_manifest_flag_and_its_options() {
     // The reports name m.csv, relative to data/: without --manifest merge cannot find it.
     t.run(&["merge", "s1.json", "s2.json"])
         .code(2)
-        .stderr_has("m.csv");
+        .stderr_has("cannot read manifest m.csv (named in s1.json")
+        .stderr_has("--manifest");
     // Without --command the manifest has no command column.
     t.run(&["merge", "--manifest", "data/m.csv", "s1.json", "s2.json"])
         .code(2)
