@@ -465,26 +465,12 @@ fn finish(m: Merged<'_>, missing: &[u32]) -> RunSummary {
         ));
     }
     let any_failure = results.iter().any(|r| r.status.is_failure()) || !missing.is_empty();
-    let exit_code = if !m.internal_errors.is_empty() {
-        exit::INTERNAL
-    } else if m.interrupted {
-        exit::INTERRUPTED
-    } else if m.deadline {
-        exit::DEADLINE
-    } else if any_failure {
-        exit::FAILURE
-    } else {
-        exit::SUCCESS
+    let stops = Stops {
+        internal: !m.internal_errors.is_empty(),
+        interrupted: m.interrupted,
+        deadline: m.deadline,
     };
-    let outcome = if m.interrupted {
-        RunOutcome::Interrupted
-    } else if m.deadline {
-        RunOutcome::DeadlineExceeded
-    } else if exit_code == exit::SUCCESS {
-        RunOutcome::Succeeded
-    } else {
-        RunOutcome::Failed
-    };
+    let (exit_code, outcome) = verdict(&stops, any_failure);
     let now = SystemTime::now();
     let started_at = m.started_at.unwrap_or(now);
     let finished_at = m.finished_at.unwrap_or(now);
@@ -510,6 +496,39 @@ fn finish(m: Merged<'_>, missing: &[u32]) -> RunSummary {
         results,
         internal_errors: m.internal_errors,
     }
+}
+
+/// What stopped or broke a shard, over all shards.
+struct Stops {
+    internal: bool,
+    interrupted: bool,
+    deadline: bool,
+}
+
+/// The exit code and outcome by `run`'s precedence: batchrun's own failure in a shard (3),
+/// then an interrupted shard (130), then one past its deadline (124), then any failure (1).
+fn verdict(m: &Stops, any_failure: bool) -> (i32, RunOutcome) {
+    let exit_code = if m.internal {
+        exit::INTERNAL
+    } else if m.interrupted {
+        exit::INTERRUPTED
+    } else if m.deadline {
+        exit::DEADLINE
+    } else if any_failure {
+        exit::FAILURE
+    } else {
+        exit::SUCCESS
+    };
+    let outcome = if m.interrupted {
+        RunOutcome::Interrupted
+    } else if m.deadline {
+        RunOutcome::DeadlineExceeded
+    } else if exit_code == exit::SUCCESS {
+        RunOutcome::Succeeded
+    } else {
+        RunOutcome::Failed
+    };
+    (exit_code, outcome)
 }
 
 /// Writes the `--report` files and prints the summary on stderr, as `run` does.
@@ -563,6 +582,35 @@ mod tests {
                 signal: None,
                 killed: None
             }
+        );
+    }
+
+    #[test]
+    fn verdict_precedence() {
+        let s = |internal, interrupted, deadline| Stops {
+            internal,
+            interrupted,
+            deadline,
+        };
+        assert_eq!(
+            verdict(&s(true, true, true), true),
+            (exit::INTERNAL, RunOutcome::Interrupted)
+        );
+        assert_eq!(
+            verdict(&s(false, true, true), true),
+            (exit::INTERRUPTED, RunOutcome::Interrupted)
+        );
+        assert_eq!(
+            verdict(&s(false, false, true), true),
+            (exit::DEADLINE, RunOutcome::DeadlineExceeded)
+        );
+        assert_eq!(
+            verdict(&s(false, false, false), true),
+            (exit::FAILURE, RunOutcome::Failed)
+        );
+        assert_eq!(
+            verdict(&s(false, false, false), false),
+            (exit::SUCCESS, RunOutcome::Succeeded)
         );
     }
 

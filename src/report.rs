@@ -552,9 +552,12 @@ pub fn plan_table(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} in {}; start order shown (manifest order, as far as `after` allows)",
+        "\n{} in {}{}; start order shown (manifest order, as far as `after` allows)",
         plural(plan.jobs.len(), "job"),
-        plan.manifest
+        plan.manifest,
+        plan.shard
+            .map(|s| format!(" (shard {s})"))
+            .unwrap_or_default()
     );
     for (g, name) in plan.groups.iter().enumerate() {
         let members = plan.group_of.iter().filter(|&&x| x == Some(g)).count();
