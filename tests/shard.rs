@@ -530,3 +530,34 @@ fn a_shard_past_its_deadline_makes_the_merge_exit_124() {
     assert_eq!(t.json("all.json")["outcome"], "deadline_exceeded");
     t.assert_nothing_left();
 }
+
+#[test]
+fn without_shard_jobs_do_not_inherit_batchrun_shard() {
+    let t = TestEnv::new();
+    t.write("m.csv", "id,command\na,\"sh -c 'env > env.txt'\"\n");
+    let mut cmd = t.cmd(&["run", "m.csv"]);
+    cmd.env("BATCHRUN_SHARD", "3/4");
+    Live::start(cmd, &["run", "m.csv"]).finish().code(0);
+    let env = t.read("env.txt");
+    assert!(env.contains("BATCHRUN_JOB_ID=a"), "{env}");
+    assert!(!env.contains("BATCHRUN_SHARD"), "{env}");
+}
+
+#[test]
+fn one_component_holding_most_jobs_is_warned_about() {
+    let t = TestEnv::new();
+    let mut text = String::from("id,command,after\nj0,true,\n");
+    for i in 1..6 {
+        text.push_str(&format!("j{i},true,j{}\n", i - 1));
+    }
+    text.push_str("free,true,\n");
+    t.write("m.csv", text);
+    t.run(&["check", "--shard", "1/2", "m.csv"])
+        .code(0)
+        .stderr_has("6 of 7 jobs are connected through `after`")
+        .stderr_has("sharding cannot spread them");
+    t.write("even.csv", "id,command\na,true\nb,true\nc,true\n");
+    let r = t.run(&["check", "--shard", "1/2", "even.csv"]);
+    r.code(0);
+    assert!(!r.stderr.contains("cannot spread"), "{}", r.stderr);
+}
