@@ -78,6 +78,14 @@ fn read_report(path: &Path) -> Result<InReport, String> {
             r.schema
         ));
     }
+    if let Some(s) = r.shard {
+        if s.count == 0 || s.count > shard::MAX_COUNT || s.index == 0 || s.index > s.count {
+            return Err(format!(
+                "{name}: not a batchrun JSON report (shard {}/{} is out of range)",
+                s.index, s.count
+            ));
+        }
+    }
     if r.manifest_sha256.is_none() {
         return Err(format!(
             "{name}: no manifest_sha256 (expected the report of a batchrun that has `merge`; this one is of batchrun {})",
@@ -158,6 +166,9 @@ fn to_result(path: &Path, j: InJob) -> Result<JobResult, String> {
         stderr_tail: j.stderr_tail,
     })
 }
+
+/// How many problems with the jobs of one report are listed; the rest are counted.
+const JOB_PROBLEMS_SHOWN: usize = 10;
 
 /// What the reports must agree on: taken from the first one.
 struct Expected {
@@ -240,12 +251,6 @@ impl<'p> Merged<'p> {
             ));
             return None;
         }
-        if s.index == 0 || s.index > s.count {
-            self.problems.push(format!(
-                "{name}: not a batchrun report (shard {s} is out of range)"
-            ));
-            return None;
-        }
         if let Some(other) = &self.given[s.index as usize] {
             self.problems.push(format!(
                 "{name}: shard {s} is also in {} (expected each shard once)",
@@ -279,8 +284,23 @@ impl<'p> Merged<'p> {
         }
         self.add_times(path, &r);
         self.workers += r.workers;
+        let (mut shown, mut more) = (0, 0);
         for j in r.jobs {
-            self.add_job(path, s, j);
+            if let Err(e) = self.add_job(path, s, j) {
+                // A report of another manifest would give one problem per job: list a few.
+                if shown < JOB_PROBLEMS_SHOWN {
+                    self.problems.push(e);
+                    shown += 1;
+                } else {
+                    more += 1;
+                }
+            }
+        }
+        if more > 0 {
+            self.problems.push(format!(
+                "{}: {more} more problems with its jobs",
+                path.display()
+            ));
         }
     }
 
@@ -298,31 +318,25 @@ impl<'p> Merged<'p> {
         self.longest = self.longest.max(Duration::from_millis(r.duration_ms));
     }
 
-    fn add_job(&mut self, path: &Path, s: Shard, j: InJob) {
+    fn add_job(&mut self, path: &Path, s: Shard, j: InJob) -> Result<(), String> {
         let name = path.display();
         let Some(&i) = self.index.get(j.id.as_str()) else {
-            self.problems.push(format!(
+            return Err(format!(
                 "{name}: job '{}' is not in {} (expected the ids of the manifest)",
                 j.id, self.plan.manifest
             ));
-            return;
         };
         if self.shards[i] != s.index {
-            self.problems.push(format!(
+            return Err(format!(
                 "{name}: job '{}' belongs to shard {}/{}, not to shard {s}",
                 j.id, self.shards[i], s.count
             ));
-            return;
         }
         if self.results[i].is_some() {
-            self.problems
-                .push(format!("{name}: job '{}' appears twice", j.id));
-            return;
+            return Err(format!("{name}: job '{}' appears twice", j.id));
         }
-        match to_result(path, j) {
-            Ok(r) => self.results[i] = Some(r),
-            Err(m) => self.problems.push(m),
-        }
+        self.results[i] = Some(to_result(path, j)?);
+        Ok(())
     }
 
     /// Checks every given shard's report listed all of its jobs; returns the missing shards.
@@ -413,7 +427,7 @@ pub fn merge(config: &Config, mc: &MergeConfig) -> Result<Finished, Error> {
     let expected = Expected {
         file: first.clone(),
         sha256: plan.manifest_sha256.clone(),
-        count: shard_of(&r).count.max(1),
+        count: shard_of(&r).count,
     };
     let mut m = Merged::new(&plan, expected);
     m.problems = problems;
@@ -630,5 +644,13 @@ mod tests {
         assert!(read_report(&p)
             .unwrap_err()
             .contains("not a batchrun JSON report"));
+        let huge = r#"{"schema": 1, "batchrun_version": "0.1.0", "manifest": "m.csv",
+            "manifest_sha256": "00", "shard": {"index": 1, "count": 4000000000},
+            "started_at": "2026-11-23T02:00:00Z", "finished_at": "2026-11-23T02:00:00Z",
+            "duration_ms": 0, "workers": 1, "outcome": "succeeded", "exit_code": 0, "jobs": []}"#;
+        std::fs::write(&p, huge).unwrap();
+        assert!(read_report(&p).unwrap_err().contains("out of range"));
+        std::fs::write(&p, huge.replace("4000000000", "2")).unwrap();
+        assert!(read_report(&p).is_ok());
     }
 }

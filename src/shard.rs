@@ -37,6 +37,9 @@ impl fmt::Display for Shard {
     }
 }
 
+/// The largest N: enough for any cluster, and small enough that a per-shard table is cheap.
+pub const MAX_COUNT: u32 = 1_000_000;
+
 /// The Slurm job array variables `--shard auto` reads.
 pub const SLURM_VARS: [&str; 4] = [
     "SLURM_ARRAY_TASK_ID",
@@ -69,6 +72,9 @@ pub fn parse_spec(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard
     let n: u32 = n.trim().parse().map_err(|_| bad("N is not a number"))?;
     if n == 0 {
         return Err(bad("N is 0"));
+    }
+    if n > MAX_COUNT {
+        return Err(bad("N is above 1000000"));
     }
     if k == 0 || k > n {
         return Err(bad("K is out of range"));
@@ -106,7 +112,12 @@ pub fn from_slurm(env: impl Fn(&str) -> Option<String>) -> Result<Shard, String>
         return Err(uneven());
     }
     let k = (id - min) / step + 1;
-    if count == 0 || k > count || count > u64::from(u32::MAX) {
+    if count > u64::from(MAX_COUNT) {
+        return Err(format!(
+            "{count} tasks: expected at most {MAX_COUNT} shards"
+        ));
+    }
+    if count == 0 || k > count {
         return Err(uneven());
     }
     Ok(Shard {
@@ -272,8 +283,20 @@ mod tests {
         let none = |_: &str| None;
         assert_eq!(parse_spec("1/1", none), Ok(Shard { index: 1, count: 1 }));
         assert_eq!(parse_spec("4/4", none).unwrap().to_string(), "4/4");
+        assert!(parse_spec("1/1000000", none).is_ok());
         for bad in [
-            "0/4", "5/4", "1/0", "x/2", "2", "", "/", "1/", "-1/4", "1/4/5", "auto",
+            "0/4",
+            "5/4",
+            "1/0",
+            "x/2",
+            "2",
+            "",
+            "/",
+            "1/",
+            "-1/4",
+            "1/4/5",
+            "auto",
+            "1/1000001",
         ] {
             let e = parse_spec(bad, none).unwrap_err();
             assert!(e.starts_with("--shard"), "{bad}: {e}");

@@ -377,6 +377,16 @@ fn inconsistent_reports_exit_2_name_the_file_and_write_nothing() {
     let mut moved = t.json("s1.json");
     moved["shard"]["index"] = 2.into();
     t.write("moved.json", moved.to_string());
+    let mut strangers = t.json("s1.json");
+    let one = strangers["jobs"][0].clone();
+    strangers["jobs"] = (0..15)
+        .map(|i| {
+            let mut j = one.clone();
+            j["id"] = format!("stranger-{i}").into();
+            j
+        })
+        .collect();
+    t.write("strangers.json", strangers.to_string());
     t.write("other.csv", "id,command\nx,true\n");
     t.run(&[
         "run",
@@ -387,7 +397,7 @@ fn inconsistent_reports_exit_2_name_the_file_and_write_nothing() {
         "other.csv",
     ]);
 
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["s1.json", "s2.json", "other-n.json"],
             "other-n.json: shard 1/2, but s1.json is of 3 shards",
@@ -401,6 +411,10 @@ fn inconsistent_reports_exit_2_name_the_file_and_write_nothing() {
             "not-a-report.json: not a batchrun JSON report",
         ),
         (&["moved.json", "s3.json"], "moved.json: job '"),
+        (
+            &["strangers.json"],
+            "strangers.json: 5 more problems with its jobs",
+        ),
         (
             &["not-a-report.json", "s1.json", "s1.json"],
             "s1.json: shard 1/3 is also in",
