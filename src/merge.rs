@@ -505,7 +505,7 @@ fn finish(m: Merged<'_>, missing: &[u32]) -> RunSummary {
             .jobs
             .iter()
             .zip(&results)
-            .map(|(j, r)| (j.retries + 1).max(r.attempts))
+            .map(|(j, r)| j.retries.saturating_add(1).max(r.attempts))
             .collect(),
         results,
         internal_errors: m.internal_errors,
