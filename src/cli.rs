@@ -13,6 +13,7 @@ use crate::console::OutputMode;
 use crate::error::Error;
 use crate::manifest::{duration, parse_duration, BadDuration, InputFormat, ManifestOptions};
 use crate::report::ReportFormat;
+use crate::shard::Shard;
 
 /// Raw flags, as clap parses them.
 #[derive(Debug, Parser)]
@@ -46,6 +47,16 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
     Man,
+    /// Merge the JSON reports of `run --shard` into one report and one exit code.
+    #[command(mut_arg("manifest", |a| a
+        .long("manifest")
+        .value_name("FILE")
+        .required(false)
+        .default_value("")
+        .hide_default_value(true)
+        .display_order(0)
+        .help("The manifest [default: the one named in the reports]")))]
+    Merge(MergeArgs),
 }
 
 /// `completions` arguments.
@@ -54,6 +65,28 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+/// `--shard`, shared by `run` and `check`.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Only the jobs of shard K of N (1-based), or `auto` from a Slurm job array.
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<String>,
+}
+
+/// `merge` flags.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The manifest and how its rows become jobs (as given to `run`).
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    /// Write the merged report; format by extension: .json, .md, .xml (JUnit). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// The JSON reports of `batchrun run --shard K/N`, one per shard.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Options that shape how the manifest's rows become jobs (shared by `run` and `check`).
@@ -143,6 +176,9 @@ pub struct CheckArgs {
     /// The manifest and how its rows become jobs.
     #[command(flatten)]
     pub manifest: ManifestArgs,
+    /// `--shard`.
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 /// `run` flags.
@@ -151,6 +187,9 @@ pub struct RunArgs {
     /// The manifest and how its rows become jobs.
     #[command(flatten)]
     pub manifest: ManifestArgs,
+    /// `--shard`.
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Worker threads [default: the number of CPUs].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -234,11 +273,13 @@ pub struct Config {
     pub manifest_options: ManifestOptions,
     /// `--limit GROUP=N`.
     pub limits: Vec<(String, usize)>,
+    /// `--shard`: run (or check) only this shard's jobs.
+    pub shard: Option<Shard>,
     /// What to do.
     pub action: Action,
 }
 
-/// `check` or `run`.
+/// `check`, `run` or `merge`.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once per process; boxing buys nothing
 pub enum Action {
@@ -246,6 +287,18 @@ pub enum Action {
     Check,
     /// Run (or, with `dry_run`, print the commands).
     Run(RunConfig),
+    /// Merge shard reports.
+    Merge(MergeConfig),
+}
+
+/// Validated `merge` settings. The manifest is [`Config::manifest`]; empty means the one the
+/// reports name.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    /// The shard reports to read.
+    pub inputs: Vec<PathBuf>,
+    /// Report files to write and their formats.
+    pub reports: Vec<(PathBuf, ReportFormat)>,
 }
 
 /// Validated `run` settings.
@@ -351,18 +404,26 @@ impl Cli {
         match &self.command {
             Command::Completions(c) => Some(crate::packaging::completions(c.shell)),
             Command::Man => Some(crate::packaging::man_page()),
-            Command::Run(_) | Command::Check(_) => None,
+            Command::Run(_) | Command::Check(_) | Command::Merge(_) => None,
         }
     }
 
     /// Validates the flags into a [`Config`], collecting every problem.
     pub fn into_config(self) -> Result<Config, Error> {
         let mut problems: Vec<String> = Vec::new();
-        let (margs, action) = match self.command {
-            Command::Check(c) => (c.manifest, None),
+        let (margs, action, shard) = match self.command {
+            Command::Check(c) => (c.manifest, Action::Check, c.shard),
             Command::Run(r) => {
                 let run = validate_run(&r, &mut problems);
-                (r.manifest, run)
+                (r.manifest, Action::Run(run), r.shard)
+            }
+            Command::Merge(m) => {
+                let reports = report_formats(&m.report, &mut problems);
+                let merge = MergeConfig {
+                    inputs: m.inputs,
+                    reports,
+                };
+                (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
             }
             Command::Completions(_) | Command::Man => {
                 return Err(Error::Usage(
@@ -370,12 +431,16 @@ impl Cli {
                 ))
             }
         };
+        let shard = shard
+            .shard
+            .map(|s| crate::shard::parse_spec(&s, |v| std::env::var(v).ok()))
+            .transpose()
+            .unwrap_or_else(|m| {
+                problems.push(m);
+                None
+            });
         let manifest_options = margs.options(&mut problems);
         let limits = margs.limits(&mut problems);
-        let action = match action {
-            None => Action::Check,
-            Some(run) => Action::Run(run),
-        };
         if !problems.is_empty() {
             return Err(Error::Usage(problems.join("\nbatchrun: ")));
         }
@@ -385,12 +450,13 @@ impl Cli {
             manifest: margs.manifest,
             manifest_options,
             limits,
+            shard,
             action,
         })
     }
 }
 
-fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
+fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
     let mut take = |res: Result<Duration, String>| {
         res.unwrap_or_else(|m| {
             problems.push(m);
@@ -426,16 +492,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
     if r.max_failures == Some(0) {
         problems.push("--max-failures 0: expected at least 1".into());
     }
-    let mut reports = Vec::new();
-    for p in &r.report {
-        match ReportFormat::for_path(p) {
-            Some(f) => reports.push((p.clone(), f)),
-            None => problems.push(format!(
-                "--report {}: unknown format (expected a file name ending in .json, .md or .xml)",
-                p.display()
-            )),
-        }
-    }
+    let reports = report_formats(&r.report, problems);
     let workers = r
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -445,7 +502,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
     } else {
         r.progress || std::io::stderr().is_terminal()
     };
-    Some(RunConfig {
+    RunConfig {
         workers,
         retry_delay,
         max_failures: if r.fail_fast { Some(1) } else { r.max_failures },
@@ -466,7 +523,22 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> Option<RunConfig> {
         // A terminal has the progress bar; heartbeats are for logs.
         heartbeat: heartbeat.filter(|_| !std::io::stderr().is_terminal()),
         slow,
-    })
+    }
+}
+
+/// Each `--report` file with its format, from its extension.
+fn report_formats(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, ReportFormat)> {
+    let mut reports = Vec::new();
+    for p in paths {
+        match ReportFormat::for_path(p) {
+            Some(f) => reports.push((p.clone(), f)),
+            None => problems.push(format!(
+                "--report {}: unknown format (expected a file name ending in .json, .md or .xml)",
+                p.display()
+            )),
+        }
+    }
+    reports
 }
 
 #[cfg(test)]

@@ -158,6 +158,11 @@ pub fn print_error(e: &crate::error::Error) {
     eprint_line(&e.to_string());
 }
 
+/// Prints a run's summary on stderr, outside a run (`merge`).
+pub fn print_summary(summary: &RunSummary) {
+    queue_stderr(crate::report::summary_text(summary).into_bytes());
+}
+
 /// Prints text on stdout (what `check` and `--dry-run` print).
 pub fn print_stdout(text: &str) {
     let _ = write_stdout(text.as_bytes());

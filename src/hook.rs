@@ -137,6 +137,8 @@ mod tests {
     fn summary() -> RunSummary {
         RunSummary {
             manifest: "m.csv".into(),
+            manifest_sha256: String::new(),
+            shard: None,
             started_at: SystemTime::UNIX_EPOCH,
             finished_at: SystemTime::UNIX_EPOCH,
             duration: Duration::from_millis(1500),

@@ -23,6 +23,7 @@ pub mod exit;
 pub mod hook;
 pub mod joblog;
 pub mod manifest;
+pub mod merge;
 pub mod order;
 pub mod outcome;
 pub mod packaging;
@@ -33,6 +34,7 @@ pub mod report;
 pub mod resume;
 pub mod runner;
 pub mod schedule;
+pub mod shard;
 pub mod status;
 mod sys;
 pub mod template;
@@ -51,11 +53,22 @@ use report::ReportFormat;
 pub use cancel::{CancelToken, SignalSource};
 
 /// Reads and validates the manifest named in `config`, returning the plan or every problem.
+/// With `--shard`, the whole manifest is validated, then the plan keeps only the shard's jobs.
 pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     let bytes = manifest::read_source(&config.manifest).map_err(|source| Error::ReadManifest {
         path: config.manifest.clone(),
         source,
     })?;
+    let mut plan = validate(config, &bytes)?;
+    plan.manifest_sha256 = shard::sha256_hex(&bytes);
+    Ok(match config.shard {
+        Some(s) => shard::select(plan, s),
+        None => plan,
+    })
+}
+
+/// Parses and checks the manifest's bytes into the plan of every job.
+fn validate(config: &Config, bytes: &[u8]) -> Result<Plan, Error> {
     let name = manifest::display_name(&config.manifest);
     let tsv = Path::new(&config.manifest)
         .extension()
@@ -66,7 +79,7 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     };
     // Cross-row checks run on the valid rows even when others have problems, so one pass
     // reports everything.
-    let (m, mut problems) = manifest::parse_all(&name, &bytes, tsv, &config.manifest_options);
+    let (m, mut problems) = manifest::parse_all(&name, bytes, tsv, &config.manifest_options);
     // Logged, so `-q` keeps a cron run that succeeds silent.
     for w in &m.warnings {
         log::warn!("{w}");
@@ -94,9 +107,13 @@ pub struct Finished {
 /// Does what `config` asks: `check`, `run --dry-run`, or a real run with signals from
 /// `signals`. Prints job output, notices and the summary; returns the exit code.
 pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
+    if let Action::Merge(mc) = &config.action {
+        return merge::merge(config, mc);
+    }
     let plan = load_plan(config)?;
     let rc = match &config.action {
-        Action::Check => {
+        // (`merge` returned above.)
+        Action::Check | Action::Merge(_) => {
             console::print_stdout(&report::plan_table(&plan));
             return Ok(Finished {
                 exit: Exit::Success,
@@ -322,6 +339,8 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     let decision = exit::decide(stop, any_failure);
     let mut summary = report::RunSummary {
         manifest: plan.manifest.clone(),
+        manifest_sha256: plan.manifest_sha256.clone(),
+        shard: plan.shard,
         started_at,
         finished_at: SystemTime::now(),
         duration: t0.elapsed(),
@@ -334,7 +353,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         results: results.results,
         internal_errors: results.internal_errors,
     };
-    let (exit, written) = write_reports(&mut summary, &rc.reports, stop, any_failure);
+    let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(Event::Summary { summary: &summary });
     }
@@ -344,78 +363,4 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         exit,
         summary: Some(summary),
     })
-}
-
-/// Writes every report. A report that cannot be written is part of the decision: it escalates
-/// to batchrun's own failure (exit 3) before any report is renamed into place, so the reports
-/// on disk, the summary and the exit code agree. Returns the final exit code and the reports
-/// written.
-fn write_reports(
-    summary: &mut report::RunSummary,
-    reports: &[(PathBuf, ReportFormat)],
-    stop: Option<StopReason>,
-    any_failure: bool,
-) -> (Exit, Vec<(PathBuf, ReportFormat)>) {
-    let mut stop = stop;
-    let mut staged = Vec::new();
-    for (path, format) in reports {
-        match report::stage(path, *format, summary) {
-            Ok(s) => staged.push(s),
-            Err(e) => report_failed(summary, path, &e),
-        }
-    }
-    if staged.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
-        staged.retain_mut(|s| match s.rewrite(summary) {
-            Ok(()) => true,
-            Err(e) => {
-                report_failed(summary, s.path(), &e);
-                false
-            }
-        });
-    }
-    let mut persisted = Vec::new();
-    for s in staged {
-        let (path, format) = (s.path().to_path_buf(), s.format());
-        match s.persist() {
-            Ok(()) => persisted.push((path, format)),
-            Err(e) => report_failed(summary, &path, &e),
-        }
-    }
-    // A rename that failed after others were done (rare: the directory went away): the ones in
-    // place are written again with the escalated decision.
-    if persisted.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
-        persisted.retain(|(path, format)| {
-            match report::stage(path, *format, summary).and_then(|s| s.persist()) {
-                Ok(()) => true,
-                Err(e) => {
-                    report_failed(summary, path, &e);
-                    false
-                }
-            }
-        });
-    }
-    (exit::decide(stop, any_failure).exit, persisted)
-}
-
-/// Notes, once, that the report at `path` could not be written.
-fn report_failed(summary: &mut report::RunSummary, path: &Path, e: &std::io::Error) {
-    summary
-        .internal_errors
-        .push(format!("cannot write report {}: {e}", path.display()));
-}
-
-/// Escalates the decision to batchrun's own failure and updates the summary; false if it was
-/// that already.
-fn escalate_to_internal(
-    summary: &mut report::RunSummary,
-    stop: &mut Option<StopReason>,
-    any_failure: bool,
-) -> bool {
-    if !StopReason::escalate(stop, StopReason::Internal) {
-        return false;
-    }
-    let d = exit::decide(*stop, any_failure);
-    summary.outcome = d.outcome;
-    summary.exit_code = d.exit.code().into();
-    true
 }

@@ -64,6 +64,8 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::for_error(&e).code());
         }
     }
+    // Before any thread starts: every job inherits BATCHRUN_SHARD.
+    batchrun::shard::export_env(config.shard);
     let signals = match &config.action {
         Action::Run(r) if !r.dry_run => match batchrun::cancel::install_signal_handler() {
             Ok(s) => s,

@@ -28,6 +28,11 @@ pub struct Plan {
     pub group_of: Vec<Option<usize>>,
     /// True when the ids are row (or item) numbers, so `--resume` matches by command.
     pub ids_from_rows: bool,
+    /// Hex SHA-256 of the manifest's bytes, as read (empty when the plan was not read from
+    /// bytes).
+    pub manifest_sha256: String,
+    /// With `--shard`: the shard these jobs are (the plan holds only its jobs).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Plan {
@@ -87,7 +92,61 @@ impl Plan {
             group_limits,
             group_of,
             ids_from_rows: manifest.ids_from_rows,
+            manifest_sha256: String::new(),
+            shard: None,
         })
+    }
+
+    /// The plan of the jobs with `keep[i]` set, in manifest order. No kept job may depend on
+    /// a job that is not kept (true of whole `after` components). Groups and their limits are
+    /// kept as they are, so `--limit` applies to the subset's share of each group.
+    pub fn subset(self, keep: &[bool]) -> Plan {
+        let mut new_index = vec![usize::MAX; self.jobs.len()];
+        let mut n = 0;
+        for (i, &k) in keep.iter().enumerate() {
+            if k {
+                new_index[i] = n;
+                n += 1;
+            }
+        }
+        let remap = |v: &[usize]| -> Vec<usize> {
+            v.iter()
+                .map(|&d| new_index[d])
+                .filter(|&d| d != usize::MAX)
+                .collect()
+        };
+        let deps: Vec<Vec<usize>> = (0..keep.len())
+            .filter(|&i| keep[i])
+            .map(|i| {
+                debug_assert!(
+                    self.deps[i].iter().all(|&d| keep[d]),
+                    "a dependency crosses"
+                );
+                remap(&self.deps[i])
+            })
+            .collect();
+        let dependents = (0..keep.len())
+            .filter(|&i| keep[i])
+            .map(|i| remap(&self.dependents[i]))
+            .collect();
+        let group_of = (0..keep.len())
+            .filter(|&i| keep[i])
+            .map(|i| self.group_of[i])
+            .collect();
+        let jobs = self
+            .jobs
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, &k)| k)
+            .map(|(j, _)| j)
+            .collect();
+        Plan {
+            jobs,
+            deps,
+            dependents,
+            group_of,
+            ..self
+        }
     }
 
     /// The order one worker would start the jobs in: manifest order, as far as `after` allows.

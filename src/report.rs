@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::outcome::{plural, JobResult, RunOutcome, Status, Usage};
 use crate::plan::Plan;
+use crate::shard::Shard;
 
 /// How many bytes of a failed job's stderr are kept at most.
 const TAIL_BYTES: u64 = 4096;
@@ -48,6 +49,10 @@ impl ReportFormat {
 pub struct RunSummary {
     /// The manifest's display name.
     pub manifest: String,
+    /// Hex SHA-256 of the manifest's bytes.
+    pub manifest_sha256: String,
+    /// With `--shard`: which shard ran.
+    pub shard: Option<Shard>,
     /// When the run started.
     pub started_at: SystemTime,
     /// When it ended.
@@ -113,6 +118,9 @@ struct JsonReport<'a> {
     schema: u32,
     batchrun_version: &'static str,
     manifest: &'a str,
+    manifest_sha256: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<JsonShard>,
     started_at: String,
     finished_at: String,
     duration_ms: u128,
@@ -121,6 +129,12 @@ struct JsonReport<'a> {
     exit_code: i32,
     counts: JsonCounts,
     jobs: Vec<JsonJob<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonShard {
+    index: u32,
+    count: u32,
 }
 
 #[derive(Serialize)]
@@ -198,6 +212,11 @@ pub fn json(s: &RunSummary) -> String {
         schema: 1,
         batchrun_version: env!("CARGO_PKG_VERSION"),
         manifest: &s.manifest,
+        manifest_sha256: &s.manifest_sha256,
+        shard: s.shard.map(|sh| JsonShard {
+            index: sh.index,
+            count: sh.count,
+        }),
         started_at: rfc3339(s.started_at),
         finished_at: rfc3339(s.finished_at),
         duration_ms: s.duration.as_millis(),
@@ -332,7 +351,15 @@ fn md_escape(s: &str) -> String {
 /// slowest jobs.
 pub fn markdown(s: &RunSummary) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# batchrun report: {}\n", md_escape(&s.manifest));
+    let shard = s
+        .shard
+        .map(|sh| format!(" (shard {} of {})", sh.index, sh.count))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "# batchrun report: {}{shard}\n",
+        md_escape(&s.manifest)
+    );
     let _ = writeln!(
         out,
         "**Outcome: {}** (exit code {}) — {} jobs, {} workers, started {}, took {:.1}s\n",
@@ -478,6 +505,15 @@ pub fn junit(s: &RunSummary) -> String {
         s.duration.as_secs_f64(),
         rfc3339(s.started_at)
     );
+    let _ = writeln!(
+        out,
+        "      <properties>\n        <property name=\"manifest_sha256\" value=\"{}\"/>",
+        xml_escape(&s.manifest_sha256)
+    );
+    if let Some(sh) = s.shard {
+        let _ = writeln!(out, "        <property name=\"shard\" value=\"{sh}\"/>");
+    }
+    out.push_str("      </properties>\n");
     for (i, r) in s.results.iter().enumerate() {
         let secs = r.last.as_ref().map_or(0.0, |a| a.duration.as_secs_f64());
         let _ = write!(
@@ -583,6 +619,80 @@ impl Staged {
     }
 }
 
+/// Writes every report. A report that cannot be written is part of the decision: it escalates
+/// to batchrun's own failure (exit 3) before any report is renamed into place, so the reports
+/// on disk, the summary and the exit code agree. Returns the final exit code and the reports
+/// written.
+pub fn write_all(
+    summary: &mut RunSummary,
+    reports: &[(PathBuf, ReportFormat)],
+    stop: Option<crate::exit::StopReason>,
+    any_failure: bool,
+) -> (crate::exit::Exit, Vec<(PathBuf, ReportFormat)>) {
+    let mut stop = stop;
+    let mut staged = Vec::new();
+    for (path, format) in reports {
+        match stage(path, *format, summary) {
+            Ok(s) => staged.push(s),
+            Err(e) => report_failed(summary, path, &e),
+        }
+    }
+    if staged.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
+        staged.retain_mut(|s| match s.rewrite(summary) {
+            Ok(()) => true,
+            Err(e) => {
+                report_failed(summary, s.path(), &e);
+                false
+            }
+        });
+    }
+    let mut persisted = Vec::new();
+    for s in staged {
+        let (path, format) = (s.path().to_path_buf(), s.format());
+        match s.persist() {
+            Ok(()) => persisted.push((path, format)),
+            Err(e) => report_failed(summary, &path, &e),
+        }
+    }
+    // A rename that failed after others were done (rare: the directory went away): the ones in
+    // place are written again with the escalated decision.
+    if persisted.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
+        persisted.retain(|(path, format)| {
+            match stage(path, *format, summary).and_then(|s| s.persist()) {
+                Ok(()) => true,
+                Err(e) => {
+                    report_failed(summary, path, &e);
+                    false
+                }
+            }
+        });
+    }
+    (crate::exit::decide(stop, any_failure).exit, persisted)
+}
+
+/// Notes, once, that the report at `path` could not be written.
+fn report_failed(summary: &mut RunSummary, path: &Path, e: &std::io::Error) {
+    summary
+        .internal_errors
+        .push(format!("cannot write report {}: {e}", path.display()));
+}
+
+/// Escalates the decision to batchrun's own failure and updates the summary; false if it was
+/// that already.
+fn escalate_to_internal(
+    summary: &mut RunSummary,
+    stop: &mut Option<crate::exit::StopReason>,
+    any_failure: bool,
+) -> bool {
+    if !crate::exit::StopReason::escalate(stop, crate::exit::StopReason::Internal) {
+        return false;
+    }
+    let d = crate::exit::decide(*stop, any_failure);
+    summary.outcome = d.outcome;
+    summary.exit_code = d.exit.code().into();
+    true
+}
+
 /// Renders the report for `format`.
 pub fn render(format: ReportFormat, s: &RunSummary) -> String {
     match format {
@@ -651,9 +761,12 @@ pub fn plan_table(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} in {}; start order shown (manifest order, as far as `after` allows)",
+        "\n{} in {}{}; start order shown (manifest order, as far as `after` allows)",
         plural(plan.jobs.len(), "job"),
-        plan.manifest
+        plan.manifest,
+        plan.shard
+            .map(|s| format!(" (shard {s})"))
+            .unwrap_or_default()
     );
     for (g, name) in plan.groups.iter().enumerate() {
         let members = plan.group_of.iter().filter(|&&x| x == Some(g)).count();
@@ -744,6 +857,8 @@ mod tests {
     fn summary(jobs: usize, duration: Duration) -> RunSummary {
         RunSummary {
             manifest: "m.csv".into(),
+            manifest_sha256: String::new(),
+            shard: None,
             started_at: SystemTime::UNIX_EPOCH,
             finished_at: SystemTime::UNIX_EPOCH,
             duration,

@@ -8,5 +8,6 @@ mod cron;
 mod limits;
 mod ops;
 mod sched;
+mod shard;
 mod shell;
 mod states;
