@@ -163,6 +163,16 @@ pub fn print_summary(summary: &RunSummary) {
     queue_stderr(crate::report::summary_text(summary).into_bytes());
 }
 
+/// `--dry-run --resume`: how many jobs the joblog would resume.
+pub fn would_be_resumed(resumed: usize, total: usize, joblog: &std::path::Path) {
+    eprint_line(&format!(
+        "{resumed} of {} would be resumed (succeeded before, per {}); {} would run",
+        plural(total, "job"),
+        joblog.display(),
+        total - resumed
+    ));
+}
+
 /// Prints text on stdout (what `check` and `--dry-run` print).
 pub fn print_stdout(text: &str) {
     let _ = write_stdout(text.as_bytes());
@@ -436,6 +446,11 @@ impl Console {
                 plural(jobs, "job")
             )),
             Event::Summary { summary } => self.summary(summary),
+            Event::ReportsWritten { reports } => {
+                if let Some(line) = progress::reports_written(reports) {
+                    self.notice(&line);
+                }
+            }
         }
     }
 

@@ -105,9 +105,14 @@ pub enum Event<'a> {
         /// Jobs whose output was not written.
         jobs: usize,
     },
-    /// The run is over and decided: the summary (which names the reports written).
+    /// The run is over and decided: the summary.
     Summary {
         /// Everything about the run.
         summary: &'a RunSummary,
+    },
+    /// These reports were written (after the summary; none: nothing is said).
+    ReportsWritten {
+        /// Their paths and formats.
+        reports: &'a [(std::path::PathBuf, crate::report::ReportFormat)],
     },
 }

@@ -146,13 +146,7 @@ fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
     console::print_stdout(&text);
     if let Some(path) = joblog {
         let n = resumed.iter().filter(|&&r| r).count();
-        console::eprint_line(&format!(
-            "{n} of {} job{} would be resumed (succeeded before, per {}); {} would run",
-            resumed.len(),
-            if resumed.len() == 1 { "" } else { "s" },
-            path.display(),
-            resumed.len() - n
-        ));
+        console::would_be_resumed(n, resumed.len(), path);
     }
     Ok(())
 }
@@ -220,17 +214,12 @@ fn monitor_settings(rc: &RunConfig) -> status::MonitorSettings {
     }
 }
 
-/// Once the reports are written: the line that says where (unless `-q`), then `--on-finish`.
+/// Once the reports are written and the console closed: `--on-finish`.
 fn after_reports(
     rc: &RunConfig,
     summary: &report::RunSummary,
     written: &[(PathBuf, ReportFormat)],
 ) {
-    if !rc.quiet {
-        if let Some(line) = progress::reports_written(written) {
-            console::eprint_line(&line);
-        }
-    }
     if let Some(cmd) = &rc.on_finish {
         let report = hook::first_json_report(written);
         hook::on_finish(cmd, rc.on_finish_timeout, summary, report.as_deref());
@@ -356,6 +345,9 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(Event::Summary { summary: &summary });
+    }
+    if !rc.quiet {
+        console.handle(Event::ReportsWritten { reports: &written });
     }
     console.close(&signals.events);
     after_reports(rc, &summary, &written);
