@@ -20,7 +20,7 @@ stderr tail and attempt count, with a note that the retry was not attempted; one
 `not_started`. At the end of the run, [`JobTable::settle_all`] does the same for `Blocked` jobs.
 
 Group slots (`--limit`) are taken when a job enters `Running` and released when it leaves it,
-in the one function every state change goes through ([`JobTable::update`]), so a slot can be
+in the one function every state change goes through (`JobTable::update`), so a slot can be
 neither leaked nor released twice.
 
 The queues (ready jobs by manifest order, retries by due time, jobs waiting for a group slot)
