@@ -19,11 +19,13 @@ pub mod console;
 pub mod error;
 pub mod exec;
 pub mod exit;
+pub mod files;
 pub mod joblog;
 pub mod manifest;
 pub mod outcome;
 pub mod plan;
 pub mod pool;
+pub mod reaper;
 pub mod report;
 pub mod runner;
 pub mod schedule;
@@ -111,48 +113,14 @@ fn print_stdout(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
-/// Takes the `--lock` file, writing our pid into it.
-fn take_lock(path: &Path) -> Result<std::fs::File, Error> {
-    let io_err = |source| Error::Output {
-        what: "lock file",
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io_err)?;
-    match file.try_lock() {
-        Ok(()) => {
-            file.set_len(0).map_err(io_err)?;
-            writeln!(file, "{}", std::process::id()).map_err(io_err)?;
-            Ok(file)
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok())
-                .map(|pid| format!(" (pid {pid})"))
-                .unwrap_or_default();
-            Err(Error::Locked {
-                path: path.to_path_buf(),
-                holder,
-            })
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(io_err(e)),
-    }
-}
-
 /// Runs a validated plan for real.
 pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
-    let _lock = rc.lock.as_deref().map(take_lock).transpose()?;
-
     // Everything batchrun must write is checked before any job starts.
+    let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
+    files::check_given_files(manifest, rc)?;
+    let _lock = rc.lock.as_deref().map(files::take_lock).transpose()?;
     for (path, _) in &rc.reports {
-        report::check_writable(path).map_err(|source| Error::Output {
+        files::check_report(path).map_err(|source| Error::Output {
             what: "report",
             path: path.clone(),
             source,
@@ -176,9 +144,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
             path: e.path,
             source: e.source,
         })?;
-    let tmp = tempfile::Builder::new()
-        .prefix("batchrun-")
-        .tempdir()
+    let tmp = files::private_tempdir()
         .map_err(|e| Error::Internal(format!("cannot create a temporary directory: {e}")))?;
     let paths = match &rc.output_dir {
         Some(dir) => {
@@ -205,6 +171,10 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         })
         .collect();
 
+    match sys::raise_nofile_limit() {
+        Ok((old, new)) => log::debug!("open-file limit: soft {old}, raised to {new}"),
+        Err(e) => log::debug!("cannot raise the open-file limit: {e}"),
+    }
     if let Err(e) = sys::become_subreaper() {
         log::warn!("cannot become a child subreaper ({e}): background processes that jobs leave behind may not be found");
     }

@@ -131,7 +131,8 @@ impl OutputPaths {
     /// directory, which workers would otherwise contend for, and nothing needs removing.
     fn create(&self, plan: &Plan, index: usize, ext: &str) -> Result<(File, Option<File>), String> {
         if let Some(p) = self.kept(plan, index, ext) {
-            let f = File::create(&p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+            let f = crate::files::create_output(&p)
+                .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
             return Ok((f, None));
         }
         let err = |e| format!("cannot create a file in {}: {e}", self.dir.display());
@@ -198,6 +199,9 @@ fn work_started(
         token,
     }) {
         Ok(a) => {
+            if let Some(why) = crate::files::capture_lost(&a, &paths.dir) {
+                return TaskEnd::Internal(format!("job '{}': {why}", job.id));
+            }
             // With no job output shown, only a failure's stderr tail is ever read: drop a
             // success's file here rather than on the dispatcher's thread.
             if !stdout_wanted && a.status().is_success() {
