@@ -62,6 +62,10 @@ pub fn spawn(cmd: &mut Command) -> std::io::Result<(Child, Registered)> {
 /// Reaps every exited child of ours that is neither a registered job's leader nor in a
 /// registered job's process group. Returns how many were reaped.
 pub fn reap_strays() -> usize {
+    // The common case, no exited child at all, costs one system call and no lock.
+    if !crate::sys::any_exited_child() {
+        return 0;
+    }
     let _no_spawn = SPAWNING.write();
     let live: HashSet<libc::pid_t> = LIVE_GROUPS.lock().clone().unwrap_or_default();
     let mut reaped = 0;

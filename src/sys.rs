@@ -200,13 +200,38 @@ pub fn open_for_lock(path: &std::path::Path) -> io::Result<std::fs::File> {
     Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
-/// Whether the file system holding `file` has no block left for unprivileged writers.
+/// Whether the file system holding `file` has no block left for us (root may use the blocks
+/// reserved for it).
 pub fn fs_full(file: BorrowedFd<'_>) -> io::Result<bool> {
     // SAFETY: statvfs is plain data; zeroed is valid and fstatvfs fills it in.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: st is a live statvfs the kernel writes into.
     check(unsafe { libc::fstatvfs(file.as_raw_fd(), &mut st) } as libc::c_long)?;
-    Ok(st.f_bavail == 0)
+    // SAFETY: plain system call.
+    let root = unsafe { libc::geteuid() } == 0;
+    Ok(if root {
+        st.f_bfree == 0
+    } else {
+        st.f_bavail == 0
+    })
+}
+
+/// Whether some child of ours has exited and is waiting to be reaped; reaps nothing
+/// (`waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`).
+pub fn any_exited_child() -> bool {
+    // SAFETY: as in wait_group.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a live siginfo_t.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: initialised when ret == 0.
+    ret == 0 && unsafe { info.si_pid() } != 0
 }
 
 /// Raises the soft limit on open files to the hard limit. Returns the (old, new) soft limits.
