@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::RunConfig;
 use crate::error::Error;
 use crate::outcome::{Attempt, AttemptEnd};
+use crate::plan::Plan;
 use crate::sys;
 
 /// Takes the `--lock` file: opens it read-only (creating it if missing) and `flock`s it.
@@ -90,8 +91,20 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
 /// Checks, before anything runs, that no output path of `rc` is the manifest (`manifest`:
 /// its path, `None` for stdin) and that an existing joblog is a joblog. Every problem found
 /// is reported in one error (exit 2).
-pub fn check_given_files(manifest: Option<&Path>, rc: &RunConfig) -> Result<(), Error> {
+pub fn check_given_files(
+    manifest: Option<&Path>,
+    plan: &Plan,
+    rc: &RunConfig,
+) -> Result<(), Error> {
     let mut problems = Vec::new();
+    if let (Some(m), Some(dir)) = (manifest, &rc.output_dir) {
+        if let Some(name) = output_file_named_like(m, dir, plan) {
+            problems.push(format!(
+                "the manifest is {name} in --output-dir {}, where a job's output would replace it",
+                dir.display()
+            ));
+        }
+    }
     if let Some(m) = manifest.and_then(file_id) {
         let outputs = rc
             .reports
@@ -119,6 +132,19 @@ pub fn check_given_files(manifest: Option<&Path>, rc: &RunConfig) -> Result<(), 
     } else {
         Err(Error::Usage(problems.join("; ")))
     }
+}
+
+/// The name of the manifest `m` if it lies in `dir` under the name of a job's output file
+/// (`ID.out`, `ID.err`), which creating that output file would replace.
+fn output_file_named_like(m: &Path, dir: &Path, plan: &Plan) -> Option<String> {
+    let real = std::fs::canonicalize(m).ok()?;
+    let (parent, name) = (real.parent()?, real.file_name()?.to_str()?);
+    if file_id(parent) != file_id(dir) {
+        return None;
+    }
+    let (id, ext) = name.rsplit_once('.')?;
+    let is_output = matches!(ext, "out" | "err") && plan.jobs.iter().any(|j| j.id == id);
+    is_output.then(|| name.to_string())
 }
 
 /// Why `path` cannot be appended to as a joblog: it exists, is not empty, and does not start

@@ -117,7 +117,7 @@ fn print_stdout(text: &str) {
 pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
     // Everything batchrun must write is checked before any job starts.
     let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
-    files::check_given_files(manifest, rc)?;
+    files::check_given_files(manifest, plan, rc)?;
     let _lock = rc.lock.as_deref().map(files::take_lock).transpose()?;
     for (path, _) in &rc.reports {
         files::check_report(path).map_err(|source| Error::Output {

@@ -70,6 +70,13 @@ fn output_paths_that_are_the_manifest_are_refused() {
         assert_eq!(t.read("m.csv"), MARKS_RAN, "{args:?}");
         assert!(!exists(&t.path("ran")), "{args:?}: a job ran");
     }
+    // A manifest named like a job's output file in --output-dir would be replaced by it.
+    fs::create_dir(t.path("out")).unwrap();
+    t.write("out/a.out", MARKS_RAN);
+    t.run(&["run", "--output-dir", "out", "out/a.out"])
+        .code(2)
+        .stderr_has("the manifest is a.out in --output-dir out");
+    assert_eq!(t.read("out/a.out"), MARKS_RAN);
     // Every problem in one pass.
     t.run(&["run", "--joblog", "m.csv", "--lock", "hard.csv", "m.csv"])
         .code(2)
