@@ -17,8 +17,10 @@ skip() { echo "fuzz: skipped: $*"; exit 0; }
 command -v cargo-fuzz >/dev/null || skip "cargo-fuzz is not installed (cargo install cargo-fuzz)"
 export RUSTC_BOOTSTRAP=1
 echo "== fuzz: building ${targets[*]}"
-cargo fuzz build -O "${targets[@]}" -q 2>&1 | tail -n 20
-[ "${PIPESTATUS[0]}" -eq 0 ] || skip "the fuzz targets do not build with this toolchain"
+for t in "${targets[@]}"; do
+    cargo fuzz build -O "$t" 2>&1 | grep -E "^(error|warning)" -A 10 | head -n 40
+    [ "${PIPESTATUS[0]}" -eq 0 ] || skip "fuzz target $t does not build with this toolchain (see above)"
+done
 
 failed=0
 for t in "${targets[@]}"; do

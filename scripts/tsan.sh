@@ -41,6 +41,29 @@ code=$?
 [ "$code" -eq 124 ] && skip "the instrumented build did not fit in $limit"
 [ "$code" -ne 0 ] && { echo "tsan: the instrumented build failed (exit $code)"; exit 1; }
 
+# A canary with a known race proves that TSan instruments and that reports reach $TSAN_DIR, so
+# "clean" below means something.
+canary=$(mktemp -d)
+mkdir -p "$canary/src"
+printf '[package]\nname = "tsan-canary"\nversion = "0.0.0"\nedition = "2021"\n[workspace]\n' >"$canary/Cargo.toml"
+cat >"$canary/src/main.rs" <<'RS'
+static mut X: u64 = 0;
+fn main() {
+    let t = std::thread::spawn(|| unsafe { X += 1 });
+    unsafe { X += 1 };
+    t.join().unwrap();
+}
+RS
+echo "== tsan: canary (a known race must be reported)"
+CARGO_TARGET_DIR=$PWD/$CARGO_TARGET_DIR timeout "$limit" cargo run -q -Zbuild-std --target "$target" \
+    --manifest-path "$canary/Cargo.toml" >/dev/null 2>&1
+if ! grep -qs "data race" "$TSAN_DIR"/tsan.*; then
+    rm -rf "$canary"
+    echo "tsan: the canary's race was not reported: TSan does not work here"
+    exit 1
+fi
+rm -rf "$canary" "$TSAN_DIR"/tsan.*
+
 echo "== tsan: running the tests"
 timeout "$limit" cargo test -Zbuild-std --target "$target" --locked -- \
     --skip first_sig --skip second_sig --skip ctrl_c --skip interrupt \
