@@ -191,7 +191,9 @@ pub fn open_for_lock(path: &std::path::Path) -> io::Result<std::fs::File> {
     let fd = unsafe {
         libc::open(
             c.as_ptr(),
-            libc::O_RDONLY | libc::O_CREAT | libc::O_CLOEXEC,
+            // O_NONBLOCK: a FIFO given as the lock must not hang the open (it changes
+            // nothing for a regular file); O_NOCTTY: nor may a terminal become ours.
+            libc::O_RDONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
             0o666 as libc::c_uint,
         )
     };

@@ -23,6 +23,13 @@ fn lock_never_writes_its_file_even_through_a_symlink() {
     t.run(&["run", "--lock", "link.lock", "m.csv"]).code(0);
     assert_eq!(t.read("victim.csv"), "precious\n");
     assert!(exists(&t.path("ran")));
+    // A FIFO as the lock does not hang the run.
+    assert!(Command::new("mkfifo")
+        .arg(t.path("fifo"))
+        .status()
+        .unwrap()
+        .success());
+    t.run(&["run", "--lock", "fifo", "m.csv"]).code(0);
     // A missing lock file is created, and stays empty.
     t.run(&["run", "--lock", "new.lock", "m.csv"]).code(0);
     assert_eq!(fs::metadata(t.path("new.lock")).unwrap().len(), 0);
