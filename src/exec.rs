@@ -11,7 +11,7 @@ How a child is waited for:
 2. `pidfd_open` on the unreaped child, then `ppoll` on that pidfd and the cancel token's
    eventfd, with the job's time limit as the timeout. Exit, timeout and cancellation each
    wake the worker at once; nothing spins.
-3. Termination is SIGTERM to the group, `ppoll` on the pidfd for the grace time, then SIGKILL
+3. Termination is SIGTERM (then SIGCONT, for stopped members) to the group, `ppoll` on the pidfd for the grace time, then SIGKILL
    to the group. The leader is unreaped all this time, so the process group id is still in use
    and cannot name another group.
 4. After the leader is reaped, leftover members of the group (background grandchildren) are
@@ -99,7 +99,9 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
     cmd.stdout(req.stdout).stderr(req.stderr);
     let started_at = SystemTime::now();
     let t0 = Instant::now();
-    let mut child = match cmd.spawn() {
+    // `_registered` lives to the end: the job's group stays off-limits to the stray reaper
+    // until its leader is reaped and its group swept.
+    let (mut child, _registered) = match crate::reaper::spawn(&mut cmd) {
         Ok(c) => c,
         Err(e) => {
             return Ok(Attempt {
@@ -207,6 +209,13 @@ fn wait_or_cancel(
     })
 }
 
+/// SIGTERM to process group `pgid`, then SIGCONT, as systemd does: a stopped member (SIGSTOP,
+/// SIGTTIN) would otherwise not act on SIGTERM before the grace time ends in SIGKILL.
+fn sigterm_group(pgid: libc::pid_t) -> std::io::Result<()> {
+    sys::kill_group(pgid, libc::SIGTERM)?;
+    sys::kill_group(pgid, libc::SIGCONT)
+}
+
 /// SIGTERM to the group of a live, unreaped leader; SIGKILL after `grace` if it has not exited.
 /// Returns once the leader has exited (still unreaped).
 fn terminate_leader_group(
@@ -214,7 +223,7 @@ fn terminate_leader_group(
     pidfd: &OwnedFd,
     grace: Duration,
 ) -> std::io::Result<()> {
-    sys::kill_group(pgid, libc::SIGTERM)?;
+    sigterm_group(pgid)?;
     let exited = sys::wait_readable(&[pidfd.as_fd()], Some(grace))?[0];
     if !exited {
         sys::kill_group(pgid, libc::SIGKILL)?;
@@ -239,7 +248,7 @@ fn sweep_group(pgid: libc::pid_t, grace: Duration) -> std::io::Result<u32> {
     }
     let mut reaped = 0;
     log::debug!("process group {pgid}: processes left after its leader exited; terminating them");
-    sys::kill_group(pgid, libc::SIGTERM)?;
+    sigterm_group(pgid)?;
     let end = Instant::now() + grace;
     loop {
         // Wait (without polling) for the members we can see to exit, until the grace time ends.

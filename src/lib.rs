@@ -20,6 +20,7 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod exit;
+pub mod files;
 pub mod hook;
 pub mod joblog;
 pub mod manifest;
@@ -30,6 +31,7 @@ pub mod packaging;
 pub mod plan;
 pub mod pool;
 pub mod progress;
+pub mod reaper;
 pub mod report;
 pub mod resume;
 pub mod runner;
@@ -39,7 +41,6 @@ pub mod status;
 mod sys;
 pub mod template;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -159,41 +160,6 @@ fn joblog_error(e: joblog::JoblogError) -> Error {
     }
 }
 
-/// Takes the `--lock` file, writing our pid into it.
-fn take_lock(path: &Path) -> Result<std::fs::File, Error> {
-    let io_err = |source| Error::Output {
-        what: "lock file",
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io_err)?;
-    match file.try_lock() {
-        Ok(()) => {
-            file.set_len(0).map_err(io_err)?;
-            writeln!(file, "{}", std::process::id()).map_err(io_err)?;
-            Ok(file)
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok())
-                .map(|pid| format!(" (pid {pid})"))
-                .unwrap_or_default();
-            Err(Error::Locked {
-                path: path.to_path_buf(),
-                holder,
-            })
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(io_err(e)),
-    }
-}
-
 /// What a run writes besides job output, opened and checked before any job starts.
 struct Outputs {
     /// The joblog, appending.
@@ -230,7 +196,7 @@ fn after_reports(
 /// starts.
 fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
     for (path, _) in &rc.reports {
-        report::check_writable(path).map_err(|source| Error::Output {
+        files::check_report(path).map_err(|source| Error::Output {
             what: "report",
             path: path.clone(),
             source,
@@ -243,10 +209,12 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
         .as_deref()
         .map(joblog::Joblog::open)
         .transpose()
-        .map_err(joblog_error)?;
-    let tmp = tempfile::Builder::new()
-        .prefix("batchrun-")
-        .tempdir()
+        .map_err(|e| Error::Output {
+            what: "joblog",
+            path: e.path,
+            source: e.source,
+        })?;
+    let tmp = files::private_tempdir()
         .map_err(|e| Error::Internal(format!("cannot create a temporary directory: {e}")))?;
     let paths = match &rc.output_dir {
         Some(dir) => {
@@ -269,10 +237,62 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
     })
 }
 
+/// Prints the job output still queued before the run is decided; a signal (or, once jobs were
+/// being terminated, a moment) ends the wait, and what is left is dropped, with a note.
+fn flush_output(
+    console: &mut console::Console,
+    signals: &SignalSource,
+    terminating: bool,
+    stop: &mut Option<StopReason>,
+) {
+    let limit = terminating.then_some(Duration::from_secs(1));
+    match console.flush(&signals.events, limit) {
+        console::Flushed::All => {}
+        console::Flushed::Interrupted(jobs) => {
+            StopReason::escalate(stop, StopReason::Interrupted);
+            console.handle(Event::OutputDropped { jobs });
+        }
+        console::Flushed::GaveUp(jobs) => console.handle(Event::OutputDropped { jobs }),
+    }
+}
+
+/// Everything the reports say about a finished run, with its decision.
+fn summarize(
+    plan: &Plan,
+    rc: &RunConfig,
+    results: runner::RunResults,
+    decision: exit::Decision,
+    (started_at, duration): (SystemTime, Duration),
+) -> report::RunSummary {
+    report::RunSummary {
+        manifest: plan.manifest.clone(),
+        manifest_sha256: plan.manifest_sha256.clone(),
+        shard: plan.shard,
+        started_at,
+        finished_at: SystemTime::now(),
+        duration,
+        workers: rc.workers,
+        outcome: decision.outcome,
+        exit_code: decision.exit.code().into(),
+        ids: plan.jobs.iter().map(|j| j.id.clone()).collect(),
+        commands: plan.jobs.iter().map(|j| j.command.display()).collect(),
+        max_attempts: plan.jobs.iter().map(|j| j.retries + 1).collect(),
+        results: results.results,
+        internal_errors: results.internal_errors,
+    }
+}
+
 /// Runs a validated plan for real.
 pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
-    let _lock = rc.lock.as_deref().map(take_lock).transpose()?;
+    // Everything batchrun must write is checked before any job starts.
+    let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
+    files::check_given_files(manifest, plan, rc)?;
+    let _lock = rc.lock.as_deref().map(files::take_lock).transpose()?;
     let mut outputs = prepare_outputs(plan, rc)?;
+    match sys::raise_nofile_limit() {
+        Ok((old, new)) => log::debug!("open-file limit: soft {old}, raised to {new}"),
+        Err(e) => log::debug!("cannot raise the open-file limit: {e}"),
+    }
     if let Err(e) = sys::become_subreaper() {
         log::warn!("cannot become a child subreaper ({e}): background processes that jobs leave behind may not be found");
     }
@@ -313,35 +333,10 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         log::debug!("reaped {reaped} processes that had left their job's process group");
     }
     let mut stop = results.stop;
-    // Job output still queued is printed before the run is decided; a signal (or, once jobs
-    // were being terminated, a moment) ends the wait, and what is left is dropped.
-    let limit = results.terminating.then_some(Duration::from_secs(1));
-    match console.flush(&signals.events, limit) {
-        console::Flushed::All => {}
-        console::Flushed::Interrupted(jobs) => {
-            StopReason::escalate(&mut stop, StopReason::Interrupted);
-            console.handle(Event::OutputDropped { jobs });
-        }
-        console::Flushed::GaveUp(jobs) => console.handle(Event::OutputDropped { jobs }),
-    }
+    flush_output(&mut console, &signals, results.terminating, &mut stop);
     let any_failure = results.results.iter().any(|r| r.status.is_failure());
-    let decision = exit::decide(stop, any_failure);
-    let mut summary = report::RunSummary {
-        manifest: plan.manifest.clone(),
-        manifest_sha256: plan.manifest_sha256.clone(),
-        shard: plan.shard,
-        started_at,
-        finished_at: SystemTime::now(),
-        duration: t0.elapsed(),
-        workers: rc.workers,
-        outcome: decision.outcome,
-        exit_code: decision.exit.code().into(),
-        ids: plan.jobs.iter().map(|j| j.id.clone()).collect(),
-        commands: plan.jobs.iter().map(|j| j.command.display()).collect(),
-        max_attempts: plan.jobs.iter().map(|j| j.retries + 1).collect(),
-        results: results.results,
-        internal_errors: results.internal_errors,
-    };
+    let run = (started_at, t0.elapsed());
+    let mut summary = summarize(plan, rc, results, exit::decide(stop, any_failure), run);
     let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(Event::Summary { summary: &summary });

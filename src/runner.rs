@@ -145,7 +145,7 @@ impl OutputPaths {
         ext: &str,
     ) -> Result<(File, Option<File>), CreateError> {
         if let Some(p) = self.kept(plan, index, ext) {
-            let f = File::create(&p).map_err(|e| CreateError::new(e, &p))?;
+            let f = crate::files::create_output(&p).map_err(|e| CreateError::new(e, &p))?;
             return Ok((f, None));
         }
         let reader =
@@ -260,6 +260,9 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
         board: crate::status::active().as_deref(),
     }) {
         Ok(a) => {
+            if let Some(why) = crate::files::capture_lost(&a, &shared.paths.dir) {
+                return TaskEnd::Internal(format!("job '{}': {why}", job.id));
+            }
             // With no job output shown, only a failure's stderr tail is ever read: drop a
             // success's file here rather than on the dispatcher's thread.
             if !shared.stdout_wanted && a.status().is_success() {

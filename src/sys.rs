@@ -199,6 +199,96 @@ pub fn become_subreaper() -> io::Result<()> {
         .map(|_| ())
 }
 
+/// Reaps child `pid` if it has exited, without blocking (`waitid(P_PID, WEXITED | WNOHANG)`).
+/// Returns whether it was reaped.
+pub fn reap_if_exited(pid: libc::pid_t) -> bool {
+    // SAFETY: as in wait_group.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a live siginfo_t.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG,
+        )
+    };
+    // SAFETY: initialised when ret == 0.
+    ret == 0 && unsafe { info.si_pid() } == pid
+}
+
+/// Opens `path` read-only for `flock`, creating it (mode 0666 less the umask) if missing. It is
+/// never truncated or written, so its content never changes, even through a symlink.
+pub fn open_for_lock(path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: c is a live NUL-terminated string; on success open returns a new fd we own.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            // O_NONBLOCK: a FIFO given as the lock must not hang the open (it changes
+            // nothing for a regular file); O_NOCTTY: nor may a terminal become ours.
+            libc::O_RDONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
+            0o666 as libc::c_uint,
+        )
+    };
+    check(fd as libc::c_long)?;
+    // SAFETY: the kernel just gave us this descriptor.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// Whether the file system holding `file` has no block left for us (root may use the blocks
+/// reserved for it).
+pub fn fs_full(file: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: statvfs is plain data; zeroed is valid and fstatvfs fills it in.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a live statvfs the kernel writes into.
+    check(unsafe { libc::fstatvfs(file.as_raw_fd(), &mut st) } as libc::c_long)?;
+    // SAFETY: plain system call.
+    let root = unsafe { libc::geteuid() } == 0;
+    Ok(if root {
+        st.f_bfree == 0
+    } else {
+        st.f_bavail == 0
+    })
+}
+
+/// Whether some child of ours has exited and is waiting to be reaped; reaps nothing
+/// (`waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`).
+pub fn any_exited_child() -> bool {
+    // SAFETY: as in wait_group.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a live siginfo_t.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: initialised when ret == 0.
+    ret == 0 && unsafe { info.si_pid() } != 0
+}
+
+/// Raises the soft limit on open files to the hard limit. Returns the (old, new) soft limits.
+pub fn raise_nofile_limit() -> io::Result<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a live rlimit the kernel writes into.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } as libc::c_long)?;
+    let old = lim.rlim_cur;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: lim is a live, initialised rlimit.
+        check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } as libc::c_long)?;
+    }
+    Ok((old, lim.rlim_cur))
+}
+
 /// The pids of the live (not zombie) processes in process group `pgid`, read from `/proc`.
 /// Used only on the slow path, when a job left processes behind.
 pub fn group_members(pgid: libc::pid_t) -> Vec<libc::pid_t> {

@@ -5,6 +5,7 @@ mod util;
 
 mod core;
 mod cron;
+mod faults;
 mod limits;
 mod ops;
 mod sched;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Fuzzes manifest parsing + planning (`manifest`) and template substitution (`template`) with
+# cargo-fuzz (libFuzzer), each for SECONDS (default 60). Needs cargo-fuzz
+# (`cargo install cargo-fuzz`); unstable flags come from RUSTC_BOOTSTRAP=1 on stable.
+# Skips (exit 0, with a message) when cargo-fuzz is missing or cannot build; exits 1 on a crash,
+# whose input is left in fuzz/artifacts/TARGET/ (keep it as a regression test).
+#
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -uo pipefail
+cd "$(dirname "$0")/../fuzz"
+secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(manifest template)
+skip() { echo "fuzz: skipped: $*"; exit 0; }
+
+command -v cargo-fuzz >/dev/null || skip "cargo-fuzz is not installed (cargo install cargo-fuzz)"
+export RUSTC_BOOTSTRAP=1
+echo "== fuzz: building ${targets[*]}"
+for t in "${targets[@]}"; do
+    cargo fuzz build -O "$t" 2>&1 | grep -E "^(error|warning)" -A 10 | head -n 40
+    [ "${PIPESTATUS[0]}" -eq 0 ] || skip "fuzz target $t does not build with this toolchain (see above)"
+done
+
+failed=0
+for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t" "artifacts/$t"
+    echo "== fuzz: $t for ${secs}s"
+    log=$(mktemp)
+    cargo fuzz run -O "$t" "corpus/$t" "seeds/$t" -- -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1
+    code=$?
+    grep -E "^(Done|stat::number_of_executed_units|==[0-9]+== ERROR|thread .* panicked|SUMMARY)" "$log"
+    if [ "$code" -ne 0 ]; then
+        echo "fuzz: $t found a crash (exit $code); input in fuzz/artifacts/$t/:"
+        ls "artifacts/$t"
+        tail -n 40 "$log"
+        failed=1
+    fi
+    rm -f "$log"
+done
+exit "$failed"

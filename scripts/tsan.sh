@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# ThreadSanitizer run of the whole test suite, with an instrumented std (-Zbuild-std), which
+# is what makes it conclusive: without it every report comes from std or crossbeam internals.
+#
+# No nightly toolchain is needed: RUSTC_BOOTSTRAP=1 unlocks -Z flags on stable, and the stable
+# toolchain ships the TSan runtime; -Zbuild-std needs the rust-src component (installed here if
+# missing). If the toolchain cannot do it, the script says why and exits 0 (skipped).
+#
+# Races are reported into $TSAN_DIR (one file per process: the test binary and every batchrun
+# it runs), not on stderr, so tests that check batchrun's exact stderr still pass. Any report
+# fails the script (exit 1).
+#
+# Signal-delivery tests are skipped: TSan defers signal handlers, which changes what they test.
+# The peak-RSS test is skipped too (TSan's shadow memory is most of a process's RSS).
+#
+# Usage: scripts/tsan.sh [TIMEOUT]   (default 45m; a run that does not fit is "skipped")
+set -uo pipefail
+cd "$(dirname "$0")/.."
+limit=${1:-45m}
+target=x86_64-unknown-linux-gnu
+skip() { echo "tsan: skipped: $*"; exit 0; }
+
+[ "$(uname -m)" = x86_64 ] || skip "TSan runs here only on $target"
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    rustup component add rust-src >/dev/null 2>&1 || skip "the rust-src component cannot be installed (needed by -Zbuild-std)"
+fi
+sysroot=$(rustc --print sysroot)
+ls "$sysroot/lib/rustlib/$target/lib/"*rt.tsan.a >/dev/null 2>&1 || skip "this toolchain has no TSan runtime"
+
+export TSAN_DIR=${TSAN_DIR:-$PWD/target/tsan-reports}
+rm -rf "$TSAN_DIR" && mkdir -p "$TSAN_DIR"
+export RUSTC_BOOTSTRAP=1
+export RUSTFLAGS="-Zsanitizer=thread -Cforce-frame-pointers=yes"
+export RUSTDOCFLAGS="-Zsanitizer=thread"
+export CARGO_TARGET_DIR=target/tsan
+export TSAN_OPTIONS="log_path=$TSAN_DIR/tsan second_deadlock_stack=1 history_size=4"
+
+echo "== tsan: building std and the tests with -Zsanitizer=thread (time box $limit)"
+timeout "$limit" cargo test -Zbuild-std --target "$target" --locked --no-run -q
+code=$?
+[ "$code" -eq 124 ] && skip "the instrumented build did not fit in $limit"
+[ "$code" -ne 0 ] && { echo "tsan: the instrumented build failed (exit $code)"; exit 1; }
+
+# A canary with a known race proves that TSan instruments and that reports reach $TSAN_DIR, so
+# "clean" below means something.
+canary=$(mktemp -d)
+mkdir -p "$canary/src"
+printf '[package]\nname = "tsan-canary"\nversion = "0.0.0"\nedition = "2021"\n[workspace]\n' >"$canary/Cargo.toml"
+cat >"$canary/src/main.rs" <<'RS'
+static mut X: u64 = 0;
+fn main() {
+    let t = std::thread::spawn(|| unsafe { X += 1 });
+    unsafe { X += 1 };
+    t.join().unwrap();
+}
+RS
+echo "== tsan: canary (a known race must be reported)"
+CARGO_TARGET_DIR=$PWD/$CARGO_TARGET_DIR timeout "$limit" cargo run -q -Zbuild-std --target "$target" \
+    --manifest-path "$canary/Cargo.toml" >/dev/null 2>&1
+if ! grep -qs "data race" "$TSAN_DIR"/tsan.*; then
+    rm -rf "$canary"
+    echo "tsan: the canary's race was not reported: TSan does not work here"
+    exit 1
+fi
+rm -rf "$canary" "$TSAN_DIR"/tsan.*
+
+echo "== tsan: running the tests"
+timeout "$limit" cargo test -Zbuild-std --target "$target" --locked -- \
+    --skip first_sig --skip second_sig --skip ctrl_c --skip interrupt \
+    --skip tagged_output_memory_stays_flat
+code=$?
+[ "$code" -eq 124 ] && skip "the instrumented tests did not fit in $limit"
+
+reports=$(find "$TSAN_DIR" -type f | wc -l)
+if [ "$reports" -gt 0 ]; then
+    echo "tsan: $reports process(es) reported data races; first report:"
+    head -n 60 "$(find "$TSAN_DIR" -type f | head -n 1)"
+    exit 1
+fi
+if [ "$code" -ne 0 ]; then
+    echo "tsan: tests failed under TSan (exit $code), with no race reported"
+    exit 1
+fi
+echo "tsan: clean (no data race reported)"
