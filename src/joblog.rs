@@ -163,12 +163,6 @@ impl History {
     }
 }
 
-/// What an earlier joblog says: for each id, the command hash of its last success.
-/// Lines that cannot be read (a torn last line) are skipped with a warning.
-pub fn read_successes(path: &Path) -> Result<HashMap<String, String>, JoblogError> {
-    read_history(path).map(|h| h.by_id)
-}
-
 /// Reads an earlier joblog (a missing one is empty). Lines that cannot be read (a torn last
 /// line) are skipped with a warning.
 pub fn read_history(path: &Path) -> Result<History, JoblogError> {
@@ -257,7 +251,7 @@ mod tests {
             format!("{HEADER}\na,succeeded,1,0,,2026-01-01T00:00:00Z,5,h1\nb,failed,1,1,,x,5,h2\nc,succ"),
         )
         .unwrap();
-        let ok = read_successes(&p).unwrap();
+        let ok = read_history(&p).unwrap().by_id;
         assert_eq!(ok.len(), 1);
         assert_eq!(ok["a"], "h1");
         // Reopening ends the torn line first.

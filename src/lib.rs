@@ -3,55 +3,73 @@ batchrun: run the jobs of a CSV manifest as child processes on a fixed pool of O
 threads, cancel cooperatively, collect every error, write a report, and exit with a code that
 shell scripts can trust.
 
-The stages, one module each: [`cli`] (flags → [`cli::Config`]), [`manifest`] (CSV →
-[`manifest::JobSpec`]s), [`plan`] (cross-row checks → [`plan::Plan`]), [`schedule`] (what may
-start next), [`pool`] (worker threads and channels), [`exec`] (one child process →
-[`outcome::Attempt`]), [`runner`] (the dispatcher loop), [`console`], [`joblog`] and [`report`]
-(everything the user sees), [`exit`] (exit codes).
+The library's surface is small: [`cli`] turns flags into a [`Config`]; [`run`] does what it
+says (check, dry run, a run, a merge) with signals from a [`SignalSource`] (real ones from
+[`install_signal_handler`], or [`SignalSource::manual`] in tests and embedding programs) and
+returns a [`Finished`]: the [`Exit`] code and the run's [`report::RunSummary`] of
+[`outcome::JobResult`]s. [`manifest`] and [`plan`] parse and check a manifest on their own.
+[`WorkerPool`] is usable by itself to run closures on a fixed set of threads.
 
-[`pool::WorkerPool`] is usable on its own to run closures on a fixed set of threads.
+Inside, one module per stage: `manifest` (CSV → `JobSpec`s), `plan` (cross-row checks),
+`schedule` (the job table: every job's one state), `pool` (worker threads and channels), `exec`
+(one child process → `Attempt`), `runner` (the dispatcher, which emits `event`s), `console`
+(the one module that prints), `joblog` and `report` (what is written), `exit` (the one exit
+decision).
 */
 #![warn(missing_docs)]
+// The internals are documented too (`cargo doc --document-private-items`, as CI builds them),
+// and public docs may point into them.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod cancel;
 pub mod cli;
-pub mod console;
+pub(crate) mod console;
 pub mod error;
-pub mod event;
-pub mod exec;
+pub(crate) mod event;
+pub(crate) mod exec;
 pub mod exit;
-pub mod files;
-pub mod hook;
-pub mod joblog;
+pub(crate) mod files;
+pub(crate) mod hook;
+pub(crate) mod joblog;
 pub mod manifest;
-pub mod merge;
-pub mod order;
+pub(crate) mod merge;
+pub(crate) mod order;
 pub mod outcome;
-pub mod packaging;
+pub(crate) mod packaging;
 pub mod plan;
 pub mod pool;
-pub mod progress;
-pub mod reaper;
+pub(crate) mod progress;
+pub(crate) mod reaper;
 pub mod report;
-pub mod resume;
-pub mod runner;
-pub mod schedule;
-pub mod shard;
-pub mod status;
+pub(crate) mod resume;
+pub(crate) mod runner;
+pub(crate) mod schedule;
+pub(crate) mod shard;
+pub(crate) mod status;
 mod sys;
-pub mod template;
+pub(crate) mod template;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use cli::{Action, Config, RunConfig};
-use error::Error;
+use cli::{Action, RunConfig};
 use event::Event;
-use exit::{Exit, StopReason};
+use exit::StopReason;
 use plan::Plan;
 use report::ReportFormat;
 
-pub use cancel::{CancelToken, SignalSource};
+pub use cancel::{install_signal_handler, CancelToken, SignalSource};
+pub use cli::Config;
+pub use console::{print_error, write_stdout, LogWriter};
+pub use error::Error;
+pub use exit::Exit;
+pub use pool::WorkerPool;
+
+/// Prepares the process for `config` before any thread starts: with `--shard`, exports
+/// `BATCHRUN_SHARD` for every job (and without, removes an inherited one).
+pub fn prepare_process(config: &Config) {
+    shard::export_env(config.shard);
+}
 
 /// Reads and validates the manifest named in `config`, returning the plan or every problem.
 /// With `--shard`, the whole manifest is validated, then the plan keeps only the shard's jobs.

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use batchrun::cli::{Action, Cli};
-use batchrun::console;
-use batchrun::error::Error;
-use batchrun::exit::Exit;
+use batchrun::{Error, Exit};
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -22,7 +20,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     env_logger::Builder::new()
         .filter_level(level)
         .parse_env("RUST_LOG")
-        .target(env_logger::Target::Pipe(Box::new(console::LogWriter)))
+        .target(env_logger::Target::Pipe(Box::new(batchrun::LogWriter)))
         .format(|buf, record| {
             writeln!(
                 buf,
@@ -38,11 +36,11 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(text) = cli.generated() {
-        return match console::write_stdout(&text) {
+        return match batchrun::write_stdout(&text) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 let e = Error::Internal(format!("cannot write to stdout: {e}"));
-                console::print_error(&e);
+                batchrun::print_error(&e);
                 ExitCode::from(Exit::for_error(&e).code())
             }
         };
@@ -51,7 +49,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             init_logging(0, false);
-            console::print_error(&e);
+            batchrun::print_error(&e);
             return ExitCode::from(Exit::for_error(&e).code());
         }
     };
@@ -60,18 +58,18 @@ fn main() -> ExitCode {
     if let Some(dir) = &config.dir {
         if let Err(e) = std::env::set_current_dir(dir) {
             let e = Error::Usage(format!("-C {}: {e}", dir.display()));
-            console::print_error(&e);
+            batchrun::print_error(&e);
             return ExitCode::from(Exit::for_error(&e).code());
         }
     }
     // Before any thread starts: every job inherits BATCHRUN_SHARD.
-    batchrun::shard::export_env(config.shard);
+    batchrun::prepare_process(&config);
     let signals = match &config.action {
-        Action::Run(r) if !r.dry_run => match batchrun::cancel::install_signal_handler() {
+        Action::Run(r) if !r.dry_run => match batchrun::install_signal_handler() {
             Ok(s) => s,
             Err(e) => {
                 let e = Error::Internal(format!("cannot install the signal handler: {e}"));
-                console::print_error(&e);
+                batchrun::print_error(&e);
                 return ExitCode::from(Exit::for_error(&e).code());
             }
         },
@@ -80,7 +78,7 @@ fn main() -> ExitCode {
     match batchrun::run(&config, signals) {
         Ok(f) => ExitCode::from(f.exit.code()),
         Err(e) => {
-            console::print_error(&e);
+            batchrun::print_error(&e);
             ExitCode::from(Exit::for_error(&e).code())
         }
     }

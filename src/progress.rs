@@ -20,7 +20,7 @@ pub const ETA_MIN_ELAPSED: Duration = Duration::from_secs(5);
 ///
 /// # Examples
 ///
-/// ```
+/// ```text
 /// use std::time::Duration;
 /// use batchrun::progress::eta;
 /// assert_eq!(eta(0, 2, Duration::from_secs(30)), None);
@@ -77,6 +77,15 @@ pub fn reports_written(reports: &[(PathBuf, ReportFormat)]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eta_doc_example() {
+        assert_eq!(eta(0, 2, Duration::from_secs(30)), None);
+        assert_eq!(
+            eta(10, 40, Duration::from_secs(20)),
+            Some(Duration::from_secs(60))
+        );
+    }
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 

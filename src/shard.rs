@@ -53,7 +53,7 @@ pub const SLURM_VARS: [&str; 4] = [
 ///
 /// # Examples
 ///
-/// ```
+/// ```text
 /// use batchrun::shard::{parse_spec, Shard};
 /// let none = |_: &str| None;
 /// assert_eq!(parse_spec("2/4", none), Ok(Shard { index: 2, count: 4 }));
@@ -130,7 +130,7 @@ pub fn from_slurm(env: impl Fn(&str) -> Option<String>) -> Result<Shard, String>
 ///
 /// # Examples
 ///
-/// ```
+/// ```text
 /// // Every version computes the same shard for the same id and count.
 /// assert_eq!(batchrun::shard::shard_of_key("a", 4), 3);
 /// ```
@@ -263,6 +263,16 @@ pub fn ranges(numbers: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doc_examples() {
+        let none = |_: &str| None;
+        assert_eq!(parse_spec("2/4", none), Ok(Shard { index: 2, count: 4 }));
+        assert!(parse_spec("5/4", none).is_err());
+        assert!(parse_spec("auto", none).is_err()); // not in a Slurm array
+                                                    // Every version computes the same shard for the same id and count.
+        assert_eq!(shard_of_key("a", 4), 3);
+    }
     use crate::manifest::{parse, ManifestOptions};
 
     fn plan(text: &str) -> Plan {
