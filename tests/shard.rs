@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
+use crate::sched::report_ids;
 use crate::util::*;
 
 /// The partition as README documents it, computed independently of batchrun: the shard of a
@@ -32,15 +33,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn ids(report: &serde_json::Value) -> Vec<String> {
-    report["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["id"].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -135,7 +127,7 @@ fn every_job_runs_in_exactly_one_shard_and_sees_batchrun_shard() {
             .copied()
             .filter(|id| shard_of_id[*id] == format!("{k}/{n}"))
             .collect();
-        assert_eq!(ids(&rep), want);
+        assert_eq!(report_ids(&rep), want);
         assert_eq!(rep["shard"], serde_json::json!({"index": k, "count": n}));
         assert_eq!(rep["manifest_sha256"], sha256_hex(manifest.as_bytes()));
         assert_eq!(rep["counts"]["total"], want.len());
@@ -222,7 +214,7 @@ fn auto_reads_the_slurm_array_variables() {
     let r = Live::start(cmd, &["run", "--shard", "auto"]).finish();
     r.code(0);
     let rep = t.json("r.json");
-    assert_eq!(ids(&rep), by[3]);
+    assert_eq!(report_ids(&rep), by[3]);
     assert_eq!(rep["shard"], serde_json::json!({"index": 3, "count": 4}));
     assert_eq!(t.read(&format!("{}.shard", by[3][0])), "3/4\n");
 
@@ -299,7 +291,7 @@ fn merge_of_complete_shards_is_the_whole_run() {
     r.code(1);
     let rep = t.json("all.json");
     let all: Vec<String> = by[1..].concat();
-    assert_eq!(ids(&rep), all, "manifest order");
+    assert_eq!(report_ids(&rep), all, "manifest order");
     assert!(rep.get("shard").is_none());
     assert_eq!(rep["manifest"], "m.csv");
     assert_eq!(
@@ -484,7 +476,7 @@ fn merge_finds_the_manifest_with_the_manifest_flag_and_its_options() {
         "s2.json",
     ]);
     r.code(1).stderr_has("failed c: exit status 1");
-    assert_eq!(ids(&t.json("all.json")), ["a", "b", "c"]);
+    assert_eq!(report_ids(&t.json("all.json")), ["a", "b", "c"]);
 }
 
 #[test]
