@@ -161,6 +161,14 @@ pub fn print_stdout(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
+/// Writes to stdout through a buffer, as `f` produces it; like [`print_stdout`], a closed or
+/// failing stdout is ignored.
+pub fn write_stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let out = std::io::stdout().lock();
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let _ = f(&mut w).and_then(|_| w.flush());
+}
+
 /// Work for the job-output printer.
 enum Print {
     /// One attempt's output.

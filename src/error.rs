@@ -1,6 +1,6 @@
 /*!
 batchrun's own errors, one variant per way a run can fail before or around the jobs. Each
-carries its context; [`crate::exit::for_error`] maps each to its exit code.
+carries its context; [`crate::exit::Exit::for_error`] maps each to its exit code.
 */
 
 use std::path::PathBuf;

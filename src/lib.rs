@@ -13,6 +13,7 @@ start next), [`pool`] (worker threads and channels), [`exec`] (one child process
 */
 #![warn(missing_docs)]
 
+pub mod adjacency;
 pub mod cancel;
 pub mod cli;
 pub mod console;
@@ -92,7 +93,7 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
     let plan = load_plan(config)?;
     let rc = match &config.action {
         Action::Check => {
-            console::print_stdout(&report::plan_table(&plan));
+            console::write_stdout(|w| report::write_plan_table(w, &plan));
             return Ok(Finished {
                 exit: Exit::Success,
                 summary: None,
@@ -115,13 +116,15 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
 fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
     let joblog = rc.joblog.as_deref().filter(|_| rc.resume);
     let resumed = resume::from_joblog(plan, joblog).map_err(joblog_error)?;
-    let text: String = plan
-        .start_order()
-        .into_iter()
-        .filter(|&i| !resumed[i])
-        .map(|i| plan.jobs[i].command.display() + "\n")
-        .collect();
-    console::print_stdout(&text);
+    console::write_stdout(|w| {
+        for i in plan.start_order() {
+            if !resumed[i] {
+                plan.jobs[i].command.write_display(w)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    });
     if let Some(path) = joblog {
         let n = resumed.iter().filter(|&&r| r).count();
         console::eprint_line(&format!(

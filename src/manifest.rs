@@ -76,6 +76,22 @@ impl CommandLine {
         }
     }
 
+    /// Writes [`CommandLine::display`] to `w` without building it whole.
+    pub fn write_display(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            CommandLine::Direct(words) => {
+                for (k, word) in words.iter().enumerate() {
+                    if k > 0 {
+                        w.write_all(b" ")?;
+                    }
+                    w.write_all(shell_words::quote(word).as_bytes())?;
+                }
+                Ok(())
+            }
+            CommandLine::Shell(s) => w.write_all(s.as_bytes()),
+        }
+    }
+
     /// Whether it is empty (no word, or only blanks for the shell).
     fn is_empty(&self) -> bool {
         match self {

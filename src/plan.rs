@@ -7,6 +7,7 @@ follow. Everything here is O(jobs + edges).
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+use crate::adjacency::Adjacency;
 use crate::manifest::{JobSpec, Manifest, Problem};
 
 /// A validated manifest, ready to schedule.
@@ -16,10 +17,10 @@ pub struct Plan {
     pub manifest: String,
     /// Every job, in manifest order.
     pub jobs: Vec<JobSpec>,
-    /// For each job, the indices of the jobs in its `after`.
-    pub deps: Vec<Vec<usize>>,
-    /// For each job, the indices of the jobs whose `after` names it.
-    pub dependents: Vec<Vec<usize>>,
+    /// For each job, the indices of the jobs in its `after` (sorted, without repeats).
+    pub deps: Adjacency,
+    /// For each job, the indices of the jobs whose `after` names it (in manifest order).
+    pub dependents: Adjacency,
     /// Group names, in order of first appearance.
     pub groups: Vec<String>,
     /// For each group, its `--limit` (`None`: only the worker count limits it).
@@ -42,12 +43,13 @@ impl Plan {
             .map(|(i, j)| (j.id.as_str(), i))
             .collect();
 
-        let mut deps = vec![Vec::new(); jobs.len()];
-        let mut dependents = vec![Vec::new(); jobs.len()];
-        for (i, job) in jobs.iter().enumerate() {
+        let mut deps = Adjacency::new();
+        let mut mine: Vec<usize> = Vec::new();
+        for job in jobs {
+            mine.clear();
             for dep in &job.after {
                 match index.get(dep.as_str()) {
-                    Some(&d) => deps[i].push(d),
+                    Some(&d) => mine.push(d),
                     // A row with problems of its own: already reported.
                     None if manifest.invalid_ids.contains(dep) => {}
                     None => problems.push(Problem {
@@ -60,16 +62,14 @@ impl Plan {
                     }),
                 }
             }
+            // A job may name another twice; sorting keeps this O(edges log edges) even for a
+            // job that waits on tens of thousands of others.
+            mine.sort_unstable();
+            mine.dedup();
+            deps.push_node(mine.iter().copied());
         }
-        // A job may name another twice; sorting keeps this O(edges log edges) even for a job
-        // that waits on tens of thousands of others.
-        for (i, d) in deps.iter_mut().enumerate() {
-            d.sort_unstable();
-            d.dedup();
-            for &dep in d.iter() {
-                dependents[dep].push(i);
-            }
-        }
+        drop(index);
+        let dependents = deps.transpose();
         problems.extend(cycle_problems(&name, jobs, &deps));
 
         let (groups, group_of, group_limits) = resolve_groups(jobs, limits, &mut problems);
@@ -92,7 +92,7 @@ impl Plan {
 
     /// The order one worker would start the jobs in: manifest order, as far as `after` allows.
     pub fn start_order(&self) -> Vec<usize> {
-        let mut left: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut left: Vec<usize> = (0..self.deps.len()).map(|i| self.deps[i].len()).collect();
         let mut ready: BinaryHeap<Reverse<usize>> = (0..self.jobs.len())
             .filter(|&i| left[i] == 0)
             .map(Reverse)
@@ -100,7 +100,7 @@ impl Plan {
         let mut order = Vec::with_capacity(self.jobs.len());
         while let Some(Reverse(i)) = ready.pop() {
             order.push(i);
-            for &d in &self.dependents[i] {
+            for d in self.dependents.of(i) {
                 left[d] -= 1;
                 if left[d] == 0 {
                     ready.push(Reverse(d));
@@ -153,7 +153,7 @@ fn resolve_groups(
 }
 
 /// One problem per dependency cycle, on the line of its first job.
-fn cycle_problems(name: &str, jobs: &[JobSpec], deps: &[Vec<usize>]) -> Vec<Problem> {
+fn cycle_problems(name: &str, jobs: &[JobSpec], deps: &Adjacency) -> Vec<Problem> {
     find_cycles(deps)
         .into_iter()
         .map(|cycle| {
@@ -198,7 +198,7 @@ fn cycle_text(ids: &[&str]) -> String {
 /// Every dependency cycle, each as job indices in `after` order, starting at its smallest index.
 /// Tarjan's strongly connected components (iterative), then one shortest cycle through the
 /// smallest member of each component.
-fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+fn find_cycles(deps: &Adjacency) -> Vec<Vec<usize>> {
     let n = deps.len();
     const UNSEEN: usize = usize::MAX;
     let mut order = vec![UNSEEN; n];
@@ -220,6 +220,7 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
         on_stack[root] = true;
         while let Some(&mut (v, ref mut next)) = call.last_mut() {
             if let Some(&w) = deps[v].get(*next) {
+                let w = w as usize;
                 *next += 1;
                 if order[w] == UNSEEN {
                     order[w] = counter;
@@ -255,7 +256,7 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let mut cycles = Vec::new();
     for (ci, members) in comps.iter().enumerate() {
         let start = *members.iter().min().expect("non-empty component");
-        if members.len() == 1 && !deps[start].contains(&start) {
+        if members.len() == 1 && !deps.of(start).any(|d| d == start) {
             continue;
         }
         cycles.push(shortest_cycle(deps, &comp, ci, start));
@@ -266,11 +267,11 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
 
 /// The shortest cycle through `start` inside its strongly connected component `ci`, in `after`
 /// order, found breadth-first.
-fn shortest_cycle(deps: &[Vec<usize>], comp: &[usize], ci: usize, start: usize) -> Vec<usize> {
+fn shortest_cycle(deps: &Adjacency, comp: &[usize], ci: usize, start: usize) -> Vec<usize> {
     let mut prev: HashMap<usize, usize> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     'bfs: while let Some(v) = queue.pop_front() {
-        for &w in &deps[v] {
+        for w in deps.of(v) {
             if comp[w] != ci {
                 continue;
             }

@@ -648,7 +648,7 @@ fn is_transient_start_failure(a: &Attempt) -> bool {
 /// token before starting one.)
 fn start_order_is_fixed(plan: &Plan, settings: &RunSettings) -> bool {
     settings.max_failures.is_none()
-        && plan.deps.iter().all(Vec::is_empty)
+        && plan.deps.has_no_edges()
         && plan.group_limits.iter().all(Option::is_none)
         && plan.jobs.iter().all(|j| j.retries == 0)
 }

@@ -20,7 +20,7 @@ stderr tail and attempt count, with a note that the retry was not attempted; one
 `not_started`. At the end of the run, [`JobTable::settle_all`] does the same for `Blocked` jobs.
 
 Group slots (`--limit`) are taken when a job enters `Running` and released when it leaves it,
-in the one function every state change goes through ([`JobTable::update`]), so a slot can be
+in the one function every state change goes through (`JobTable::update`), so a slot can be
 neither leaked nor released twice.
 
 The queues (ready jobs by manifest order, retries by due time, jobs waiting for a group slot)
@@ -354,7 +354,7 @@ impl<'a> JobTable<'a> {
         });
         let dependents = &self.plan.dependents;
         if status.is_success() {
-            for &d in &dependents[i] {
+            for d in dependents.of(i) {
                 if let JobState::Blocked { waiting_on } = &mut self.states[d] {
                     *waiting_on -= 1;
                     if *waiting_on == 0 {
@@ -374,7 +374,7 @@ impl<'a> JobTable<'a> {
             } else {
                 Status::Skipped
             };
-            for &d in &dependents[v] {
+            for d in dependents.of(v) {
                 if matches!(self.states[d], JobState::Blocked { .. }) {
                     let why = format!(
                         "dependency '{}' {}",

@@ -6,6 +6,7 @@ mod util;
 mod core;
 mod cron;
 mod limits;
+mod scale;
 mod sched;
 mod shell;
 mod states;
