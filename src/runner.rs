@@ -30,7 +30,7 @@ use crate::joblog::Joblog;
 use crate::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
 use crate::pool::{Dispatch, Done, WorkerPool};
-use crate::schedule::{retry_delay, JobState, JobTable, LastAttempt};
+use crate::schedule::{retry_delay, JobTable, LastAttempt};
 
 /// Settings of the run loop (validated; see [`crate::cli`]).
 #[derive(Debug, Clone)]
@@ -318,7 +318,7 @@ impl Dispatcher<'_> {
 
     /// Writes job `i`'s final result (from the table) to the joblog and the console.
     fn record(&mut self, i: usize) {
-        let JobState::Done(result) = self.table.state(i) else {
+        let Some(result) = self.table.result(i) else {
             return;
         };
         let job = &self.plan.jobs[i];
