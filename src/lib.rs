@@ -31,6 +31,7 @@ pub mod report;
 pub mod resume;
 pub mod runner;
 pub mod schedule;
+mod spare;
 mod sys;
 pub mod template;
 

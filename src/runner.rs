@@ -148,8 +148,7 @@ impl OutputPaths {
             let f = File::create(&p).map_err(|e| CreateError::new(e, &p))?;
             return Ok((f, None));
         }
-        let reader =
-            tempfile::tempfile_in(&self.dir).map_err(|e| CreateError::new(e, &self.dir))?;
+        let reader = crate::spare::take(&self.dir).map_err(|e| CreateError::new(e, &self.dir))?;
         let f = reader
             .try_clone()
             .map_err(|e| CreateError::new(e, &self.dir))?;
@@ -255,11 +254,12 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
         token: shared.token,
     }) {
         Ok(a) => {
-            // With no job output shown, only a failure's stderr tail is ever read: drop a
-            // success's file here rather than on the dispatcher's thread.
-            if !shared.stdout_wanted && a.status().is_success() {
-                anonymous.err = None;
-            }
+            // With no job output shown, only a failure's stderr tail is ever read: a success's
+            // file is not read. Empty (or unread) files are kept for this worker's next job.
+            let unread = !shared.stdout_wanted && a.status().is_success();
+            let clean = a.leaked_processes == 0;
+            anonymous.out = crate::spare::give_back(anonymous.out.take(), false, clean);
+            anonymous.err = crate::spare::give_back(anonymous.err.take(), unread, clean);
             TaskEnd::Ran(a, anonymous)
         }
         Err(e) => TaskEnd::Internal(format!("waiting for job '{}' failed: {e}", job.id)),

@@ -135,3 +135,36 @@ fn hundred_thousand_rows_resumed_report_lists_every_job_in_order() {
     assert!(xml.contains(&format!("<testcase name=\"j{RERUN}\" ")));
     assert!(xml.ends_with("  </testsuite>\n</testsuites>\n"));
 }
+
+#[test]
+fn reused_capture_files_never_mix_jobs_output() {
+    let t = TestEnv::new();
+    // One worker, so every job reuses the files of the one before.
+    t.write(
+        "m.csv",
+        "id,shell,command\n\
+         a,yes,echo a-out; echo a-err >&2\n\
+         quiet,yes,true\n\
+         b,yes,echo b-err >&2; exit 3\n\
+         c,yes,echo c-out\n\
+         d,yes,exit 4\n",
+    );
+    for mode in ["none", "group"] {
+        let report = format!("r-{mode}.json");
+        let run = t.run(&["run", "-j1", "--output", mode, "--report", &report, "m.csv"]);
+        run.code(1);
+        let r = t.json(&report);
+        assert_eq!(
+            crate::util::job(&r, "b")["stderr_tail"],
+            "b-err\n",
+            "{mode}"
+        );
+        assert!(crate::util::job(&r, "d")["stderr_tail"].is_null(), "{mode}");
+        if mode == "group" {
+            let out: Vec<&str> = run.stdout.lines().collect();
+            assert_eq!(out, ["a-out", "c-out"], "{mode}");
+        } else {
+            assert_eq!(run.stdout, "");
+        }
+    }
+}
