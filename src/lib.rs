@@ -21,6 +21,7 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod exit;
+mod idset;
 pub mod joblog;
 pub mod manifest;
 pub mod order;

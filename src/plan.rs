@@ -37,11 +37,15 @@ impl Plan {
         let name = manifest.name.clone();
         let jobs = &manifest.jobs;
         let mut problems = Vec::new();
-        let index: HashMap<&str, usize> = jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (j.id.as_str(), i))
-            .collect();
+        // Only `after` looks ids up: without it, no index is built.
+        let index: HashMap<&str, usize> = if jobs.iter().any(|j| !j.after.is_empty()) {
+            jobs.iter()
+                .enumerate()
+                .map(|(i, j)| (j.id.as_str(), i))
+                .collect()
+        } else {
+            HashMap::new()
+        };
 
         let mut deps = Adjacency::new();
         let mut mine: Vec<usize> = Vec::new();
@@ -199,6 +203,9 @@ fn cycle_text(ids: &[&str]) -> String {
 /// Tarjan's strongly connected components (iterative), then one shortest cycle through the
 /// smallest member of each component.
 fn find_cycles(deps: &Adjacency) -> Vec<Vec<usize>> {
+    if deps.has_no_edges() {
+        return Vec::new();
+    }
     let n = deps.len();
     const UNSEEN: usize = usize::MAX;
     let mut order = vec![UNSEEN; n];
@@ -238,17 +245,7 @@ fn find_cycles(deps: &Adjacency) -> Vec<Vec<usize>> {
                     low[parent] = low[parent].min(low[v]);
                 }
                 if low[v] == order[v] {
-                    let mut members = Vec::new();
-                    loop {
-                        let w = stack.pop().expect("tarjan stack");
-                        on_stack[w] = false;
-                        comp[w] = comps.len();
-                        members.push(w);
-                        if w == v {
-                            break;
-                        }
-                    }
-                    comps.push(members);
+                    pop_component(v, &mut stack, &mut on_stack, &mut comp, &mut comps, deps);
                 }
             }
         }
@@ -256,13 +253,40 @@ fn find_cycles(deps: &Adjacency) -> Vec<Vec<usize>> {
     let mut cycles = Vec::new();
     for (ci, members) in comps.iter().enumerate() {
         let start = *members.iter().min().expect("non-empty component");
-        if members.len() == 1 && !deps.of(start).any(|d| d == start) {
-            continue;
-        }
         cycles.push(shortest_cycle(deps, &comp, ci, start));
     }
     cycles.sort();
     cycles
+}
+
+/// Pops the strongly connected component rooted at `v` off Tarjan's stack. Only components
+/// that hold a cycle (more than one job, or one `after` itself) are kept in `comps` and
+/// numbered in `comp`; the others (nearly every job) cost no allocation.
+fn pop_component(
+    v: usize,
+    stack: &mut Vec<usize>,
+    on_stack: &mut [bool],
+    comp: &mut [usize],
+    comps: &mut Vec<Vec<usize>>,
+    deps: &Adjacency,
+) {
+    let top = stack
+        .iter()
+        .rposition(|&w| w == v)
+        .expect("v is on the stack");
+    let cyclic = stack.len() - top > 1 || deps.of(v).any(|d| d == v);
+    if !cyclic {
+        for w in stack.drain(top..) {
+            on_stack[w] = false;
+        }
+        return;
+    }
+    let members: Vec<usize> = stack.drain(top..).collect();
+    for &w in &members {
+        on_stack[w] = false;
+        comp[w] = comps.len();
+    }
+    comps.push(members);
 }
 
 /// The shortest cycle through `start` inside its strongly connected component `ci`, in `after`
