@@ -25,7 +25,8 @@ harness sigint  [--runs N] [--targets FILE] BATCHRUN   W7: second SIGINT to exit
 harness timeout [--runs N] [--targets FILE] BATCHRUN   W7: a 200 ms timeout on `sleep 10`
 harness manifest KIND N FILE [TEXT]                    write a manifest or an input list
     KIND: direct (header `command`, N rows TEXT), shell (`command,shell`, N rows `TEXT,true`),
-    lines (N lines TEXT, for xargs and friends), deps (W6: one long chain and wide fans).
+    lines (N lines TEXT, for xargs and friends), deps (W6: one long chain and wide fans),
+    ids (W8: `id,command,timeout`, N rows `jobK,TEXT,10s`).
 ```
 
 What is measured for each run, and how:
@@ -818,6 +819,12 @@ fn cmd_manifest(args: &[String]) -> Result<bool, String> {
         "lines" => {
             for _ in 0..n {
                 let _ = writeln!(s, "{text}");
+            }
+        }
+        "ids" => {
+            s.push_str("id,command,timeout\n");
+            for k in 0..n {
+                let _ = writeln!(s, "job{k},{text},10s");
             }
         }
         "deps" => s = deps_manifest(n),

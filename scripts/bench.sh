@@ -24,7 +24,9 @@
 # /bin/sh -c; W3 200 x sleep 0.05 at 8 workers; W4 peak RSS for 100,000 jobs; W5 runner CPU
 # while 8 jobs sleep 3 s; W6 check / dry-run of a 100,000-row manifest with long chains and wide
 # fans; W7 second SIGINT to exit with 8 running jobs, and a 200 ms timeout; plus the pool's
-# throughput without child processes.
+# throughput without child processes. Issue 10 added: W1 in the default output mode, W4 with
+# --report and --joblog, and W8: check, --dry-run and a (deadline-stopped) run of 1,000,000
+# rows, for peak RSS and time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,11 +50,11 @@ done
 
 if [ "$smoke" = 1 ]; then
     R=${runs:-1}; WARM=0; SLOW=1
-    N1=200; N2=50; N3=16; N4=2000; N6=2000; SLEEP5=0.3; R4=1; R5=1; R7=1
+    N1=200; N2=50; N3=16; N4=2000; N6=2000; N8=20000; DL8=1s; SLEEP5=0.3; R4=1; R5=1; R7=1; R8=1
     POOL_JOBS=100000; POOL_REPEATS=1
 else
     R=${runs:-10}; WARM=1; SLOW=3
-    N1=10000; N2=2000; N3=200; N4=100000; N6=100000; SLEEP5=3; R4=3; R5=3; R7=10
+    N1=10000; N2=2000; N3=200; N4=100000; N6=100000; N8=1000000; DL8=20s; SLEEP5=3; R4=3; R5=3; R7=10; R8=3
     POOL_JOBS=1000000; POOL_REPEATS=5
 fi
 IDEAL3=$(awk -v n="$N3" 'BEGIN { printf "%.4f", n / 8 * 0.05 }')
@@ -127,6 +129,14 @@ measure --runs "$R" --workload "W1 $N1 × /bin/true, 2 workers" --baseline floor
     batchrun "$BR run -j2 $run_opts $W/w1.csv" \
     "batchrun --output group" "$BR run -j2 --no-progress $W/w1.csv" \
     "${peers[@]}"
+# What users run: the default output mode (group), with the progress bar off as in cron.
+measure --runs "$R" --workload "W1 $N1 × /bin/true, 2 workers, default output" --baseline floor \
+    --check 'ratio:batchrun (default output)<=1.10' --check 'ratio:batchrun --output none<=1.05' \
+    --check 'faster:batchrun (default output)<xargs' \
+    floor "$FLOOR $N1 2" \
+    "batchrun (default output)" "$BR run -j2 --no-progress $W/w1.csv" \
+    "batchrun --output none" "$BR run -j2 $run_opts $W/w1.csv" \
+    "${peers[@]:0:2}"
 add_peers 8 "$W/w1.lines" "$SLOW" /bin/true
 measure --runs "$R" --workload "W1 $N1 × /bin/true, 8 workers" --baseline floor \
     --check 'ratio:batchrun<=1.10' --check 'faster:batchrun<xargs' \
@@ -171,6 +181,7 @@ measure --runs "$R4" --warmup 0 --sample-ms 5 --workload "W4 $N4 × /bin/true, 2
     "/bin/true alone (one child)" "/bin/true" \
     batchrun "$BR run -j2 $run_opts $W/w4.csv" \
     "batchrun --report r.json" "$BR run -j2 $run_opts --report $W/w4.json $W/w4.csv" \
+    "batchrun --report r.json --joblog j.csv" "$BR run -j2 $run_opts --report $W/w4r.json --joblog $W/w4.joblog $W/w4.csv" \
     "${peers[@]}"
 
 echo "== W5: runner CPU while 8 jobs sleep $SLEEP5 s" >&2
@@ -190,6 +201,20 @@ measure --runs "$R" --workload "W6 $N6 rows, chain of $((N6 / 2)) + fans of 998"
     "batchrun check" "$BR check $W/w6.csv" \
     "batchrun run --dry-run" "$BR run --dry-run $W/w6.csv" \
     "batchrun check, W4's $N4 rows without after" "$BR check $W/w4.csv"
+
+echo "== W8: check, dry-run and a run of $N8 rows (id,command,timeout)" >&2
+"$H" manifest ids "$N8" "$W/w8.csv" /bin/true
+# The run stops at its deadline (exit 124) with most jobs not started: the report still lists
+# every job, so its peak RSS is what a run of that many jobs holds.
+measure --runs "$R8" --warmup 0 --sample-ms 5 --workload "W8 $N8 rows, id,command,timeout" \
+    --check 'rss:batchrun check<=64' --check 'wall:batchrun check<=1.0' \
+    --check 'rss:batchrun run --dry-run<=64' \
+    "batchrun check" "$BR check $W/w8.csv" \
+    "batchrun run --dry-run" "$BR run --dry-run $W/w8.csv"
+rm -f "$W/w8.joblog"
+measure --runs 1 --warmup 0 --sample-ms 5 --expect 124 --workload "W8 $N8 rows, run with --report and --joblog, stopped by --deadline $DL8" \
+    --check 'rss:batchrun run<=100' \
+    "batchrun run" "$BR run -j2 $run_opts --deadline $DL8 --report $W/w8.json --joblog $W/w8.joblog $W/w8.csv"
 
 echo "== W7: second SIGINT, and a 200 ms timeout" >&2
 "$H" sigint --runs "$R7" --targets "$TARGETS" "$BR" >>"$RESULTS" || failed=1

@@ -173,15 +173,18 @@ pub fn would_be_resumed(resumed: usize, total: usize, joblog: &std::path::Path) 
     ));
 }
 
-/// Prints text on stdout (what `check` and `--dry-run` print).
-pub fn print_stdout(text: &str) {
-    let _ = write_stdout(text.as_bytes());
-}
-
 /// Writes bytes to stdout and flushes them (generated completions and man page).
 pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes).and_then(|_| out.flush())
+}
+
+/// Writes to stdout through a buffer, as `f` produces it; a closed or failing stdout is
+/// ignored (what `check` and `--dry-run` print).
+pub fn stream_stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let out = std::io::stdout().lock();
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let _ = f(&mut w).and_then(|_| w.flush());
 }
 
 /// Work for the job-output printer.

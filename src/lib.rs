@@ -21,6 +21,7 @@ decision).
 // and public docs may point into them.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod adjacency;
 pub mod cancel;
 pub mod cli;
 pub(crate) mod console;
@@ -30,6 +31,7 @@ pub(crate) mod exec;
 pub mod exit;
 pub(crate) mod files;
 pub(crate) mod hook;
+mod idset;
 pub(crate) mod joblog;
 pub mod manifest;
 pub(crate) mod merge;
@@ -45,6 +47,7 @@ pub(crate) mod resume;
 pub(crate) mod runner;
 pub(crate) mod schedule;
 pub(crate) mod shard;
+mod spare;
 pub(crate) mod status;
 mod sys;
 pub(crate) mod template;
@@ -133,7 +136,7 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
     let rc = match &config.action {
         // (`merge` returned above.)
         Action::Check | Action::Merge(_) => {
-            console::print_stdout(&report::plan_table(&plan));
+            console::stream_stdout(|w| report::write_plan_table(w, &plan));
             return Ok(Finished {
                 exit: Exit::Success,
                 summary: None,
@@ -156,13 +159,15 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
 fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
     let joblog = rc.joblog.as_deref().filter(|_| rc.resume);
     let resumed = resume::from_joblog(plan, joblog).map_err(joblog_error)?;
-    let text: String = plan
-        .start_order()
-        .into_iter()
-        .filter(|&i| !resumed[i])
-        .map(|i| plan.jobs[i].command.display() + "\n")
-        .collect();
-    console::print_stdout(&text);
+    console::stream_stdout(|w| {
+        for i in plan.start_order() {
+            if !resumed[i] {
+                plan.jobs[i].command.write_display(w)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    });
     if let Some(path) = joblog {
         let n = resumed.iter().filter(|&&r| r).count();
         console::would_be_resumed(n, resumed.len(), path);

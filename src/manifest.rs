@@ -13,7 +13,7 @@ value may hold a NUL byte (no process can receive one).
 */
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
@@ -73,6 +73,22 @@ impl CommandLine {
         match self {
             CommandLine::Direct(words) => shell_words::join(words),
             CommandLine::Shell(s) => s.clone(),
+        }
+    }
+
+    /// Writes [`CommandLine::display`] to `w` without building it whole.
+    pub fn write_display(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            CommandLine::Direct(words) => {
+                for (k, word) in words.iter().enumerate() {
+                    if k > 0 {
+                        w.write_all(b" ")?;
+                    }
+                    w.write_all(shell_words::quote(word).as_bytes())?;
+                }
+                Ok(())
+            }
+            CommandLine::Shell(s) => w.write_all(s.as_bytes()),
         }
     }
 
@@ -273,9 +289,12 @@ pub fn read_source(path: &str) -> std::io::Result<Vec<u8>> {
             .take(MAX_MANIFEST_BYTES + 1)
             .read_to_end(&mut buf)?;
     } else {
-        std::fs::File::open(path)?
-            .take(MAX_MANIFEST_BYTES + 1)
-            .read_to_end(&mut buf)?;
+        let file = std::fs::File::open(path)?;
+        // A regular file is read into a buffer of its size, not one grown by doubling.
+        if let Ok(m) = file.metadata() {
+            buf.reserve_exact(m.len().min(MAX_MANIFEST_BYTES) as usize + 1);
+        }
+        file.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut buf)?;
     }
     if buf.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(std::io::Error::other(format!(
@@ -433,6 +452,9 @@ fn parse_table(
     let layout = Layout::new(columns.clone(), Some(header_line), opts, problems);
     let mut rows = Rows::new(&layout);
     rows.jobs.reserve(scan.data_rows);
+    if !rows.ids_from_rows {
+        rows.seen_ids.reserve(scan.data_rows, &rows.jobs);
+    }
     let mut reader = table.reader();
     let mut rec = csv::ByteRecord::new();
     let mut seen_header = false;
@@ -821,7 +843,7 @@ impl<'o> Layout<'o> {
 /// The jobs built so far and what is needed to check the next row.
 struct Rows {
     jobs: Vec<JobSpec>,
-    seen_ids: HashMap<String, u64>,
+    seen_ids: crate::idset::SeenIds,
     invalid_ids: HashSet<String>,
     ids_from_rows: bool,
     warnings: Vec<Problem>,
@@ -852,7 +874,7 @@ impl Rows {
     fn new(layout: &Layout<'_>) -> Self {
         Rows {
             jobs: Vec::new(),
-            seen_ids: HashMap::new(),
+            seen_ids: Default::default(),
             invalid_ids: HashSet::new(),
             ids_from_rows: layout.cols.id.is_none() && layout.id_template.is_none(),
             warnings: Vec::new(),
@@ -873,7 +895,7 @@ impl Rows {
         let before = problems.list.len();
         let mut row = Row { line, problems };
         let field = |c: Option<usize>| c.map_or("", |i| fields[i]);
-        let id = self.row_id(l, index, fields, &mut row);
+        let (id, fresh) = self.row_id(l, index, fields, &mut row);
         let shell = match field(l.cols.shell).trim() {
             "" => l.opts.shell,
             s => parse_bool(s).unwrap_or_else(|m| {
@@ -902,11 +924,15 @@ impl Rows {
         let cwd = row_cwd(l, field(l.cols.cwd), &vars, &mut row);
         let env = row_env(l, field(l.cols.env), &vars, &mut row);
         let command = self.row_command(l, fields, &vars, shell, &mut row);
-        if row.problems.list.len() != before {
-            self.invalid_ids.insert(id);
+        let Some(command) = command.filter(|_| row.problems.list.len() == before) else {
+            if fresh {
+                self.seen_ids.insert_other(id.clone(), line, &self.jobs);
+            }
+            if row.problems.list.len() != before {
+                self.invalid_ids.insert(id);
+            }
             return;
-        }
-        let Some(command) = command else { return };
+        };
         self.jobs.push(JobSpec {
             index,
             line,
@@ -924,18 +950,32 @@ impl Rows {
             cwd,
             env,
         });
+        if fresh {
+            self.seen_ids.insert_job(self.jobs.len() - 1, &self.jobs);
+        }
     }
 
-    /// The row's id, checked: from the `id` column, built by `--id`, or the row number.
-    fn row_id(&mut self, l: &Layout<'_>, index: usize, fields: &[&str], row: &mut Row) -> String {
+    /// The row's id, checked: from the `id` column, built by `--id`, or the row number; and
+    /// whether it is to be remembered once the row is done (a valid id not seen before, and
+    /// not a row number).
+    fn row_id(
+        &mut self,
+        l: &Layout<'_>,
+        index: usize,
+        fields: &[&str],
+        row: &mut Row,
+    ) -> (String, bool) {
         let (id, built) = match (&l.id_template, l.cols.id) {
             (Some(t), _) => (template::render(t, &l.vars(fields, ""), false), "--id: "),
             (None, Some(i)) => (fields[i].trim().to_string(), ""),
             (None, None) => ((index + 1).to_string(), ""),
         };
+        let mut fresh = false;
         if let Err(msg) = check_id(&id) {
             row.err("id", format!("{built}{msg}"));
-        } else if let Some(first) = self.seen_ids.get(&id) {
+        } else if self.ids_from_rows {
+            // Row numbers are unique: nothing to remember.
+        } else if let Some(first) = self.seen_ids.line_of(&id, &self.jobs) {
             row.err(
                 "id",
                 format!(
@@ -943,9 +983,9 @@ impl Rows {
                 ),
             );
         } else {
-            self.seen_ids.insert(id.clone(), row.line);
+            fresh = true;
         }
-        id
+        (id, fresh)
     }
 
     /// The row's command, checked, with the warnings it deserves.

@@ -7,6 +7,7 @@ follow. Everything here is O(jobs + edges).
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+use crate::adjacency::Adjacency;
 use crate::manifest::{JobSpec, Manifest, Problem};
 
 /// A validated manifest, ready to schedule.
@@ -16,10 +17,10 @@ pub struct Plan {
     pub manifest: String,
     /// Every job, in manifest order.
     pub jobs: Vec<JobSpec>,
-    /// For each job, the indices of the jobs in its `after`.
-    pub deps: Vec<Vec<usize>>,
-    /// For each job, the indices of the jobs whose `after` names it.
-    pub dependents: Vec<Vec<usize>>,
+    /// For each job, the indices of the jobs in its `after` (sorted, without repeats).
+    pub deps: Adjacency,
+    /// For each job, the indices of the jobs whose `after` names it (in manifest order).
+    pub dependents: Adjacency,
     /// Group names, in order of first appearance.
     pub groups: Vec<String>,
     /// For each group, its `--limit` (`None`: only the worker count limits it).
@@ -41,18 +42,23 @@ impl Plan {
         let name = manifest.name.clone();
         let jobs = &manifest.jobs;
         let mut problems = Vec::new();
-        let index: HashMap<&str, usize> = jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (j.id.as_str(), i))
-            .collect();
+        // Only `after` looks ids up: without it, no index is built.
+        let index: HashMap<&str, usize> = if jobs.iter().any(|j| !j.after.is_empty()) {
+            jobs.iter()
+                .enumerate()
+                .map(|(i, j)| (j.id.as_str(), i))
+                .collect()
+        } else {
+            HashMap::new()
+        };
 
-        let mut deps = vec![Vec::new(); jobs.len()];
-        let mut dependents = vec![Vec::new(); jobs.len()];
-        for (i, job) in jobs.iter().enumerate() {
+        let mut deps = Adjacency::new();
+        let mut mine: Vec<usize> = Vec::new();
+        for job in jobs {
+            mine.clear();
             for dep in &job.after {
                 match index.get(dep.as_str()) {
-                    Some(&d) => deps[i].push(d),
+                    Some(&d) => mine.push(d),
                     // A row with problems of its own: already reported.
                     None if manifest.invalid_ids.contains(dep) => {}
                     None => problems.push(Problem {
@@ -65,16 +71,14 @@ impl Plan {
                     }),
                 }
             }
+            // A job may name another twice; sorting keeps this O(edges log edges) even for a
+            // job that waits on tens of thousands of others.
+            mine.sort_unstable();
+            mine.dedup();
+            deps.push_node(mine.iter().copied());
         }
-        // A job may name another twice; sorting keeps this O(edges log edges) even for a job
-        // that waits on tens of thousands of others.
-        for (i, d) in deps.iter_mut().enumerate() {
-            d.sort_unstable();
-            d.dedup();
-            for &dep in d.iter() {
-                dependents[dep].push(i);
-            }
-        }
+        drop(index);
+        let dependents = deps.transpose();
         problems.extend(cycle_problems(&name, jobs, &deps));
 
         let (groups, group_of, group_limits) = resolve_groups(jobs, limits, &mut problems);
@@ -109,26 +113,19 @@ impl Plan {
                 n += 1;
             }
         }
-        let remap = |v: &[usize]| -> Vec<usize> {
+        let remap = |v: &[u32]| {
             v.iter()
-                .map(|&d| new_index[d])
+                .map(|&d| new_index[d as usize])
                 .filter(|&d| d != usize::MAX)
-                .collect()
+                .collect::<Vec<usize>>()
         };
-        let deps: Vec<Vec<usize>> = (0..keep.len())
-            .filter(|&i| keep[i])
-            .map(|i| {
-                debug_assert!(
-                    self.deps[i].iter().all(|&d| keep[d]),
-                    "a dependency crosses"
-                );
-                remap(&self.deps[i])
-            })
-            .collect();
-        let dependents = (0..keep.len())
-            .filter(|&i| keep[i])
-            .map(|i| remap(&self.dependents[i]))
-            .collect();
+        let mut deps = crate::adjacency::Adjacency::new();
+        let mut dependents = crate::adjacency::Adjacency::new();
+        for i in (0..keep.len()).filter(|&i| keep[i]) {
+            debug_assert!(self.deps.of(i).all(|d| keep[d]), "a dependency crosses");
+            deps.push_node(remap(&self.deps[i]));
+            dependents.push_node(remap(&self.dependents[i]));
+        }
         let group_of = (0..keep.len())
             .filter(|&i| keep[i])
             .map(|i| self.group_of[i])
@@ -151,7 +148,7 @@ impl Plan {
 
     /// The order one worker would start the jobs in: manifest order, as far as `after` allows.
     pub fn start_order(&self) -> Vec<usize> {
-        let mut left: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut left: Vec<usize> = (0..self.deps.len()).map(|i| self.deps[i].len()).collect();
         let mut ready: BinaryHeap<Reverse<usize>> = (0..self.jobs.len())
             .filter(|&i| left[i] == 0)
             .map(Reverse)
@@ -159,7 +156,7 @@ impl Plan {
         let mut order = Vec::with_capacity(self.jobs.len());
         while let Some(Reverse(i)) = ready.pop() {
             order.push(i);
-            for &d in &self.dependents[i] {
+            for d in self.dependents.of(i) {
                 left[d] -= 1;
                 if left[d] == 0 {
                     ready.push(Reverse(d));
@@ -212,7 +209,7 @@ fn resolve_groups(
 }
 
 /// One problem per dependency cycle, on the line of its first job.
-fn cycle_problems(name: &str, jobs: &[JobSpec], deps: &[Vec<usize>]) -> Vec<Problem> {
+fn cycle_problems(name: &str, jobs: &[JobSpec], deps: &Adjacency) -> Vec<Problem> {
     find_cycles(deps)
         .into_iter()
         .map(|cycle| {
@@ -257,7 +254,10 @@ fn cycle_text(ids: &[&str]) -> String {
 /// Every dependency cycle, each as job indices in `after` order, starting at its smallest index.
 /// Tarjan's strongly connected components (iterative), then one shortest cycle through the
 /// smallest member of each component.
-fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+fn find_cycles(deps: &Adjacency) -> Vec<Vec<usize>> {
+    if deps.has_no_edges() {
+        return Vec::new();
+    }
     let n = deps.len();
     const UNSEEN: usize = usize::MAX;
     let mut order = vec![UNSEEN; n];
@@ -279,6 +279,7 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
         on_stack[root] = true;
         while let Some(&mut (v, ref mut next)) = call.last_mut() {
             if let Some(&w) = deps[v].get(*next) {
+                let w = w as usize;
                 *next += 1;
                 if order[w] == UNSEEN {
                     order[w] = counter;
@@ -296,17 +297,7 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
                     low[parent] = low[parent].min(low[v]);
                 }
                 if low[v] == order[v] {
-                    let mut members = Vec::new();
-                    loop {
-                        let w = stack.pop().expect("tarjan stack");
-                        on_stack[w] = false;
-                        comp[w] = comps.len();
-                        members.push(w);
-                        if w == v {
-                            break;
-                        }
-                    }
-                    comps.push(members);
+                    pop_component(v, &mut stack, &mut on_stack, &mut comp, &mut comps, deps);
                 }
             }
         }
@@ -314,22 +305,49 @@ fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let mut cycles = Vec::new();
     for (ci, members) in comps.iter().enumerate() {
         let start = *members.iter().min().expect("non-empty component");
-        if members.len() == 1 && !deps[start].contains(&start) {
-            continue;
-        }
         cycles.push(shortest_cycle(deps, &comp, ci, start));
     }
     cycles.sort();
     cycles
 }
 
+/// Pops the strongly connected component rooted at `v` off Tarjan's stack. Only components
+/// that hold a cycle (more than one job, or one `after` itself) are kept in `comps` and
+/// numbered in `comp`; the others (nearly every job) cost no allocation.
+fn pop_component(
+    v: usize,
+    stack: &mut Vec<usize>,
+    on_stack: &mut [bool],
+    comp: &mut [usize],
+    comps: &mut Vec<Vec<usize>>,
+    deps: &Adjacency,
+) {
+    let top = stack
+        .iter()
+        .rposition(|&w| w == v)
+        .expect("v is on the stack");
+    let cyclic = stack.len() - top > 1 || deps.of(v).any(|d| d == v);
+    if !cyclic {
+        for w in stack.drain(top..) {
+            on_stack[w] = false;
+        }
+        return;
+    }
+    let members: Vec<usize> = stack.drain(top..).collect();
+    for &w in &members {
+        on_stack[w] = false;
+        comp[w] = comps.len();
+    }
+    comps.push(members);
+}
+
 /// The shortest cycle through `start` inside its strongly connected component `ci`, in `after`
 /// order, found breadth-first.
-fn shortest_cycle(deps: &[Vec<usize>], comp: &[usize], ci: usize, start: usize) -> Vec<usize> {
+fn shortest_cycle(deps: &Adjacency, comp: &[usize], ci: usize, start: usize) -> Vec<usize> {
     let mut prev: HashMap<usize, usize> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     'bfs: while let Some(v) = queue.pop_front() {
-        for &w in &deps[v] {
+        for w in deps.of(v) {
             if comp[w] != ci {
                 continue;
             }

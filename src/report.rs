@@ -128,7 +128,7 @@ struct JsonReport<'a> {
     outcome: RunOutcome,
     exit_code: i32,
     counts: JsonCounts,
-    jobs: Vec<JsonJob<'a>>,
+    jobs: JsonJobs<'a>,
 }
 
 #[derive(Serialize)]
@@ -168,8 +168,43 @@ struct JsonJob<'a> {
     system_ms: Option<u128>,
 }
 
-/// The JSON report (SPEC §6).
-pub fn json(s: &RunSummary) -> String {
+impl<'a> JsonJob<'a> {
+    /// The report's entry for job `i`.
+    fn new(s: &'a RunSummary, i: usize) -> Self {
+        let r = &s.results[i];
+        let (exit_code, signal) = r.exit_and_signal();
+        let usage = r.last.as_ref().and_then(|a| a.usage);
+        JsonJob {
+            id: &s.ids[i],
+            command: &s.commands[i],
+            status: r.status,
+            attempts: r.attempts,
+            exit_code,
+            signal,
+            started_at: r.last.as_ref().map(|a| rfc3339(a.started_at)),
+            duration_ms: r.last.as_ref().map(|a| a.duration.as_millis()),
+            error: r.error.as_deref(),
+            stderr_tail: r.stderr_tail.as_deref(),
+            leaked_processes: r.last.as_ref().map_or(0, |a| a.leaked_processes),
+            max_rss_kib: usage.map(|u| u.max_rss_kib),
+            user_ms: usage.map(|u| u.user.as_millis()),
+            system_ms: usage.map(|u| u.system.as_millis()),
+        }
+    }
+}
+
+/// The report's `jobs`, serialised one at a time from the summary: no job list is built.
+struct JsonJobs<'a>(&'a RunSummary);
+
+impl Serialize for JsonJobs<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.0;
+        ser.collect_seq((0..s.results.len()).map(|i| JsonJob::new(s, i)))
+    }
+}
+
+/// Writes the JSON report (SPEC §6) to `w`, streaming the jobs.
+pub fn write_json(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     let c = s.counts();
     let counts = JsonCounts {
         total: s.results.len(),
@@ -182,32 +217,6 @@ pub fn json(s: &RunSummary) -> String {
         not_started: c[&Status::NotStarted],
         resumed: c[&Status::Resumed],
     };
-    let jobs = s
-        .ids
-        .iter()
-        .zip(&s.commands)
-        .zip(&s.results)
-        .map(|((id, command), r)| {
-            let (exit_code, signal) = r.exit_and_signal();
-            let usage = r.last.as_ref().and_then(|a| a.usage);
-            JsonJob {
-                id,
-                command,
-                status: r.status,
-                attempts: r.attempts,
-                exit_code,
-                signal,
-                started_at: r.last.as_ref().map(|a| rfc3339(a.started_at)),
-                duration_ms: r.last.as_ref().map(|a| a.duration.as_millis()),
-                error: r.error.as_deref(),
-                stderr_tail: r.stderr_tail.as_deref(),
-                leaked_processes: r.last.as_ref().map_or(0, |a| a.leaked_processes),
-                max_rss_kib: usage.map(|u| u.max_rss_kib),
-                user_ms: usage.map(|u| u.user.as_millis()),
-                system_ms: usage.map(|u| u.system.as_millis()),
-            }
-        })
-        .collect();
     let report = JsonReport {
         schema: 1,
         batchrun_version: env!("CARGO_PKG_VERSION"),
@@ -224,11 +233,22 @@ pub fn json(s: &RunSummary) -> String {
         outcome: s.outcome,
         exit_code: s.exit_code,
         counts,
-        jobs,
+        jobs: JsonJobs(s),
     };
-    let mut text = serde_json::to_string_pretty(&report).expect("the report serialises");
-    text.push('\n');
-    text
+    serde_json::to_writer_pretty(&mut *w, &report)?;
+    w.write_all(b"\n")
+}
+
+/// The JSON report (SPEC §6) as text.
+pub fn json(s: &RunSummary) -> String {
+    to_text(s, write_json)
+}
+
+/// Runs a report writer into a `String`.
+fn to_text(s: &RunSummary, f: fn(&mut dyn Write, &RunSummary) -> std::io::Result<()>) -> String {
+    let mut buf = Vec::new();
+    f(&mut buf, s).expect("writing to memory cannot fail");
+    String::from_utf8(buf).expect("reports are UTF-8")
 }
 
 /// The counts line: `12 jobs in 3.2s: 9 succeeded, 1 failed, …` (zero counts left out).
@@ -312,26 +332,16 @@ pub const SLOWEST_MIN_JOBS: usize = 5;
 /// How many slowest jobs the human summary names.
 pub const SLOWEST_SHOWN: usize = 3;
 
-/// Indices of the jobs that ran, slowest (last attempt's duration) first.
-fn by_duration(s: &RunSummary) -> Vec<usize> {
-    let mut ran: Vec<usize> = (0..s.results.len())
-        .filter(|&i| s.results[i].last.is_some())
-        .collect();
-    ran.sort_by_key(|&i| std::cmp::Reverse(s.results[i].last.as_ref().map(|a| a.duration)));
-    ran
-}
-
 /// `slowest: report-eu 4m 2s, forecast 3m 1s, report-us 59.0s`, when the run was long
 /// enough and had enough jobs for it to matter ([`SLOWEST_AFTER`], [`SLOWEST_MIN_JOBS`]).
 fn slowest_line(s: &RunSummary) -> Option<String> {
-    let ran = by_duration(s);
-    if s.duration <= SLOWEST_AFTER || ran.len() <= SLOWEST_MIN_JOBS {
+    let ran = s.results.iter().filter(|r| r.last.is_some()).count();
+    if s.duration <= SLOWEST_AFTER || ran <= SLOWEST_MIN_JOBS {
         return None;
     }
-    let named: Vec<String> = ran
-        .iter()
-        .take(SLOWEST_SHOWN)
-        .map(|&i| {
+    let named: Vec<String> = slowest(s, SLOWEST_SHOWN)
+        .into_iter()
+        .map(|i| {
             let d = s.results[i]
                 .last
                 .as_ref()
@@ -350,18 +360,18 @@ fn md_escape(s: &str) -> String {
 /// The Markdown report: a counts table, every failure with its error and stderr tail, and the
 /// slowest jobs.
 pub fn markdown(s: &RunSummary) -> String {
-    let mut out = String::new();
+    to_text(s, write_markdown)
+}
+
+/// Writes the Markdown report to `w`.
+pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     let shard = s
         .shard
         .map(|sh| format!(" (shard {} of {})", sh.index, sh.count))
         .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "# batchrun report: {}{shard}\n",
-        md_escape(&s.manifest)
-    );
-    let _ = writeln!(
-        out,
+    writeln!(w, "# batchrun report: {}{shard}\n", md_escape(&s.manifest))?;
+    writeln!(
+        w,
         "**Outcome: {}** (exit code {}) — {} jobs, {} workers, started {}, took {:.1}s\n",
         s.outcome.as_str(),
         s.exit_code,
@@ -369,89 +379,109 @@ pub fn markdown(s: &RunSummary) -> String {
         s.workers,
         rfc3339(s.started_at),
         s.duration.as_secs_f64()
-    );
-    let _ = writeln!(out, "| status | jobs |\n|---|---:|");
+    )?;
+    writeln!(w, "| status | jobs |\n|---|---:|")?;
     for (st, n) in s.counts() {
-        let _ = writeln!(out, "| {} | {n} |", st.as_str());
+        writeln!(w, "| {} | {n} |", st.as_str())?;
     }
-    let _ = writeln!(out, "| **total** | **{}** |\n", s.results.len());
-    let failures: Vec<usize> = (0..s.results.len())
+    writeln!(w, "| **total** | **{}** |\n", s.results.len())?;
+    let mut failures = (0..s.results.len())
         .filter(|&i| s.results[i].went_wrong())
-        .collect();
-    if !failures.is_empty() {
-        let _ = writeln!(out, "## Failures\n");
+        .peekable();
+    if failures.peek().is_some() {
+        writeln!(w, "## Failures\n")?;
         for i in failures {
             let r = &s.results[i];
-            let _ = writeln!(
-                out,
+            writeln!(
+                w,
                 "### `{}` — {}\n\n{}\n",
                 s.ids[i],
                 label(s, i),
                 md_escape(r.error.as_deref().unwrap_or(""))
-            );
+            )?;
             if let Some(tail) = &r.stderr_tail {
                 let fence = if tail.contains("```") { "~~~~" } else { "```" };
-                let _ = writeln!(out, "{fence}\n{}\n{fence}\n", tail.trim_end_matches('\n'));
+                writeln!(w, "{fence}\n{}\n{fence}\n", tail.trim_end_matches('\n'))?;
             }
         }
     }
-    let ran = by_duration(s);
+    let ran = slowest(s, MD_SLOWEST_SHOWN);
     if !ran.is_empty() {
-        let _ = writeln!(
-            out,
+        writeln!(
+            w,
             "## Slowest jobs\n\n| job | status | duration |\n|---|---|---:|"
-        );
-        for &i in ran.iter().take(10) {
+        )?;
+        for i in ran {
             let d = s.results[i]
                 .last
                 .as_ref()
                 .map_or(Duration::ZERO, |a| a.duration);
-            let _ = writeln!(
-                out,
+            writeln!(
+                w,
                 "| `{}` | {} | {:.3}s |",
                 s.ids[i],
                 s.results[i].status.as_str(),
                 d.as_secs_f64()
-            );
+            )?;
         }
     }
-    usage_tables(s, &mut out);
-    out
+    usage_tables(w, s)
+}
+
+/// How many jobs the Markdown report lists as the slowest.
+const MD_SLOWEST_SHOWN: usize = 10;
+
+/// The `n` jobs that ran longest (their last attempt), longest first; equal durations in
+/// manifest order. Holds `n` entries, not one per job.
+fn slowest(s: &RunSummary, n: usize) -> Vec<usize> {
+    use std::cmp::Reverse;
+    let mut top: std::collections::BinaryHeap<(Reverse<Duration>, usize)> =
+        std::collections::BinaryHeap::with_capacity(n + 1);
+    for (i, r) in s.results.iter().enumerate() {
+        if let Some(a) = &r.last {
+            top.push((Reverse(a.duration), i));
+            if top.len() > n {
+                top.pop();
+            }
+        }
+    }
+    top.into_sorted_vec().into_iter().map(|(_, i)| i).collect()
 }
 
 /// How many jobs the Markdown report's CPU and memory tables list.
 const TOP_USAGE: usize = 10;
 
 /// The Markdown report's tables of the jobs that used the most CPU and the most memory.
-fn usage_tables(s: &RunSummary, out: &mut String) {
+fn usage_tables(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     let with_usage: Vec<(usize, Usage)> = (0..s.results.len())
         .filter_map(|i| Some((i, s.results[i].last.as_ref()?.usage?)))
         .collect();
     if with_usage.is_empty() {
-        return;
+        return Ok(());
     }
     let mut by_cpu = with_usage.clone();
     by_cpu.sort_by_key(|&(i, u)| (std::cmp::Reverse(u.cpu()), i));
-    let _ = writeln!(
-        out,
+    writeln!(
+        w,
         "\n## Most CPU\n\n| job | CPU | user | system |\n|---|---:|---:|---:|"
-    );
+    )?;
     for &(i, u) in by_cpu.iter().take(TOP_USAGE) {
-        let _ = writeln!(
-            out,
+        writeln!(
+            w,
             "| `{}` | {:.3}s | {:.3}s | {:.3}s |",
             s.ids[i],
             u.cpu().as_secs_f64(),
             u.user.as_secs_f64(),
             u.system.as_secs_f64()
-        );
+        )?;
     }
     let mut by_rss = with_usage;
     by_rss.sort_by_key(|&(i, u)| (std::cmp::Reverse(u.max_rss_kib), i));
-    let _ = writeln!(out, "\n## Most memory\n\n| job | peak RSS |\n|---|---:|");
+    writeln!(w, "\n## Most memory\n\n| job | peak RSS |\n|---|---:|")?;
     for &(i, u) in by_rss.iter().take(TOP_USAGE) {
-        let _ = writeln!(out, "| `{}` | {} |", s.ids[i], kib(u.max_rss_kib));
+        writeln!(w, "| `{}` | {} |", s.ids[i], kib(u.max_rss_kib))?;
     }
+    Ok(())
 }
 
 /// A size in KiB as people read it: `812 KiB`, `61.2 MiB`, `2.0 GiB`.
@@ -486,62 +516,63 @@ fn xml_escape(s: &str) -> String {
 /// The JUnit XML report: one testcase per job; failures as `<failure>`, skipped and
 /// not-started jobs as `<skipped/>`.
 pub fn junit(s: &RunSummary) -> String {
+    to_text(s, write_junit)
+}
+
+/// Writes the JUnit XML report to `w`, one testcase at a time.
+pub fn write_junit(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     let c = s.counts();
     let failures =
         c[&Status::Failed] + c[&Status::TimedOut] + c[&Status::StartFailed] + c[&Status::Cancelled];
     let skipped = c[&Status::Skipped] + c[&Status::NotStarted];
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    w.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
     let name = xml_escape(&s.manifest);
-    let _ = writeln!(
-        out,
+    writeln!(
+        w,
         "<testsuites name=\"batchrun\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
         s.results.len(),
         s.duration.as_secs_f64()
-    );
-    let _ = writeln!(
-        out,
+    )?;
+    writeln!(
+        w,
         "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{}\">",
         s.results.len(),
         s.duration.as_secs_f64(),
         rfc3339(s.started_at)
-    );
-    let _ = writeln!(
-        out,
+    )?;
+    writeln!(
+        w,
         "      <properties>\n        <property name=\"manifest_sha256\" value=\"{}\"/>",
         xml_escape(&s.manifest_sha256)
-    );
+    )?;
     if let Some(sh) = s.shard {
-        let _ = writeln!(out, "        <property name=\"shard\" value=\"{sh}\"/>");
+        writeln!(w, "        <property name=\"shard\" value=\"{sh}\"/>")?;
     }
-    out.push_str("      </properties>\n");
+    w.write_all(b"      </properties>\n")?;
     for (i, r) in s.results.iter().enumerate() {
         let secs = r.last.as_ref().map_or(0.0, |a| a.duration.as_secs_f64());
-        let _ = write!(
-            out,
+        write!(
+            w,
             "    <testcase name=\"{}\" classname=\"{name}\" time=\"{secs:.3}\"",
             xml_escape(&s.ids[i])
-        );
+        )?;
         let msg = xml_escape(r.error.as_deref().unwrap_or(""));
         match r.status {
-            Status::Succeeded | Status::Resumed => out.push_str("/>\n"),
+            Status::Succeeded | Status::Resumed => w.write_all(b"/>\n")?,
             Status::Skipped | Status::NotStarted => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <skipped message=\"{msg}\"/>\n    </testcase>"
-                );
+                writeln!(w, ">\n      <skipped message=\"{msg}\"/>\n    </testcase>")?;
             }
             st => {
-                let _ = writeln!(
-                    out,
+                writeln!(
+                    w,
                     ">\n      <failure message=\"{msg}\" type=\"{}\">{}</failure>\n    </testcase>",
                     st.as_str(),
                     xml_escape(r.stderr_tail.as_deref().unwrap_or(""))
-                );
+                )?;
             }
         }
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    w.write_all(b"  </testsuite>\n</testsuites>\n")
 }
 
 /// Checks, before any job starts, that a report can be written to `path` (its directory
@@ -603,8 +634,8 @@ impl Staged {
         let f = self.tmp.as_file_mut();
         f.set_len(0)?;
         f.rewind()?;
-        let mut w = std::io::BufWriter::new(&mut *f);
-        w.write_all(render(self.format, s).as_bytes())?;
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut *f);
+        write_report(&mut w, self.format, s)?;
         w.flush()?;
         drop(w);
         f.sync_all().map_err(plain)
@@ -702,85 +733,105 @@ pub fn render(format: ReportFormat, s: &RunSummary) -> String {
     }
 }
 
+/// Writes the report for `format` to `w`, streaming: nothing is rendered whole in memory.
+pub fn write_report(
+    w: &mut dyn Write,
+    format: ReportFormat,
+    s: &RunSummary,
+) -> std::io::Result<()> {
+    match format {
+        ReportFormat::Json => write_json(w, s),
+        ReportFormat::Markdown => write_markdown(w, s),
+        ReportFormat::Junit => write_junit(w, s),
+    }
+}
+
 /// The `check` plan table: id, command, timeout, retries, group, after, in start order.
 pub fn plan_table(plan: &Plan) -> String {
-    let rows: Vec<[String; 6]> = plan
-        .start_order()
-        .into_iter()
-        .map(|i| {
-            let j = &plan.jobs[i];
-            [
-                j.id.clone(),
-                j.command.display(),
-                j.timeout
-                    .map(|t| humantime::format_duration(t).to_string())
-                    .unwrap_or_else(|| "-".into()),
-                j.retries.to_string(),
-                j.group.clone().unwrap_or_else(|| "-".into()),
-                if j.after.is_empty() {
-                    "-".into()
-                } else {
-                    j.after.join(" ")
-                },
-            ]
-        })
-        .collect();
-    // Long commands are cut to keep the table readable; `--dry-run` prints them whole.
-    let rows: Vec<[String; 6]> = rows
-        .into_iter()
-        .map(|mut r| {
-            if r[1].chars().count() > 60 {
-                r[1] = r[1].chars().take(59).collect::<String>() + "…";
-            }
-            r
-        })
-        .collect();
+    let mut buf = Vec::new();
+    write_plan_table(&mut buf, plan).expect("writing to memory cannot fail");
+    String::from_utf8(buf).expect("the table is UTF-8")
+}
+
+/// The cells of job `i`'s row in the plan table; long commands are cut to keep the table
+/// readable (`--dry-run` prints them whole).
+fn plan_row(plan: &Plan, i: usize) -> [String; 6] {
+    let j = &plan.jobs[i];
+    let mut command = j.command.display();
+    if command.chars().count() > 60 {
+        command = command.chars().take(59).collect::<String>() + "…";
+    }
+    [
+        j.id.clone(),
+        command,
+        j.timeout
+            .map(|t| humantime::format_duration(t).to_string())
+            .unwrap_or_else(|| "-".into()),
+        j.retries.to_string(),
+        j.group.clone().unwrap_or_else(|| "-".into()),
+        if j.after.is_empty() {
+            "-".into()
+        } else {
+            j.after.join(" ")
+        },
+    ]
+}
+
+/// Writes the `check` plan table to `w` in two passes over the rows (the column widths, then
+/// the lines), so no row is held once written.
+pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
+    let order = plan.start_order();
     let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
+    for &i in &order {
+        for (wd, cell) in widths.iter_mut().zip(plan_row(plan, i)) {
+            *wd = (*wd).max(cell.chars().count());
         }
     }
-    let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let mut l = String::new();
-        for (k, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+    let mut l = String::new();
+    let mut line = |cells: &[&str], w: &mut dyn Write| {
+        l.clear();
+        for (k, (cell, wd)) in cells.iter().zip(&widths).enumerate() {
             if k + 1 == cells.len() {
                 l.push_str(cell);
             } else {
-                let _ = write!(l, "{cell:<w$}  ");
+                let _ = write!(l, "{cell:<wd$}  ");
             }
         }
-        out.push_str(l.trim_end());
-        out.push('\n');
+        w.write_all(l.trim_end().as_bytes())?;
+        w.write_all(b"\n")
     };
-    line(header.to_vec(), &mut out);
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect(), &mut out);
+    line(&header, w)?;
+    for &i in &order {
+        let r = plan_row(plan, i);
+        line(&r.each_ref().map(String::as_str), w)?;
     }
-    let _ = writeln!(
-        out,
+    drop(order);
+    writeln!(
+        w,
         "\n{} in {}{}; start order shown (manifest order, as far as `after` allows)",
         plural(plan.jobs.len(), "job"),
         plan.manifest,
         plan.shard
             .map(|s| format!(" (shard {s})"))
             .unwrap_or_default()
-    );
+    )?;
+    let mut members = vec![0usize; plan.groups.len()];
+    for g in plan.group_of.iter().flatten() {
+        members[*g] += 1;
+    }
     for (g, name) in plan.groups.iter().enumerate() {
-        let members = plan.group_of.iter().filter(|&&x| x == Some(g)).count();
-        let _ = writeln!(
-            out,
+        writeln!(
+            w,
             "group {name}: {}, {}",
-            plural(members, "job"),
+            plural(members[g], "job"),
             match plan.group_limits[g] {
                 Some(n) => format!("at most {n} at once"),
                 None => "no limit".to_string(),
             }
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -802,6 +853,71 @@ mod tests {
         );
         std::fs::write(&p, "").unwrap();
         assert_eq!(tail(&p), None);
+    }
+
+    fn summary_with_durations(ms: &[Option<u64>]) -> RunSummary {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let results = ms
+            .iter()
+            .map(|d| match d {
+                None => JobResult::without_attempt(Status::NotStarted, "stopped"),
+                Some(d) => JobResult {
+                    status: Status::Succeeded,
+                    attempts: 1,
+                    last: Some(crate::outcome::Attempt {
+                        end: crate::outcome::AttemptEnd::Ended {
+                            exit_code: Some(0),
+                            signal: None,
+                            killed: None,
+                        },
+                        started_at: t,
+                        duration: Duration::from_millis(*d),
+                        leaked_processes: 0,
+                        usage: None,
+                    }),
+                    error: None,
+                    stderr_tail: None,
+                },
+            })
+            .collect::<Vec<_>>();
+        RunSummary {
+            manifest: "m.csv".into(),
+            manifest_sha256: String::new(),
+            shard: None,
+            started_at: t,
+            finished_at: t,
+            duration: Duration::from_secs(1),
+            workers: 2,
+            outcome: RunOutcome::Succeeded,
+            exit_code: 0,
+            ids: (0..ms.len()).map(|i| format!("j{i}")).collect(),
+            commands: vec!["true".into(); ms.len()],
+            max_attempts: vec![1; ms.len()],
+            results,
+            internal_errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn slowest_first_ties_in_manifest_order() {
+        let s = summary_with_durations(&[Some(5), None, Some(9), Some(5), Some(1), Some(9)]);
+        assert_eq!(slowest(&s, 4), [2, 5, 0, 3]);
+        assert_eq!(slowest(&s, 10), [2, 5, 0, 3, 4]);
+        assert!(slowest(&s, 0).is_empty());
+    }
+
+    #[test]
+    fn streamed_json_is_the_pretty_printed_report() {
+        let s = summary_with_durations(&[Some(1500), None]);
+        let text = json(&s);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["jobs"].as_array().unwrap().len(), 2);
+        assert_eq!(v["jobs"][0]["duration_ms"], 1500);
+        assert_eq!(v["jobs"][1]["status"], "not_started");
+        assert!(text.ends_with("}\n"));
+        assert!(text.contains(
+            "\n  \"jobs\": [\n    {\n      \"id\": \"j0\",\n      \"command\": \"true\",\n      \"status\": \"succeeded\","
+        ));
     }
 
     #[test]

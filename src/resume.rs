@@ -63,7 +63,7 @@ pub fn resumed(plan: &Plan, history: &History) -> Vec<bool> {
 fn run_dependents_too(plan: &Plan, resumed: &mut [bool]) {
     let mut queue: VecDeque<usize> = (0..resumed.len()).filter(|&i| !resumed[i]).collect();
     while let Some(i) = queue.pop_front() {
-        for &d in &plan.dependents[i] {
+        for d in plan.dependents.of(i) {
             if resumed[d] {
                 resumed[d] = false;
                 queue.push_back(d);

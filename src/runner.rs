@@ -30,7 +30,7 @@ use crate::joblog::Joblog;
 use crate::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
 use crate::pool::{Dispatch, Done, WorkerPool};
-use crate::schedule::{retry_delay, JobState, JobTable, LastAttempt};
+use crate::schedule::{retry_delay, JobTable, LastAttempt};
 
 /// Settings of the run loop (validated; see [`crate::cli`]).
 #[derive(Debug, Clone)]
@@ -148,8 +148,7 @@ impl OutputPaths {
             let f = crate::files::create_output(&p).map_err(|e| CreateError::new(e, &p))?;
             return Ok((f, None));
         }
-        let reader =
-            tempfile::tempfile_in(&self.dir).map_err(|e| CreateError::new(e, &self.dir))?;
+        let reader = crate::spare::take(&self.dir).map_err(|e| CreateError::new(e, &self.dir))?;
         let f = reader
             .try_clone()
             .map_err(|e| CreateError::new(e, &self.dir))?;
@@ -263,11 +262,12 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
             if let Some(why) = crate::files::capture_lost(&a, &shared.paths.dir) {
                 return TaskEnd::Internal(format!("job '{}': {why}", job.id));
             }
-            // With no job output shown, only a failure's stderr tail is ever read: drop a
-            // success's file here rather than on the dispatcher's thread.
-            if !shared.stdout_wanted && a.status().is_success() {
-                anonymous.err = None;
-            }
+            // With no job output shown, only a failure's stderr tail is ever read: a success's
+            // file is not read. Empty (or unread) files are kept for this worker's next job.
+            let unread = !shared.stdout_wanted && a.status().is_success();
+            let clean = a.leaked_processes == 0;
+            anonymous.out = crate::spare::give_back(anonymous.out.take(), false, clean);
+            anonymous.err = crate::spare::give_back(anonymous.err.take(), unread, clean);
             TaskEnd::Ran(a, anonymous)
         }
         Err(e) => TaskEnd::Internal(format!("waiting for job '{}' failed: {e}", job.id)),
@@ -326,7 +326,7 @@ impl Dispatcher<'_> {
 
     /// Writes job `i`'s final result (from the table) to the joblog and the console.
     fn record(&mut self, i: usize) {
-        let JobState::Done(result) = self.table.state(i) else {
+        let Some(result) = self.table.result(i) else {
             return;
         };
         let job = &self.plan.jobs[i];
@@ -658,7 +658,7 @@ fn is_transient_start_failure(a: &Attempt) -> bool {
 /// token before starting one.)
 fn start_order_is_fixed(plan: &Plan, settings: &RunSettings) -> bool {
     settings.max_failures.is_none()
-        && plan.deps.iter().all(Vec::is_empty)
+        && plan.deps.has_no_edges()
         && plan.group_limits.iter().all(Option::is_none)
         && plan.jobs.iter().all(|j| j.retries == 0)
 }

@@ -97,8 +97,8 @@ pub enum JobState {
         /// When the retry is due.
         at: Instant,
     },
-    /// Has its final result.
-    Done(Box<JobResult>),
+    /// Has its final result (kept beside the states: see [`JobTable::result`]).
+    Done,
 }
 
 /// The kind of a [`JobState`], for bookkeeping.
@@ -118,7 +118,7 @@ impl JobState {
             JobState::Ready { .. } => Kind::Ready,
             JobState::Running { .. } => Kind::Running,
             JobState::RetryWaiting { .. } => Kind::RetryWaiting,
-            JobState::Done(_) => Kind::Done,
+            JobState::Done => Kind::Done,
         }
     }
 }
@@ -157,6 +157,8 @@ pub struct JobTable<'a> {
     plan: &'a Plan,
     /// Each job's state.
     states: Vec<JobState>,
+    /// Each `Done` job's result, in one vector that becomes the run's results without a copy.
+    results: Vec<Option<JobResult>>,
     /// How many jobs are in each kind of state.
     counts: StateCounts,
     /// For each group, how many of its jobs are `Running`.
@@ -177,6 +179,7 @@ impl<'a> JobTable<'a> {
         let mut t = JobTable {
             plan,
             states: Vec::with_capacity(n),
+            results: (0..n).map(|_| None).collect(),
             counts: StateCounts::default(),
             group_running: vec![0; plan.groups.len()],
             group_waiting: vec![BinaryHeap::new(); plan.groups.len()],
@@ -235,8 +238,14 @@ impl<'a> JobTable<'a> {
     }
 
     /// Job `i`'s state.
+    #[cfg(test)]
     pub fn state(&self, i: usize) -> &JobState {
         &self.states[i]
+    }
+
+    /// Job `i`'s final result, once it is `Done`.
+    pub fn result(&self, i: usize) -> Option<&JobResult> {
+        self.results[i].as_ref()
     }
 
     /// How many jobs are in each kind of state.
@@ -343,18 +352,19 @@ impl<'a> JobTable<'a> {
 
     /// [`finish`](Self::finish) with the result made from the job's state as it was.
     fn finish_with(&mut self, i: usize, f: impl FnOnce(JobState) -> JobResult) -> Vec<usize> {
-        if matches!(self.states[i], JobState::Done(_)) {
+        if matches!(self.states[i], JobState::Done) {
             return Vec::new();
         }
-        let mut status = Status::Failed;
+        let mut result = None;
         self.update(i, |old| {
-            let r = f(old);
-            status = r.status;
-            JobState::Done(Box::new(r))
+            result = Some(f(old));
+            JobState::Done
         });
+        let status = result.as_ref().map_or(Status::Failed, |r| r.status);
+        self.results[i] = result;
         let dependents = &self.plan.dependents;
         if status.is_success() {
-            for &d in &dependents[i] {
+            for d in dependents.of(i) {
                 if let JobState::Blocked { waiting_on } = &mut self.states[d] {
                     *waiting_on -= 1;
                     if *waiting_on == 0 {
@@ -374,16 +384,15 @@ impl<'a> JobTable<'a> {
             } else {
                 Status::Skipped
             };
-            for &d in &dependents[v] {
+            for d in dependents.of(v) {
                 if matches!(self.states[d], JobState::Blocked { .. }) {
                     let why = format!(
                         "dependency '{}' {}",
                         self.plan.jobs[v].id,
                         v_status.as_str()
                     );
-                    self.update(d, |_| {
-                        JobState::Done(Box::new(JobResult::without_attempt(status, why)))
-                    });
+                    self.update(d, |_| JobState::Done);
+                    self.results[d] = Some(JobResult::without_attempt(status, why));
                     settled.push(d);
                     stack.push((d, status));
                 }
@@ -435,19 +444,20 @@ impl<'a> JobTable<'a> {
     /// a worker was lost), which get a `failed` result saying so.
     pub fn into_results(self) -> (Vec<JobResult>, Vec<usize>) {
         let mut lost = Vec::new();
+        drop(self.states);
+        // Collected in place: the vector of results is reused, not copied.
         let results = self
-            .states
+            .results
             .into_iter()
             .enumerate()
-            .map(|(i, s)| match s {
-                JobState::Done(r) => *r,
-                _ => {
+            .map(|(i, r)| {
+                r.unwrap_or_else(|| {
                     lost.push(i);
                     JobResult::without_attempt(
                         Status::Failed,
                         "batchrun lost track of this job (internal error)",
                     )
-                }
+                })
             })
             .collect();
         (results, lost)
@@ -515,9 +525,9 @@ mod tests {
     }
 
     fn result<'t>(t: &'t JobTable<'_>, i: usize) -> &'t JobResult {
-        match t.state(i) {
-            JobState::Done(r) => r,
-            s => panic!("job {i} is not done: {s:?}"),
+        match (t.state(i), t.result(i)) {
+            (JobState::Done, Some(r)) => r,
+            (s, _) => panic!("job {i} is not done: {s:?}"),
         }
     }
 

@@ -161,8 +161,8 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
 pub fn components(plan: &Plan) -> Vec<usize> {
     let n = plan.jobs.len();
     let mut parent: Vec<usize> = (0..n).collect();
-    for (i, deps) in plan.deps.iter().enumerate() {
-        for &d in deps {
+    for i in 0..n {
+        for d in plan.deps.of(i) {
             let (a, b) = (find(&mut parent, i), find(&mut parent, d));
             if a != b {
                 // Keep the root with the smaller id, so each root is its component's key.
@@ -408,8 +408,8 @@ mod tests {
                 seen[j.index] += 1;
             }
             // Dependencies resolve inside the subset.
-            for (i, deps) in sub.deps.iter().enumerate() {
-                for &d in deps {
+            for i in 0..sub.jobs.len() {
+                for d in sub.deps.of(i) {
                     assert!(sub.jobs[i].after.contains(&sub.jobs[d].id));
                 }
             }

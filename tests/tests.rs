@@ -8,6 +8,7 @@ mod cron;
 mod faults;
 mod limits;
 mod ops;
+mod scale;
 mod sched;
 mod shard;
 mod shell;

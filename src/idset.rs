@@ -1,0 +1,113 @@
+/*!
+The ids seen so far while a manifest is read, for duplicate detection in bounded memory: a
+hash table of `u32` positions into the jobs already built (whose ids are stored there once),
+instead of a second copy of every id. Ids of rows that did not become jobs (they had other
+problems) are kept here, with their line. Lookups compare the ids themselves, so a hash
+collision can never report a false duplicate.
+*/
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use crate::manifest::JobSpec;
+
+/// Marks a position in [`SeenIds::others`] rather than in the jobs.
+const OTHER: u32 = 1 << 31;
+
+/// Every id seen, by where it is stored.
+#[derive(Debug, Default)]
+pub struct SeenIds {
+    table: HashTable<u32>,
+    /// Ids of rows that are not jobs, with their lines.
+    others: Vec<(String, u64)>,
+    hasher: std::hash::RandomState,
+}
+
+impl SeenIds {
+    /// Room for `n` ids without growing.
+    pub fn reserve(&mut self, n: usize, jobs: &[JobSpec]) {
+        let (hasher, others) = (&self.hasher, &self.others);
+        self.table
+            .reserve(n, |&p| hasher.hash_one(id_at(p, jobs, others)));
+    }
+
+    /// The line `id` was first seen on, if it was.
+    pub fn line_of(&self, id: &str, jobs: &[JobSpec]) -> Option<u64> {
+        let others = &self.others;
+        self.table
+            .find(self.hasher.hash_one(id), |&p| id_at(p, jobs, others) == id)
+            .map(|&p| match p & OTHER {
+                0 => jobs[p as usize].line,
+                _ => others[(p & !OTHER) as usize].1,
+            })
+    }
+
+    /// Remembers the id of `jobs[k]`, the job just built.
+    ///
+    /// # Panics
+    /// With 2^31 ids or more.
+    pub fn insert_job(&mut self, k: usize, jobs: &[JobSpec]) {
+        let p = u32::try_from(k)
+            .ok()
+            .filter(|&p| p < OTHER)
+            .expect("fewer than 2^31 jobs");
+        self.insert(p, jobs);
+    }
+
+    /// Remembers `id`, first seen on `line` in a row that is not a job.
+    pub fn insert_other(&mut self, id: String, line: u64, jobs: &[JobSpec]) {
+        let p = u32::try_from(self.others.len()).expect("fewer than 2^31 rows") | OTHER;
+        self.others.push((id, line));
+        self.insert(p, jobs);
+    }
+
+    fn insert(&mut self, p: u32, jobs: &[JobSpec]) {
+        let (hasher, others) = (&self.hasher, &self.others);
+        let h = hasher.hash_one(id_at(p, jobs, others));
+        self.table
+            .insert_unique(h, p, |&q| hasher.hash_one(id_at(q, jobs, others)));
+    }
+}
+
+/// The id stored at position `p`.
+fn id_at<'a>(p: u32, jobs: &'a [JobSpec], others: &'a [(String, u64)]) -> &'a str {
+    match p & OTHER {
+        0 => &jobs[p as usize].id,
+        _ => &others[(p & !OTHER) as usize].0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{parse, ManifestOptions};
+
+    #[test]
+    fn finds_jobs_and_other_rows_by_id() {
+        let m = parse(
+            "m.csv",
+            b"id,command\na,true\nb,true\n",
+            false,
+            &ManifestOptions::default(),
+        )
+        .unwrap();
+        let jobs = &m.jobs;
+        let mut seen = SeenIds::default();
+        seen.reserve(4, jobs);
+        assert_eq!(seen.line_of("a", jobs), None);
+        seen.insert_job(0, jobs);
+        seen.insert_other("x".into(), 7, jobs);
+        seen.insert_job(1, jobs);
+        assert_eq!(seen.line_of("a", jobs), Some(2));
+        assert_eq!(seen.line_of("b", jobs), Some(3));
+        assert_eq!(seen.line_of("x", jobs), Some(7));
+        assert_eq!(seen.line_of("c", jobs), None);
+        // Growing rehashes by the stored ids.
+        for i in 0..1000 {
+            seen.insert_other(format!("o{i}"), 100 + i, jobs);
+        }
+        assert_eq!(seen.line_of("o999", jobs), Some(1099));
+        assert_eq!(seen.line_of("a", jobs), Some(2));
+    }
+}

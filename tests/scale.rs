@@ -1,0 +1,175 @@
+//! Large manifests (issue 10): 100,000 rows with `after` chains validate, dry-run and run
+//! (resumed) with the same report content as a small run: every job, in manifest order.
+
+use crate::util::TestEnv;
+
+/// Rows of the big manifest.
+const N: usize = 100_000;
+/// Jobs per `after` chain: `j{k}` is `after` `j{k-1}` unless `k` starts a chain.
+const CHAIN: usize = 1_000;
+/// The job left out of the joblog: it and the rest of its chain run again.
+const RERUN: usize = 50_500;
+
+/// `id,command,after` with 100 chains of 1,000 jobs.
+fn big_manifest() -> String {
+    let mut m = String::from("id,command,after\n");
+    for k in 0..N {
+        let after = if k % CHAIN == 0 {
+            String::new()
+        } else {
+            format!("j{}", k - 1)
+        };
+        m.push_str(&format!("j{k},/bin/true,{after}\n"));
+    }
+    m
+}
+
+#[test]
+fn hundred_thousand_rows_with_after_chains_check_and_dry_run() {
+    let t = TestEnv::new();
+    t.write("m.csv", big_manifest());
+    let check = t.run(&["check", "m.csv"]);
+    check.code(0);
+    let lines: Vec<&str> = check.stdout.lines().collect();
+    assert_eq!(lines.len(), N + 3, "header, one line a job, blank, summary");
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"]
+    );
+    // The chains are in manifest order, so that is the start order too.
+    for (k, line) in lines[1..=N].iter().enumerate() {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let after = if k % CHAIN == 0 {
+            "-".to_string()
+        } else {
+            format!("j{}", k - 1)
+        };
+        assert_eq!(
+            cells,
+            [&format!("j{k}"), "/bin/true", "-", "0", "-", &after]
+        );
+    }
+    assert_eq!(
+        lines[N + 2],
+        "100000 jobs in m.csv; start order shown (manifest order, as far as `after` allows)"
+    );
+    let dry = t.run(&["run", "--dry-run", "m.csv"]);
+    dry.code(0);
+    assert_eq!(dry.stdout, "/bin/true\n".repeat(N));
+}
+
+#[test]
+fn hundred_thousand_rows_resumed_report_lists_every_job_in_order() {
+    let t = TestEnv::new();
+    // The command hash of `/bin/true` (with no cwd or env), from a one-job run's joblog.
+    t.write("one.csv", "id,command\nj0,/bin/true\n");
+    t.run(&["run", "--joblog", "one.log", "one.csv"]).code(0);
+    let one = t.read("one.log");
+    let line = one.lines().nth(1).expect("a joblog line");
+    let hash = line.rsplit(',').next().unwrap().to_string();
+    let fields: Vec<&str> = line.split(',').collect();
+    let mut log = format!("{}\n", one.lines().next().unwrap());
+    for k in (0..N).filter(|&k| k != RERUN) {
+        log.push_str(&format!(
+            "j{k},succeeded,1,0,,{},1,{hash}\n",
+            fields[5] // a started_at of the right format
+        ));
+    }
+    t.write("log.csv", log);
+    t.write("m.csv", big_manifest());
+    let rerun = CHAIN - RERUN % CHAIN; // RERUN and the rest of its chain
+    t.run(&[
+        "run", "-q", "--resume", "--joblog", "log.csv", "--report", "r.json", "--report", "r.md",
+        "--report", "r.xml", "m.csv",
+    ])
+    .code(0);
+    let r = t.json("r.json");
+    assert_eq!(r["schema"], 1);
+    assert_eq!(r["outcome"], "succeeded");
+    assert_eq!(r["counts"]["total"], N);
+    assert_eq!(r["counts"]["succeeded"], rerun);
+    assert_eq!(r["counts"]["resumed"], N - rerun);
+    let jobs = r["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), N);
+    let first_rerun = RERUN;
+    let last_rerun = RERUN + rerun - 1;
+    for (k, j) in jobs.iter().enumerate() {
+        assert_eq!(j["id"], format!("j{k}"));
+        let ran = (first_rerun..=last_rerun).contains(&k);
+        let obj = j.as_object().unwrap();
+        for key in [
+            "id",
+            "status",
+            "attempts",
+            "exit_code",
+            "signal",
+            "started_at",
+            "duration_ms",
+            "error",
+            "stderr_tail",
+            "leaked_processes",
+        ] {
+            assert!(obj.contains_key(key), "job {k} lacks {key}");
+        }
+        if ran {
+            assert_eq!(j["status"], "succeeded", "job {k}");
+            assert_eq!(j["attempts"], 1);
+            assert_eq!(j["exit_code"], 0);
+            assert!(j["started_at"].is_string());
+        } else {
+            assert_eq!(j["status"], "resumed", "job {k}");
+            assert_eq!(j["attempts"], 0);
+            assert!(j["exit_code"].is_null() && j["started_at"].is_null());
+        }
+        assert!(j["signal"].is_null() && j["stderr_tail"].is_null());
+        assert_eq!(j["leaked_processes"], 0);
+    }
+    let md = t.read("r.md");
+    assert!(
+        md.contains(&format!("| resumed | {} |", N - rerun)),
+        "{md:.500}"
+    );
+    let slowest = md
+        .split("## Slowest jobs")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a slowest-jobs section");
+    assert_eq!(slowest.matches("\n| `j").count(), 10, "the 10 slowest jobs");
+    let xml = t.read("r.xml");
+    assert_eq!(xml.matches("<testcase ").count(), N);
+    assert!(xml.contains(&format!("<testcase name=\"j{RERUN}\" ")));
+    assert!(xml.ends_with("  </testsuite>\n</testsuites>\n"));
+}
+
+#[test]
+fn reused_capture_files_never_mix_jobs_output() {
+    let t = TestEnv::new();
+    // One worker, so every job reuses the files of the one before.
+    t.write(
+        "m.csv",
+        "id,shell,command\n\
+         a,yes,echo a-out; echo a-err >&2\n\
+         quiet,yes,true\n\
+         b,yes,echo b-err >&2; exit 3\n\
+         c,yes,echo c-out\n\
+         d,yes,exit 4\n",
+    );
+    for mode in ["none", "group"] {
+        let report = format!("r-{mode}.json");
+        let run = t.run(&["run", "-j1", "--output", mode, "--report", &report, "m.csv"]);
+        run.code(1);
+        let r = t.json(&report);
+        assert_eq!(
+            crate::util::job(&r, "b")["stderr_tail"],
+            "b-err\n",
+            "{mode}"
+        );
+        assert!(crate::util::job(&r, "d")["stderr_tail"].is_null(), "{mode}");
+        if mode == "group" {
+            let out: Vec<&str> = run.stdout.lines().collect();
+            assert_eq!(out, ["a-out", "c-out"], "{mode}");
+        } else {
+            assert_eq!(run.stdout, "");
+        }
+    }
+}
