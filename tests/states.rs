@@ -413,7 +413,9 @@ fn a_blocked_stdout_does_not_stop_signals() {
     assert_eq!(status.code(), Some(130));
     reader.join().unwrap();
     let rep = t.json("r.json");
-    assert_eq!(job_status(&rep, "flood"), "succeeded");
+    // flood has written everything; whether its exit was seen before the second signal
+    // depends on the machine's load.
+    assert!(["succeeded", "cancelled"].contains(&job_status(&rep, "flood")));
     assert_eq!(job_status(&rep, "w"), "cancelled");
     t.assert_nothing_left();
 }
