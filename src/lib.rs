@@ -349,6 +349,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         joblog: outputs.joblog.as_mut(),
         paths: &outputs.paths,
         resumed: &outputs.resumed,
+        board: Some(live.board()),
     });
     live.stop();
     let reaped = sys::reap_exited_children();

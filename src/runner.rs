@@ -66,6 +66,8 @@ pub struct RunContext<'a> {
     pub paths: &'a OutputPaths,
     /// Jobs already done per the joblog (`--resume`); they are not run.
     pub resumed: &'a [bool],
+    /// The live-status board (SIGUSR1, `--heartbeat`, `--slow`), kept up to date.
+    pub board: Option<&'a crate::status::Board>,
 }
 
 /// What the run loop returns.
@@ -203,6 +205,8 @@ struct Shared<'a> {
     stdout_wanted: bool,
     /// Jobs whose process workers are running now; workers keep it up to date.
     running: &'a AtomicUsize,
+    /// The live-status board: workers put attempts on it.
+    board: Option<&'a crate::status::Board>,
 }
 
 /// Runs one attempt on a worker thread; a panic becomes an internal error of this job.
@@ -256,7 +260,7 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
         stderr,
         grace: shared.grace,
         token: shared.token,
-        board: crate::status::active().as_deref(),
+        board: shared.board,
     }) {
         Ok(a) => {
             if let Some(why) = crate::files::capture_lost(&a, &shared.paths.dir) {
@@ -282,6 +286,8 @@ struct Dispatcher<'a> {
     console: &'a mut Console,
     joblog: Option<&'a mut Joblog>,
     paths: &'a OutputPaths,
+    /// The live-status board: finished jobs are counted on it.
+    board: Option<&'a crate::status::Board>,
     /// Every job's state: the one record of it.
     table: JobTable<'a>,
     /// Tasks handed to workers whose result has not come back.
@@ -336,7 +342,9 @@ impl Dispatcher<'_> {
                 failed = Some(e.to_string());
             }
         }
-        crate::status::job_finished(result.status);
+        if let Some(board) = self.board {
+            board.finished(result.status);
+        }
         self.console.handle(Event::JobFinished { job, result });
         if let Some(msg) = failed {
             self.joblog = None; // one message, not one per job
@@ -674,6 +682,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         joblog,
         paths,
         resumed,
+        board,
     } = ctx;
     let seed = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -688,6 +697,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         console,
         joblog,
         paths,
+        board,
         table: JobTable::new(plan, resumed),
         in_flight: 0,
         running: &running,
@@ -712,6 +722,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
             paths,
             stdout_wanted,
             running: &running,
+            board,
         };
         run_pool(&mut d, &shared, to_run, signals);
     }
@@ -814,6 +825,7 @@ mod tests {
             joblog: None,
             paths: &paths,
             resumed: &resumed,
+            board: None,
         });
         helper.join().unwrap();
         console.close(&signals.events);

@@ -4,16 +4,12 @@ the counts of jobs finished so far, and a [`Monitor`] thread that shows it.
 
 * Workers put an attempt on the board when its child is spawned and take it off when the child
   is reaped ([`Board::enter`] returns a guard; see [`crate::exec`]). The dispatcher calls
-  [`job_finished`] when a job gets its final result. Both hold the board's lock for a few
-  instructions only.
+  [`Board::finished`] when a job gets its final result. Both hold the board's lock for a few
+  instructions only. The board reaches them through the run's context ([`Live::board`]).
 * The monitor prints the status on `SIGUSR1` (a `signal-hook` iterator turned into a channel,
   so the signal never reaches the `ctrlc` handler of [`crate::cancel`]), every `--heartbeat`
   period, and a warning once per attempt that runs longer than `--slow`. It blocks on its
   channels with a timeout to the next due time; it never polls.
-
-While a run goes on, its board is also reachable process-wide ([`active`]), so the dispatcher
-needs no plumbing to reach it (which assumes one run at a time per process, as the binary
-does; the signal handlers are process-wide anyway).
 */
 
 use std::collections::BTreeMap;
@@ -156,59 +152,31 @@ impl Board {
     }
 }
 
-/// The run's board while a run goes on (see [`install`]).
-static ACTIVE: Mutex<Option<Arc<Board>>> = Mutex::new(None);
-
-/// The board of the run going on, if any.
-pub fn active() -> Option<Arc<Board>> {
-    ACTIVE.lock().clone()
-}
-
-/// Records a job's final result on the active board (the dispatcher's hook).
-pub fn job_finished(status: Status) {
-    if let Some(b) = ACTIVE.lock().as_ref() {
-        b.finished(status);
-    }
-}
-
-/// Makes `board` the [`active`] one until the returned guard is dropped.
-pub fn install(board: Arc<Board>) -> Installed {
-    *ACTIVE.lock() = Some(board);
-    Installed(())
-}
-
-/// Clears the [`active`] board when dropped.
-#[derive(Debug)]
-pub struct Installed(());
-
-impl Drop for Installed {
-    fn drop(&mut self) {
-        *ACTIVE.lock() = None;
-    }
-}
-
-/// Live status for one run: its board, [`install`]ed, and its [`Monitor`].
+/// Live status for one run: its board and its [`Monitor`].
 #[derive(Debug)]
 pub struct Live {
+    board: Arc<Board>,
     monitor: Monitor,
-    installed: Installed,
 }
 
 impl Live {
     /// Starts live status for a run with `total` jobs to finish.
     pub fn start(total: usize, settings: MonitorSettings) -> Live {
         let board = Arc::new(Board::new(total));
-        let installed = install(board.clone());
         Live {
-            monitor: Monitor::start(board, settings),
-            installed,
+            monitor: Monitor::start(board.clone(), settings),
+            board,
         }
     }
 
-    /// Stops the monitor and clears the active board.
+    /// The board the run's workers and dispatcher keep up to date.
+    pub fn board(&self) -> &Board {
+        &self.board
+    }
+
+    /// Stops the monitor.
     pub fn stop(self) {
         self.monitor.stop();
-        drop(self.installed);
     }
 }
 
