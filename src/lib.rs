@@ -194,6 +194,7 @@ struct Outputs {
     /// The private directory for captured output; removed when dropped.
     _tmp: tempfile::TempDir,
 }
+
 /// What the status monitor does for a run.
 fn monitor_settings(rc: &RunConfig) -> status::MonitorSettings {
     status::MonitorSettings {
