@@ -239,12 +239,8 @@ pub fn write_json(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     w.write_all(b"\n")
 }
 
-/// The JSON report (SPEC §6) as text.
-pub fn json(s: &RunSummary) -> String {
-    to_text(s, write_json)
-}
-
 /// Runs a report writer into a `String`.
+#[cfg(test)]
 fn to_text(s: &RunSummary, f: fn(&mut dyn Write, &RunSummary) -> std::io::Result<()>) -> String {
     let mut buf = Vec::new();
     f(&mut buf, s).expect("writing to memory cannot fail");
@@ -357,13 +353,8 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The Markdown report: a counts table, every failure with its error and stderr tail, and the
-/// slowest jobs.
-pub fn markdown(s: &RunSummary) -> String {
-    to_text(s, write_markdown)
-}
-
-/// Writes the Markdown report to `w`.
+/// Writes the Markdown report to `w`: a counts table, every failure with its error and stderr
+/// tail, the slowest jobs, and the jobs that used the most CPU and memory.
 pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     let shard = s
         .shard
@@ -513,13 +504,8 @@ fn xml_escape(s: &str) -> String {
     out
 }
 
-/// The JUnit XML report: one testcase per job; failures as `<failure>`, skipped and
-/// not-started jobs as `<skipped/>`.
-pub fn junit(s: &RunSummary) -> String {
-    to_text(s, write_junit)
-}
-
-/// Writes the JUnit XML report to `w`, one testcase at a time.
+/// Writes the JUnit XML report to `w`, one testcase per job, one at a time: failures as
+/// `<failure>`, skipped and not-started jobs as `<skipped/>`.
 pub fn write_junit(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     let c = s.counts();
     let failures =
@@ -724,15 +710,6 @@ fn escalate_to_internal(
     true
 }
 
-/// Renders the report for `format`.
-pub fn render(format: ReportFormat, s: &RunSummary) -> String {
-    match format {
-        ReportFormat::Json => json(s),
-        ReportFormat::Markdown => markdown(s),
-        ReportFormat::Junit => junit(s),
-    }
-}
-
 /// Writes the report for `format` to `w`, streaming: nothing is rendered whole in memory.
 pub fn write_report(
     w: &mut dyn Write,
@@ -744,13 +721,6 @@ pub fn write_report(
         ReportFormat::Markdown => write_markdown(w, s),
         ReportFormat::Junit => write_junit(w, s),
     }
-}
-
-/// The `check` plan table: id, command, timeout, retries, group, after, in start order.
-pub fn plan_table(plan: &Plan) -> String {
-    let mut buf = Vec::new();
-    write_plan_table(&mut buf, plan).expect("writing to memory cannot fail");
-    String::from_utf8(buf).expect("the table is UTF-8")
 }
 
 /// The cells of job `i`'s row in the plan table; long commands are cut to keep the table
@@ -909,7 +879,7 @@ mod tests {
     #[test]
     fn streamed_json_is_the_pretty_printed_report() {
         let s = summary_with_durations(&[Some(1500), None]);
-        let text = json(&s);
+        let text = to_text(&s, write_json);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["jobs"].as_array().unwrap().len(), 2);
         assert_eq!(v["jobs"][0]["duration_ms"], 1500);
@@ -1004,7 +974,7 @@ mod tests {
 
     #[test]
     fn markdown_tables_of_cpu_and_memory() {
-        let md = markdown(&summary(3, Duration::from_secs(1)));
+        let md = to_text(&summary(3, Duration::from_secs(1)), write_markdown);
         let cpu = &md[md.find("## Most CPU").unwrap()..];
         assert!(
             cpu.contains("| `j0` | 0.021s | 0.021s | 0.000s |\n| `j1` |"),
