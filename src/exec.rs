@@ -130,7 +130,7 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
     let running = req
         .board
         .map(|b| b.enter(&req.job.id, child.id(), req.attempt));
-    let pidfd = match sys::pidfd_open(pgid) {
+    let pidfd = match pidfd_when_free(pgid, req.token) {
         Ok(fd) => fd,
         Err(e) => {
             // Cannot wait safely: kill the group while the leader is unreaped, then reap.
@@ -183,6 +183,30 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
         leaked_processes,
         usage: Some(usage),
     })
+}
+
+/// How long a started job's pidfd may wait for a free descriptor before batchrun gives up.
+const PIDFD_PATIENCE: Duration = Duration::from_secs(10);
+
+/// `pidfd_open` on a child just spawned. Out of descriptors (`EMFILE`, `ENFILE`: other jobs'
+/// capture files took the last ones between the spawn and now), the child already runs, so it
+/// is not killed: the call is tried again every 10 ms while descriptors free up as other jobs
+/// end, for at most [`PIDFD_PATIENCE`] and never once the run is being terminated. This is the
+/// only place batchrun polls, and only while the system is out of descriptors.
+fn pidfd_when_free(pid: libc::pid_t, token: &CancelToken) -> std::io::Result<OwnedFd> {
+    let give_up = Instant::now() + PIDFD_PATIENCE;
+    loop {
+        match sys::pidfd_open(pid) {
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                    && Instant::now() < give_up
+                    && !token.is_terminating() =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// What ended a wait.
