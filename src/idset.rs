@@ -1,6 +1,6 @@
 /*!
 The ids seen so far while a manifest is read, for duplicate detection in bounded memory: a
-hash table of `u32` positions into the jobs already built (whose ids are stored there once),
+hash table of `u32` positions into the rows already read (whose ids are stored there once),
 instead of a second copy of every id. Ids of rows that did not become jobs (they had other
 problems) are kept here, with their line. Lookups compare the ids themselves, so a hash
 collision can never report a false duplicate.
@@ -10,7 +10,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-use crate::manifest::JobSpec;
+use crate::jobs::RowTable;
 
 /// Marks a position in [`SeenIds::others`] rather than in the jobs.
 const OTHER: u32 = 1 << 31;
@@ -26,19 +26,19 @@ pub struct SeenIds {
 
 impl SeenIds {
     /// Room for `n` ids without growing.
-    pub fn reserve(&mut self, n: usize, jobs: &[JobSpec]) {
+    pub fn reserve(&mut self, n: usize, jobs: &RowTable) {
         let (hasher, others) = (&self.hasher, &self.others);
         self.table
             .reserve(n, |&p| hasher.hash_one(id_at(p, jobs, others)));
     }
 
     /// The line `id` was first seen on, if it was.
-    pub fn line_of(&self, id: &str, jobs: &[JobSpec]) -> Option<u64> {
+    pub fn line_of(&self, id: &str, jobs: &RowTable) -> Option<u64> {
         let others = &self.others;
         self.table
             .find(self.hasher.hash_one(id), |&p| id_at(p, jobs, others) == id)
             .map(|&p| match p & OTHER {
-                0 => jobs[p as usize].line,
+                0 => jobs.rows[p as usize].line.into(),
                 _ => others[(p & !OTHER) as usize].1,
             })
     }
@@ -47,7 +47,7 @@ impl SeenIds {
     ///
     /// # Panics
     /// With 2^31 ids or more.
-    pub fn insert_job(&mut self, k: usize, jobs: &[JobSpec]) {
+    pub fn insert_job(&mut self, k: usize, jobs: &RowTable) {
         let p = u32::try_from(k)
             .ok()
             .filter(|&p| p < OTHER)
@@ -56,13 +56,13 @@ impl SeenIds {
     }
 
     /// Remembers `id`, first seen on `line` in a row that is not a job.
-    pub fn insert_other(&mut self, id: String, line: u64, jobs: &[JobSpec]) {
+    pub fn insert_other(&mut self, id: String, line: u64, jobs: &RowTable) {
         let p = u32::try_from(self.others.len()).expect("fewer than 2^31 rows") | OTHER;
         self.others.push((id, line));
         self.insert(p, jobs);
     }
 
-    fn insert(&mut self, p: u32, jobs: &[JobSpec]) {
+    fn insert(&mut self, p: u32, jobs: &RowTable) {
         let (hasher, others) = (&self.hasher, &self.others);
         let h = hasher.hash_one(id_at(p, jobs, others));
         self.table
@@ -71,9 +71,9 @@ impl SeenIds {
 }
 
 /// The id stored at position `p`.
-fn id_at<'a>(p: u32, jobs: &'a [JobSpec], others: &'a [(String, u64)]) -> &'a str {
+fn id_at<'a>(p: u32, jobs: &'a RowTable, others: &'a [(String, u64)]) -> &'a str {
     match p & OTHER {
-        0 => &jobs[p as usize].id,
+        0 => jobs.ids.get(p as usize),
         _ => &others[(p & !OTHER) as usize].0,
     }
 }
@@ -81,18 +81,20 @@ fn id_at<'a>(p: u32, jobs: &'a [JobSpec], others: &'a [(String, u64)]) -> &'a st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{parse, ManifestOptions};
 
     #[test]
     fn finds_jobs_and_other_rows_by_id() {
-        let m = parse(
-            "m.csv",
-            b"id,command\na,true\nb,true\n",
-            false,
-            &ManifestOptions::default(),
-        )
-        .unwrap();
-        let jobs = &m.jobs;
+        let mut table = RowTable::default();
+        for (k, id) in ["a", "b"].into_iter().enumerate() {
+            table.ids.push(id);
+            table.rows.push(crate::jobs::RowRef {
+                offset: 0,
+                line: k as u32 + 2,
+                index: k as u32,
+                retries: 0,
+            });
+        }
+        let jobs = &table;
         let mut seen = SeenIds::default();
         seen.reserve(4, jobs);
         assert_eq!(seen.line_of("a", jobs), None);

@@ -216,7 +216,7 @@ mod tests {
         parse("m.csv", text.as_bytes(), false, &ManifestOptions::default())
             .unwrap()
             .jobs
-            .remove(0)
+            .get(0)
     }
 
     #[test]

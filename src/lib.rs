@@ -33,6 +33,7 @@ pub(crate) mod files;
 pub(crate) mod hook;
 mod idset;
 pub(crate) mod joblog;
+pub mod jobs;
 pub mod manifest;
 pub(crate) mod merge;
 pub(crate) mod order;
@@ -81,8 +82,9 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
         path: config.manifest.clone(),
         source,
     })?;
-    let mut plan = validate(config, &bytes)?;
-    plan.manifest_sha256 = shard::sha256_hex(&bytes);
+    let sha256 = shard::sha256_hex(&bytes);
+    let mut plan = validate(config, bytes)?;
+    plan.manifest_sha256 = sha256;
     Ok(match config.shard {
         Some(s) => shard::select(plan, s),
         None => plan,
@@ -90,7 +92,7 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
 }
 
 /// Parses and checks the manifest's bytes into the plan of every job.
-fn validate(config: &Config, bytes: &[u8]) -> Result<Plan, Error> {
+fn validate(config: &Config, bytes: Vec<u8>) -> Result<Plan, Error> {
     let name = manifest::display_name(&config.manifest);
     let tsv = Path::new(&config.manifest)
         .extension()
@@ -162,7 +164,7 @@ fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
     console::stream_stdout(|w| {
         for i in plan.start_order() {
             if !resumed[i] {
-                plan.jobs[i].command.write_display(w)?;
+                plan.jobs.get(i).command.write_display(w)?;
                 w.write_all(b"\n")?;
             }
         }

@@ -13,12 +13,14 @@ value may hold a NUL byte (no process can receive one).
 */
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::jobs::{Jobs, RowRef, RowTable, Strings};
 use crate::template::{self, Piece, Vars};
 
 /// Longest id accepted.
@@ -171,7 +173,15 @@ pub struct Manifest {
     /// The name used in messages and the report.
     pub name: String,
     /// Every job, in manifest order.
-    pub jobs: Vec<JobSpec>,
+    pub jobs: Jobs,
+    /// Each job's `after` field as written (ids separated by blanks); empty when the manifest
+    /// has no `after` column.
+    pub after: Strings,
+    /// Group names, in order of first appearance.
+    pub groups: Vec<String>,
+    /// Each job's group, as an index in `groups` ([`NO_GROUP`]: none); empty when no job has a
+    /// group.
+    pub group_of: Vec<u32>,
     /// The header's column names, in order (a plain list has one, the empty name of `{}`).
     pub columns: Vec<String>,
     /// Ids of rows that had problems (and so are not in `jobs`): `after` may name them
@@ -184,6 +194,9 @@ pub struct Manifest {
     /// kind per template source.
     pub warnings: Vec<Problem>,
 }
+
+/// In [`Manifest::group_of`]: the job is in no group.
+pub const NO_GROUP: u32 = u32::MAX;
 
 /// The message of an empty command.
 const EMPTY_COMMAND: &str = "empty command (expected a command line)";
@@ -323,7 +336,7 @@ pub fn parse(
     tsv: bool,
     opts: &ManifestOptions,
 ) -> Result<Manifest, Vec<Problem>> {
-    let (m, problems) = parse_all(name, bytes, tsv, opts);
+    let (m, problems) = parse_all(name, bytes.to_vec(), tsv, opts);
     if problems.is_empty() {
         Ok(m)
     } else {
@@ -332,27 +345,41 @@ pub fn parse(
 }
 
 /// Parses manifest bytes, returning the jobs of the rows without problems together with every
-/// problem found, so cross-row checks can still run on the valid rows.
+/// problem found, so cross-row checks can still run on the valid rows. The jobs keep the bytes,
+/// to build each job again when it is needed ([`Jobs::get`]).
 pub fn parse_all(
     name: &str,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     tsv: bool,
     opts: &ManifestOptions,
 ) -> (Manifest, Vec<Problem>) {
     let mut problems = Problems::new(name);
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let (columns, rows) = match opts.input {
-        InputFormat::Table => parse_table(bytes, tsv, opts, &mut problems),
-        InputFormat::Lines => parse_list(bytes, b'\n', opts, &mut problems),
-        InputFormat::Null => parse_list(bytes, b'\0', opts, &mut problems),
+    let bytes = Arc::new(bytes);
+    let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
     };
+    let text = &bytes[start..];
+    let (layout, mut rows) = match opts.input {
+        InputFormat::Table => parse_table(text, tsv, opts, &mut problems),
+        InputFormat::Lines => parse_list(text, b'\n', opts, &mut problems),
+        InputFormat::Null => parse_list(text, b'\0', opts, &mut problems),
+    };
+    rows.table.ids.shrink_to_fit();
+    rows.table.rows.shrink_to_fit();
+    let columns = layout.columns.clone();
+    let source = Reparse::new(Arc::clone(&bytes), start, tsv, layout);
     let m = Manifest {
         name: name.to_string(),
-        jobs: rows.jobs,
+        jobs: Jobs::from_rows(rows.table, Arc::new(source)),
+        after: rows.after.unwrap_or_default(),
+        groups: rows.groups,
+        group_of: rows.group_of.unwrap_or_default(),
         columns,
         invalid_ids: rows.invalid_ids,
         ids_from_rows: rows.ids_from_rows,
-        warnings: rows.warnings,
+        warnings: rows.warner.warnings,
     };
     (m, problems.list)
 }
@@ -398,12 +425,14 @@ fn parse_list(
     sep: u8,
     opts: &ManifestOptions,
     problems: &mut Problems<'_>,
-) -> (Vec<String>, Rows) {
-    let columns = vec![String::new()];
-    let layout = Layout::new(columns.clone(), None, opts, problems);
+) -> (Layout, Rows) {
+    let layout = Layout::new(vec![String::new()], None, opts, problems);
     let mut rows = Rows::new(&layout);
     let mut index = 0;
+    let mut offset = 0;
     for (n, raw) in bytes.split(|&b| b == sep).enumerate() {
+        let at = offset;
+        offset += raw.len() + 1;
         let raw = match sep {
             b'\n' => raw.strip_suffix(b"\r").unwrap_or(raw),
             _ => raw,
@@ -413,7 +442,7 @@ fn parse_list(
         }
         let line = n as u64 + 1;
         match std::str::from_utf8(raw) {
-            Ok(item) => rows.add(&layout, index, line, &[item], problems),
+            Ok(item) => rows.add(&layout, (index, line, at), &[item], problems),
             Err(e) => problems.push(
                 Some(line),
                 None,
@@ -425,7 +454,7 @@ fn parse_list(
         }
         index += 1;
     }
-    (columns, rows)
+    (layout, rows)
 }
 
 /// A CSV (or TSV) table with a header row.
@@ -434,7 +463,7 @@ fn parse_table(
     tsv: bool,
     opts: &ManifestOptions,
     problems: &mut Problems<'_>,
-) -> (Vec<String>, Rows) {
+) -> (Layout, Rows) {
     let table = Table::new(bytes, tsv);
     // Two passes over the bytes, each reusing one record, so no row is held in memory twice:
     // the first finds the header and the last record, the second turns rows into jobs.
@@ -446,14 +475,16 @@ fn parse_table(
             "no header row (expected a header naming the columns, such as id,command)",
         );
         let layout = Layout::new(Vec::new(), None, opts, &mut Problems::new(""));
-        return (Vec::new(), Rows::new(&layout));
+        let rows = Rows::new(&layout);
+        return (layout, rows);
     };
     let columns = header_columns(&header, header_line, problems);
-    let layout = Layout::new(columns.clone(), Some(header_line), opts, problems);
+    let layout = Layout::new(columns, Some(header_line), opts, problems);
     let mut rows = Rows::new(&layout);
-    rows.jobs.reserve(scan.data_rows);
+    rows.table.rows.reserve(scan.data_rows);
+    rows.table.ids.reserve(scan.data_rows, scan.data_rows * 8);
     if !rows.ids_from_rows {
-        rows.seen_ids.reserve(scan.data_rows, &rows.jobs);
+        rows.seen_ids.reserve(scan.data_rows, &rows.table);
     }
     let mut reader = table.reader();
     let mut rec = csv::ByteRecord::new();
@@ -467,7 +498,7 @@ fn parse_table(
             seen_header = true;
             continue;
         }
-        let line = table.locate(&rec).1;
+        let (offset, line) = table.locate(&rec);
         if Some(line) == scan.unbalanced_line {
             problems.push(
                 Some(line),
@@ -475,11 +506,11 @@ fn parse_table(
                 "unbalanced quote: a quoted field opened here never closes (expected a closing \")",
             );
         } else if let Some(fields) = row_fields(&rec, line, &layout, &mut rows, problems) {
-            rows.add(&layout, index, line, &fields, problems);
+            rows.add(&layout, (index, line, offset), &fields, problems);
         }
         index += 1;
     }
-    (columns, rows)
+    (layout, rows)
 }
 
 /// A record's fields as text, or `None` (with the problems reported) when it has the wrong
@@ -487,7 +518,7 @@ fn parse_table(
 fn row_fields<'r>(
     rec: &'r csv::ByteRecord,
     line: u64,
-    layout: &Layout<'_>,
+    layout: &Layout,
     rows: &mut Rows,
     problems: &mut Problems<'_>,
 ) -> Option<Vec<&'r str>> {
@@ -577,7 +608,7 @@ struct Table<'b> {
     bytes: &'b [u8],
     tsv: bool,
     /// The csv reader's own line numbers skip comment and blank lines; we count them ourselves.
-    lines: LineIndex,
+    lines: LineCursor,
 }
 
 /// What the first pass over a table found.
@@ -595,18 +626,23 @@ impl<'b> Table<'b> {
         Table {
             bytes,
             tsv,
-            lines: LineIndex::new(bytes),
+            lines: LineCursor::default(),
         }
     }
 
     fn reader(&self) -> csv::Reader<&'b [u8]> {
-        csv::ReaderBuilder::new()
-            .delimiter(if self.tsv { b'\t' } else { b',' })
-            .quoting(!self.tsv)
+        Self::builder(self.tsv).from_reader(self.bytes)
+    }
+
+    /// How every table is read.
+    fn builder(tsv: bool) -> csv::ReaderBuilder {
+        let mut b = csv::ReaderBuilder::new();
+        b.delimiter(if tsv { b'\t' } else { b',' })
+            .quoting(!tsv)
             .comment(Some(b'#'))
             .flexible(true)
-            .has_headers(false)
-            .from_reader(self.bytes)
+            .has_headers(false);
+        b
     }
 
     fn blank(r: &csv::ByteRecord) -> bool {
@@ -616,7 +652,7 @@ impl<'b> Table<'b> {
     /// Where a record starts: its byte offset and its line.
     fn locate(&self, r: &csv::ByteRecord) -> (usize, u64) {
         let start = record_start(self.bytes, r.position().map_or(0, |p| p.byte() as usize));
-        (start, self.lines.line_of(start))
+        (start, self.lines.line_of(self.bytes, start))
     }
 
     /// The first pass: the header, the number of rows, malformed CSV.
@@ -642,7 +678,7 @@ impl<'b> Table<'b> {
                 Err(e) => {
                     let line = e.position().map(|p| {
                         self.lines
-                            .line_of(record_start(self.bytes, p.byte() as usize))
+                            .line_of(self.bytes, record_start(self.bytes, p.byte() as usize))
                     });
                     problems.push(line, None, format!("malformed CSV: {e}"));
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
@@ -714,7 +750,8 @@ enum CommandSource {
 }
 
 /// How every row becomes a job: the columns, the settings among them and the templates.
-struct Layout<'o> {
+#[derive(Debug)]
+struct Layout {
     /// The header's names (a plain list: one, the empty name of `{}`).
     columns: Vec<String>,
     /// The setting columns.
@@ -725,15 +762,15 @@ struct Layout<'o> {
     command: CommandSource,
     /// `--id`, parsed.
     id_template: Option<Vec<Piece>>,
-    opts: &'o ManifestOptions,
+    opts: ManifestOptions,
 }
 
-impl<'o> Layout<'o> {
+impl Layout {
     /// Resolves the command source and the `--id` template, reporting their problems.
     fn new(
         columns: Vec<String>,
         header_line: Option<u64>,
-        opts: &'o ManifestOptions,
+        opts: &ManifestOptions,
         problems: &mut Problems<'_>,
     ) -> Self {
         let cols = SettingColumns::find(&columns, opts.vars_only);
@@ -751,7 +788,7 @@ impl<'o> Layout<'o> {
             var_names,
             command: CommandSource::Invalid,
             id_template: None,
-            opts,
+            opts: opts.clone(),
         };
         layout.command = layout.command_source(header_line, problems);
         layout.id_template = layout.id_source(header_line, problems);
@@ -842,10 +879,23 @@ impl<'o> Layout<'o> {
 
 /// The jobs built so far and what is needed to check the next row.
 struct Rows {
-    jobs: Vec<JobSpec>,
+    table: RowTable,
+    /// Each job's `after` text, when there is an `after` column.
+    after: Option<Strings>,
+    /// Groups by first appearance, with their indices, and each job's, when there is a
+    /// `group` column.
+    groups: Vec<String>,
+    group_index: HashMap<String, u32>,
+    group_of: Option<Vec<u32>>,
     seen_ids: crate::idset::SeenIds,
     invalid_ids: HashSet<String>,
     ids_from_rows: bool,
+    warner: Warner,
+}
+
+/// The warnings given so far.
+#[derive(Default)]
+struct Warner {
     warnings: Vec<Problem>,
     /// The warnings already given, by origin and kind, so each is given once.
     warned: HashSet<(bool, &'static str)>,
@@ -871,87 +921,73 @@ fn nul_message(what: &str) -> String {
 }
 
 impl Rows {
-    fn new(layout: &Layout<'_>) -> Self {
+    fn new(layout: &Layout) -> Self {
         Rows {
-            jobs: Vec::new(),
+            table: RowTable::default(),
+            after: layout.cols.after.map(|_| Strings::default()),
+            groups: Vec::new(),
+            group_index: HashMap::new(),
+            group_of: layout.cols.group.map(|_| Vec::new()),
             seen_ids: Default::default(),
             invalid_ids: HashSet::new(),
             ids_from_rows: layout.cols.id.is_none() && layout.id_template.is_none(),
-            warnings: Vec::new(),
-            warned: HashSet::new(),
-            option_checked: HashSet::new(),
+            warner: Warner::default(),
         }
     }
 
-    /// Turns one row into a job, or reports its problems.
+    /// Turns one row (at byte `offset`) into a job, or reports its problems.
     fn add(
         &mut self,
-        l: &Layout<'_>,
-        index: usize,
-        line: u64,
+        l: &Layout,
+        at: (usize, u64, usize),
         fields: &[&str],
         problems: &mut Problems<'_>,
     ) {
+        let (index, line, offset) = at;
         let before = problems.list.len();
         let mut row = Row { line, problems };
-        let field = |c: Option<usize>| c.map_or("", |i| fields[i]);
         let (id, fresh) = self.row_id(l, index, fields, &mut row);
-        let shell = match field(l.cols.shell).trim() {
-            "" => l.opts.shell,
-            s => parse_bool(s).unwrap_or_else(|m| {
-                row.err("shell", m);
-                false
-            }),
-        };
-        let timeout = match field(l.cols.timeout).trim() {
-            "" => l.opts.default_timeout,
-            s => parse_duration(s).map(Some).unwrap_or_else(|m| {
-                row.err("timeout", m);
-                None
-            }),
-        };
-        let retries = match field(l.cols.retries).trim() {
-            "" => l.opts.default_retries,
-            s => s.parse::<u32>().unwrap_or_else(|_| {
-                row.err(
-                    "retries",
-                    format!("'{s}' is not a whole number (expected 0, 1, 2, …)"),
-                );
-                0
-            }),
-        };
-        let vars = l.vars(fields, &id);
-        let cwd = row_cwd(l, field(l.cols.cwd), &vars, &mut row);
-        let env = row_env(l, field(l.cols.env), &vars, &mut row);
-        let command = self.row_command(l, fields, &vars, shell, &mut row);
-        let Some(command) = command.filter(|_| row.problems.list.len() == before) else {
+        let job = build_job(
+            l,
+            (index, line),
+            &id,
+            fields,
+            &mut row,
+            Some(&mut self.warner),
+        );
+        let Some(job) = job.filter(|_| row.problems.list.len() == before) else {
             if fresh {
-                self.seen_ids.insert_other(id.clone(), line, &self.jobs);
+                self.seen_ids.insert_other(id.clone(), line, &self.table);
             }
             if row.problems.list.len() != before {
                 self.invalid_ids.insert(id);
             }
             return;
         };
-        self.jobs.push(JobSpec {
-            index,
-            line,
-            id,
-            command,
-            timeout,
-            retries,
-            after: field(l.cols.after)
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
-            group: Some(field(l.cols.group).trim())
-                .filter(|g| !g.is_empty())
-                .map(str::to_string),
-            cwd,
-            env,
+        let narrow = |v: u64| u32::try_from(v).expect("a manifest of at most 256 MiB");
+        self.table.rows.push(RowRef {
+            offset: narrow(offset as u64),
+            line: narrow(line),
+            index: narrow(index as u64),
+            retries: job.retries,
         });
+        self.table.ids.push(&job.id);
+        if let Some(after) = &mut self.after {
+            after.push(field(fields, l.cols.after));
+        }
+        if let Some(group_of) = &mut self.group_of {
+            let g = job.group.map_or(NO_GROUP, |g| {
+                let next = self.groups.len() as u32;
+                *self.group_index.entry(g).or_insert_with_key(|g| {
+                    self.groups.push(g.clone());
+                    next
+                })
+            });
+            group_of.push(g);
+        }
         if fresh {
-            self.seen_ids.insert_job(self.jobs.len() - 1, &self.jobs);
+            self.seen_ids
+                .insert_job(self.table.rows.len() - 1, &self.table);
         }
     }
 
@@ -960,22 +996,23 @@ impl Rows {
     /// not a row number).
     fn row_id(
         &mut self,
-        l: &Layout<'_>,
+        l: &Layout,
         index: usize,
         fields: &[&str],
         row: &mut Row,
     ) -> (String, bool) {
-        let (id, built) = match (&l.id_template, l.cols.id) {
-            (Some(t), _) => (template::render(t, &l.vars(fields, ""), false), "--id: "),
-            (None, Some(i)) => (fields[i].trim().to_string(), ""),
-            (None, None) => ((index + 1).to_string(), ""),
+        let id = row_id(l, index, fields);
+        let built = if l.id_template.is_some() {
+            "--id: "
+        } else {
+            ""
         };
         let mut fresh = false;
         if let Err(msg) = check_id(&id) {
             row.err("id", format!("{built}{msg}"));
         } else if self.ids_from_rows {
             // Row numbers are unique: nothing to remember.
-        } else if let Some(first) = self.seen_ids.line_of(&id, &self.jobs) {
+        } else if let Some(first) = self.seen_ids.line_of(&id, &self.table) {
             row.err(
                 "id",
                 format!(
@@ -987,66 +1024,140 @@ impl Rows {
         }
         (id, fresh)
     }
+}
 
-    /// The row's command, checked, with the warnings it deserves.
-    fn row_command(
-        &mut self,
-        l: &Layout<'_>,
-        fields: &[&str],
-        vars: &Vars<'_>,
-        shell: bool,
-        row: &mut Row,
-    ) -> Option<CommandLine> {
-        let pieces = match &l.command {
-            CommandSource::Invalid => return None,
-            CommandSource::Item => Cow::Owned(vec![Piece::Lit(fields[0].to_string())]),
-            CommandSource::Template(p) => Cow::Borrowed(p),
-            CommandSource::Column(c) => {
-                let is_var = |n: &str| l.is_var(n);
-                match template::checked(fields[*c], &is_var, &l.var_names) {
-                    Ok(p) => Cow::Owned(p),
-                    Err(m) => {
-                        row.err("command", m);
-                        return None;
-                    }
-                }
-            }
-        };
-        if template::has_nul(&pieces) {
-            row.err("command", nul_message("the command"));
-            return None;
-        }
-        let item_shell = matches!(l.command, CommandSource::Item);
-        let command = if shell || item_shell {
-            CommandLine::Shell(template::render(&pieces, vars, true))
-        } else {
-            match template::split_direct(&pieces, vars) {
-                Ok(words) => CommandLine::Direct(words),
-                Err(e) => {
-                    row.err(
-                        "command",
-                        format!("{e} (expected POSIX shell quoting, or shell=true)"),
-                    );
+/// Field `c` of a row, or "" for a column the manifest does not have.
+fn field<'f>(fields: &[&'f str], c: Option<usize>) -> &'f str {
+    c.map_or("", |i| fields[i])
+}
+
+/// The row's id, unchecked: from the `id` column, built by `--id`, or the row number.
+fn row_id(l: &Layout, index: usize, fields: &[&str]) -> String {
+    match (&l.id_template, l.cols.id) {
+        (Some(t), _) => template::render(t, &l.vars(fields, ""), false),
+        (None, Some(i)) => fields[i].trim().to_string(),
+        (None, None) => (index + 1).to_string(),
+    }
+}
+
+/// Builds the job of a row (`at`: its index and line) whose id is `id`, reporting its
+/// problems on `row`; `warner` (none when a row is read again) collects warnings. Returns
+/// `None` when the row has problems, though not always: compare the problem count.
+fn build_job(
+    l: &Layout,
+    (index, line): (usize, u64),
+    id: &str,
+    fields: &[&str],
+    row: &mut Row,
+    warner: Option<&mut Warner>,
+) -> Option<JobSpec> {
+    let shell = match field(fields, l.cols.shell).trim() {
+        "" => l.opts.shell,
+        s => parse_bool(s).unwrap_or_else(|m| {
+            row.err("shell", m);
+            false
+        }),
+    };
+    let timeout = match field(fields, l.cols.timeout).trim() {
+        "" => l.opts.default_timeout,
+        s => parse_duration(s).map(Some).unwrap_or_else(|m| {
+            row.err("timeout", m);
+            None
+        }),
+    };
+    let retries = match field(fields, l.cols.retries).trim() {
+        "" => l.opts.default_retries,
+        s => s.parse::<u32>().unwrap_or_else(|_| {
+            row.err(
+                "retries",
+                format!("'{s}' is not a whole number (expected 0, 1, 2, …)"),
+            );
+            0
+        }),
+    };
+    let vars = l.vars(fields, id);
+    let cwd = row_cwd(l, field(fields, l.cols.cwd), &vars, row);
+    let env = row_env(l, field(fields, l.cols.env), &vars, row);
+    let command = row_command(l, fields, &vars, shell, row, warner)?;
+    Some(JobSpec {
+        index,
+        line,
+        id: id.to_string(),
+        command,
+        timeout,
+        retries,
+        after: field(fields, l.cols.after)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        group: Some(field(fields, l.cols.group).trim())
+            .filter(|g| !g.is_empty())
+            .map(str::to_string),
+        cwd,
+        env,
+    })
+}
+
+/// The row's command, checked, with the warnings it deserves.
+fn row_command(
+    l: &Layout,
+    fields: &[&str],
+    vars: &Vars<'_>,
+    shell: bool,
+    row: &mut Row,
+    warner: Option<&mut Warner>,
+) -> Option<CommandLine> {
+    let pieces = match &l.command {
+        CommandSource::Invalid => return None,
+        CommandSource::Item => Cow::Owned(vec![Piece::Lit(fields[0].to_string())]),
+        CommandSource::Template(p) => Cow::Borrowed(p),
+        CommandSource::Column(c) => {
+            let is_var = |n: &str| l.is_var(n);
+            match template::checked(fields[*c], &is_var, &l.var_names) {
+                Ok(p) => Cow::Owned(p),
+                Err(m) => {
+                    row.err("command", m);
                     return None;
                 }
             }
-        };
-        if command.is_empty() {
-            row.err("command", EMPTY_COMMAND);
-            return None;
         }
-        if command.has_nul() {
-            row.err("command", nul_message("a value in the command"));
-            return None;
-        }
-        if !item_shell {
-            self.warn(l, &pieces, shell, row);
-        }
-        Some(command)
+    };
+    if template::has_nul(&pieces) {
+        row.err("command", nul_message("the command"));
+        return None;
     }
+    let item_shell = matches!(l.command, CommandSource::Item);
+    let command = if shell || item_shell {
+        CommandLine::Shell(template::render(&pieces, vars, true))
+    } else {
+        match template::split_direct(&pieces, vars) {
+            Ok(words) => CommandLine::Direct(words),
+            Err(e) => {
+                row.err(
+                    "command",
+                    format!("{e} (expected POSIX shell quoting, or shell=true)"),
+                );
+                return None;
+            }
+        }
+    };
+    if command.is_empty() {
+        row.err("command", EMPTY_COMMAND);
+        return None;
+    }
+    if command.has_nul() {
+        row.err("command", nul_message("a value in the command"));
+        return None;
+    }
+    if let Some(w) = warner.filter(|_| !item_shell) {
+        w.warn(l, &pieces, shell, row);
+    }
+    Some(command)
+}
 
+impl Warner {
     /// Warns, once per kind and source, about a template that lets a shell re-parse a value.
-    fn warn(&mut self, l: &Layout<'_>, pieces: &[Piece], shell: bool, row: &Row) {
+    fn warn(&mut self, l: &Layout, pieces: &[Piece], shell: bool, row: &Row) {
         let from_option = matches!(l.command, CommandSource::Template(_));
         // `--command` is the same for every row: check it once per mode.
         if from_option && !self.option_checked.insert(shell) {
@@ -1084,8 +1195,96 @@ impl Rows {
     }
 }
 
+/// What it takes to build a job again from its row: the manifest's bytes and how its rows
+/// were read. Every row it is asked for was valid when first read, so it is valid again.
+#[derive(Debug)]
+pub(crate) struct Reparse {
+    bytes: Arc<Vec<u8>>,
+    /// Where the rows' offsets count from (past a byte-order mark).
+    start: usize,
+    tsv: bool,
+    layout: Layout,
+    /// Readers ready to seek to a row: building one costs more than reading a row, so each is
+    /// kept for the next row (one per thread reading rows at the same time).
+    readers: parking_lot::Mutex<Vec<csv::Reader<std::io::Cursor<Bytes>>>>,
+}
+
+/// The manifest's bytes, shared, as a reader reads them.
+#[derive(Debug, Clone)]
+struct Bytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Reparse {
+    fn new(bytes: Arc<Vec<u8>>, start: usize, tsv: bool, layout: Layout) -> Self {
+        Reparse {
+            bytes,
+            start,
+            tsv,
+            layout,
+            readers: parking_lot::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Reads the record that starts at byte `at` into `rec`.
+    fn read_record(&self, at: usize, rec: &mut csv::ByteRecord) {
+        let reader = self.readers.lock().pop();
+        let mut reader = reader.unwrap_or_else(|| {
+            let cursor = std::io::Cursor::new(Bytes(Arc::clone(&self.bytes)));
+            // Small: each read fills the buffer from the row on, for one row.
+            Table::builder(self.tsv)
+                .buffer_capacity(512)
+                .from_reader(cursor)
+        });
+        let mut pos = csv::Position::new();
+        pos.set_byte(at as u64);
+        let read = reader.seek(pos).is_ok() && matches!(reader.read_byte_record(rec), Ok(true));
+        assert!(read, "a row that was valid can be read again");
+        self.readers.lock().push(reader);
+    }
+
+    /// The job of the row at `r`.
+    pub(crate) fn job(&self, r: RowRef) -> JobSpec {
+        let bytes = &self.bytes[self.start..];
+        let at = &bytes[r.offset as usize..];
+        let (index, line) = (r.index as usize, u64::from(r.line));
+        let mut problems = Problems::new("");
+        let mut row = Row {
+            line,
+            problems: &mut problems,
+        };
+        let item = |sep: u8| {
+            let raw = at.split(|&b| b == sep).next().unwrap_or_default();
+            let raw = match sep {
+                b'\n' => raw.strip_suffix(b"\r").unwrap_or(raw),
+                _ => raw,
+            };
+            vec![std::str::from_utf8(raw).expect("a valid item")]
+        };
+        let mut rec = csv::ByteRecord::new();
+        let fields = match self.layout.opts.input {
+            InputFormat::Lines => item(b'\n'),
+            InputFormat::Null => item(b'\0'),
+            InputFormat::Table => {
+                self.read_record(self.start + r.offset as usize, &mut rec);
+                rec.iter()
+                    .map(|f| std::str::from_utf8(f).expect("a valid row"))
+                    .collect()
+            }
+        };
+        let id = row_id(&self.layout, index, &fields);
+        build_job(&self.layout, (index, line), &id, &fields, &mut row, None)
+            .filter(|_| problems.list.is_empty())
+            .expect("a row that was valid is valid when read again")
+    }
+}
+
 /// The row's working directory (a template).
-fn row_cwd(l: &Layout<'_>, text: &str, vars: &Vars<'_>, row: &mut Row) -> Option<PathBuf> {
+fn row_cwd(l: &Layout, text: &str, vars: &Vars<'_>, row: &mut Row) -> Option<PathBuf> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -1103,7 +1302,7 @@ fn row_cwd(l: &Layout<'_>, text: &str, vars: &Vars<'_>, row: &mut Row) -> Option
 }
 
 /// The row's extra environment: `KEY=VALUE` words, each value a template.
-fn row_env(l: &Layout<'_>, text: &str, vars: &Vars<'_>, row: &mut Row) -> Vec<(String, String)> {
+fn row_env(l: &Layout, text: &str, vars: &Vars<'_>, row: &mut Row) -> Vec<(String, String)> {
     let mut env = Vec::new();
     if text.trim().is_empty() {
         return env;
@@ -1148,26 +1347,25 @@ fn row_env(l: &Layout<'_>, text: &str, vars: &Vars<'_>, row: &mut Row) -> Vec<(S
     env
 }
 
-/// Maps byte offsets to 1-based line numbers.
-struct LineIndex {
-    /// Offsets of every `\n`.
-    newlines: Vec<usize>,
+/// Maps byte offsets to 1-based line numbers, counting line ends from the offset asked
+/// before: offsets are asked in increasing order, so a pass over the bytes counts each line end
+/// once, and nothing is stored per line.
+#[derive(Debug, Default)]
+struct LineCursor {
+    /// The offset last asked, and its line (0 until the first question).
+    at: std::cell::Cell<(usize, u64)>,
 }
 
-impl LineIndex {
-    fn new(bytes: &[u8]) -> Self {
-        LineIndex {
-            newlines: bytes
-                .iter()
-                .enumerate()
-                .filter(|&(_, &b)| b == b'\n')
-                .map(|(i, _)| i)
-                .collect(),
+impl LineCursor {
+    fn line_of(&self, bytes: &[u8], offset: usize) -> u64 {
+        let (mut from, mut line) = self.at.get();
+        if offset < from || line == 0 {
+            (from, line) = (0, 1);
         }
-    }
-
-    fn line_of(&self, offset: usize) -> u64 {
-        self.newlines.partition_point(|&n| n < offset) as u64 + 1
+        let offset = offset.min(bytes.len());
+        line += bytes[from..offset].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.at.set((offset, line));
+        line
     }
 }
 
@@ -1211,10 +1409,10 @@ mod tests {
             "\u{feff}id,command\r\n# a comment\r\n\r\na,echo hi\r\nb,\"printf '%s' 'x y'\"\r\n",
         );
         assert_eq!(m.jobs.len(), 2);
-        assert_eq!(m.jobs[0].id, "a");
-        assert_eq!(m.jobs[0].line, 4);
+        assert_eq!(m.jobs.get(0).id, "a");
+        assert_eq!(m.jobs.get(0).line, 4);
         assert_eq!(
-            m.jobs[1].command,
+            m.jobs.get(1).command,
             CommandLine::Direct(vec!["printf".into(), "%s".into(), "x y".into()])
         );
     }
@@ -1222,17 +1420,14 @@ mod tests {
     #[test]
     fn ids_default_to_row_numbers() {
         let m = parse_ok("command\ntrue\nfalse\n");
-        assert_eq!(
-            m.jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
-            ["1", "2"]
-        );
+        assert_eq!(m.jobs.ids().collect::<Vec<_>>(), ["1", "2"]);
     }
 
     #[test]
     fn placeholders_direct_mode_never_split() {
         let m = parse_ok("id,file,command\nx,a b;$(rm -rf /),echo {file} pre{id}post {{lit}}\n");
         assert_eq!(
-            m.jobs[0].command,
+            m.jobs.get(0).command,
             CommandLine::Direct(vec![
                 "echo".into(),
                 "a b;$(rm -rf /)".into(),
@@ -1246,7 +1441,7 @@ mod tests {
     fn placeholders_shell_mode_are_quoted() {
         let m = parse_ok("id,file,shell,command\nx,'; touch pwned',true,cat {file}\n");
         assert_eq!(
-            m.jobs[0].command,
+            m.jobs.get(0).command,
             CommandLine::Shell("cat ''\\''; touch pwned'\\'''".into())
         );
     }
@@ -1336,7 +1531,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            m.jobs[0].command,
+            m.jobs.get(0).command,
             CommandLine::Direct(vec!["echo".into(), "x, y".into()])
         );
     }
@@ -1349,7 +1544,7 @@ mod tests {
         };
         let m = parse("m.csv", b"file,table\na.csv,sales\n", false, &opts).unwrap();
         assert_eq!(
-            m.jobs[0].command,
+            m.jobs.get(0).command,
             CommandLine::Direct(vec![
                 "load".into(),
                 "--table".into(),
@@ -1377,7 +1572,7 @@ mod tests {
             &opts,
         )
         .unwrap();
-        let j = &m.jobs[0];
+        let j = &m.jobs.get(0);
         assert_eq!(
             j.env,
             [
@@ -1435,14 +1630,14 @@ mod tests {
                 ]),
             ]
         );
-        assert_eq!((m.jobs[1].line, m.ids_from_rows), (4, true));
+        assert_eq!((m.jobs.get(1).line, m.ids_from_rows), (4, true));
         let shell = ManifestOptions {
             shell: true,
             ..lines.clone()
         };
         let m = with(shell, b"it's\n").unwrap();
         assert_eq!(
-            m.jobs[0].command,
+            m.jobs.get(0).command,
             CommandLine::Shell("wc -l 'it'\\''s' x1".into())
         );
         let cmds = ManifestOptions {
@@ -1451,7 +1646,7 @@ mod tests {
         };
         let m = with(cmds, b"echo {} > out\n").unwrap();
         assert_eq!(
-            m.jobs[0].command,
+            m.jobs.get(0).command,
             CommandLine::Shell("echo {} > out".into())
         );
         let null = ManifestOptions {
@@ -1460,8 +1655,8 @@ mod tests {
         };
         let m = with(null, b"a\nb\0\0c").unwrap();
         assert_eq!(m.jobs.len(), 2);
-        assert_eq!(m.jobs[0].command.display(), "wc -l 'a\nb' x1");
-        assert_eq!(m.jobs[1].line, 3);
+        assert_eq!(m.jobs.get(0).command.display(), "wc -l 'a\nb' x1");
+        assert_eq!(m.jobs.get(1).line, 3);
     }
 
     #[test]
@@ -1471,9 +1666,12 @@ mod tests {
             ..Default::default()
         };
         let m = with(opts, b"command,shell\necho a > f,\necho b > g,no\n").unwrap();
-        assert_eq!(m.jobs[0].command, CommandLine::Shell("echo a > f".into()));
         assert_eq!(
-            m.jobs[1].command,
+            m.jobs.get(0).command,
+            CommandLine::Shell("echo a > f".into())
+        );
+        assert_eq!(
+            m.jobs.get(1).command,
             CommandLine::Direct(vec!["echo".into(), "b".into(), ">".into(), "g".into()])
         );
     }
@@ -1489,7 +1687,7 @@ mod tests {
             b"table,day,command\nsales,1,true\nstock,1,true\n",
         )
         .unwrap();
-        assert_eq!(m.jobs[1].id, "stock-1");
+        assert_eq!(m.jobs.get(1).id, "stock-1");
         assert!(!m.ids_from_rows);
         let p = with(
             opts.clone(),
@@ -1526,7 +1724,7 @@ mod tests {
             ..Default::default()
         };
         let m = with(opts, b"id,env,cwd,shell\nx y,LD_PRELOAD=evil,/,true\n").unwrap();
-        let j = &m.jobs[0];
+        let j = &m.jobs.get(0);
         assert_eq!(j.id, "1");
         assert!(j.env.is_empty() && j.cwd.is_none());
         assert_eq!(
@@ -1609,5 +1807,37 @@ mod tests {
     fn manifest_size_is_capped() {
         let e = read_source("/dev/zero").unwrap_err();
         assert!(e.to_string().contains("larger than 256 MiB"), "{e}");
+    }
+
+    /// Jobs are built again from their rows when needed: every layout gives back the job the
+    /// row was checked as, wherever the row is (after a byte-order mark, comments, blank lines,
+    /// CRLF, a quoted line break, a bad row).
+    #[test]
+    fn rows_read_again_give_the_same_jobs() {
+        let opts = ManifestOptions::default();
+        let text = "\u{feff}id,command,env,retries\r\n# a comment\r\n\r\na,\"echo 'x\r\ny'\",K=v,2\r\nbad,,,\r\nb,true,,\r\n";
+        let (m, problems) = parse_all("m.csv", text.as_bytes().to_vec(), false, &opts);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let a = m.jobs.get(0);
+        assert_eq!((a.id.as_str(), a.line, a.index, a.retries), ("a", 4, 0, 2));
+        assert_eq!(a.command.display(), "echo 'x\r\ny'");
+        assert_eq!(a.env, [("K".to_string(), "v".to_string())]);
+        let b = m.jobs.get(1);
+        assert_eq!((b.id.as_str(), b.line, b.index), ("b", 7, 2));
+        let tsv = parse("m.tsv", b"id\tcommand\nx\techo \"1\"\n", true, &opts).unwrap();
+        assert_eq!(tsv.jobs.get(0).command.display(), "echo 1");
+        for (input, bytes) in [
+            (InputFormat::Lines, &b"\n  \none\r\ntwo"[..]),
+            (InputFormat::Null, &b"\0one\0two\0"[..]),
+        ] {
+            let o = ManifestOptions {
+                input,
+                command_template: Some("echo {}".into()),
+                ..Default::default()
+            };
+            let m = parse("list", bytes, false, &o).unwrap();
+            let got: Vec<String> = m.jobs.iter().map(|j| j.command.display()).collect();
+            assert_eq!(got, ["echo one", "echo two"], "{input:?}");
+        }
     }
 }

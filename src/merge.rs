@@ -225,12 +225,7 @@ impl<'p> Merged<'p> {
         Merged {
             plan,
             shards: shard::assign(plan, count),
-            index: plan
-                .jobs
-                .iter()
-                .enumerate()
-                .map(|(i, j)| (j.id.as_str(), i))
-                .collect(),
+            index: plan.jobs.ids().enumerate().map(|(i, id)| (id, i)).collect(),
             expected,
             results: vec![None; plan.jobs.len()],
             given: vec![None; count as usize + 1],
@@ -371,7 +366,7 @@ impl<'p> Merged<'p> {
                     "{}: lacks {n} job(s) of shard {s}/{}, e.g. '{}' (expected every job of its shard)",
                     file.display(),
                     self.expected.count,
-                    self.plan.jobs[first].id
+                    self.plan.jobs.id(first)
                 ));
             }
         }

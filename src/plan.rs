@@ -8,7 +8,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use crate::adjacency::Adjacency;
-use crate::manifest::{JobSpec, Manifest, Problem};
+use crate::jobs::Jobs;
+use crate::manifest::{Manifest, Problem, NO_GROUP};
 
 /// A validated manifest, ready to schedule.
 #[derive(Debug, Clone)]
@@ -16,7 +17,7 @@ pub struct Plan {
     /// The manifest's display name.
     pub manifest: String,
     /// Every job, in manifest order.
-    pub jobs: Vec<JobSpec>,
+    pub jobs: Jobs,
     /// For each job, the indices of the jobs in its `after` (sorted, without repeats).
     pub deps: Adjacency,
     /// For each job, the indices of the jobs whose `after` names it (in manifest order).
@@ -25,8 +26,9 @@ pub struct Plan {
     pub groups: Vec<String>,
     /// For each group, its `--limit` (`None`: only the worker count limits it).
     pub group_limits: Vec<Option<usize>>,
-    /// For each job, its group's index in `groups`.
-    pub group_of: Vec<Option<usize>>,
+    /// For each job, its group's index in `groups` ([`NO_GROUP`]: none); empty when no job
+    /// is in a group. Read it with [`Plan::group`].
+    pub group_of: Vec<u32>,
     /// True when the ids are row (or item) numbers, so `--resume` matches by command.
     pub ids_from_rows: bool,
     /// Hex SHA-256 of the manifest's bytes, as read (empty when the plan was not read from
@@ -42,28 +44,29 @@ impl Plan {
         let name = manifest.name.clone();
         let jobs = &manifest.jobs;
         let mut problems = Vec::new();
+        let after = |i: usize| match manifest.after.is_empty() {
+            true => "",
+            false => manifest.after.get(i),
+        };
         // Only `after` looks ids up: without it, no index is built.
-        let index: HashMap<&str, usize> = if jobs.iter().any(|j| !j.after.is_empty()) {
-            jobs.iter()
-                .enumerate()
-                .map(|(i, j)| (j.id.as_str(), i))
-                .collect()
+        let index: HashMap<&str, usize> = if (0..jobs.len()).any(|i| !after(i).trim().is_empty()) {
+            jobs.ids().enumerate().map(|(i, id)| (id, i)).collect()
         } else {
             HashMap::new()
         };
 
         let mut deps = Adjacency::new();
         let mut mine: Vec<usize> = Vec::new();
-        for job in jobs {
+        for i in 0..jobs.len() {
             mine.clear();
-            for dep in &job.after {
-                match index.get(dep.as_str()) {
+            for dep in after(i).split_whitespace() {
+                match index.get(dep) {
                     Some(&d) => mine.push(d),
                     // A row with problems of its own: already reported.
                     None if manifest.invalid_ids.contains(dep) => {}
                     None => problems.push(Problem {
                         origin: name.clone(),
-                        line: Some(job.line),
+                        line: Some(jobs.line(i)),
                         column: Some("after".into()),
                         message: format!(
                             "unknown id '{dep}' (expected the id of a job in this manifest)"
@@ -81,7 +84,7 @@ impl Plan {
         let dependents = deps.transpose();
         problems.extend(cycle_problems(&name, jobs, &deps));
 
-        let (groups, group_of, group_limits) = resolve_groups(jobs, limits, &mut problems);
+        let group_limits = resolve_limits(&manifest.groups, limits, &mut problems);
 
         if !problems.is_empty() {
             problems.sort_by_key(|p| p.line);
@@ -92,13 +95,21 @@ impl Plan {
             jobs: manifest.jobs,
             deps,
             dependents,
-            groups,
+            groups: manifest.groups,
             group_limits,
-            group_of,
+            group_of: manifest.group_of,
             ids_from_rows: manifest.ids_from_rows,
             manifest_sha256: String::new(),
             shard: None,
         })
+    }
+
+    /// Job `i`'s group, as an index in [`Plan::groups`].
+    pub fn group(&self, i: usize) -> Option<usize> {
+        match self.group_of.get(i) {
+            Some(&g) if g != NO_GROUP => Some(g as usize),
+            _ => None,
+        }
     }
 
     /// The plan of the jobs with `keep[i]` set, in manifest order. No kept job may depend on
@@ -126,19 +137,15 @@ impl Plan {
             deps.push_node(remap(&self.deps[i]));
             dependents.push_node(remap(&self.dependents[i]));
         }
-        let group_of = (0..keep.len())
-            .filter(|&i| keep[i])
-            .map(|i| self.group_of[i])
-            .collect();
-        let jobs = self
-            .jobs
-            .into_iter()
-            .zip(keep)
-            .filter(|(_, &k)| k)
-            .map(|(j, _)| j)
-            .collect();
+        let group_of = match self.group_of.is_empty() {
+            true => Vec::new(),
+            false => (0..keep.len())
+                .filter(|&i| keep[i])
+                .map(|i| self.group_of[i])
+                .collect(),
+        };
         Plan {
-            jobs,
+            jobs: self.jobs.subset(keep),
             deps,
             dependents,
             group_of,
@@ -167,31 +174,16 @@ impl Plan {
     }
 }
 
-/// Names the groups (in order of first appearance), each job's group and each group's
-/// `--limit`; a limit naming no group is a problem.
-#[allow(clippy::type_complexity)]
-fn resolve_groups(
-    jobs: &[JobSpec],
+/// Each group's `--limit`; a limit naming no group is a problem.
+fn resolve_limits(
+    groups: &[String],
     limits: &[(String, usize)],
     problems: &mut Vec<Problem>,
-) -> (Vec<String>, Vec<Option<usize>>, Vec<Option<usize>>) {
-    let mut groups: Vec<String> = Vec::new();
-    let mut group_index: HashMap<&str, usize> = HashMap::new();
-    let group_of: Vec<Option<usize>> = jobs
-        .iter()
-        .map(|j| {
-            j.group.as_deref().map(|g| {
-                *group_index.entry(g).or_insert_with(|| {
-                    groups.push(g.to_string());
-                    groups.len() - 1
-                })
-            })
-        })
-        .collect();
+) -> Vec<Option<usize>> {
     let mut group_limits = vec![None; groups.len()];
     for (g, n) in limits {
-        match group_index.get(g.as_str()) {
-            Some(&gi) => group_limits[gi] = Some(*n),
+        match groups.iter().position(|name| name == g) {
+            Some(gi) => group_limits[gi] = Some(*n),
             None => {
                 problems.push(Problem {
                     origin: "--limit".into(),
@@ -205,19 +197,19 @@ fn resolve_groups(
             }
         }
     }
-    (groups, group_of, group_limits)
+    group_limits
 }
 
 /// One problem per dependency cycle, on the line of its first job.
-fn cycle_problems(name: &str, jobs: &[JobSpec], deps: &Adjacency) -> Vec<Problem> {
+fn cycle_problems(name: &str, jobs: &Jobs, deps: &Adjacency) -> Vec<Problem> {
     find_cycles(deps)
         .into_iter()
         .map(|cycle| {
             let first = *cycle.iter().min().expect("a cycle has members");
-            let ids: Vec<&str> = cycle.iter().map(|&i| jobs[i].id.as_str()).collect();
+            let ids: Vec<&str> = cycle.iter().map(|&i| jobs.id(i)).collect();
             Problem {
                 origin: name.to_string(),
-                line: Some(jobs[first].line),
+                line: Some(jobs.line(first)),
                 column: Some("after".into()),
                 message: format!(
                     "dependency cycle: {} (expected `after` to form no cycle)",
@@ -388,11 +380,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let ids: Vec<&str> = p
-            .start_order()
-            .iter()
-            .map(|&i| p.jobs[i].id.as_str())
-            .collect();
+        let ids: Vec<&str> = p.start_order().iter().map(|&i| p.jobs.id(i)).collect();
         assert_eq!(ids, ["b", "c", "a", "d"]);
     }
 
@@ -439,7 +427,7 @@ mod tests {
         );
         let p = plan("id,command,group\na,true,db\n", &[("db".into(), 2)]).unwrap();
         assert_eq!(p.group_limits, [Some(2)]);
-        assert_eq!(p.group_of, [Some(0)]);
+        assert_eq!(p.group(0), Some(0));
     }
 
     #[test]

@@ -726,7 +726,7 @@ pub fn write_report(
 /// The cells of job `i`'s row in the plan table; long commands are cut to keep the table
 /// readable (`--dry-run` prints them whole).
 fn plan_row(plan: &Plan, i: usize) -> [String; 6] {
-    let j = &plan.jobs[i];
+    let j = plan.jobs.get(i);
     let mut command = j.command.display();
     if command.chars().count() > 60 {
         command = command.chars().take(59).collect::<String>() + "…";
@@ -787,8 +787,8 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
             .unwrap_or_default()
     )?;
     let mut members = vec![0usize; plan.groups.len()];
-    for g in plan.group_of.iter().flatten() {
-        members[*g] += 1;
+    for g in (0..plan.jobs.len()).filter_map(|i| plan.group(i)) {
+        members[g] += 1;
     }
     for (g, name) in plan.groups.iter().enumerate() {
         writeln!(

@@ -31,7 +31,7 @@ pub fn from_joblog(plan: &Plan, joblog: Option<&Path>) -> Result<Vec<bool>, Jobl
 
 /// For each job of `plan`, whether the joblog `history` lets it be skipped.
 pub fn resumed(plan: &Plan, history: &History) -> Vec<bool> {
-    let hashes: Vec<String> = plan.jobs.iter().map(joblog::command_hash).collect();
+    let hashes = plan.jobs.iter().map(|j| joblog::command_hash(&j));
     let mut resumed: Vec<bool> = if plan.ids_from_rows {
         let mut left: HashMap<&str, usize> = history
             .by_hash
@@ -39,7 +39,6 @@ pub fn resumed(plan: &Plan, history: &History) -> Vec<bool> {
             .map(|(h, n)| (h.as_str(), *n))
             .collect();
         hashes
-            .iter()
             .map(|h| match left.get_mut(h.as_str()) {
                 Some(n) if *n > 0 => {
                     *n -= 1;
@@ -50,9 +49,9 @@ pub fn resumed(plan: &Plan, history: &History) -> Vec<bool> {
             .collect()
     } else {
         plan.jobs
-            .iter()
-            .zip(&hashes)
-            .map(|(j, h)| history.by_id.get(&j.id) == Some(h))
+            .ids()
+            .zip(hashes)
+            .map(|(id, h)| history.by_id.get(id) == Some(&h))
             .collect()
     };
     run_dependents_too(plan, &mut resumed);
@@ -85,7 +84,7 @@ mod tests {
     fn history(plan: &Plan, ok: &[usize]) -> History {
         let mut h = History::default();
         for &i in ok {
-            let job = &plan.jobs[i];
+            let job = &plan.jobs.get(i);
             h.record(&job.id, true, &joblog::command_hash(job));
         }
         h
@@ -106,7 +105,7 @@ mod tests {
         let mut h = history(&p, &[0, 1]);
         assert_eq!(resumed(&p, &h), [true, true, false]);
         // A later failure of the same command takes its successes away.
-        h.record("3", false, &joblog::command_hash(&p.jobs[0]));
+        h.record("3", false, &joblog::command_hash(&p.jobs.get(0)));
         assert_eq!(resumed(&p, &h), [false, false, false]);
     }
 

@@ -133,7 +133,7 @@ impl OutputPaths {
     /// `--output-dir`, `None` otherwise (the files have no name).
     fn kept(&self, plan: &Plan, index: usize, ext: &str) -> Option<PathBuf> {
         self.keep
-            .then(|| self.dir.join(format!("{}.{ext}", plan.jobs[index].id)))
+            .then(|| self.dir.join(format!("{}.{ext}", plan.jobs.id(index))))
     }
 
     /// Creates the file one stream (`ext`: `out` or `err`) of job `index` goes to. Returns the
@@ -239,7 +239,7 @@ fn capture(
 
 /// [`work`] once the job is counted as running.
 fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
-    let job = &shared.plan.jobs[task.index];
+    let job = &shared.plan.jobs.get(task.index);
     let mut anonymous = Anonymous::default();
     let stdout = if shared.stdout_wanted || shared.paths.keep {
         match capture(shared, task.index, "out", &mut anonymous.out) {
@@ -335,7 +335,7 @@ impl Dispatcher<'_> {
         let Some(result) = self.table.result(i) else {
             return;
         };
-        let job = &self.plan.jobs[i];
+        let job = &self.plan.jobs.get(i);
         let mut failed = None;
         if let Some(log) = self.joblog.as_deref_mut() {
             if let Err(e) = log.append(job, result) {
@@ -425,7 +425,7 @@ impl Dispatcher<'_> {
         if !self.table.unstart(i) {
             self.internal_error(&format!(
                 "job '{}' came back but was not running",
-                self.plan.jobs[i].id
+                self.plan.jobs.id(i)
             ));
             return;
         }
@@ -467,7 +467,7 @@ impl Dispatcher<'_> {
         if !self.warned_deferral {
             self.warned_deferral = true;
             self.console.handle(Event::StartDeferred {
-                job: &self.plan.jobs[i],
+                job: &self.plan.jobs.get(i),
                 error: msg,
             });
         }
@@ -488,10 +488,10 @@ impl Dispatcher<'_> {
         let Some(attempts) = self.table.running_attempt(i) else {
             return self.internal_error(&format!(
                 "job '{}' ran but was not running",
-                self.plan.jobs[i].id
+                self.plan.jobs.id(i)
             ));
         };
-        let job = &self.plan.jobs[i];
+        let job = &self.plan.jobs.get(i);
         let status = attempt.status();
         let retry = attempt.retryable() && attempts <= job.retries && !self.stopping();
         let (out, err) = self.paths.captured(self.plan, i, anonymous);
@@ -668,7 +668,7 @@ fn start_order_is_fixed(plan: &Plan, settings: &RunSettings) -> bool {
     settings.max_failures.is_none()
         && plan.deps.has_no_edges()
         && plan.group_limits.iter().all(Option::is_none)
-        && plan.jobs.iter().all(|j| j.retries == 0)
+        && (0..plan.jobs.len()).all(|i| plan.jobs.retries(i) == 0)
 }
 
 /// Runs every job of the plan and returns their results.
@@ -807,9 +807,11 @@ mod tests {
         )
         .unwrap();
         let mut plan = Plan::new(m, &[]).unwrap();
-        for j in &mut plan.jobs {
+        let mut specs: Vec<_> = plan.jobs.iter().collect();
+        for j in &mut specs {
             j.cwd = Some(dir.to_path_buf());
         }
+        plan.jobs = crate::jobs::Jobs::from_specs(specs);
         let (signals, tx) = SignalSource::manual();
         let token = CancelToken::new().unwrap();
         let mut console = Console::new(OutputMode::None, true, false);

@@ -220,7 +220,7 @@ impl<'a> JobTable<'a> {
         }
         *self.counts.slot(was) -= 1;
         *self.counts.slot(now) += 1;
-        if let Some(g) = self.plan.group_of[i] {
+        if let Some(g) = self.plan.group(i) {
             if was == Kind::Running {
                 self.group_running[g] -= 1;
                 if let Some(w) = self.group_waiting[g].pop() {
@@ -265,7 +265,7 @@ impl<'a> JobTable<'a> {
             let JobState::Ready { last } = &self.states[i] else {
                 continue; // an entry left from an earlier state
             };
-            if let Some(g) = self.plan.group_of[i] {
+            if let Some(g) = self.plan.group(i) {
                 if self.plan.group_limits[g].is_some_and(|l| self.group_running[g] >= l) {
                     self.group_waiting[g].push(Reverse(i));
                     continue;
@@ -388,7 +388,7 @@ impl<'a> JobTable<'a> {
                 if matches!(self.states[d], JobState::Blocked { .. }) {
                     let why = format!(
                         "dependency '{}' {}",
-                        self.plan.jobs[v].id,
+                        self.plan.jobs.id(v),
                         v_status.as_str()
                     );
                     self.update(d, |_| JobState::Done);
@@ -541,7 +541,7 @@ mod tests {
         for (g, &n) in t.group_running.iter().enumerate() {
             let running = (0..t.states.len())
                 .filter(|&i| {
-                    t.plan.group_of[i] == Some(g) && matches!(t.state(i), JobState::Running { .. })
+                    t.plan.group(i) == Some(g) && matches!(t.state(i), JobState::Running { .. })
                 })
                 .count();
             assert_eq!(n, running, "group {g}");

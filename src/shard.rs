@@ -166,7 +166,7 @@ pub fn components(plan: &Plan) -> Vec<usize> {
             let (a, b) = (find(&mut parent, i), find(&mut parent, d));
             if a != b {
                 // Keep the root with the smaller id, so each root is its component's key.
-                let (lo, hi) = if plan.jobs[a].id.as_bytes() <= plan.jobs[b].id.as_bytes() {
+                let (lo, hi) = if plan.jobs.id(a).as_bytes() <= plan.jobs.id(b).as_bytes() {
                     (a, b)
                 } else {
                     (b, a)
@@ -190,7 +190,7 @@ fn shards_of(plan: &Plan, roots: &[usize], count: u32) -> Vec<u32> {
         .iter()
         .map(|&r| {
             if memo[r] == 0 {
-                memo[r] = shard_of_key(&plan.jobs[r].id, count);
+                memo[r] = shard_of_key(plan.jobs.id(r), count);
             }
             memo[r]
         })
@@ -209,7 +209,7 @@ fn lopsided(plan: &Plan, roots: &[usize], count: u32) -> Option<(usize, String)>
         sizes[r] += 1;
     }
     let (root, &size) = sizes.iter().enumerate().max_by_key(|&(_, s)| *s)?;
-    (size * 2 > total).then(|| (size, plan.jobs[root].id.clone()))
+    (size * 2 > total).then(|| (size, plan.jobs.id(root).to_string()))
 }
 
 /// Keeps only the jobs of `shard`, in manifest order, warning when one `after`-connected
@@ -374,7 +374,7 @@ mod tests {
         let p =
             plan("id,command,after\nb,true,\nc,true,b\nd,true,\na,true,d\ne,true,c a\nq,true,\n");
         let roots = components(&p);
-        let ids: Vec<&str> = roots.iter().map(|&r| p.jobs[r].id.as_str()).collect();
+        let ids: Vec<&str> = roots.iter().map(|&r| p.jobs.id(r)).collect();
         assert_eq!(ids, ["a", "a", "a", "a", "a", "q"]);
         for n in 1..20 {
             let s = assign(&p, n);
@@ -402,7 +402,7 @@ mod tests {
             assert_eq!(sub.shard, Some(Shard { index: k, count: n }));
             assert!(!sub.jobs.is_empty(), "shard {k} of 300 jobs is empty");
             let mut last = None;
-            for j in &sub.jobs {
+            for j in sub.jobs.iter() {
                 assert!(Some(j.index) > last, "manifest order");
                 last = Some(j.index);
                 seen[j.index] += 1;
@@ -410,7 +410,7 @@ mod tests {
             // Dependencies resolve inside the subset.
             for i in 0..sub.jobs.len() {
                 for d in sub.deps.of(i) {
-                    assert!(sub.jobs[i].after.contains(&sub.jobs[d].id));
+                    assert!(sub.jobs.get(i).after.iter().any(|a| a == sub.jobs.id(d)));
                 }
             }
         }
