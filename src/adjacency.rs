@@ -1,7 +1,8 @@
 /*!
 A compact adjacency list (compressed sparse rows): for each of `n` nodes, a slice of `u32`
 node indices, all in one vector. Four bytes per node and four per edge, where a
-`Vec<Vec<usize>>` takes 24 bytes per node even when it has no edge.
+`Vec<Vec<usize>>` takes 24 bytes per node even when it has no edge; nothing per node while no
+node has an edge (the usual manifest, without `after`).
 */
 
 use std::ops::Index;
@@ -9,19 +10,19 @@ use std::ops::Index;
 /// For each node, its neighbours, in the order they were added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Adjacency {
-    /// `offsets[i]..offsets[i + 1]` is node `i`'s range in `edges`; `n + 1` entries.
+    /// `offsets[i]..offsets[i + 1]` is node `i`'s range in `edges`: `n + 1` entries, or none
+    /// while there is no edge.
     offsets: Vec<u32>,
     /// Every node's neighbours, node after node.
     edges: Vec<u32>,
+    /// How many nodes.
+    nodes: usize,
 }
 
 impl Adjacency {
     /// An empty list, for nodes to be pushed in order with [`Adjacency::push_node`].
     pub fn new() -> Self {
-        Adjacency {
-            offsets: vec![0],
-            edges: Vec::new(),
-        }
+        Adjacency::default()
     }
 
     /// Adds the next node with `neighbours`.
@@ -35,12 +36,21 @@ impl Adjacency {
                 .map(|d| u32::try_from(d).expect("node index fits in u32")),
         );
         let end = u32::try_from(self.edges.len()).expect("edge count fits in u32");
-        self.offsets.push(end);
+        if self.offsets.is_empty() && end > 0 {
+            self.offsets.resize(self.nodes + 1, 0);
+        }
+        if !self.offsets.is_empty() {
+            self.offsets.push(end);
+        }
+        self.nodes += 1;
     }
 
     /// The reverse graph: node `j` lists every `i` that lists `j`, in increasing order of `i`.
     pub fn transpose(&self) -> Adjacency {
         let n = self.len();
+        if self.edges.is_empty() {
+            return self.clone();
+        }
         let mut offsets = vec![0u32; n + 1];
         for &j in &self.edges {
             offsets[j as usize + 1] += 1;
@@ -57,12 +67,16 @@ impl Adjacency {
                 *slot += 1;
             }
         }
-        Adjacency { offsets, edges }
+        Adjacency {
+            offsets,
+            edges,
+            nodes: n,
+        }
     }
 
     /// How many nodes.
     pub fn len(&self) -> usize {
-        self.offsets.len() - 1
+        self.nodes
     }
 
     /// Whether there are no nodes.
@@ -85,7 +99,11 @@ impl Index<usize> for Adjacency {
     type Output = [u32];
 
     fn index(&self, i: usize) -> &[u32] {
-        &self.edges[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        assert!(i < self.nodes, "node {i} of {}", self.nodes);
+        match self.offsets.get(i..i + 2) {
+            Some(&[a, b]) => &self.edges[a as usize..b as usize],
+            _ => &[],
+        }
     }
 }
 
@@ -122,6 +140,9 @@ mod tests {
         assert!(!a.has_no_edges());
         let mut e = Adjacency::new();
         e.push_node([]);
-        assert!(e.has_no_edges());
+        e.push_node([]);
+        assert!(e.has_no_edges() && e[1].is_empty() && e.transpose().len() == 2);
+        e.push_node([0]);
+        assert_eq!((e.len(), &e[2], e[0].len()), (3, &[0][..], 0));
     }
 }

@@ -145,8 +145,7 @@ mod tests {
             workers: 2,
             outcome: RunOutcome::Failed,
             exit_code: 1,
-            ids: vec!["a".into(), "b".into()],
-            commands: vec!["true".into(), "false".into()],
+            jobs: crate::jobs::for_tests(&[("a", "true"), ("b", "false")]),
             results: vec![
                 JobResult::without_attempt(Status::Skipped, "x"),
                 JobResult::without_attempt(Status::Failed, "y"),

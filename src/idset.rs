@@ -21,7 +21,7 @@ pub struct SeenIds {
     table: HashTable<u32>,
     /// Ids of rows that are not jobs, with their lines.
     others: Vec<(String, u64)>,
-    hasher: std::hash::RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 impl SeenIds {
@@ -38,7 +38,7 @@ impl SeenIds {
         self.table
             .find(self.hasher.hash_one(id), |&p| id_at(p, jobs, others) == id)
             .map(|&p| match p & OTHER {
-                0 => jobs.rows[p as usize].line.into(),
+                0 => jobs.get(p as usize).line.into(),
                 _ => others[(p & !OTHER) as usize].1,
             })
     }
@@ -86,13 +86,13 @@ mod tests {
     fn finds_jobs_and_other_rows_by_id() {
         let mut table = RowTable::default();
         for (k, id) in ["a", "b"].into_iter().enumerate() {
-            table.ids.push(id);
-            table.rows.push(crate::jobs::RowRef {
+            let r = crate::jobs::RowRef {
                 offset: 0,
                 line: k as u32 + 2,
                 index: k as u32,
                 retries: 0,
-            });
+            };
+            table.push(r, id);
         }
         let jobs = &table;
         let mut seen = SeenIds::default();

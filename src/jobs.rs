@@ -1,6 +1,6 @@
 /*!
-Every job of a manifest, held compactly (issue 10): per job only its id (in one buffer), its
-line, its row position and its retries, about 24 bytes. The rest of a job — its command, `cwd`
+Every job of a manifest, held compactly (issue 10): per job only its id (in one buffer), the
+offset and line of its row (and its retries when it has some): about 12 bytes besides the id. The rest of a job — its command, `cwd`
 and `env` — is not kept: [`Jobs::get`] builds the whole [`JobSpec`] again from the manifest's
 bytes when it is needed (when the job starts, and when a report prints it), with the same
 code that checked the row. Planning needs only ids and `after` edges, which the plan keeps as
@@ -63,7 +63,7 @@ impl Strings {
     }
 }
 
-/// What is kept of one job: where its row is, and what the scheduler asks often.
+/// Where one job's row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RowRef {
     /// Byte offset of the row (or item) in the manifest.
@@ -76,13 +76,66 @@ pub(crate) struct RowRef {
     pub retries: u32,
 }
 
-/// The rows that became jobs, as a manifest is read: where each is, and its id.
-#[derive(Debug, Default)]
+/// The rows that became jobs, as a manifest is read: where each is, and its id. Row
+/// positions and retries are stored only once one differs from the usual (job `k` is data row
+/// `k`; no retries): 12 bytes per job and its id, most of the time.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct RowTable {
-    /// One per job.
-    pub rows: Vec<RowRef>,
+    /// Offset and line of each job's row.
+    places: Vec<(u32, u32)>,
+    /// Each job's data row; `None` while job `k` is row `k`.
+    index: Option<Vec<u32>>,
+    /// Each job's retries; `None` while all are 0.
+    retries: Option<Vec<u32>>,
     /// `ids.get(k)` is job `k`'s id.
     pub ids: Strings,
+}
+
+impl RowTable {
+    /// Adds the next job.
+    pub fn push(&mut self, r: RowRef, id: &str) {
+        let k = self.places.len() as u32;
+        if r.index != k || self.index.is_some() {
+            self.index
+                .get_or_insert_with(|| (0..k).collect())
+                .push(r.index);
+        }
+        if r.retries != 0 || self.retries.is_some() {
+            self.retries
+                .get_or_insert_with(|| vec![0; k as usize])
+                .push(r.retries);
+        }
+        self.places.push((r.offset, r.line));
+        self.ids.push(id);
+    }
+
+    /// Where job `k`'s row is.
+    pub fn get(&self, k: usize) -> RowRef {
+        let (offset, line) = self.places[k];
+        RowRef {
+            offset,
+            line,
+            index: self.index.as_ref().map_or(k as u32, |v| v[k]),
+            retries: self.retries.as_ref().map_or(0, |v| v[k]),
+        }
+    }
+
+    /// How many jobs.
+    pub fn len(&self) -> usize {
+        self.places.len()
+    }
+
+    /// Room for `n` more jobs, with ids of about `bytes` bytes in all.
+    pub fn reserve(&mut self, n: usize, bytes: usize) {
+        self.places.reserve_exact(n);
+        self.ids.reserve(n, bytes);
+    }
+
+    /// Gives back what was reserved and not used.
+    pub fn shrink_to_fit(&mut self) {
+        self.places.shrink_to_fit();
+        self.ids.shrink_to_fit();
+    }
 }
 
 /// How the jobs' full specs are had.
@@ -96,8 +149,7 @@ enum Specs {
 
 #[derive(Debug)]
 struct Inner {
-    rows: Vec<RowRef>,
-    ids: Strings,
+    rows: RowTable,
     specs: Specs,
 }
 
@@ -109,12 +161,10 @@ pub struct Jobs {
 
 impl Jobs {
     /// Jobs read from a manifest, re-read from `source` when needed.
-    pub(crate) fn from_rows(table: RowTable, source: Arc<Reparse>) -> Jobs {
-        debug_assert_eq!(table.rows.len(), table.ids.len());
+    pub(crate) fn from_rows(rows: RowTable, source: Arc<Reparse>) -> Jobs {
         Jobs {
             inner: Arc::new(Inner {
-                rows: table.rows,
-                ids: table.ids,
+                rows,
                 specs: Specs::Reparse(source),
             }),
         }
@@ -122,23 +172,19 @@ impl Jobs {
 
     /// Jobs kept whole, as given (their `index` and `line` fields are kept as they are).
     pub fn from_specs(specs: Vec<JobSpec>) -> Jobs {
-        let mut ids = Strings::default();
-        let rows = specs
-            .iter()
-            .map(|j| {
-                ids.push(&j.id);
-                RowRef {
-                    offset: 0,
-                    line: u32::try_from(j.line).unwrap_or(u32::MAX),
-                    index: u32::try_from(j.index).unwrap_or(u32::MAX),
-                    retries: j.retries,
-                }
-            })
-            .collect();
+        let mut rows = RowTable::default();
+        for j in &specs {
+            let r = RowRef {
+                offset: 0,
+                line: u32::try_from(j.line).unwrap_or(u32::MAX),
+                index: u32::try_from(j.index).unwrap_or(u32::MAX),
+                retries: j.retries,
+            };
+            rows.push(r, &j.id);
+        }
         Jobs {
             inner: Arc::new(Inner {
                 rows,
-                ids,
                 specs: Specs::Kept(specs),
             }),
         }
@@ -151,22 +197,22 @@ impl Jobs {
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.inner.rows.is_empty()
+        self.inner.rows.len() == 0
     }
 
     /// Job `i`'s id.
     pub fn id(&self, i: usize) -> &str {
-        self.inner.ids.get(i)
+        self.inner.rows.ids.get(i)
     }
 
     /// Job `i`'s line in the manifest.
     pub fn line(&self, i: usize) -> u64 {
-        self.inner.rows[i].line.into()
+        self.inner.rows.get(i).line.into()
     }
 
     /// Job `i`'s retries.
     pub fn retries(&self, i: usize) -> u32 {
-        self.inner.rows[i].retries
+        self.inner.rows.get(i).retries
     }
 
     /// Every id, in order.
@@ -179,7 +225,7 @@ impl Jobs {
     pub fn get(&self, i: usize) -> JobSpec {
         match &self.inner.specs {
             Specs::Kept(specs) => specs[i].clone(),
-            Specs::Reparse(source) => source.job(self.inner.rows[i]),
+            Specs::Reparse(source) => source.job(self.inner.rows.get(i)),
         }
     }
 
@@ -191,11 +237,9 @@ impl Jobs {
     /// The jobs with `keep[i]` set, in order.
     pub fn subset(&self, keep: &[bool]) -> Jobs {
         let kept = |i: &usize| keep[*i];
-        let mut ids = Strings::default();
-        let mut rows = Vec::new();
+        let mut rows = RowTable::default();
         for i in (0..self.len()).filter(kept) {
-            ids.push(self.id(i));
-            rows.push(self.inner.rows[i]);
+            rows.push(self.inner.rows.get(i), self.id(i));
         }
         let specs = match &self.inner.specs {
             Specs::Reparse(s) => Specs::Reparse(Arc::clone(s)),
@@ -207,9 +251,21 @@ impl Jobs {
             ),
         };
         Jobs {
-            inner: Arc::new(Inner { rows, ids, specs }),
+            inner: Arc::new(Inner { rows, specs }),
         }
     }
+}
+
+/// Jobs with these ids and commands, for tests.
+#[cfg(test)]
+pub(crate) fn for_tests(jobs: &[(&str, &str)]) -> Jobs {
+    let mut text = String::from("id,command\n");
+    for (id, command) in jobs {
+        text.push_str(&format!("{id},{command}\n"));
+    }
+    crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default())
+        .expect("a valid manifest")
+        .jobs
 }
 
 #[cfg(test)]

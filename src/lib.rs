@@ -300,9 +300,10 @@ fn summarize(
         workers: rc.workers,
         outcome: decision.outcome,
         exit_code: decision.exit.code().into(),
-        ids: plan.jobs.iter().map(|j| j.id.clone()).collect(),
-        commands: plan.jobs.iter().map(|j| j.command.display()).collect(),
-        max_attempts: plan.jobs.iter().map(|j| j.retries + 1).collect(),
+        jobs: plan.jobs.clone(),
+        max_attempts: (0..plan.jobs.len())
+            .map(|i| plan.jobs.retries(i) + 1)
+            .collect(),
         results: results.results,
         internal_errors: results.internal_errors,
     }

@@ -366,8 +366,7 @@ pub fn parse_all(
         InputFormat::Lines => parse_list(text, b'\n', opts, &mut problems),
         InputFormat::Null => parse_list(text, b'\0', opts, &mut problems),
     };
-    rows.table.ids.shrink_to_fit();
-    rows.table.rows.shrink_to_fit();
+    rows.table.shrink_to_fit();
     let columns = layout.columns.clone();
     let source = Reparse::new(Arc::clone(&bytes), start, tsv, layout);
     let m = Manifest {
@@ -481,8 +480,7 @@ fn parse_table(
     let columns = header_columns(&header, header_line, problems);
     let layout = Layout::new(columns, Some(header_line), opts, problems);
     let mut rows = Rows::new(&layout);
-    rows.table.rows.reserve(scan.data_rows);
-    rows.table.ids.reserve(scan.data_rows, scan.data_rows * 8);
+    rows.table.reserve(scan.data_rows, scan.data_rows * 8);
     if !rows.ids_from_rows {
         rows.seen_ids.reserve(scan.data_rows, &rows.table);
     }
@@ -864,12 +862,13 @@ impl Layout {
     /// A row's variables: every column, and `id` (the job's id, unless `--vars-only` made a
     /// column named `id` a variable).
     fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str) -> Vars<'a> {
-        let mut vars: Vars<'a> = self
-            .columns
-            .iter()
-            .map(String::as_str)
-            .zip(fields.iter().copied())
-            .collect();
+        let mut vars = Vars::with_capacity(self.columns.len() + 1);
+        vars.extend(
+            self.columns
+                .iter()
+                .map(String::as_str)
+                .zip(fields.iter().copied()),
+        );
         if !(self.opts.vars_only && self.columns.iter().any(|c| c == "id")) {
             vars.insert("id", id);
         }
@@ -965,13 +964,13 @@ impl Rows {
             return;
         };
         let narrow = |v: u64| u32::try_from(v).expect("a manifest of at most 256 MiB");
-        self.table.rows.push(RowRef {
+        let r = RowRef {
             offset: narrow(offset as u64),
             line: narrow(line),
             index: narrow(index as u64),
             retries: job.retries,
-        });
-        self.table.ids.push(&job.id);
+        };
+        self.table.push(r, &job.id);
         if let Some(after) = &mut self.after {
             after.push(field(fields, l.cols.after));
         }
@@ -986,8 +985,7 @@ impl Rows {
             group_of.push(g);
         }
         if fresh {
-            self.seen_ids
-                .insert_job(self.table.rows.len() - 1, &self.table);
+            self.seen_ids.insert_job(self.table.len() - 1, &self.table);
         }
     }
 

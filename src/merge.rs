@@ -506,14 +506,11 @@ fn finish(m: Merged<'_>, missing: &[u32]) -> (RunSummary, Option<StopReason>, bo
         workers: m.workers,
         outcome: decision.outcome,
         exit_code: decision.exit.code().into(),
-        ids: m.plan.jobs.iter().map(|j| j.id.clone()).collect(),
-        commands: m.plan.jobs.iter().map(|j| j.command.display()).collect(),
-        max_attempts: m
-            .plan
-            .jobs
+        jobs: m.plan.jobs.clone(),
+        max_attempts: results
             .iter()
-            .zip(&results)
-            .map(|(j, r)| j.retries.saturating_add(1).max(r.attempts))
+            .enumerate()
+            .map(|(i, r)| m.plan.jobs.retries(i).saturating_add(1).max(r.attempts))
             .collect(),
         results,
         internal_errors: m.internal_errors,

@@ -155,6 +155,9 @@ impl Plan {
 
     /// The order one worker would start the jobs in: manifest order, as far as `after` allows.
     pub fn start_order(&self) -> Vec<usize> {
+        if self.deps.has_no_edges() {
+            return (0..self.jobs.len()).collect();
+        }
         let mut left: Vec<usize> = (0..self.deps.len()).map(|i| self.deps[i].len()).collect();
         let mut ready: BinaryHeap<Reverse<usize>> = (0..self.jobs.len())
             .filter(|&i| left[i] == 0)

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::jobs::Jobs;
 use crate::outcome::{plural, JobResult, RunOutcome, Status, Usage};
 use crate::plan::Plan;
 use crate::shard::Shard;
@@ -65,10 +66,9 @@ pub struct RunSummary {
     pub outcome: RunOutcome,
     /// batchrun's exit code.
     pub exit_code: i32,
-    /// The plan's jobs' ids, in manifest order.
-    pub ids: Vec<String>,
-    /// The jobs' commands as `--dry-run` prints them, in manifest order.
-    pub commands: Vec<String>,
+    /// The plan's jobs, in manifest order (their ids, and their commands as `--dry-run`
+    /// prints them).
+    pub jobs: Jobs,
     /// One result per job, in manifest order.
     pub results: Vec<JobResult>,
     /// For each job, its retries + 1.
@@ -153,7 +153,7 @@ struct JsonCounts {
 #[derive(Serialize)]
 struct JsonJob<'a> {
     id: &'a str,
-    command: &'a str,
+    command: String,
     status: Status,
     attempts: u32,
     exit_code: Option<i32>,
@@ -175,8 +175,8 @@ impl<'a> JsonJob<'a> {
         let (exit_code, signal) = r.exit_and_signal();
         let usage = r.last.as_ref().and_then(|a| a.usage);
         JsonJob {
-            id: &s.ids[i],
-            command: &s.commands[i],
+            id: s.jobs.id(i),
+            command: s.jobs.get(i).command.display(),
             status: r.status,
             attempts: r.attempts,
             exit_code,
@@ -297,7 +297,7 @@ pub fn summary_text(s: &RunSummary) -> String {
                 out,
                 "batchrun: {} {}: {}",
                 label(s, i),
-                s.ids[i],
+                s.jobs.id(i),
                 r.error.as_deref().unwrap_or("")
             );
             if let Some(tail) = &r.stderr_tail {
@@ -342,7 +342,7 @@ fn slowest_line(s: &RunSummary) -> Option<String> {
                 .last
                 .as_ref()
                 .map_or(Duration::ZERO, |a| a.duration);
-            format!("{} {}", s.ids[i], crate::status::human(d))
+            format!("{} {}", s.jobs.id(i), crate::status::human(d))
         })
         .collect();
     Some(format!("slowest: {}", named.join(", ")))
@@ -386,7 +386,7 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
             writeln!(
                 w,
                 "### `{}` — {}\n\n{}\n",
-                s.ids[i],
+                s.jobs.id(i),
                 label(s, i),
                 md_escape(r.error.as_deref().unwrap_or(""))
             )?;
@@ -410,7 +410,7 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
             writeln!(
                 w,
                 "| `{}` | {} | {:.3}s |",
-                s.ids[i],
+                s.jobs.id(i),
                 s.results[i].status.as_str(),
                 d.as_secs_f64()
             )?;
@@ -460,7 +460,7 @@ fn usage_tables(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
         writeln!(
             w,
             "| `{}` | {:.3}s | {:.3}s | {:.3}s |",
-            s.ids[i],
+            s.jobs.id(i),
             u.cpu().as_secs_f64(),
             u.user.as_secs_f64(),
             u.system.as_secs_f64()
@@ -470,7 +470,7 @@ fn usage_tables(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     by_rss.sort_by_key(|&(i, u)| (std::cmp::Reverse(u.max_rss_kib), i));
     writeln!(w, "\n## Most memory\n\n| job | peak RSS |\n|---|---:|")?;
     for &(i, u) in by_rss.iter().take(TOP_USAGE) {
-        writeln!(w, "| `{}` | {} |", s.ids[i], kib(u.max_rss_kib))?;
+        writeln!(w, "| `{}` | {} |", s.jobs.id(i), kib(u.max_rss_kib))?;
     }
     Ok(())
 }
@@ -540,7 +540,7 @@ pub fn write_junit(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
         write!(
             w,
             "    <testcase name=\"{}\" classname=\"{name}\" time=\"{secs:.3}\"",
-            xml_escape(&s.ids[i])
+            xml_escape(s.jobs.id(i))
         )?;
         let msg = xml_escape(r.error.as_deref().unwrap_or(""));
         match r.status {
@@ -807,6 +807,13 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `n` jobs `j0`, `j1`, … running `true`.
+    fn numbered(n: usize) -> Jobs {
+        let ids: Vec<String> = (0..n).map(|i| format!("j{i}")).collect();
+        let pairs: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "true")).collect();
+        crate::jobs::for_tests(&pairs)
+    }
     use crate::outcome::AttemptEnd;
 
     #[test]
@@ -860,8 +867,7 @@ mod tests {
             workers: 2,
             outcome: RunOutcome::Succeeded,
             exit_code: 0,
-            ids: (0..ms.len()).map(|i| format!("j{i}")).collect(),
-            commands: vec!["true".into(); ms.len()],
+            jobs: numbered(ms.len()),
             max_attempts: vec![1; ms.len()],
             results,
             internal_errors: Vec::new(),
@@ -951,8 +957,7 @@ mod tests {
             workers: 2,
             outcome: RunOutcome::Succeeded,
             exit_code: 0,
-            ids: (0..jobs).map(|i| format!("j{i}")).collect(),
-            commands: vec!["true".into(); jobs],
+            jobs: numbered(jobs),
             results: (0..jobs as u64)
                 .map(|i| ran(i, 100 * i, 7 * (jobs as u64 - i)))
                 .collect(),

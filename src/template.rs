@@ -15,7 +15,7 @@ In shell mode each value is substituted shell-quoted.
 re-parsed by a shell after all), for the warnings of `check` and `run`.
 */
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +112,7 @@ pub fn checked(
 }
 
 /// The values of a row's variables.
-pub type Vars<'a> = HashMap<&'a str, &'a str>;
+pub type Vars<'a> = hashbrown::HashMap<&'a str, &'a str>;
 
 /// Fills a template; `quote` shell-quotes each value (shell mode).
 pub fn render(pieces: &[Piece], vars: &Vars<'_>, quote: bool) -> String {
