@@ -161,14 +161,16 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
 fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
     let joblog = rc.joblog.as_deref().filter(|_| rc.resume);
     let resumed = resume::from_joblog(plan, joblog).map_err(joblog_error)?;
+    let order: Vec<usize> = plan
+        .start_order()
+        .into_iter()
+        .filter(|&i| !resumed[i])
+        .collect();
     console::stream_stdout(|w| {
-        for i in plan.start_order() {
-            if !resumed[i] {
-                plan.jobs.get(i).command.write_display(w)?;
-                w.write_all(b"\n")?;
-            }
-        }
-        Ok(())
+        report::write_in_order(w, &order, |i, text| {
+            text.push_str(&plan.jobs.get(i).command.display());
+            text.push('\n');
+        })
     });
     if let Some(path) = joblog {
         let n = resumed.iter().filter(|&&r| r).count();

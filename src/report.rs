@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use rayon::prelude::*;
+
 use crate::jobs::Jobs;
 use crate::outcome::{plural, JobResult, RunOutcome, Status, Usage};
 use crate::plan::Plan;
@@ -723,6 +725,33 @@ pub fn write_report(
     }
 }
 
+/// Writes the text that `f` appends for each job of `order` to `w`, in that order. The texts
+/// are made on every core (rayon), a batch of jobs at a time, so memory stays bounded.
+pub(crate) fn write_in_order(
+    w: &mut dyn Write,
+    order: &[usize],
+    f: impl Fn(usize, &mut String) + Sync,
+) -> std::io::Result<()> {
+    const BATCH: usize = 16 * 1024;
+    const PIECE: usize = 512;
+    for batch in order.chunks(BATCH) {
+        let texts: Vec<String> = batch
+            .par_chunks(PIECE)
+            .map(|piece| {
+                let mut text = String::new();
+                for &i in piece {
+                    f(i, &mut text);
+                }
+                text
+            })
+            .collect();
+        for t in texts {
+            w.write_all(t.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
 /// The cells of job `i`'s row in the plan table; long commands are cut to keep the table
 /// readable (`--dry-run` prints them whole).
 fn plan_row(plan: &Plan, i: usize) -> [String; 6] {
@@ -752,15 +781,16 @@ fn plan_row(plan: &Plan, i: usize) -> [String; 6] {
 pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let order = plan.start_order();
     let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for &i in &order {
-        for (wd, cell) in widths.iter_mut().zip(plan_row(plan, i)) {
-            *wd = (*wd).max(cell.chars().count());
-        }
-    }
-    let mut l = String::new();
-    let mut line = |cells: &[&str], w: &mut dyn Write| {
-        l.clear();
+    let cell_widths = |row: [String; 6]| row.map(|cell| cell.chars().count());
+    let widths = order
+        .par_iter()
+        .map(|&i| cell_widths(plan_row(plan, i)))
+        .reduce(
+            || header.map(str::len),
+            |a, b| std::array::from_fn(|k| a[k].max(b[k])),
+        );
+    let line = |cells: &[&str], l: &mut String| {
+        let start = l.len();
         for (k, (cell, wd)) in cells.iter().zip(&widths).enumerate() {
             if k + 1 == cells.len() {
                 l.push_str(cell);
@@ -768,14 +798,15 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
                 let _ = write!(l, "{cell:<wd$}  ");
             }
         }
-        w.write_all(l.trim_end().as_bytes())?;
-        w.write_all(b"\n")
+        l.truncate(start + l[start..].trim_end().len());
+        l.push('\n');
     };
-    line(&header, w)?;
-    for &i in &order {
-        let r = plan_row(plan, i);
-        line(&r.each_ref().map(String::as_str), w)?;
-    }
+    let mut head = String::new();
+    line(&header, &mut head);
+    w.write_all(head.as_bytes())?;
+    write_in_order(w, &order, |i, l| {
+        line(&plan_row(plan, i).each_ref().map(String::as_str), l)
+    })?;
     drop(order);
     writeln!(
         w,
