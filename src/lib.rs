@@ -39,6 +39,7 @@ pub(crate) mod merge;
 pub(crate) mod order;
 pub mod outcome;
 pub(crate) mod packaging;
+pub(crate) mod par;
 pub mod plan;
 pub mod pool;
 pub(crate) mod progress;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::jobs::{Jobs, RowRef, RowTable, Strings};
+use crate::par::Par;
 use crate::template::{self, Piece, Vars};
 
 /// Longest id accepted.
@@ -361,11 +362,11 @@ pub fn parse_all(
         0
     };
     let text = &bytes[start..];
-    let (layout, mut rows) = match opts.input {
-        InputFormat::Table => parse_table(text, tsv, opts, &mut problems),
-        InputFormat::Lines => parse_list(text, b'\n', opts, &mut problems),
-        InputFormat::Null => parse_list(text, b'\0', opts, &mut problems),
-    };
+    let (layout, mut rows) = crate::par::scope(|par| match opts.input {
+        InputFormat::Table => parse_table(par, text, tsv, opts, &mut problems),
+        InputFormat::Lines => parse_list(par, text, b'\n', opts, &mut problems),
+        InputFormat::Null => parse_list(par, text, b'\0', opts, &mut problems),
+    });
     rows.table.shrink_to_fit();
     let columns = layout.columns.clone();
     let source = Reparse::new(Arc::clone(&bytes), start, tsv, layout);
@@ -378,7 +379,7 @@ pub fn parse_all(
         columns,
         invalid_ids: rows.invalid_ids,
         ids_from_rows: rows.ids_from_rows,
-        warnings: rows.warner.warnings,
+        warnings: rows.warner.given.into_iter().map(|w| w.2).collect(),
     };
     (m, problems.list)
 }
@@ -420,6 +421,7 @@ impl<'a> Problems<'a> {
 
 /// A plain list: each non-blank item is a row with one variable, `{}`.
 fn parse_list(
+    par: Par<'_>,
     bytes: &[u8],
     sep: u8,
     opts: &ManifestOptions,
@@ -427,6 +429,7 @@ fn parse_list(
 ) -> (Layout, Rows) {
     let layout = Layout::new(vec![String::new()], None, opts, problems);
     let mut rows = Rows::new(&layout);
+    let mut batch = Batch::default();
     let mut index = 0;
     let mut offset = 0;
     for (n, raw) in bytes.split(|&b| b == sep).enumerate() {
@@ -439,25 +442,20 @@ fn parse_list(
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let line = n as u64 + 1;
-        match std::str::from_utf8(raw) {
-            Ok(item) => rows.add(&layout, (index, line, at), &[item], problems),
-            Err(e) => problems.push(
-                Some(line),
-                None,
-                format!(
-                    "invalid UTF-8 at byte {} of the item (expected UTF-8 text)",
-                    e.valid_up_to() + 1
-                ),
-            ),
-        }
+        let p = batch.next((index, n as u64 + 1, at));
+        p.rec.push_field(raw);
         index += 1;
+        if batch.full() {
+            batch.check(par, &layout, &mut rows, problems);
+        }
     }
+    batch.check(par, &layout, &mut rows, problems);
     (layout, rows)
 }
 
 /// A CSV (or TSV) table with a header row.
 fn parse_table(
+    par: Par<'_>,
     bytes: &[u8],
     tsv: bool,
     opts: &ManifestOptions,
@@ -485,47 +483,182 @@ fn parse_table(
         rows.seen_ids.reserve(scan.data_rows, &rows.table);
     }
     let mut reader = table.reader();
-    let mut rec = csv::ByteRecord::new();
+    let mut batch = Batch::default();
     let mut seen_header = false;
     let mut index = 0usize;
-    while let Ok(true) = reader.read_byte_record(&mut rec) {
-        if Table::blank(&rec) {
-            continue;
+    loop {
+        let p = batch.next((index, 0, 0));
+        if !matches!(reader.read_byte_record(&mut p.rec), Ok(true)) {
+            batch.unread();
+            break;
         }
-        if !seen_header {
+        if Table::blank(&p.rec) || !seen_header {
             seen_header = true;
+            batch.unread();
             continue;
         }
-        let (offset, line) = table.locate(&rec);
-        if Some(line) == scan.unbalanced_line {
-            problems.push(
-                Some(line),
-                None,
-                "unbalanced quote: a quoted field opened here never closes (expected a closing \")",
-            );
-        } else if let Some(fields) = row_fields(&rec, line, &layout, &mut rows, problems) {
-            rows.add(&layout, (index, line, offset), &fields, problems);
-        }
+        let (offset, line) = table.locate(&p.rec);
+        (p.line, p.offset) = (line, offset);
+        p.unbalanced = Some(line) == scan.unbalanced_line;
         index += 1;
+        if batch.full() {
+            batch.check(par, &layout, &mut rows, problems);
+        }
     }
+    batch.check(par, &layout, &mut rows, problems);
     (layout, rows)
 }
 
-/// A record's fields as text, or `None` (with the problems reported) when it has the wrong
-/// number of fields or invalid UTF-8.
+/// Rows are checked a batch at a time: each row on any core ([`crate::par`]), then, in manifest order,
+/// what depends on the rows before it (duplicate ids, warnings given once).
+const BATCH: usize = 2048;
+
+/// Rows read and waiting to be checked; their records are reused for the next batch.
+#[derive(Default)]
+struct Batch {
+    pending: Vec<Pending>,
+    used: usize,
+}
+
+/// A row read and not yet checked.
+struct Pending {
+    rec: csv::ByteRecord,
+    index: usize,
+    line: u64,
+    offset: usize,
+    /// The last record, whose quote never closes.
+    unbalanced: bool,
+}
+
+/// What checking one row on its own found.
+enum Checked {
+    /// The row could not be split into its fields; `id` is its id column as it stands.
+    Unusable {
+        problems: Vec<Problem>,
+        id: Option<String>,
+    },
+    /// The row's fields were read.
+    Row {
+        id: String,
+        problems: Vec<Problem>,
+        /// Retries and group, when the job could be built.
+        job: Option<(u32, Option<String>)>,
+        warnings: Vec<Warning>,
+    },
+}
+
+impl Batch {
+    /// A cleared row at the end of the batch.
+    fn next(&mut self, (index, line, offset): (usize, u64, usize)) -> &mut Pending {
+        if self.used == self.pending.len() {
+            self.pending.push(Pending {
+                rec: csv::ByteRecord::new(),
+                index,
+                line,
+                offset,
+                unbalanced: false,
+            });
+        }
+        let p = &mut self.pending[self.used];
+        p.rec.clear();
+        (p.index, p.line, p.offset, p.unbalanced) = (index, line, offset, false);
+        self.used += 1;
+        p
+    }
+
+    /// Takes back the row [`Batch::next`] gave last.
+    fn unread(&mut self) {
+        self.used -= 1;
+    }
+
+    fn full(&self) -> bool {
+        self.used == BATCH
+    }
+
+    /// Checks the rows of the batch and adds them to `rows`, in order.
+    fn check(&mut self, par: Par<'_>, l: &Layout, rows: &mut Rows, problems: &mut Problems<'_>) {
+        let name = problems.name;
+        let pending = &self.pending[..self.used];
+        let checked = par.map(pending, |p| check_row(l, p, name));
+        for (p, c) in pending.iter().zip(checked) {
+            rows.add(l, p, c, problems);
+        }
+        self.used = 0;
+    }
+}
+
+/// Checks one row on its own: its fields, and the job they make.
+fn check_row(l: &Layout, p: &Pending, name: &str) -> Checked {
+    let mut problems = Problems::new(name);
+    if p.unbalanced {
+        problems.push(
+            Some(p.line),
+            None,
+            "unbalanced quote: a quoted field opened here never closes (expected a closing \")",
+        );
+        return Checked::Unusable {
+            problems: problems.list,
+            id: None,
+        };
+    }
+    let fields = match row_fields(&p.rec, p.line, l, &mut problems) {
+        Ok(f) => f,
+        Err(id) => {
+            return Checked::Unusable {
+                problems: problems.list,
+                id,
+            }
+        }
+    };
+    let id = row_id(l, p.index, &fields);
+    let mut warner = Warner::default();
+    let mut row = Row {
+        line: p.line,
+        problems: &mut problems,
+    };
+    let job = build_job(
+        l,
+        (p.index, p.line),
+        &id,
+        &fields,
+        &mut row,
+        Some(&mut warner),
+    );
+    Checked::Row {
+        id,
+        problems: problems.list,
+        job: job.map(|j| (j.retries, j.group)),
+        warnings: warner.given,
+    }
+}
+
+/// A record's fields as text; or, when it has the wrong number of fields or invalid UTF-8 (the
+/// problems reported), its id column as it stands.
 fn row_fields<'r>(
     rec: &'r csv::ByteRecord,
     line: u64,
     layout: &Layout,
-    rows: &mut Rows,
     problems: &mut Problems<'_>,
-) -> Option<Vec<&'r str>> {
+) -> Result<Vec<&'r str>, Option<String>> {
     let columns = &layout.columns;
+    let id = || {
+        let raw = layout.cols.id.and_then(|i| rec.get(i))?;
+        Some(String::from_utf8_lossy(raw).trim().to_string())
+    };
+    if layout.opts.input != InputFormat::Table {
+        return match std::str::from_utf8(&rec[0]) {
+            Ok(item) => Ok(vec![item]),
+            Err(e) => {
+                let m = format!(
+                    "invalid UTF-8 at byte {} of the item (expected UTF-8 text)",
+                    e.valid_up_to() + 1
+                );
+                problems.push(Some(line), None, m);
+                Err(None)
+            }
+        };
+    }
     if rec.len() != columns.len() {
-        if let Some(raw) = layout.cols.id.and_then(|i| rec.get(i)) {
-            rows.invalid_ids
-                .insert(String::from_utf8_lossy(raw).trim().to_string());
-        }
         problems.push(
             Some(line),
             None,
@@ -536,7 +669,7 @@ fn row_fields<'r>(
                 columns.join(", ")
             ),
         );
-        return None;
+        return Err(id());
     }
     let mut fields = Vec::with_capacity(rec.len());
     let mut utf8_ok = true;
@@ -556,7 +689,11 @@ fn row_fields<'r>(
             }
         }
     }
-    utf8_ok.then_some(fields)
+    if utf8_ok {
+        Ok(fields)
+    } else {
+        Err(None)
+    }
 }
 
 /// The header's column names; empty, repeated or non-UTF-8 names are problems.
@@ -892,10 +1029,13 @@ struct Rows {
     warner: Warner,
 }
 
+/// A warning: whether it is about `--command`, its kind, and where it is.
+type Warning = (bool, &'static str, Problem);
+
 /// The warnings given so far.
 #[derive(Default)]
 struct Warner {
-    warnings: Vec<Problem>,
+    given: Vec<Warning>,
     /// The warnings already given, by origin and kind, so each is given once.
     warned: HashSet<(bool, &'static str)>,
     /// The modes (shell or not) `--command` was checked for warnings in.
@@ -934,27 +1074,34 @@ impl Rows {
         }
     }
 
-    /// Turns one row (at byte `offset`) into a job, or reports its problems.
-    fn add(
-        &mut self,
-        l: &Layout,
-        at: (usize, u64, usize),
-        fields: &[&str],
-        problems: &mut Problems<'_>,
-    ) {
-        let (index, line, offset) = at;
+    /// Adds a row checked on its own ([`check_row`]): its id checked against the rows before
+    /// it, then its problems, or its job.
+    fn add(&mut self, l: &Layout, p: &Pending, checked: Checked, problems: &mut Problems<'_>) {
+        let (id, row_problems, job, warnings) = match checked {
+            Checked::Unusable {
+                problems: found,
+                id,
+            } => {
+                problems.list.extend(found);
+                self.invalid_ids.extend(id);
+                return;
+            }
+            Checked::Row {
+                id,
+                problems,
+                job,
+                warnings,
+            } => (id, problems, job, warnings),
+        };
+        let (index, line, offset) = (p.index, p.line, p.offset);
         let before = problems.list.len();
         let mut row = Row { line, problems };
-        let (id, fresh) = self.row_id(l, index, fields, &mut row);
-        let job = build_job(
-            l,
-            (index, line),
-            &id,
-            fields,
-            &mut row,
-            Some(&mut self.warner),
-        );
-        let Some(job) = job.filter(|_| row.problems.list.len() == before) else {
+        let fresh = self.check_id(l, &id, &mut row);
+        row.problems.list.extend(row_problems);
+        for w in warnings {
+            self.warner.take(w);
+        }
+        let Some((retries, group)) = job.filter(|_| row.problems.list.len() == before) else {
             if fresh {
                 self.seen_ids.insert_other(id.clone(), line, &self.table);
             }
@@ -968,14 +1115,15 @@ impl Rows {
             offset: narrow(offset as u64),
             line: narrow(line),
             index: narrow(index as u64),
-            retries: job.retries,
+            retries,
         };
-        self.table.push(r, &job.id);
-        if let Some(after) = &mut self.after {
-            after.push(field(fields, l.cols.after));
+        self.table.push(r, &id);
+        if let Some((after, c)) = self.after.as_mut().zip(l.cols.after) {
+            // Valid UTF-8: the row was read.
+            after.push(std::str::from_utf8(&p.rec[c]).unwrap_or_default());
         }
         if let Some(group_of) = &mut self.group_of {
-            let g = job.group.map_or(NO_GROUP, |g| {
+            let g = group.map_or(NO_GROUP, |g| {
                 let next = self.groups.len() as u32;
                 *self.group_index.entry(g).or_insert_with_key(|g| {
                     self.groups.push(g.clone());
@@ -989,28 +1137,20 @@ impl Rows {
         }
     }
 
-    /// The row's id, checked: from the `id` column, built by `--id`, or the row number; and
+    /// Checks the row's id (from the `id` column, built by `--id`, or the row number); returns
     /// whether it is to be remembered once the row is done (a valid id not seen before, and
     /// not a row number).
-    fn row_id(
-        &mut self,
-        l: &Layout,
-        index: usize,
-        fields: &[&str],
-        row: &mut Row,
-    ) -> (String, bool) {
-        let id = row_id(l, index, fields);
+    fn check_id(&mut self, l: &Layout, id: &str, row: &mut Row) -> bool {
         let built = if l.id_template.is_some() {
             "--id: "
         } else {
             ""
         };
-        let mut fresh = false;
-        if let Err(msg) = check_id(&id) {
+        if let Err(msg) = check_id(id) {
             row.err("id", format!("{built}{msg}"));
         } else if self.ids_from_rows {
             // Row numbers are unique: nothing to remember.
-        } else if let Some(first) = self.seen_ids.line_of(&id, &self.table) {
+        } else if let Some(first) = self.seen_ids.line_of(id, &self.table) {
             row.err(
                 "id",
                 format!(
@@ -1018,9 +1158,9 @@ impl Rows {
                 ),
             );
         } else {
-            fresh = true;
+            return true;
         }
-        (id, fresh)
+        false
     }
 }
 
@@ -1184,12 +1324,20 @@ impl Warner {
                 Some("command".to_string()),
             )
         };
-        self.warnings.push(Problem {
+        let p = Problem {
             origin,
             line,
             column,
             message: kind.to_string(),
-        });
+        };
+        self.given.push((from_option, kind, p));
+    }
+
+    /// Gives `w` (found by a row's own warner) unless one of its kind was given before.
+    fn take(&mut self, w: Warning) {
+        if self.warned.insert((w.0, w.1)) {
+            self.given.push(w);
+        }
     }
 }
 

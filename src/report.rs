@@ -12,8 +12,6 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use rayon::prelude::*;
-
 use crate::jobs::Jobs;
 use crate::outcome::{plural, JobResult, RunOutcome, Status, Usage};
 use crate::plan::Plan;
@@ -725,26 +723,36 @@ pub fn write_report(
     }
 }
 
+/// Jobs whose table lines one thread makes at a time.
+const PIECE: usize = 512;
+
 /// Writes the text that `f` appends for each job of `order` to `w`, in that order. The texts
-/// are made on every core (rayon), a batch of jobs at a time, so memory stays bounded.
+/// are made on every core ([`crate::par`]), a batch of jobs at a time, so memory stays bounded.
 pub(crate) fn write_in_order(
     w: &mut dyn Write,
     order: &[usize],
     f: impl Fn(usize, &mut String) + Sync,
 ) -> std::io::Result<()> {
+    crate::par::scope(|par| write_batches(par, w, order, f))
+}
+
+/// [`write_in_order`] with the threads started.
+fn write_batches(
+    par: crate::par::Par<'_>,
+    w: &mut dyn Write,
+    order: &[usize],
+    f: impl Fn(usize, &mut String) + Sync,
+) -> std::io::Result<()> {
     const BATCH: usize = 16 * 1024;
-    const PIECE: usize = 512;
     for batch in order.chunks(BATCH) {
-        let texts: Vec<String> = batch
-            .par_chunks(PIECE)
-            .map(|piece| {
-                let mut text = String::new();
-                for &i in piece {
-                    f(i, &mut text);
-                }
-                text
-            })
-            .collect();
+        let pieces: Vec<&[usize]> = batch.chunks(PIECE).collect();
+        let texts = par.map(&pieces, |piece| {
+            let mut text = String::new();
+            for &i in *piece {
+                f(i, &mut text);
+            }
+            text
+        });
         for t in texts {
             w.write_all(t.as_bytes())?;
         }
@@ -782,13 +790,18 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let order = plan.start_order();
     let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
     let cell_widths = |row: [String; 6]| row.map(|cell| cell.chars().count());
-    let widths = order
-        .par_iter()
-        .map(|&i| cell_widths(plan_row(plan, i)))
-        .reduce(
-            || header.map(str::len),
-            |a, b| std::array::from_fn(|k| a[k].max(b[k])),
-        );
+    let widest = |a: [usize; 6], b: [usize; 6]| std::array::from_fn(|k| a[k].max(b[k]));
+    let pieces: Vec<&[usize]> = order.chunks(PIECE).collect();
+    let widths = crate::par::scope(|par| {
+        par.map(&pieces, |piece| {
+            piece
+                .iter()
+                .map(|&i| cell_widths(plan_row(plan, i)))
+                .fold([0; 6], widest)
+        })
+    })
+    .into_iter()
+    .fold(header.map(str::len), widest);
     let line = |cells: &[&str], l: &mut String| {
         let start = l.len();
         for (k, (cell, wd)) in cells.iter().zip(&widths).enumerate() {

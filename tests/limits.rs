@@ -57,3 +57,46 @@ fn out_of_processes_jobs_wait_instead_of_failing() {
     assert_eq!(t.json("r.json")["counts"]["succeeded"], 40, "{}", r.stderr);
     t.assert_nothing_left();
 }
+
+#[test]
+fn without_threads_check_and_dry_run_work_on_one() {
+    // SAFETY: plain system call.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run batchrun as an unprivileged user (root ignores RLIMIT_NPROC)");
+        return;
+    }
+    let t = TestEnv::new();
+    // More rows than one batch of rows checked together.
+    let mut m = String::from("id,command\n");
+    for k in 0..5000 {
+        m.push_str(&format!("j{k},echo {k}\n"));
+    }
+    m.push_str("j1,echo again\n");
+    t.write("m.csv", m);
+    std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // One process for a user of its own (none of its processes runs, unlike nobody's in the
+    // test above): batchrun itself, and no thread beside its main one.
+    let prefix = "setpriv --reuid 60999 --regid 60999 --clear-groups";
+    let r = run_limited(&t, "-u 1", prefix, "check m.csv");
+    r.code(2);
+    r.stderr_has(
+        "m.csv:5002: column 'id': duplicate id 'j1' (expected a unique id; first used on line 3)",
+    );
+    let m: String = t
+        .read("m.csv")
+        .lines()
+        .take(5001)
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    t.write("m.csv", m);
+    let r = run_limited(&t, "-u 1", prefix, "check m.csv");
+    r.code(0);
+    assert_eq!(
+        r.stdout.lines().filter(|l| l.starts_with('j')).count(),
+        5000
+    );
+    let r = run_limited(&t, "-u 1", prefix, "run --dry-run m.csv");
+    r.code(0);
+    let expected: String = (0..5000).map(|k| format!("echo {k}\n")).collect();
+    assert_eq!(r.stdout, expected);
+}
