@@ -146,10 +146,12 @@ mod tests {
             outcome: RunOutcome::Failed,
             exit_code: 1,
             jobs: crate::jobs::for_tests(&[("a", "true"), ("b", "false")]),
-            results: vec![
+            results: [
                 JobResult::without_attempt(Status::Skipped, "x"),
                 JobResult::without_attempt(Status::Failed, "y"),
-            ],
+            ]
+            .into_iter()
+            .collect(),
             max_attempts: vec![1, 1],
             internal_errors: vec![],
         }

@@ -45,6 +45,7 @@ pub mod pool;
 pub(crate) mod progress;
 pub(crate) mod reaper;
 pub mod report;
+pub mod results;
 pub(crate) mod resume;
 pub(crate) mod runner;
 pub(crate) mod schedule;
@@ -365,7 +366,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     }
     let mut stop = results.stop;
     flush_output(&mut console, &signals, results.terminating, &mut stop);
-    let any_failure = results.results.iter().any(|r| r.status.is_failure());
+    let any_failure = results.results.statuses().any(outcome::Status::is_failure);
     let run = (started_at, t0.elapsed());
     let mut summary = summarize(plan, rc, results, exit::decide(stop, any_failure), run);
     let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);

@@ -512,7 +512,7 @@ fn finish(m: Merged<'_>, missing: &[u32]) -> (RunSummary, Option<StopReason>, bo
             .enumerate()
             .map(|(i, r)| m.plan.jobs.retries(i).saturating_add(1).max(r.attempts))
             .collect(),
-        results,
+        results: results.into_iter().collect(),
         internal_errors: m.internal_errors,
     };
     (summary, stop, any_failure)

@@ -13,8 +13,9 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::jobs::Jobs;
-use crate::outcome::{plural, JobResult, RunOutcome, Status, Usage};
+use crate::outcome::{plural, RunOutcome, Status, Usage};
 use crate::plan::Plan;
+use crate::results::Results;
 use crate::shard::Shard;
 
 /// How many bytes of a failed job's stderr are kept at most.
@@ -70,7 +71,7 @@ pub struct RunSummary {
     /// prints them).
     pub jobs: Jobs,
     /// One result per job, in manifest order.
-    pub results: Vec<JobResult>,
+    pub results: Results,
     /// For each job, its retries + 1.
     pub max_attempts: Vec<u32>,
     /// batchrun's own errors during the run.
@@ -81,8 +82,8 @@ impl RunSummary {
     /// How many jobs ended with each status.
     pub fn counts(&self) -> BTreeMap<Status, usize> {
         let mut c: BTreeMap<Status, usize> = Status::ALL.iter().map(|&s| (s, 0)).collect();
-        for r in &self.results {
-            *c.entry(r.status).or_default() += 1;
+        for status in self.results.statuses() {
+            *c.entry(status).or_default() += 1;
         }
         c
     }
@@ -160,8 +161,8 @@ struct JsonJob<'a> {
     signal: Option<i32>,
     started_at: Option<String>,
     duration_ms: Option<u128>,
-    error: Option<&'a str>,
-    stderr_tail: Option<&'a str>,
+    error: Option<String>,
+    stderr_tail: Option<String>,
     leaked_processes: u32,
     max_rss_kib: Option<u64>,
     user_ms: Option<u128>,
@@ -171,7 +172,7 @@ struct JsonJob<'a> {
 impl<'a> JsonJob<'a> {
     /// The report's entry for job `i`.
     fn new(s: &'a RunSummary, i: usize) -> Self {
-        let r = &s.results[i];
+        let r = s.results.job(i);
         let (exit_code, signal) = r.exit_and_signal();
         let usage = r.last.as_ref().and_then(|a| a.usage);
         JsonJob {
@@ -183,8 +184,8 @@ impl<'a> JsonJob<'a> {
             signal,
             started_at: r.last.as_ref().map(|a| rfc3339(a.started_at)),
             duration_ms: r.last.as_ref().map(|a| a.duration.as_millis()),
-            error: r.error.as_deref(),
-            stderr_tail: r.stderr_tail.as_deref(),
+            error: r.error,
+            stderr_tail: r.stderr_tail,
             leaked_processes: r.last.as_ref().map_or(0, |a| a.leaked_processes),
             max_rss_kib: usage.map(|u| u.max_rss_kib),
             user_ms: usage.map(|u| u.user.as_millis()),
@@ -278,7 +279,7 @@ fn counts_line(s: &RunSummary) -> String {
 
 /// A short label for a result that is not a success, e.g. `failed (attempt 3/3)`.
 fn label(s: &RunSummary, i: usize) -> String {
-    let r = &s.results[i];
+    let r = &s.results.job(i);
     let max = s.max_attempts[i];
     if r.attempts > 0 && max > 1 {
         format!("{} (attempt {}/{max})", r.status.as_str(), r.attempts)
@@ -338,7 +339,9 @@ fn slowest_line(s: &RunSummary) -> Option<String> {
     let named: Vec<String> = slowest(s, SLOWEST_SHOWN)
         .into_iter()
         .map(|i| {
-            let d = s.results[i]
+            let d = s
+                .results
+                .job(i)
                 .last
                 .as_ref()
                 .map_or(Duration::ZERO, |a| a.duration);
@@ -377,12 +380,12 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
     }
     writeln!(w, "| **total** | **{}** |\n", s.results.len())?;
     let mut failures = (0..s.results.len())
-        .filter(|&i| s.results[i].went_wrong())
+        .filter(|&i| s.results.job(i).went_wrong())
         .peekable();
     if failures.peek().is_some() {
         writeln!(w, "## Failures\n")?;
         for i in failures {
-            let r = &s.results[i];
+            let r = &s.results.job(i);
             writeln!(
                 w,
                 "### `{}` — {}\n\n{}\n",
@@ -403,7 +406,9 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
             "## Slowest jobs\n\n| job | status | duration |\n|---|---|---:|"
         )?;
         for i in ran {
-            let d = s.results[i]
+            let d = s
+                .results
+                .job(i)
                 .last
                 .as_ref()
                 .map_or(Duration::ZERO, |a| a.duration);
@@ -411,7 +416,7 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
                 w,
                 "| `{}` | {} | {:.3}s |",
                 s.jobs.id(i),
-                s.results[i].status.as_str(),
+                s.results.job(i).status.as_str(),
                 d.as_secs_f64()
             )?;
         }
@@ -445,7 +450,7 @@ const TOP_USAGE: usize = 10;
 /// The Markdown report's tables of the jobs that used the most CPU and the most memory.
 fn usage_tables(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     let with_usage: Vec<(usize, Usage)> = (0..s.results.len())
-        .filter_map(|i| Some((i, s.results[i].last.as_ref()?.usage?)))
+        .filter_map(|i| Some((i, s.results.job(i).last.as_ref()?.usage?)))
         .collect();
     if with_usage.is_empty() {
         return Ok(());
@@ -851,6 +856,7 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::JobResult;
 
     /// `n` jobs `j0`, `j1`, … running `true`.
     fn numbered(n: usize) -> Jobs {
@@ -913,7 +919,7 @@ mod tests {
             exit_code: 0,
             jobs: numbered(ms.len()),
             max_attempts: vec![1; ms.len()],
-            results,
+            results: results.into_iter().collect(),
             internal_errors: Vec::new(),
         }
     }

@@ -74,7 +74,7 @@ pub struct RunContext<'a> {
 #[derive(Debug)]
 pub struct RunResults {
     /// One result per job, in manifest order.
-    pub results: Vec<JobResult>,
+    pub results: crate::results::Results,
     /// Why the run stopped early, the most severe reason.
     pub stop: Option<StopReason>,
     /// True once running jobs were being terminated (second signal, deadline, halt).
@@ -338,14 +338,17 @@ impl Dispatcher<'_> {
         let job = &self.plan.jobs.get(i);
         let mut failed = None;
         if let Some(log) = self.joblog.as_deref_mut() {
-            if let Err(e) = log.append(job, result) {
+            if let Err(e) = log.append(job, &result) {
                 failed = Some(e.to_string());
             }
         }
         if let Some(board) = self.board {
             board.finished(result.status);
         }
-        self.console.handle(Event::JobFinished { job, result });
+        self.console.handle(Event::JobFinished {
+            job,
+            result: &result,
+        });
         if let Some(msg) = failed {
             self.joblog = None; // one message, not one per job
             self.internal_error(&msg);
@@ -874,8 +877,10 @@ mod tests {
             statuses,
             [Status::Failed, Status::Cancelled, Status::NotStarted]
         );
-        assert_eq!(r.results[0].attempts, 1);
-        assert!(r.results[0]
+        assert_eq!(r.results.job(0).attempts, 1);
+        assert!(r
+            .results
+            .job(0)
             .error
             .as_deref()
             .unwrap()
@@ -908,7 +913,7 @@ mod tests {
         s.deadline = Some(Instant::now() + Duration::from_secs(2));
         let r = run_with(dir.path(), MANIFEST, s, |_| {});
         assert_eq!(r.stop, Some(StopReason::Deadline));
-        assert_eq!(r.results[1].status, Status::Cancelled);
+        assert_eq!(r.results.job(1).status, Status::Cancelled);
 
         let mut s = settings(2);
         s.max_failures = Some(1);

@@ -34,6 +34,7 @@ use std::time::Instant;
 
 use crate::outcome::{Attempt, JobResult, Status};
 use crate::plan::Plan;
+use crate::results::Results;
 
 /// A job's finished attempt that will be retried, kept until the retry runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +159,7 @@ pub struct JobTable<'a> {
     /// Each job's state.
     states: Vec<JobState>,
     /// Each `Done` job's result, in one vector that becomes the run's results without a copy.
-    results: Vec<Option<JobResult>>,
+    results: Results,
     /// How many jobs are in each kind of state.
     counts: StateCounts,
     /// For each group, how many of its jobs are `Running`.
@@ -179,7 +180,7 @@ impl<'a> JobTable<'a> {
         let mut t = JobTable {
             plan,
             states: Vec::with_capacity(n),
-            results: (0..n).map(|_| None).collect(),
+            results: Results::new(n),
             counts: StateCounts::default(),
             group_running: vec![0; plan.groups.len()],
             group_waiting: vec![BinaryHeap::new(); plan.groups.len()],
@@ -244,8 +245,8 @@ impl<'a> JobTable<'a> {
     }
 
     /// Job `i`'s final result, once it is `Done`.
-    pub fn result(&self, i: usize) -> Option<&JobResult> {
-        self.results[i].as_ref()
+    pub fn result(&self, i: usize) -> Option<JobResult> {
+        self.results.get(i)
     }
 
     /// How many jobs are in each kind of state.
@@ -361,7 +362,9 @@ impl<'a> JobTable<'a> {
             JobState::Done
         });
         let status = result.as_ref().map_or(Status::Failed, |r| r.status);
-        self.results[i] = result;
+        if let Some(r) = result {
+            self.results.set(i, r);
+        }
         let dependents = &self.plan.dependents;
         if status.is_success() {
             for d in dependents.of(i) {
@@ -392,7 +395,7 @@ impl<'a> JobTable<'a> {
                         v_status.as_str()
                     );
                     self.update(d, |_| JobState::Done);
-                    self.results[d] = Some(JobResult::without_attempt(status, why));
+                    self.results.set(d, JobResult::without_attempt(status, why));
                     settled.push(d);
                     stack.push((d, status));
                 }
@@ -440,26 +443,16 @@ impl<'a> JobTable<'a> {
         settled
     }
 
-    /// Every job's final result, in manifest order; `Err` with the jobs that have none (a bug:
-    /// a worker was lost), which get a `failed` result saying so.
-    pub fn into_results(self) -> (Vec<JobResult>, Vec<usize>) {
-        let mut lost = Vec::new();
+    /// Every job's final result, in manifest order, and the jobs that had none (a bug: a
+    /// worker was lost), which get a `failed` result saying so.
+    pub fn into_results(self) -> (Results, Vec<usize>) {
         drop(self.states);
-        // Collected in place: the vector of results is reused, not copied.
-        let results = self
-            .results
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.unwrap_or_else(|| {
-                    lost.push(i);
-                    JobResult::without_attempt(
-                        Status::Failed,
-                        "batchrun lost track of this job (internal error)",
-                    )
-                })
-            })
-            .collect();
+        let mut results = self.results;
+        let lost: Vec<usize> = (0..results.len()).filter(|&i| !results.has(i)).collect();
+        for &i in &lost {
+            let why = "batchrun lost track of this job (internal error)";
+            results.set(i, JobResult::without_attempt(Status::Failed, why));
+        }
         (results, lost)
     }
 }
@@ -524,7 +517,7 @@ mod tests {
         .into_result()
     }
 
-    fn result<'t>(t: &'t JobTable<'_>, i: usize) -> &'t JobResult {
+    fn result(t: &JobTable<'_>, i: usize) -> JobResult {
         match (t.state(i), t.result(i)) {
             (JobState::Done, Some(r)) => r,
             (s, _) => panic!("job {i} is not done: {s:?}"),
@@ -668,7 +661,7 @@ mod tests {
             t.settle_all("not started");
             let (results, lost) = t.into_results();
             assert!(lost.is_empty());
-            assert_eq!(results[3].status, Status::NotStarted);
+            assert_eq!(results.status(3), Some(Status::NotStarted));
         }
     }
 
@@ -679,7 +672,7 @@ mod tests {
         t.settle_all("x");
         let (results, lost) = t.into_results();
         assert_eq!(lost, [0]);
-        assert_eq!(results[0].status, Status::Failed);
+        assert_eq!(results.status(0), Some(Status::Failed));
     }
 
     #[test]
