@@ -317,6 +317,7 @@ mod tests {
         let mut pending = Results::new(2);
         assert!(!pending.has(0) && pending.get(1).is_none());
         pending.set(1, all[0].clone());
+        assert!(std::mem::size_of::<Slot>() <= 16 && std::mem::size_of::<Plain>() <= 56);
         assert_eq!(
             (pending.status(1), pending.has(1)),
             (Some(Status::Succeeded), true)

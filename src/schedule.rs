@@ -71,13 +71,22 @@ impl LastAttempt {
     }
 }
 
+/// A failed attempt waiting for its retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// The attempt that failed.
+    pub last: LastAttempt,
+    /// When the retry is due.
+    pub at: Instant,
+}
+
 /// Where one job is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobState {
     /// Waiting for this many jobs of its `after` to succeed.
     Blocked {
         /// Jobs of its `after` that have not succeeded yet.
-        waiting_on: usize,
+        waiting_on: u32,
     },
     /// May start (when a worker, and a slot in its group, are free).
     Ready {
@@ -93,10 +102,8 @@ pub enum JobState {
     },
     /// Waiting out a retry delay.
     RetryWaiting {
-        /// The attempt that failed.
-        last: Box<LastAttempt>,
-        /// When the retry is due.
-        at: Instant,
+        /// The attempt that failed, and when the retry is due (boxed: a state is 16 bytes).
+        retry: Box<Retry>,
     },
     /// Has its final result (kept beside the states: see [`JobTable::result`]).
     Done,
@@ -165,9 +172,9 @@ pub struct JobTable<'a> {
     /// For each group, how many of its jobs are `Running`.
     group_running: Vec<usize>,
     /// For each group, `Ready` jobs waiting for a slot, lowest index first.
-    group_waiting: Vec<BinaryHeap<Reverse<usize>>>,
+    group_waiting: Vec<BinaryHeap<Reverse<u32>>>,
     /// `Ready` jobs, lowest index (manifest order) first.
-    ready: BinaryHeap<Reverse<usize>>,
+    ready: BinaryHeap<Reverse<u32>>,
     /// `RetryWaiting` jobs, earliest first.
     delayed: BinaryHeap<Reverse<(Instant, usize)>>,
 }
@@ -190,7 +197,10 @@ impl<'a> JobTable<'a> {
         for i in 0..n {
             let state = match plan.deps[i].len() {
                 0 => JobState::Ready { last: None },
-                waiting_on => JobState::Blocked { waiting_on },
+                waiting_on => JobState::Blocked {
+                    // Fewer than 2^32 jobs: an adjacency holds u32 indices.
+                    waiting_on: waiting_on as u32,
+                },
             };
             t.states.push(JobState::Blocked { waiting_on: 0 });
             t.counts.blocked += 1;
@@ -232,8 +242,8 @@ impl<'a> JobTable<'a> {
             }
         }
         match &self.states[i] {
-            JobState::Ready { .. } => self.ready.push(Reverse(i)),
-            JobState::RetryWaiting { at, .. } => self.delayed.push(Reverse((*at, i))),
+            JobState::Ready { .. } => self.ready.push(Reverse(i as u32)),
+            JobState::RetryWaiting { retry } => self.delayed.push(Reverse((retry.at, i))),
             _ => {}
         }
     }
@@ -263,12 +273,13 @@ impl<'a> JobTable<'a> {
     /// to `Running` and returns it with its attempt number.
     pub fn next_ready(&mut self) -> Option<(usize, u32)> {
         while let Some(Reverse(i)) = self.ready.pop() {
+            let i = i as usize;
             let JobState::Ready { last } = &self.states[i] else {
                 continue; // an entry left from an earlier state
             };
             if let Some(g) = self.plan.group(i) {
                 if self.plan.group_limits[g].is_some_and(|l| self.group_running[g] >= l) {
-                    self.group_waiting[g].push(Reverse(i));
+                    self.group_waiting[g].push(Reverse(i as u32));
                     continue;
                 }
             }
@@ -297,8 +308,7 @@ impl<'a> JobTable<'a> {
             return false;
         }
         self.update(i, |_| JobState::RetryWaiting {
-            last: Box::new(last),
-            at,
+            retry: Box::new(Retry { last, at }),
         });
         true
     }
@@ -319,7 +329,7 @@ impl<'a> JobTable<'a> {
     /// When the earliest retry is due.
     pub fn next_retry_at(&mut self) -> Option<Instant> {
         while let Some(&Reverse((at, i))) = self.delayed.peek() {
-            if matches!(&self.states[i], JobState::RetryWaiting { at: a, .. } if *a == at) {
+            if matches!(&self.states[i], JobState::RetryWaiting { retry } if retry.at == at) {
                 return Some(at);
             }
             self.delayed.pop();
@@ -337,7 +347,9 @@ impl<'a> JobTable<'a> {
                 break;
             };
             self.update(i, |old| match old {
-                JobState::RetryWaiting { last, .. } => JobState::Ready { last: Some(last) },
+                JobState::RetryWaiting { retry } => JobState::Ready {
+                    last: Some(Box::new(retry.last)),
+                },
                 other => other,
             });
         }
@@ -432,9 +444,8 @@ impl<'a> JobTable<'a> {
             }
             settled.push(i);
             let dependents = self.finish_with(i, |old| match old {
-                JobState::Ready { last: Some(l) } | JobState::RetryWaiting { last: l, .. } => {
-                    l.into_stopped_result()
-                }
+                JobState::Ready { last: Some(l) } => l.into_stopped_result(),
+                JobState::RetryWaiting { retry } => retry.last.into_stopped_result(),
                 _ => JobResult::without_attempt(Status::NotStarted, why),
             });
             settled.extend(dependents);
@@ -663,6 +674,11 @@ mod tests {
             assert!(lost.is_empty());
             assert_eq!(results.status(3), Some(Status::NotStarted));
         }
+    }
+
+    #[test]
+    fn a_state_is_16_bytes() {
+        assert!(std::mem::size_of::<JobState>() <= 16);
     }
 
     #[test]
