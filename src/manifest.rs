@@ -194,6 +194,8 @@ pub struct Manifest {
     /// Patterns that are valid but let a value be re-parsed by a shell; at most one of each
     /// kind per template source.
     pub warnings: Vec<Problem>,
+    /// The widest cell of each column of the plan table (`check`), over every job.
+    pub table_widths: [usize; 6],
 }
 
 /// In [`Manifest::group_of`]: the job is in no group.
@@ -380,6 +382,7 @@ pub fn parse_all(
         invalid_ids: rows.invalid_ids,
         ids_from_rows: rows.ids_from_rows,
         warnings: rows.warner.given.into_iter().map(|w| w.2).collect(),
+        table_widths: rows.table_widths,
     };
     (m, problems.list)
 }
@@ -530,6 +533,14 @@ struct Pending {
     unbalanced: bool,
 }
 
+/// What is kept of a job built from its row.
+struct Built {
+    retries: u32,
+    group: Option<String>,
+    /// Its cells' widths in the plan table.
+    widths: [usize; 6],
+}
+
 /// What checking one row on its own found.
 enum Checked {
     /// The row could not be split into its fields; `id` is its id column as it stands.
@@ -541,8 +552,8 @@ enum Checked {
     Row {
         id: String,
         problems: Vec<Problem>,
-        /// Retries and group, when the job could be built.
-        job: Option<(u32, Option<String>)>,
+        /// What is kept of the job, when it could be built.
+        job: Option<Built>,
         warnings: Vec<Warning>,
     },
 }
@@ -627,7 +638,11 @@ fn check_row(l: &Layout, p: &Pending, name: &str) -> Checked {
     Checked::Row {
         id,
         problems: problems.list,
-        job: job.map(|j| (j.retries, j.group)),
+        job: job.map(|j| Built {
+            widths: crate::report::plan_widths(&j),
+            retries: j.retries,
+            group: j.group,
+        }),
         warnings: warner.given,
     }
 }
@@ -1027,6 +1042,8 @@ struct Rows {
     invalid_ids: HashSet<String>,
     ids_from_rows: bool,
     warner: Warner,
+    /// The widest cells of the jobs' rows in the plan table.
+    table_widths: [usize; 6],
 }
 
 /// A warning: whether it is about `--command`, its kind, and where it is.
@@ -1071,6 +1088,7 @@ impl Rows {
             invalid_ids: HashSet::new(),
             ids_from_rows: layout.cols.id.is_none() && layout.id_template.is_none(),
             warner: Warner::default(),
+            table_widths: [0; 6],
         }
     }
 
@@ -1101,7 +1119,7 @@ impl Rows {
         for w in warnings {
             self.warner.take(w);
         }
-        let Some((retries, group)) = job.filter(|_| row.problems.list.len() == before) else {
+        let Some(built) = job.filter(|_| row.problems.list.len() == before) else {
             if fresh {
                 self.seen_ids.insert_other(id.clone(), line, &self.table);
             }
@@ -1115,15 +1133,16 @@ impl Rows {
             offset: narrow(offset as u64),
             line: narrow(line),
             index: narrow(index as u64),
-            retries,
+            retries: built.retries,
         };
+        self.table_widths = crate::report::widest(self.table_widths, built.widths);
         self.table.push(r, &id);
         if let Some((after, c)) = self.after.as_mut().zip(l.cols.after) {
             // Valid UTF-8: the row was read.
             after.push(std::str::from_utf8(&p.rec[c]).unwrap_or_default());
         }
         if let Some(group_of) = &mut self.group_of {
-            let g = group.map_or(NO_GROUP, |g| {
+            let g = built.group.map_or(NO_GROUP, |g| {
                 let next = self.groups.len() as u32;
                 *self.group_index.entry(g).or_insert_with_key(|g| {
                     self.groups.push(g.clone());

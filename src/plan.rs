@@ -36,6 +36,9 @@ pub struct Plan {
     pub manifest_sha256: String,
     /// With `--shard`: the shard these jobs are (the plan holds only its jobs).
     pub shard: Option<crate::shard::Shard>,
+    /// The widest cell of each column of the plan table, when known for these jobs (measured
+    /// as the manifest was read; not for a subset).
+    pub table_widths: Option<[usize; 6]>,
 }
 
 impl Plan {
@@ -101,6 +104,7 @@ impl Plan {
             ids_from_rows: manifest.ids_from_rows,
             manifest_sha256: String::new(),
             shard: None,
+            table_widths: Some(manifest.table_widths),
         })
     }
 
@@ -149,6 +153,7 @@ impl Plan {
             deps,
             dependents,
             group_of,
+            table_widths: None,
             ..self
         }
     }

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::jobs::Jobs;
+use crate::manifest::{CommandLine, JobSpec};
 use crate::outcome::{plural, RunOutcome, Status, Usage};
 use crate::plan::Plan;
 use crate::results::Results;
@@ -765,13 +766,15 @@ fn write_batches(
     Ok(())
 }
 
-/// The cells of job `i`'s row in the plan table; long commands are cut to keep the table
+/// The longest command shown in the plan table, in characters; a longer one is cut.
+const TABLE_COMMAND: usize = 60;
+
+/// The cells of a job's row in the plan table; long commands are cut to keep the table
 /// readable (`--dry-run` prints them whole).
-fn plan_row(plan: &Plan, i: usize) -> [String; 6] {
-    let j = plan.jobs.get(i);
+fn plan_cells(j: &JobSpec) -> [String; 6] {
     let mut command = j.command.display();
-    if command.chars().count() > 60 {
-        command = command.chars().take(59).collect::<String>() + "…";
+    if command.chars().count() > TABLE_COMMAND {
+        command = command.chars().take(TABLE_COMMAND - 1).collect::<String>() + "…";
     }
     [
         j.id.clone(),
@@ -789,24 +792,56 @@ fn plan_row(plan: &Plan, i: usize) -> [String; 6] {
     ]
 }
 
-/// Writes the `check` plan table to `w` in two passes over the rows (the column widths, then
-/// the lines), so no row is held once written.
+/// The width in characters of each of [`plan_cells`], without making them.
+pub(crate) fn plan_widths(j: &JobSpec) -> [usize; 6] {
+    let chars = |s: &str| s.chars().count();
+    let command = match &j.command {
+        CommandLine::Direct(words) => {
+            let quoted: usize = words.iter().map(|w| chars(&shell_words::quote(w))).sum();
+            quoted + words.len().saturating_sub(1)
+        }
+        CommandLine::Shell(s) => chars(s),
+    };
+    let after = match j.after.len() {
+        0 => 1,
+        n => j.after.iter().map(|a| chars(a)).sum::<usize>() + n - 1,
+    };
+    [
+        chars(&j.id),
+        command.min(TABLE_COMMAND),
+        j.timeout
+            .map_or(1, |t| chars(&humantime::format_duration(t).to_string())),
+        j.retries.checked_ilog10().map_or(1, |d| d as usize + 1),
+        j.group.as_deref().map_or(1, chars),
+        after,
+    ]
+}
+
+/// The widest of two sets of column widths.
+pub(crate) fn widest(a: [usize; 6], b: [usize; 6]) -> [usize; 6] {
+    std::array::from_fn(|k| a[k].max(b[k]))
+}
+
+/// Writes the `check` plan table to `w`: the column widths from the plan (measured as the
+/// manifest was read), or a first pass over the rows; then the lines. No row is held once
+/// written.
 pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let order = plan.start_order();
     let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
-    let cell_widths = |row: [String; 6]| row.map(|cell| cell.chars().count());
-    let widest = |a: [usize; 6], b: [usize; 6]| std::array::from_fn(|k| a[k].max(b[k]));
-    let pieces: Vec<&[usize]> = order.chunks(PIECE).collect();
-    let widths = crate::par::scope(|par| {
-        par.map(&pieces, |piece| {
-            piece
-                .iter()
-                .map(|&i| cell_widths(plan_row(plan, i)))
-                .fold([0; 6], widest)
+    let measured = plan.table_widths.unwrap_or_else(|| {
+        let pieces: Vec<&[usize]> = order.chunks(PIECE).collect();
+        crate::par::scope(|par| {
+            par.map(&pieces, |piece| {
+                piece
+                    .iter()
+                    .map(|&i| plan_widths(&plan.jobs.get(i)))
+                    .fold([0; 6], widest)
+            })
         })
-    })
-    .into_iter()
-    .fold(header.map(str::len), widest);
+        .into_iter()
+        .fold([0; 6], widest)
+    });
+    let widths = widest(header.map(str::len), measured);
     let line = |cells: &[&str], l: &mut String| {
         let start = l.len();
         for (k, (cell, wd)) in cells.iter().zip(&widths).enumerate() {
@@ -823,7 +858,8 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     line(&header, &mut head);
     w.write_all(head.as_bytes())?;
     write_in_order(w, &order, |i, l| {
-        line(&plan_row(plan, i).each_ref().map(String::as_str), l)
+        let cells = plan_cells(&plan.jobs.get(i));
+        line(&cells.each_ref().map(String::as_str), l)
     })?;
     drop(order);
     writeln!(
@@ -857,6 +893,41 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::outcome::JobResult;
+
+    #[test]
+    fn plan_widths_are_the_cells_widths() {
+        let text = "id,command,timeout,retries,group,after,shell\n\
+            a,echo 'x y' \"é\",90s,12,gé,,\n\
+            b,true,,0,,a,\n\
+            c,echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,1h 2m,,,a b,\n\
+            d,echo $HOME | wc,,,,,true\n";
+        let m =
+            crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default()).unwrap();
+        for j in m.jobs.iter() {
+            let cells = plan_cells(&j).map(|c| c.chars().count());
+            assert_eq!(plan_widths(&j), cells, "{}", j.id);
+        }
+    }
+
+    #[test]
+    fn the_table_is_the_same_with_widths_measured_or_not() {
+        let text = "id,command,timeout\na,echo 'x y',90s\nlonger-id,true,\n";
+        let m =
+            crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default()).unwrap();
+        let measured = Plan::new(m, &[]).unwrap();
+        assert!(measured.table_widths.is_some());
+        let unmeasured = Plan {
+            table_widths: None,
+            ..measured.clone()
+        };
+        let table = |p: &Plan| {
+            let mut out = Vec::new();
+            write_plan_table(&mut out, p).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(table(&measured), table(&unmeasured));
+        assert!(table(&measured).starts_with("ID         COMMAND     TIMEOUT  RETRIES  GROUP  AFTER\na          echo 'x y'  1m 30s   0        -      -\n"), "{}", table(&measured));
+    }
 
     /// `n` jobs `j0`, `j1`, … running `true`.
     fn numbered(n: usize) -> Jobs {
