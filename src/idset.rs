@@ -32,39 +32,45 @@ impl SeenIds {
             .reserve(n, |&p| hasher.hash_one(id_at(p, jobs, others)));
     }
 
-    /// The line `id` was first seen on, if it was.
-    pub fn line_of(&self, id: &str, jobs: &RowTable) -> Option<u64> {
+    /// The hash of `id` that the other methods take (so it is computed once per id, and on
+    /// any thread).
+    pub fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    /// The line `id` (whose hash is `h`) was first seen on, if it was.
+    pub fn line_of(&self, id: &str, h: u64, jobs: &RowTable) -> Option<u64> {
         let others = &self.others;
         self.table
-            .find(self.hasher.hash_one(id), |&p| id_at(p, jobs, others) == id)
+            .find(h, |&p| id_at(p, jobs, others) == id)
             .map(|&p| match p & OTHER {
                 0 => jobs.get(p as usize).line.into(),
                 _ => others[(p & !OTHER) as usize].1,
             })
     }
 
-    /// Remembers the id of `jobs[k]`, the job just built.
+    /// Remembers the id of `jobs[k]` (hash `h`), the job just built.
     ///
     /// # Panics
     /// With 2^31 ids or more.
-    pub fn insert_job(&mut self, k: usize, jobs: &RowTable) {
+    pub fn insert_job(&mut self, k: usize, h: u64, jobs: &RowTable) {
         let p = u32::try_from(k)
             .ok()
             .filter(|&p| p < OTHER)
             .expect("fewer than 2^31 jobs");
-        self.insert(p, jobs);
+        self.insert(p, h, jobs);
     }
 
-    /// Remembers `id`, first seen on `line` in a row that is not a job.
-    pub fn insert_other(&mut self, id: String, line: u64, jobs: &RowTable) {
+    /// Remembers `id` (hash `h`), first seen on `line` in a row that is not a job.
+    pub fn insert_other(&mut self, id: String, line: u64, h: u64, jobs: &RowTable) {
         let p = u32::try_from(self.others.len()).expect("fewer than 2^31 rows") | OTHER;
         self.others.push((id, line));
-        self.insert(p, jobs);
+        self.insert(p, h, jobs);
     }
 
-    fn insert(&mut self, p: u32, jobs: &RowTable) {
+    fn insert(&mut self, p: u32, h: u64, jobs: &RowTable) {
         let (hasher, others) = (&self.hasher, &self.others);
-        let h = hasher.hash_one(id_at(p, jobs, others));
+        debug_assert_eq!(h, hasher.hash_one(id_at(p, jobs, others)));
         self.table
             .insert_unique(h, p, |&q| hasher.hash_one(id_at(q, jobs, others)));
     }
@@ -97,19 +103,21 @@ mod tests {
         let jobs = &table;
         let mut seen = SeenIds::default();
         seen.reserve(4, jobs);
-        assert_eq!(seen.line_of("a", jobs), None);
-        seen.insert_job(0, jobs);
-        seen.insert_other("x".into(), 7, jobs);
-        seen.insert_job(1, jobs);
-        assert_eq!(seen.line_of("a", jobs), Some(2));
-        assert_eq!(seen.line_of("b", jobs), Some(3));
-        assert_eq!(seen.line_of("x", jobs), Some(7));
-        assert_eq!(seen.line_of("c", jobs), None);
+        let line_of = |seen: &SeenIds, id: &str| seen.line_of(id, seen.hash(id), jobs);
+        assert_eq!(line_of(&seen, "a"), None);
+        seen.insert_job(0, seen.hash("a"), jobs);
+        seen.insert_other("x".into(), 7, seen.hash("x"), jobs);
+        seen.insert_job(1, seen.hash("b"), jobs);
+        assert_eq!(line_of(&seen, "a"), Some(2));
+        assert_eq!(line_of(&seen, "b"), Some(3));
+        assert_eq!(line_of(&seen, "x"), Some(7));
+        assert_eq!(line_of(&seen, "c"), None);
         // Growing rehashes by the stored ids.
         for i in 0..1000 {
-            seen.insert_other(format!("o{i}"), 100 + i, jobs);
+            let id = format!("o{i}");
+            seen.insert_other(id.clone(), 100 + i, seen.hash(&id), jobs);
         }
-        assert_eq!(seen.line_of("o999", jobs), Some(1099));
-        assert_eq!(seen.line_of("a", jobs), Some(2));
+        assert_eq!(line_of(&seen, "o999"), Some(1099));
+        assert_eq!(line_of(&seen, "a"), Some(2));
     }
 }

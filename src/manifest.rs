@@ -542,7 +542,7 @@ struct Built {
 }
 
 /// What checking one row on its own found.
-enum Checked {
+enum Checked<'r> {
     /// The row could not be split into its fields; `id` is its id column as it stands.
     Unusable {
         problems: Vec<Problem>,
@@ -550,7 +550,9 @@ enum Checked {
     },
     /// The row's fields were read.
     Row {
-        id: String,
+        id: Cow<'r, str>,
+        /// The id's hash for [`crate::idset::SeenIds`].
+        hash: u64,
         problems: Vec<Problem>,
         /// What is kept of the job, when it could be built.
         job: Option<Built>,
@@ -590,7 +592,8 @@ impl Batch {
     fn check(&mut self, par: Par<'_>, l: &Layout, rows: &mut Rows, problems: &mut Problems<'_>) {
         let name = problems.name;
         let pending = &self.pending[..self.used];
-        let checked = par.map(pending, |p| check_row(l, p, name));
+        let seen = &rows.seen_ids;
+        let checked = par.map(pending, |p| check_row(l, p, name, seen));
         for (p, c) in pending.iter().zip(checked) {
             rows.add(l, p, c, problems);
         }
@@ -599,7 +602,12 @@ impl Batch {
 }
 
 /// Checks one row on its own: its fields, and the job they make.
-fn check_row(l: &Layout, p: &Pending, name: &str) -> Checked {
+fn check_row<'r>(
+    l: &Layout,
+    p: &'r Pending,
+    name: &str,
+    seen: &crate::idset::SeenIds,
+) -> Checked<'r> {
     let mut problems = Problems::new(name);
     if p.unbalanced {
         problems.push(
@@ -636,6 +644,7 @@ fn check_row(l: &Layout, p: &Pending, name: &str) -> Checked {
         Some(&mut warner),
     );
     Checked::Row {
+        hash: seen.hash(&id),
         id,
         problems: problems.list,
         job: job.map(|j| Built {
@@ -1094,8 +1103,8 @@ impl Rows {
 
     /// Adds a row checked on its own ([`check_row`]): its id checked against the rows before
     /// it, then its problems, or its job.
-    fn add(&mut self, l: &Layout, p: &Pending, checked: Checked, problems: &mut Problems<'_>) {
-        let (id, row_problems, job, warnings) = match checked {
+    fn add(&mut self, l: &Layout, p: &Pending, checked: Checked<'_>, problems: &mut Problems<'_>) {
+        let (id, hash, row_problems, job, warnings) = match checked {
             Checked::Unusable {
                 problems: found,
                 id,
@@ -1106,25 +1115,27 @@ impl Rows {
             }
             Checked::Row {
                 id,
+                hash,
                 problems,
                 job,
                 warnings,
-            } => (id, problems, job, warnings),
+            } => (id, hash, problems, job, warnings),
         };
         let (index, line, offset) = (p.index, p.line, p.offset);
         let before = problems.list.len();
         let mut row = Row { line, problems };
-        let fresh = self.check_id(l, &id, &mut row);
+        let fresh = self.check_id(l, &id, hash, &mut row);
         row.problems.list.extend(row_problems);
         for w in warnings {
             self.warner.take(w);
         }
         let Some(built) = job.filter(|_| row.problems.list.len() == before) else {
             if fresh {
-                self.seen_ids.insert_other(id.clone(), line, &self.table);
+                self.seen_ids
+                    .insert_other(id.to_string(), line, hash, &self.table);
             }
             if row.problems.list.len() != before {
-                self.invalid_ids.insert(id);
+                self.invalid_ids.insert(id.into_owned());
             }
             return;
         };
@@ -1152,14 +1163,15 @@ impl Rows {
             group_of.push(g);
         }
         if fresh {
-            self.seen_ids.insert_job(self.table.len() - 1, &self.table);
+            self.seen_ids
+                .insert_job(self.table.len() - 1, hash, &self.table);
         }
     }
 
     /// Checks the row's id (from the `id` column, built by `--id`, or the row number); returns
     /// whether it is to be remembered once the row is done (a valid id not seen before, and
     /// not a row number).
-    fn check_id(&mut self, l: &Layout, id: &str, row: &mut Row) -> bool {
+    fn check_id(&mut self, l: &Layout, id: &str, hash: u64, row: &mut Row) -> bool {
         let built = if l.id_template.is_some() {
             "--id: "
         } else {
@@ -1169,7 +1181,7 @@ impl Rows {
             row.err("id", format!("{built}{msg}"));
         } else if self.ids_from_rows {
             // Row numbers are unique: nothing to remember.
-        } else if let Some(first) = self.seen_ids.line_of(id, &self.table) {
+        } else if let Some(first) = self.seen_ids.line_of(id, hash, &self.table) {
             row.err(
                 "id",
                 format!(
@@ -1189,11 +1201,11 @@ fn field<'f>(fields: &[&'f str], c: Option<usize>) -> &'f str {
 }
 
 /// The row's id, unchecked: from the `id` column, built by `--id`, or the row number.
-fn row_id(l: &Layout, index: usize, fields: &[&str]) -> String {
+fn row_id<'f>(l: &Layout, index: usize, fields: &[&'f str]) -> Cow<'f, str> {
     match (&l.id_template, l.cols.id) {
-        (Some(t), _) => template::render(t, &l.vars(fields, ""), false),
-        (None, Some(i)) => fields[i].trim().to_string(),
-        (None, None) => (index + 1).to_string(),
+        (Some(t), _) => Cow::Owned(template::render(t, &l.vars(fields, ""), false)),
+        (None, Some(i)) => Cow::Borrowed(fields[i].trim()),
+        (None, None) => Cow::Owned((index + 1).to_string()),
     }
 }
 
@@ -1232,7 +1244,13 @@ fn build_job(
             0
         }),
     };
-    let vars = l.vars(fields, id);
+    let vars = RowVars {
+        l,
+        fields,
+        id,
+        vars: std::cell::OnceCell::new(),
+        none: Vars::new(),
+    };
     let cwd = row_cwd(l, field(fields, l.cols.cwd), &vars, row);
     let env = row_env(l, field(fields, l.cols.env), &vars, row);
     let command = row_command(l, fields, &vars, shell, row, warner)?;
@@ -1255,11 +1273,32 @@ fn build_job(
     })
 }
 
+/// A row's variables, made the first time a template has a placeholder (most have none).
+struct RowVars<'a> {
+    l: &'a Layout,
+    fields: &'a [&'a str],
+    id: &'a str,
+    vars: std::cell::OnceCell<Vars<'a>>,
+    /// What a template without placeholders is filled with.
+    none: Vars<'a>,
+}
+
+impl<'a> RowVars<'a> {
+    /// The variables `pieces` need: all of them, or none for a template without placeholders.
+    fn of(&self, pieces: &[Piece]) -> &Vars<'a> {
+        if pieces.iter().any(|p| matches!(p, Piece::Var(_))) {
+            self.vars.get_or_init(|| self.l.vars(self.fields, self.id))
+        } else {
+            &self.none
+        }
+    }
+}
+
 /// The row's command, checked, with the warnings it deserves.
 fn row_command(
     l: &Layout,
     fields: &[&str],
-    vars: &Vars<'_>,
+    vars: &RowVars<'_>,
     shell: bool,
     row: &mut Row,
     warner: Option<&mut Warner>,
@@ -1285,9 +1324,9 @@ fn row_command(
     }
     let item_shell = matches!(l.command, CommandSource::Item);
     let command = if shell || item_shell {
-        CommandLine::Shell(template::render(&pieces, vars, true))
+        CommandLine::Shell(template::render(&pieces, vars.of(&pieces), true))
     } else {
-        match template::split_direct(&pieces, vars) {
+        match template::split_direct(&pieces, vars.of(&pieces)) {
             Ok(words) => CommandLine::Direct(words),
             Err(e) => {
                 row.err(
@@ -1449,7 +1488,7 @@ impl Reparse {
 }
 
 /// The row's working directory (a template).
-fn row_cwd(l: &Layout, text: &str, vars: &Vars<'_>, row: &mut Row) -> Option<PathBuf> {
+fn row_cwd(l: &Layout, text: &str, vars: &RowVars<'_>, row: &mut Row) -> Option<PathBuf> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -1458,7 +1497,7 @@ fn row_cwd(l: &Layout, text: &str, vars: &Vars<'_>, row: &mut Row) -> Option<Pat
     let pieces = template::checked(text, &is_var, &l.var_names)
         .map_err(|m| row.err("cwd", m))
         .ok()?;
-    let dir = template::render(&pieces, vars, false);
+    let dir = template::render(&pieces, vars.of(&pieces), false);
     if dir.contains('\0') {
         row.err("cwd", nul_message("the working directory"));
         return None;
@@ -1467,7 +1506,7 @@ fn row_cwd(l: &Layout, text: &str, vars: &Vars<'_>, row: &mut Row) -> Option<Pat
 }
 
 /// The row's extra environment: `KEY=VALUE` words, each value a template.
-fn row_env(l: &Layout, text: &str, vars: &Vars<'_>, row: &mut Row) -> Vec<(String, String)> {
+fn row_env(l: &Layout, text: &str, vars: &RowVars<'_>, row: &mut Row) -> Vec<(String, String)> {
     let mut env = Vec::new();
     if text.trim().is_empty() {
         return env;
@@ -1502,7 +1541,7 @@ fn row_env(l: &Layout, text: &str, vars: &Vars<'_>, row: &mut Row) -> Vec<(Strin
         else {
             continue;
         };
-        let value = template::render(&pieces, vars, false);
+        let value = template::render(&pieces, vars.of(&pieces), false);
         if value.contains('\0') {
             row.err("env", nul_message(&format!("the value of {k}")));
             continue;

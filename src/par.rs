@@ -19,7 +19,11 @@ impl Par<'_> {
     pub const SERIAL: Par<'static> = Par(None);
 
     /// `f` of every item, in order.
-    pub fn map<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    pub fn map<'t, T: Sync, R: Send>(
+        &self,
+        items: &'t [T],
+        f: impl Fn(&'t T) -> R + Sync + Send,
+    ) -> Vec<R> {
         match self.0 {
             Some(pool) => pool.install(|| items.par_iter().map(f).collect()),
             None => items.iter().map(f).collect(),

@@ -28,6 +28,12 @@ pub enum Piece {
 
 /// Parses `{name}` placeholders, `{{` and `}}`.
 pub fn parse(s: &str) -> Result<Vec<Piece>, String> {
+    if !s.contains(['{', '}']) {
+        return Ok(match s.is_empty() {
+            true => Vec::new(),
+            false => vec![Piece::Lit(s.to_string())],
+        });
+    }
     let mut pieces = Vec::new();
     let mut lit = String::new();
     let mut chars = s.chars().peekable();
@@ -146,8 +152,18 @@ pub fn has_nul(pieces: &[Piece]) -> bool {
 /// NUL byte (see [`has_nul`]).
 pub fn split_direct(pieces: &[Piece], vars: &Vars<'_>) -> Result<Vec<String>, String> {
     debug_assert!(!has_nul(pieces));
-    let words = shell_words::split(&marked(pieces)).map_err(|e| e.to_string())?;
-    Ok(words.iter().map(|w| fill_marked(w, pieces, vars)).collect())
+    let split = |text: &str| shell_words::split(text).map_err(|e| e.to_string());
+    if let [Piece::Lit(text)] = pieces {
+        return split(text);
+    }
+    let words = split(&marked(pieces))?;
+    Ok(words
+        .into_iter()
+        .map(|w| match w.contains(MARK) {
+            true => fill_marked(&w, pieces, vars),
+            false => w,
+        })
+        .collect())
 }
 
 /// Opens and closes the marker of a placeholder: `NUL n NUL`, with the placeholder's piece
