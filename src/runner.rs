@@ -27,6 +27,7 @@ use crate::event::Event;
 use crate::exec::{self, ExecRequest};
 use crate::exit::StopReason;
 use crate::joblog::Joblog;
+use crate::manifest::JobSpec;
 use crate::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
 use crate::pool::{Dispatch, Done, WorkerPool};
@@ -99,8 +100,9 @@ enum TaskEnd {
     NotStarted,
     /// Nothing could be created for it now (no descriptor or process free); not an attempt.
     Deferred(String),
-    /// The attempt ran (or failed to start), with its output when that went to anonymous files.
-    Ran(Attempt, Anonymous),
+    /// The attempt ran (or failed to start), with its output when that went to anonymous files,
+    /// and the job as the worker built it from its row (so the dispatcher need not).
+    Ran(Attempt, Anonymous, Box<JobSpec>),
     /// batchrun could not run or wait for it.
     Internal(String),
 }
@@ -239,7 +241,7 @@ fn capture(
 
 /// [`work`] once the job is counted as running.
 fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
-    let job = &shared.plan.jobs.get(task.index);
+    let job = shared.plan.jobs.get(task.index);
     let mut anonymous = Anonymous::default();
     let stdout = if shared.stdout_wanted || shared.paths.keep {
         match capture(shared, task.index, "out", &mut anonymous.out) {
@@ -254,7 +256,7 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
         Err(e) => return e.into_end(),
     };
     match exec::run_attempt(ExecRequest {
-        job,
+        job: &job,
         attempt: task.attempt,
         stdout,
         stderr,
@@ -272,7 +274,7 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
             let clean = a.leaked_processes == 0;
             anonymous.out = crate::spare::give_back(anonymous.out.take(), false, clean);
             anonymous.err = crate::spare::give_back(anonymous.err.take(), unread, clean);
-            TaskEnd::Ran(a, anonymous)
+            TaskEnd::Ran(a, anonymous, Box::new(job))
         }
         Err(e) => TaskEnd::Internal(format!("waiting for job '{}' failed: {e}", job.id)),
     }
@@ -331,11 +333,18 @@ impl Dispatcher<'_> {
     }
 
     /// Writes job `i`'s final result (from the table) to the joblog and the console.
-    fn record(&mut self, i: usize) {
+    fn record(&mut self, i: usize, job: Option<&JobSpec>) {
         let Some(result) = self.table.result(i) else {
             return;
         };
-        let job = &self.plan.jobs.get(i);
+        let built;
+        let job = match job {
+            Some(j) => j,
+            None => {
+                built = self.plan.jobs.get(i);
+                &built
+            }
+        };
         let mut failed = None;
         if let Some(log) = self.joblog.as_deref_mut() {
             if let Err(e) = log.append(job, &result) {
@@ -358,16 +367,16 @@ impl Dispatcher<'_> {
     /// Records jobs that got their result together, in manifest order.
     fn record_all(&mut self, jobs: Vec<usize>) {
         for i in jobs {
-            self.record(i);
+            self.record(i, None);
         }
     }
 
     /// Gives a job its final result, records it and the dependents it settles, and halts the
     /// run when `--fail-fast` / `--max-failures` say so.
-    fn finish(&mut self, i: usize, result: JobResult) {
+    fn finish(&mut self, i: usize, result: JobResult, job: Option<&JobSpec>) {
         let failed = result.status.is_failure();
         let settled = self.table.finish(i, result);
-        self.record(i);
+        self.record(i, job);
         self.record_all(settled);
         // Only jobs that ran and failed count towards the limit, not the jobs skipped because
         // of them.
@@ -413,13 +422,13 @@ impl Dispatcher<'_> {
                 let attempts = self.table.running_attempt(i).unwrap_or(1);
                 let mut r = JobResult::without_attempt(Status::Failed, format!("batchrun: {msg}"));
                 r.attempts = attempts;
-                self.finish(i, r);
+                self.finish(i, r, None);
             }
-            TaskEnd::Ran(a, _) if is_transient_start_failure(&a) && self.may_defer() => {
+            TaskEnd::Ran(a, ..) if is_transient_start_failure(&a) && self.may_defer() => {
                 let msg = a.error().unwrap_or_default();
                 self.defer(i, &msg);
             }
-            TaskEnd::Ran(a, anonymous) => self.ran(i, a, anonymous),
+            TaskEnd::Ran(a, anonymous, job) => self.ran(i, a, anonymous, &job),
         }
     }
 
@@ -465,7 +474,7 @@ impl Dispatcher<'_> {
                 stderr_tail: None,
                 attempts: attempt,
             };
-            return self.finish(i, r.into_result());
+            return self.finish(i, r.into_result(), None);
         }
         if !self.warned_deferral {
             self.warned_deferral = true;
@@ -486,7 +495,7 @@ impl Dispatcher<'_> {
     }
 
     /// An attempt ran: show its output, then retry it or give the job its final result.
-    fn ran(&mut self, i: usize, attempt: Attempt, anonymous: Anonymous) {
+    fn ran(&mut self, i: usize, attempt: Attempt, anonymous: Anonymous, job: &JobSpec) {
         self.deferrals = 0;
         let Some(attempts) = self.table.running_attempt(i) else {
             return self.internal_error(&format!(
@@ -494,7 +503,6 @@ impl Dispatcher<'_> {
                 self.plan.jobs.id(i)
             ));
         };
-        let job = &self.plan.jobs.get(i);
         let status = attempt.status();
         let retry = attempt.retryable() && attempts <= job.retries && !self.stopping();
         let (out, err) = self.paths.captured(self.plan, i, anonymous);
@@ -516,7 +524,7 @@ impl Dispatcher<'_> {
             attempts,
         };
         if !retry {
-            return self.finish(i, last.into_result());
+            return self.finish(i, last.into_result(), Some(job));
         }
         let delay = retry_delay(self.settings.retry_delay, attempts, self.jitter());
         self.console.handle(Event::RetryScheduled {
