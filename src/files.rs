@@ -143,7 +143,7 @@ fn output_file_named_like(m: &Path, dir: &Path, plan: &Plan) -> Option<String> {
         return None;
     }
     let (id, ext) = name.rsplit_once('.')?;
-    let is_output = matches!(ext, "out" | "err") && plan.jobs.iter().any(|j| j.id == id);
+    let is_output = matches!(ext, "out" | "err") && plan.jobs.ids().any(|j| j == id);
     is_output.then(|| name.to_string())
 }
 
