@@ -11,8 +11,8 @@ instead of one open per stream and job.
 
 What std does is kept: the program is looked up in `PATH` by `posix_spawnp`; a row that sets
 `PATH` for a program without a `/` makes std fall back to `fork` + `execvp` with the child's
-`PATH`, so such a job (and, on a C library without `posix_spawn_file_actions_addchdir_np`, a
-job with a working directory) is started by std's `Command` as before.
+`PATH`, so such a job (and every job, on a C library older than glibc 2.29) is started by
+std's `Command` as before.
 */
 
 use std::ffi::CString;
@@ -150,11 +150,14 @@ fn words(job: &JobSpec) -> Vec<&[u8]> {
     }
 }
 
-/// Whether std would not use `posix_spawn` for this job, or it cannot be used here.
+/// Whether std would not use `posix_spawn` for this job (a bare program name and a row that
+/// sets `PATH`), or the C library is too old to report a failed `exec` (and to change
+/// directory) from `posix_spawn`: glibc 2.29 has `posix_spawn_file_actions_addchdir_np`, and
+/// reports exec errors since 2.24.
 fn needs_std(job: &JobSpec) -> bool {
     let bare = words(job).first().is_some_and(|p| !p.contains(&b'/'));
     let sets_path = job.env.iter().any(|(k, _)| k == "PATH");
-    (bare && sets_path) || (job.cwd.is_some() && !sys::can_spawn_in_dir())
+    (bare && sets_path) || !sys::can_spawn_in_dir()
 }
 
 /// `/dev/null`, opened once: read-only for stdin, write-only for output, as std opens it.
