@@ -5,7 +5,7 @@ Returns an [`Attempt`]; never prints.
 
 How a child is waited for:
 
-1. `posix_spawn` (std's fast path, kept by using `process_group(0)` and no `pre_exec`), with
+1. `posix_spawnp`, as std's fast path does (see [`spawn`]: with a prepared environment), with
    stdin from `/dev/null` and stdout/stderr going to files, so a flood of output can neither
    block the child on a full pipe nor grow our memory.
 2. `pidfd_open` on the unreaped child, then `ppoll` on that pidfd and the cancel token's
@@ -20,10 +20,13 @@ How a child is waited for:
    alive while we terminate them the same way and reap them.
 */
 
+mod spawn;
+
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant, SystemTime};
+
+pub use spawn::Output;
 
 use crate::cancel::CancelToken;
 use crate::manifest::{CommandLine, JobSpec};
@@ -39,40 +42,15 @@ pub struct ExecRequest<'a> {
     /// 1-based attempt number (`BATCHRUN_ATTEMPT`).
     pub attempt: u32,
     /// Where the job's stdout goes.
-    pub stdout: Stdio,
+    pub stdout: Output,
     /// Where the job's stderr goes.
-    pub stderr: Stdio,
+    pub stderr: Output,
     /// Time from SIGTERM to SIGKILL.
     pub grace: Duration,
     /// Stops the attempt when it reaches the terminate level.
     pub token: &'a CancelToken,
     /// The live status board: the attempt is on it from spawn until its child is reaped.
     pub board: Option<&'a Board>,
-}
-
-/// Builds the command for a job; no I/O.
-fn command(job: &JobSpec, attempt: u32) -> Command {
-    let mut cmd = match &job.command {
-        CommandLine::Direct(words) => {
-            let mut c = Command::new(&words[0]);
-            c.args(&words[1..]);
-            c
-        }
-        CommandLine::Shell(s) => {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(s);
-            c
-        }
-    };
-    if let Some(dir) = &job.cwd {
-        cmd.current_dir(dir);
-    }
-    cmd.envs(job.env.iter().map(|(k, v)| (k, v)))
-        .env("BATCHRUN_JOB_ID", &job.id)
-        .env("BATCHRUN_ATTEMPT", attempt.to_string())
-        .stdin(Stdio::null())
-        .process_group(0);
-    cmd
 }
 
 /// Why a spawn failed, naming what could not be run.
@@ -95,13 +73,13 @@ fn start_error(job: &JobSpec, err: &std::io::Error) -> String {
 /// Runs one attempt to its end. Errors from the operating system while waiting are returned;
 /// they are batchrun's own failures, not the job's.
 pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
-    let mut cmd = command(req.job, req.attempt);
-    cmd.stdout(req.stdout).stderr(req.stderr);
     let started_at = SystemTime::now();
     let t0 = Instant::now();
     // `_registered` lives to the end: the job's group stays off-limits to the stray reaper
     // until its leader is reaped and its group swept.
-    let (mut child, _registered) = match crate::reaper::spawn(&mut cmd) {
+    let spawned =
+        crate::reaper::spawn(|| spawn::spawn(req.job, req.attempt, &req.stdout, &req.stderr));
+    let (pgid, _registered) = match spawned {
         Ok(c) => c,
         Err(e) => {
             return Ok(Attempt {
@@ -125,17 +103,16 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
             })
         }
     };
-    drop(cmd); // closes our copies of the output files
-    let pgid = child.id() as libc::pid_t;
+    drop((req.stdout, req.stderr)); // closes our copies of the output files
     let running = req
         .board
-        .map(|b| b.enter(&req.job.id, child.id(), req.attempt));
+        .map(|b| b.enter(&req.job.id, pgid as u32, req.attempt));
     let pidfd = match pidfd_when_free(pgid, req.token) {
         Ok(fd) => fd,
         Err(e) => {
             // Cannot wait safely: kill the group while the leader is unreaped, then reap.
             let _ = sys::kill_group(pgid, libc::SIGKILL);
-            let _ = child.wait();
+            let _ = sys::wait4(pgid);
             return Err(e);
         }
     };
@@ -159,7 +136,7 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
             // We cannot wait properly: kill the group while the leader is still unreaped
             // (so the group id is still ours), and leave no zombie behind.
             let _ = sys::kill_group(pgid, libc::SIGKILL);
-            let _ = child.wait();
+            let _ = sys::wait4(pgid);
             let _ = sweep_group(pgid, Duration::ZERO);
             return Err(e);
         }

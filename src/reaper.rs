@@ -18,7 +18,6 @@ own wait does: that wait would then fail, or find the group empty too early. So:
 */
 
 use std::collections::HashSet;
-use std::process::{Child, Command};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -47,16 +46,18 @@ impl Drop for Registered {
     }
 }
 
-/// Spawns `cmd` (which must start its own process group) and registers it as a live job.
-pub fn spawn(cmd: &mut Command) -> std::io::Result<(Child, Registered)> {
+/// Spawns a child with `start` (which returns its pid; the child must start its own process
+/// group) and registers it as a live job.
+pub fn spawn(
+    start: impl FnOnce() -> std::io::Result<libc::pid_t>,
+) -> std::io::Result<(libc::pid_t, Registered)> {
     let _spawning = SPAWNING.read();
-    let child = cmd.spawn()?;
-    let pgid = child.id() as libc::pid_t;
+    let pgid = start()?;
     LIVE_GROUPS
         .lock()
         .get_or_insert_with(HashSet::new)
         .insert(pgid);
-    Ok((child, Registered { pgid }))
+    Ok((pgid, Registered { pgid }))
 }
 
 /// Reaps every exited child of ours that is neither a registered job's leader nor in a

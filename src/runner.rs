@@ -15,7 +15,6 @@ not running gets its true final result at that moment.
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -233,10 +232,10 @@ fn capture(
     index: usize,
     ext: &str,
     into: &mut Option<File>,
-) -> Result<Stdio, CreateError> {
+) -> Result<exec::Output, CreateError> {
     let (f, reader) = shared.paths.create(shared.plan, index, ext)?;
     *into = reader;
-    Ok(Stdio::from(f))
+    Ok(exec::Output::File(f))
 }
 
 /// [`work`] once the job is counted as running.
@@ -249,7 +248,7 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
             Err(e) => return e.into_end(),
         }
     } else {
-        Stdio::null()
+        exec::Output::Null
     };
     let stderr = match capture(shared, task.index, "err", &mut anonymous.err) {
         Ok(s) => s,

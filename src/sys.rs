@@ -335,3 +335,191 @@ pub fn signal_name(signal: i32) -> String {
     };
     name.to_string()
 }
+
+/// A NULL-terminated array of pointers to C strings (an `argv` or `envp`); the strings
+/// outlive the array.
+#[derive(Debug)]
+pub struct CStrArray<'a> {
+    ptrs: Vec<*const libc::c_char>,
+    strings: std::marker::PhantomData<&'a std::ffi::CStr>,
+}
+
+impl<'a> CStrArray<'a> {
+    /// The array of `items`, in order.
+    pub fn new(items: impl IntoIterator<Item = &'a std::ffi::CStr>) -> Self {
+        let mut ptrs: Vec<*const libc::c_char> = items.into_iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        CStrArray {
+            ptrs,
+            strings: std::marker::PhantomData,
+        }
+    }
+
+    /// The strings, in order.
+    #[cfg(test)]
+    pub fn iter(&self) -> impl Iterator<Item = &'a std::ffi::CStr> + '_ {
+        self.ptrs[..self.ptrs.len() - 1]
+            .iter()
+            // SAFETY: every pointer but the last came from a `&'a CStr` in `new`.
+            .map(|&p| unsafe { std::ffi::CStr::from_ptr(p) })
+    }
+}
+
+/// The signature of `posix_spawn_file_actions_addchdir_np`.
+type AddChdir =
+    unsafe extern "C" fn(*mut libc::posix_spawn_file_actions_t, *const libc::c_char) -> libc::c_int;
+
+/// `posix_spawn_file_actions_addchdir_np` (glibc 2.29 and later), looked up once at run time
+/// as std does, so that batchrun still starts on an older C library.
+fn addchdir() -> Option<AddChdir> {
+    static FOUND: std::sync::OnceLock<Option<AddChdir>> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        let name = c"posix_spawn_file_actions_addchdir_np";
+        // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches what is loaded.
+        let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+        // SAFETY: the C library's symbol of that name has exactly this signature.
+        (!sym.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, AddChdir>(sym) })
+    })
+}
+
+/// Whether [`spawn`] can start a process in another working directory.
+pub fn can_spawn_in_dir() -> bool {
+    addchdir().is_some()
+}
+
+/// What [`spawn`] starts.
+#[derive(Debug)]
+pub struct SpawnRequest<'a> {
+    /// The program: a path, or a name looked up in this process's `PATH`.
+    pub program: &'a std::ffi::CStr,
+    /// Its arguments, `argv[0]` first.
+    pub argv: &'a CStrArray<'a>,
+    /// Its whole environment.
+    pub envp: &'a CStrArray<'a>,
+    /// What becomes its stdin, stdout and stderr.
+    pub stdio: [BorrowedFd<'a>; 3],
+    /// Its working directory (needs [`can_spawn_in_dir`]).
+    pub cwd: Option<&'a std::ffi::CStr>,
+}
+
+/// A `posix_spawn` return value (an errno, not -1) as a result.
+fn spawn_check(ret: libc::c_int) -> io::Result<()> {
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(ret))
+    }
+}
+
+/// Spawn attributes and file actions, destroyed when dropped.
+struct SpawnSetup {
+    attr: libc::posix_spawnattr_t,
+    actions: libc::posix_spawn_file_actions_t,
+}
+
+impl Drop for SpawnSetup {
+    fn drop(&mut self) {
+        // SAFETY: both were initialised in `spawn` before this value was made.
+        unsafe {
+            libc::posix_spawnattr_destroy(&mut self.attr);
+            libc::posix_spawn_file_actions_destroy(&mut self.actions);
+        }
+    }
+}
+
+/// Starts a process the way std's `Command` does on its `posix_spawn` path (`posix_spawnp`,
+/// with `process_group(0)`): in a new process group of its own, with SIGPIPE back to its
+/// default action, this thread's signal mask, and the three descriptors of `stdio` as its
+/// stdin, stdout and stderr. Every other descriptor of ours is close-on-exec. The C library
+/// reports a failed `exec` (or `chdir`) as the error. Returns the child's pid.
+pub fn spawn(req: &SpawnRequest<'_>) -> io::Result<libc::pid_t> {
+    let chdir = match req.cwd {
+        Some(dir) => Some((addchdir().ok_or(io::ErrorKind::Unsupported)?, dir)),
+        None => None,
+    };
+    // SAFETY: plain data, initialised by the init calls right below before any other use.
+    let mut setup: SpawnSetup = unsafe { std::mem::zeroed() };
+    // SAFETY: init on live, writable values.
+    spawn_check(unsafe { libc::posix_spawnattr_init(&mut setup.attr) })?;
+    // SAFETY: as above. If this fails, `attr` is destroyed with `setup` and `actions`
+    // (zeroed, never initialised) too, which glibc's destroy tolerates (it frees a null array).
+    spawn_check(unsafe { libc::posix_spawn_file_actions_init(&mut setup.actions) })?;
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
+    let mut default_set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let flags = libc::POSIX_SPAWN_SETPGROUP | libc::POSIX_SPAWN_SETSIGDEF;
+    // SAFETY: every pointer is to a live value initialised above; the descriptors are
+    // borrowed for the whole call; the strings and arrays are NUL- and NULL-terminated.
+    unsafe {
+        libc::sigemptyset(&mut default_set);
+        libc::sigaddset(&mut default_set, libc::SIGPIPE);
+        spawn_check(libc::posix_spawnattr_setsigdefault(
+            &mut setup.attr,
+            &default_set,
+        ))?;
+        spawn_check(libc::posix_spawnattr_setpgroup(&mut setup.attr, 0))?;
+        spawn_check(libc::posix_spawnattr_setflags(
+            &mut setup.attr,
+            flags as libc::c_short,
+        ))?;
+        for (fd, target) in req.stdio.iter().zip(0..) {
+            spawn_check(libc::posix_spawn_file_actions_adddup2(
+                &mut setup.actions,
+                fd.as_raw_fd(),
+                target,
+            ))?;
+        }
+        if let Some((addchdir, dir)) = chdir {
+            spawn_check(addchdir(&mut setup.actions, dir.as_ptr()))?;
+        }
+        let mut pid: libc::pid_t = 0;
+        spawn_check(libc::posix_spawnp(
+            &mut pid,
+            req.program.as_ptr(),
+            &setup.actions,
+            &setup.attr,
+            req.argv.ptrs.as_ptr().cast(),
+            req.envp.ptrs.as_ptr().cast(),
+        ))?;
+        Ok(pid)
+    }
+}
+
+extern "C" {
+    /// The C library's environment (`environ(7)`).
+    static environ: *const *const libc::c_char;
+}
+
+/// This process's environment, as the C library holds it: the address of each `KEY=VALUE`
+/// string, and a copy of it.
+///
+/// The environment is read without std's lock, as `getenv` does: batchrun changes its own
+/// environment only before it starts any thread (`shard::export_env`).
+pub fn environment() -> Vec<(usize, std::ffi::CString)> {
+    let mut vars = Vec::new();
+    // SAFETY: environ is a NULL-terminated array of NUL-terminated strings (or null), which
+    // nothing changes while batchrun runs threads.
+    unsafe {
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            vars.push((*p as usize, std::ffi::CStr::from_ptr(*p).to_owned()));
+            p = p.add(1);
+        }
+    }
+    vars
+}
+
+/// Whether this process's environment still holds exactly the strings at `addresses`, in
+/// that order (see [`environment`]). `setenv` and `putenv` put new strings in.
+pub fn environment_is(addresses: &[usize]) -> bool {
+    // SAFETY: as in `environment`.
+    unsafe {
+        let mut p = environ;
+        for &a in addresses {
+            if p.is_null() || *p as usize != a {
+                return false;
+            }
+            p = p.add(1);
+        }
+        p.is_null() || (*p).is_null()
+    }
+}

@@ -12,4 +12,5 @@ mod scale;
 mod sched;
 mod shard;
 mod shell;
+mod spawn;
 mod states;
