@@ -429,7 +429,7 @@ impl Drop for SpawnSetup {
 
 /// Starts a process the way std's `Command` does on its `posix_spawn` path (`posix_spawnp`,
 /// with `process_group(0)`): in a new process group of its own, with SIGPIPE back to its
-/// default action, this thread's signal mask, and the three descriptors of `stdio` as its
+/// default action, no signal blocked, and the three descriptors of `stdio` as its
 /// stdin, stdout and stderr. Every other descriptor of ours is close-on-exec. The C library
 /// reports a failed `exec` (or `chdir`) as the error. Returns the child's pid.
 pub fn spawn(req: &SpawnRequest<'_>) -> io::Result<libc::pid_t> {
@@ -446,10 +446,19 @@ pub fn spawn(req: &SpawnRequest<'_>) -> io::Result<libc::pid_t> {
     spawn_check(unsafe { libc::posix_spawn_file_actions_init(&mut setup.actions) })?;
     // SAFETY: sigset_t is plain data; sigemptyset initialises it.
     let mut default_set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let flags = libc::POSIX_SPAWN_SETPGROUP | libc::POSIX_SPAWN_SETSIGDEF;
+    // SAFETY: as above.
+    let mut no_signals: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let flags =
+        libc::POSIX_SPAWN_SETPGROUP | libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK;
     // SAFETY: every pointer is to a live value initialised above; the descriptors are
     // borrowed for the whole call; the strings and arrays are NUL- and NULL-terminated.
     unsafe {
+        // No signal blocked in the child, whatever the spawning thread blocks (as std does).
+        libc::sigemptyset(&mut no_signals);
+        spawn_check(libc::posix_spawnattr_setsigmask(
+            &mut setup.attr,
+            &no_signals,
+        ))?;
         libc::sigemptyset(&mut default_set);
         libc::sigaddset(&mut default_set, libc::SIGPIPE);
         spawn_check(libc::posix_spawnattr_setsigdefault(

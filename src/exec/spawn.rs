@@ -307,4 +307,25 @@ mod tests {
             std::env::var_os("PATH").as_deref().map(OsStrExt::as_bytes)
         );
     }
+
+    #[test]
+    fn a_child_starts_with_no_signal_blocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = File::create(dir.path().join("out")).unwrap();
+        let job = crate::jobs::for_tests(&[("a", "grep SigBlk /proc/self/status")]).get(0);
+        // SAFETY: plain data, initialised by sigemptyset.
+        let mut block: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: blocks SIGUSR2 in this test's thread only.
+        unsafe {
+            libc::sigemptyset(&mut block);
+            libc::sigaddset(&mut block, libc::SIGUSR2);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &block, std::ptr::null_mut());
+        }
+        let pid = spawn(&job, 1, &Output::File(out), &Output::Null);
+        // SAFETY: unblocks it again.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &block, std::ptr::null_mut()) };
+        sys::wait4(pid.unwrap()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("out")).unwrap();
+        assert_eq!(text.trim(), "SigBlk:\t0000000000000000");
+    }
 }
