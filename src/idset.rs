@@ -38,41 +38,56 @@ impl SeenIds {
         self.hasher.hash_one(id)
     }
 
-    /// The line `id` (whose hash is `h`) was first seen on, if it was.
-    pub fn line_of(&self, id: &str, h: u64, jobs: &RowTable) -> Option<u64> {
-        let others = &self.others;
-        self.table
-            .find(h, |&p| id_at(p, jobs, others) == id)
-            .map(|&p| match p & OTHER {
-                0 => jobs.get(p as usize).line.into(),
-                _ => others[(p & !OTHER) as usize].1,
-            })
-    }
-
-    /// Remembers the id of `jobs[k]` (hash `h`), the job just built.
+    /// The line `id` (hash `h`) was first seen on, if it was; otherwise `None`, and `id` is
+    /// remembered: as the id of job `k` when `at` is `(Some(k), _)` (the job about to be
+    /// built, `jobs.len()`), or as that of a row on `line` that is not a job for
+    /// `(None, line)`. One lookup in the table.
     ///
     /// # Panics
     /// With 2^31 ids or more.
-    pub fn insert_job(&mut self, k: usize, h: u64, jobs: &RowTable) {
-        let p = u32::try_from(k)
-            .ok()
-            .filter(|&p| p < OTHER)
-            .expect("fewer than 2^31 jobs");
-        self.insert(p, h, jobs);
-    }
-
-    /// Remembers `id` (hash `h`), first seen on `line` in a row that is not a job.
-    pub fn insert_other(&mut self, id: String, line: u64, h: u64, jobs: &RowTable) {
-        let p = u32::try_from(self.others.len()).expect("fewer than 2^31 rows") | OTHER;
-        self.others.push((id, line));
-        self.insert(p, h, jobs);
-    }
-
-    fn insert(&mut self, p: u32, h: u64, jobs: &RowTable) {
+    pub fn first_or_insert(
+        &mut self,
+        id: &str,
+        h: u64,
+        at: (Option<usize>, u64),
+        jobs: &RowTable,
+    ) -> Option<u64> {
         let (hasher, others) = (&self.hasher, &self.others);
-        debug_assert_eq!(h, hasher.hash_one(id_at(p, jobs, others)));
-        self.table
-            .insert_unique(h, p, |&q| hasher.hash_one(id_at(q, jobs, others)));
+        let entry = self.table.entry(
+            h,
+            |&p| id_at(p, jobs, others) == id,
+            |&p| hasher.hash_one(id_at(p, jobs, others)),
+        );
+        let vacant = match entry {
+            hashbrown::hash_table::Entry::Occupied(o) => {
+                return Some(line_at(*o.get(), jobs, others));
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => v,
+        };
+        let p = match at {
+            (Some(k), _) => {
+                debug_assert_eq!(k, jobs.len());
+                u32::try_from(k)
+                    .ok()
+                    .filter(|&p| p < OTHER)
+                    .expect("fewer than 2^31 jobs")
+            }
+            (None, line) => {
+                let p = u32::try_from(self.others.len()).expect("fewer than 2^31 rows") | OTHER;
+                self.others.push((id.to_string(), line));
+                p
+            }
+        };
+        vacant.insert(p);
+        None
+    }
+}
+
+/// The line of the id stored at position `p`.
+fn line_at(p: u32, jobs: &RowTable, others: &[(String, u64)]) -> u64 {
+    match p & OTHER {
+        0 => jobs.get(p as usize).line.into(),
+        _ => others[(p & !OTHER) as usize].1,
     }
 }
 
@@ -91,33 +106,38 @@ mod tests {
     #[test]
     fn finds_jobs_and_other_rows_by_id() {
         let mut table = RowTable::default();
-        for (k, id) in ["a", "b"].into_iter().enumerate() {
-            let r = crate::jobs::RowRef {
-                offset: 0,
-                line: k as u32 + 2,
-                index: k as u32,
-                retries: 0,
-            };
-            table.push(r, id);
-        }
-        let jobs = &table;
         let mut seen = SeenIds::default();
-        seen.reserve(4, jobs);
-        let line_of = |seen: &SeenIds, id: &str| seen.line_of(id, seen.hash(id), jobs);
-        assert_eq!(line_of(&seen, "a"), None);
-        seen.insert_job(0, seen.hash("a"), jobs);
-        seen.insert_other("x".into(), 7, seen.hash("x"), jobs);
-        seen.insert_job(1, seen.hash("b"), jobs);
-        assert_eq!(line_of(&seen, "a"), Some(2));
-        assert_eq!(line_of(&seen, "b"), Some(3));
-        assert_eq!(line_of(&seen, "x"), Some(7));
-        assert_eq!(line_of(&seen, "c"), None);
+        seen.reserve(4, &table);
+        let once = |seen: &mut SeenIds, table: &mut RowTable, id: &str, job: bool, line| {
+            let h = seen.hash(id);
+            let next = job.then_some(table.len());
+            let first = seen.first_or_insert(id, h, (next, line), table);
+            if job && first.is_none() {
+                let r = crate::jobs::RowRef {
+                    offset: 0,
+                    line: line as u32,
+                    index: table.len() as u32,
+                    retries: 0,
+                };
+                table.push(r, id);
+            }
+            first
+        };
+        // Job 0's id, another row's, and job 1's: each new, then found with its line.
+        assert_eq!(once(&mut seen, &mut table, "a", true, 2), None);
+        assert_eq!(once(&mut seen, &mut table, "x", false, 7), None);
+        assert_eq!(once(&mut seen, &mut table, "b", true, 3), None);
+        assert_eq!(once(&mut seen, &mut table, "a", true, 9), Some(2));
+        assert_eq!(once(&mut seen, &mut table, "b", false, 9), Some(3));
+        assert_eq!(once(&mut seen, &mut table, "x", true, 9), Some(7));
         // Growing rehashes by the stored ids.
         for i in 0..1000 {
             let id = format!("o{i}");
-            seen.insert_other(id.clone(), 100 + i, seen.hash(&id), jobs);
+            assert_eq!(once(&mut seen, &mut table, &id, i % 2 == 0, 100 + i), None);
         }
-        assert_eq!(line_of(&seen, "o999"), Some(1099));
-        assert_eq!(line_of(&seen, "a"), Some(2));
+        assert_eq!(once(&mut seen, &mut table, "o999", false, 1), Some(1099));
+        assert_eq!(once(&mut seen, &mut table, "o998", false, 1), Some(1098));
+        assert_eq!(once(&mut seen, &mut table, "a", false, 1), Some(2));
+        assert_eq!(table.len(), 502);
     }
 }

@@ -1124,16 +1124,16 @@ impl Rows {
         let (index, line, offset) = (p.index, p.line, p.offset);
         let before = problems.list.len();
         let mut row = Row { line, problems };
-        let fresh = self.check_id(l, &id, hash, &mut row);
+        // Whether the row becomes a job if its id is new: known before the id is looked up,
+        // so one lookup both finds a duplicate and remembers a new id.
+        let job = job.filter(|_| row_problems.is_empty());
+        let next = job.as_ref().map(|_| self.table.len());
+        self.check_id(l, &id, hash, next, &mut row);
         row.problems.list.extend(row_problems);
         for w in warnings {
             self.warner.take(w);
         }
         let Some(built) = job.filter(|_| row.problems.list.len() == before) else {
-            if fresh {
-                self.seen_ids
-                    .insert_other(id.to_string(), line, hash, &self.table);
-            }
             if row.problems.list.len() != before {
                 self.invalid_ids.insert(id.into_owned());
             }
@@ -1162,16 +1162,12 @@ impl Rows {
             });
             group_of.push(g);
         }
-        if fresh {
-            self.seen_ids
-                .insert_job(self.table.len() - 1, hash, &self.table);
-        }
     }
 
-    /// Checks the row's id (from the `id` column, built by `--id`, or the row number); returns
-    /// whether it is to be remembered once the row is done (a valid id not seen before, and
-    /// not a row number).
-    fn check_id(&mut self, l: &Layout, id: &str, hash: u64, row: &mut Row) -> bool {
+    /// Checks the row's id (from the `id` column, built by `--id`, or the row number): a
+    /// valid id not seen before is remembered (unless it is a row number), as the job `next`
+    /// (the next to be built) or, when the row is no job, as another row's.
+    fn check_id(&mut self, l: &Layout, id: &str, hash: u64, next: Option<usize>, row: &mut Row) {
         let built = if l.id_template.is_some() {
             "--id: "
         } else {
@@ -1181,17 +1177,17 @@ impl Rows {
             row.err("id", format!("{built}{msg}"));
         } else if self.ids_from_rows {
             // Row numbers are unique: nothing to remember.
-        } else if let Some(first) = self.seen_ids.line_of(id, hash, &self.table) {
+        } else if let Some(first) =
+            self.seen_ids
+                .first_or_insert(id, hash, (next, row.line), &self.table)
+        {
             row.err(
                 "id",
                 format!(
                     "{built}duplicate id '{id}' (expected a unique id; first used on line {first})"
                 ),
             );
-        } else {
-            return true;
         }
-        false
     }
 }
 

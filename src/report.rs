@@ -4,6 +4,7 @@ Markdown and JUnit XML. Files are written atomically (a temporary file in the sa
 then a rename), also when the run was interrupted.
 */
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -771,25 +772,60 @@ const TABLE_COMMAND: usize = 60;
 
 /// The cells of a job's row in the plan table; long commands are cut to keep the table
 /// readable (`--dry-run` prints them whole).
-fn plan_cells(j: &JobSpec) -> [String; 6] {
+fn plan_cells(j: &JobSpec) -> [Cow<'_, str>; 6] {
     let mut command = j.command.display();
     if command.chars().count() > TABLE_COMMAND {
         command = command.chars().take(TABLE_COMMAND - 1).collect::<String>() + "…";
     }
     [
-        j.id.clone(),
-        command,
+        Cow::Borrowed(j.id.as_str()),
+        Cow::Owned(command),
         j.timeout
-            .map(|t| humantime::format_duration(t).to_string())
-            .unwrap_or_else(|| "-".into()),
-        j.retries.to_string(),
-        j.group.clone().unwrap_or_else(|| "-".into()),
+            .map_or(Cow::Borrowed("-"), |t| Cow::Owned(duration_text(t))),
+        Cow::Owned(j.retries.to_string()),
+        Cow::Borrowed(j.group.as_deref().unwrap_or("-")),
         if j.after.is_empty() {
-            "-".into()
+            Cow::Borrowed("-")
         } else {
-            j.after.join(" ")
+            Cow::Owned(j.after.join(" "))
         },
     ]
+}
+
+/// A duration as the plan table shows it (`1m 30s`); the last one is remembered per thread,
+/// as most rows of a manifest share their time limit.
+fn duration_text(t: Duration) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Duration, String)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((d, text)) if *d == t => text.clone(),
+        _ => {
+            let text = humantime::format_duration(t).to_string();
+            *last = Some((t, text.clone()));
+            text
+        }
+    })
+}
+
+/// Appends one line of the plan table to `l`: every cell but the last padded to its column's
+/// width and followed by two spaces, no blank at the end.
+fn table_line<S: AsRef<str>>(cells: &[S], widths: &[usize; 6], l: &mut String) {
+    let start = l.len();
+    for (k, (cell, &wd)) in cells.iter().zip(widths).enumerate() {
+        let cell = cell.as_ref();
+        l.push_str(cell);
+        if k + 1 < cells.len() {
+            let n = if cell.is_ascii() {
+                cell.len()
+            } else {
+                cell.chars().count()
+            };
+            l.extend(std::iter::repeat_n(' ', wd.saturating_sub(n) + 2));
+        }
+    }
+    l.truncate(start + l[start..].trim_end().len());
+    l.push('\n');
 }
 
 /// The width in characters of each of [`plan_cells`], without making them.
@@ -842,24 +878,11 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
         .fold([0; 6], widest)
     });
     let widths = widest(header.map(str::len), measured);
-    let line = |cells: &[&str], l: &mut String| {
-        let start = l.len();
-        for (k, (cell, wd)) in cells.iter().zip(&widths).enumerate() {
-            if k + 1 == cells.len() {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<wd$}  ");
-            }
-        }
-        l.truncate(start + l[start..].trim_end().len());
-        l.push('\n');
-    };
     let mut head = String::new();
-    line(&header, &mut head);
+    table_line(&header, &widths, &mut head);
     w.write_all(head.as_bytes())?;
     write_in_order(w, &order, |i, l| {
-        let cells = plan_cells(&plan.jobs.get(i));
-        line(&cells.each_ref().map(String::as_str), l)
+        table_line(&plan_cells(&plan.jobs.get(i)), &widths, l)
     })?;
     drop(order);
     writeln!(
