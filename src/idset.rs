@@ -32,10 +32,15 @@ impl SeenIds {
             .reserve(n, |&p| hasher.hash_one(id_at(p, jobs, others)));
     }
 
-    /// The hash of `id` that the other methods take (so it is computed once per id, and on
-    /// any thread).
+    /// The hash of `id` that the other methods take.
+    #[cfg(test)]
     pub fn hash(&self, id: &str) -> u64 {
-        self.hasher.hash_one(id)
+        hash(&self.hasher, id)
+    }
+
+    /// The hasher, for [`hash`] (on any thread: each id is hashed once, where it is read).
+    pub fn hasher(&self) -> &hashbrown::DefaultHashBuilder {
+        &self.hasher
     }
 
     /// The line `id` (hash `h`) was first seen on, if it was; otherwise `None`, and `id` is
@@ -81,6 +86,11 @@ impl SeenIds {
         vacant.insert(p);
         None
     }
+}
+
+/// The hash of `id` with `hasher` (see [`SeenIds::hasher`]).
+pub fn hash(hasher: &hashbrown::DefaultHashBuilder, id: &str) -> u64 {
+    hasher.hash_one(id)
 }
 
 /// The line of the id stored at position `p`.

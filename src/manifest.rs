@@ -432,7 +432,7 @@ fn parse_list(
 ) -> (Layout, Rows) {
     let layout = Layout::new(vec![String::new()], None, opts, problems);
     let mut rows = Rows::new(&layout);
-    let mut batch = Batch::default();
+    let mut batch = Batches::default();
     let mut index = 0;
     let mut offset = 0;
     for (n, raw) in bytes.split(|&b| b == sep).enumerate() {
@@ -449,10 +449,10 @@ fn parse_list(
         p.rec.push_field(raw);
         index += 1;
         if batch.full() {
-            batch.check(par, &layout, &mut rows, problems);
+            batch.flush(par, &layout, &mut rows, problems);
         }
     }
-    batch.check(par, &layout, &mut rows, problems);
+    batch.finish(par, &layout, &mut rows, problems);
     (layout, rows)
 }
 
@@ -486,7 +486,7 @@ fn parse_table(
         rows.seen_ids.reserve(scan.data_rows, &rows.table);
     }
     let mut reader = table.reader();
-    let mut batch = Batch::default();
+    let mut batch = Batches::default();
     let mut seen_header = false;
     let mut index = 0usize;
     loop {
@@ -505,10 +505,10 @@ fn parse_table(
         p.unbalanced = Some(line) == scan.unbalanced_line;
         index += 1;
         if batch.full() {
-            batch.check(par, &layout, &mut rows, problems);
+            batch.flush(par, &layout, &mut rows, problems);
         }
     }
-    batch.check(par, &layout, &mut rows, problems);
+    batch.finish(par, &layout, &mut rows, problems);
     (layout, rows)
 }
 
@@ -541,8 +541,50 @@ struct Built {
     widths: [usize; 6],
 }
 
+/// A row's id, as checking the row found it: where it is in the row's record (the usual
+/// case: nothing to copy or free), the row's number, or built by `--id`.
+enum IdText {
+    InField {
+        field: usize,
+        start: usize,
+        end: usize,
+    },
+    RowNumber,
+    Built(String),
+}
+
+impl IdText {
+    /// What `row_id` gave, for the row `fields` of which were read from.
+    fn of(id: Cow<'_, str>, l: &Layout, fields: &[&str]) -> IdText {
+        match (id, l.cols.id) {
+            (Cow::Borrowed(s), Some(field)) => {
+                let start = s.as_ptr() as usize - fields[field].as_ptr() as usize;
+                IdText::InField {
+                    field,
+                    start,
+                    end: start + s.len(),
+                }
+            }
+            (_, None) if l.id_template.is_none() => IdText::RowNumber,
+            (id, _) => IdText::Built(id.into_owned()),
+        }
+    }
+
+    /// The id of row `p`.
+    fn text<'p>(&'p self, p: &'p Pending) -> Cow<'p, str> {
+        match self {
+            // A UTF-8 field, cut at its trimmed ends: valid UTF-8.
+            IdText::InField { field, start, end } => {
+                Cow::Borrowed(std::str::from_utf8(&p.rec[*field][*start..*end]).unwrap_or(""))
+            }
+            IdText::RowNumber => Cow::Owned((p.index + 1).to_string()),
+            IdText::Built(s) => Cow::Borrowed(s),
+        }
+    }
+}
+
 /// What checking one row on its own found.
-enum Checked<'r> {
+enum Checked {
     /// The row could not be split into its fields; `id` is its id column as it stands.
     Unusable {
         problems: Vec<Problem>,
@@ -550,7 +592,7 @@ enum Checked<'r> {
     },
     /// The row's fields were read.
     Row {
-        id: Cow<'r, str>,
+        id: IdText,
         /// The id's hash for [`crate::idset::SeenIds`].
         hash: u64,
         problems: Vec<Problem>,
@@ -588,26 +630,83 @@ impl Batch {
         self.used == BATCH
     }
 
-    /// Checks the rows of the batch and adds them to `rows`, in order.
-    fn check(&mut self, par: Par<'_>, l: &Layout, rows: &mut Rows, problems: &mut Problems<'_>) {
-        let name = problems.name;
-        let pending = &self.pending[..self.used];
-        let seen = &rows.seen_ids;
-        let checked = par.map(pending, |p| check_row(l, p, name, seen));
-        for (p, c) in pending.iter().zip(checked) {
+    /// Checks every row of the batch on its own.
+    fn check(&self, par: Par<'_>, l: &Layout, name: &str, ids: &IdHasher) -> Vec<Checked> {
+        par.map(&self.pending[..self.used], |p| check_row(l, p, name, ids))
+    }
+
+    /// Adds the rows of the batch, `checked` by [`Batch::check`], to `rows`, in order.
+    fn merge(&self, checked: Vec<Checked>, l: &Layout, rows: &mut Rows, problems: &mut Problems) {
+        for (p, c) in self.pending[..self.used].iter().zip(checked) {
             rows.add(l, p, c, problems);
         }
-        self.used = 0;
+    }
+}
+
+/// How ids are hashed for [`crate::idset::SeenIds`].
+type IdHasher = hashbrown::DefaultHashBuilder;
+
+/// Two batches in a pipeline: while the rows of one are checked (on every core but one), the
+/// rows of the other, checked before, are added in order (on the remaining core), and then the
+/// first is filled again.
+#[derive(Default)]
+struct Batches {
+    two: [Batch; 2],
+    /// The batch being filled.
+    cur: usize,
+    /// The other batch's rows, checked and not yet added.
+    checked: Option<Vec<Checked>>,
+}
+
+impl Batches {
+    fn next(&mut self, at: (usize, u64, usize)) -> &mut Pending {
+        self.two[self.cur].next(at)
+    }
+
+    fn unread(&mut self) {
+        self.two[self.cur].unread();
+    }
+
+    fn full(&self) -> bool {
+        self.two[self.cur].full()
+    }
+
+    /// Checks the batch just filled while the one checked before is added to `rows`; then
+    /// fills that one next.
+    fn flush(&mut self, par: Par<'_>, l: &Layout, rows: &mut Rows, problems: &mut Problems) {
+        let name = problems.name;
+        let ids = rows.seen_ids.hasher().clone();
+        let [a, b] = &mut self.two;
+        let (filled, earlier) = if self.cur == 0 {
+            (&*a, &*b)
+        } else {
+            (&*b, &*a)
+        };
+        let to_merge = self.checked.take();
+        let ((), checked) = par.join(
+            || {
+                if let Some(c) = to_merge {
+                    earlier.merge(c, l, rows, problems);
+                }
+            },
+            || filled.check(par, l, name, &ids),
+        );
+        self.checked = Some(checked);
+        self.cur = 1 - self.cur;
+        self.two[self.cur].used = 0;
+    }
+
+    /// Checks and adds every row left.
+    fn finish(&mut self, par: Par<'_>, l: &Layout, rows: &mut Rows, problems: &mut Problems) {
+        self.flush(par, l, rows, problems);
+        if let Some(c) = self.checked.take() {
+            self.two[1 - self.cur].merge(c, l, rows, problems);
+        }
     }
 }
 
 /// Checks one row on its own: its fields, and the job they make.
-fn check_row<'r>(
-    l: &Layout,
-    p: &'r Pending,
-    name: &str,
-    seen: &crate::idset::SeenIds,
-) -> Checked<'r> {
+fn check_row(l: &Layout, p: &Pending, name: &str, ids: &IdHasher) -> Checked {
     let mut problems = Problems::new(name);
     if p.unbalanced {
         problems.push(
@@ -644,8 +743,8 @@ fn check_row<'r>(
         Some(&mut warner),
     );
     Checked::Row {
-        hash: seen.hash(&id),
-        id,
+        hash: crate::idset::hash(ids, &id),
+        id: IdText::of(id, l, &fields),
         problems: problems.list,
         job: job.map(|j| Built {
             widths: crate::report::plan_widths(&j),
@@ -1103,7 +1202,7 @@ impl Rows {
 
     /// Adds a row checked on its own ([`check_row`]): its id checked against the rows before
     /// it, then its problems, or its job.
-    fn add(&mut self, l: &Layout, p: &Pending, checked: Checked<'_>, problems: &mut Problems<'_>) {
+    fn add(&mut self, l: &Layout, p: &Pending, checked: Checked, problems: &mut Problems<'_>) {
         let (id, hash, row_problems, job, warnings) = match checked {
             Checked::Unusable {
                 problems: found,
@@ -1121,6 +1220,7 @@ impl Rows {
                 warnings,
             } => (id, hash, problems, job, warnings),
         };
+        let id = id.text(p);
         let (index, line, offset) = (p.index, p.line, p.offset);
         let before = problems.list.len();
         let mut row = Row { line, problems };

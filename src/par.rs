@@ -31,6 +31,20 @@ impl Par<'_> {
     }
 }
 
+impl Par<'_> {
+    /// `a()` and `b()`, at the same time when there is a pool.
+    pub fn join<A: Send, B: Send>(
+        &self,
+        a: impl FnOnce() -> A + Send,
+        b: impl FnOnce() -> B + Send,
+    ) -> (A, B) {
+        match self.0 {
+            Some(pool) => pool.install(|| rayon::join(a, b)),
+            None => (a(), b()),
+        }
+    }
+}
+
 /// Runs `work` with a pool of one thread per core, whose threads are joined before this
 /// returns; on the calling thread alone when there is one core or no thread can be started.
 pub fn scope<R>(work: impl FnOnce(Par<'_>) -> R) -> R {
