@@ -1345,7 +1345,6 @@ fn build_job(
         fields,
         id,
         vars: std::cell::OnceCell::new(),
-        none: Vars::new(),
     };
     let cwd = row_cwd(l, field(fields, l.cols.cwd), &vars, row);
     let env = row_env(l, field(fields, l.cols.env), &vars, row);
@@ -1375,9 +1374,11 @@ struct RowVars<'a> {
     fields: &'a [&'a str],
     id: &'a str,
     vars: std::cell::OnceCell<Vars<'a>>,
-    /// What a template without placeholders is filled with.
-    none: Vars<'a>,
 }
+
+/// What a template without placeholders is filled with: made once (a map's hasher takes a
+/// random seed, which costs more than checking a row).
+static NO_VARS: std::sync::LazyLock<Vars<'static>> = std::sync::LazyLock::new(Vars::new);
 
 impl<'a> RowVars<'a> {
     /// The variables `pieces` need: all of them, or none for a template without placeholders.
@@ -1385,7 +1386,7 @@ impl<'a> RowVars<'a> {
         if pieces.iter().any(|p| matches!(p, Piece::Var(_))) {
             self.vars.get_or_init(|| self.l.vars(self.fields, self.id))
         } else {
-            &self.none
+            &NO_VARS
         }
     }
 }
@@ -1506,7 +1507,19 @@ pub(crate) struct Reparse {
     layout: Layout,
     /// Readers ready to seek to a row: building one costs more than reading a row, so each is
     /// kept for the next row (one per thread reading rows at the same time).
-    readers: parking_lot::Mutex<Vec<csv::Reader<std::io::Cursor<Bytes>>>>,
+    readers: [parking_lot::Mutex<Vec<csv::Reader<std::io::Cursor<Bytes>>>>; READER_SHARDS],
+}
+
+/// Shards of [`Reparse`]'s readers.
+const READER_SHARDS: usize = 8;
+
+/// This thread's shard of readers.
+fn reader_shard() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % READER_SHARDS;
+    }
+    SHARD.with(|k| *k)
 }
 
 /// The manifest's bytes, shared, as a reader reads them.
@@ -1526,13 +1539,15 @@ impl Reparse {
             start,
             tsv,
             layout,
-            readers: parking_lot::Mutex::new(Vec::new()),
+            readers: Default::default(),
         }
     }
 
     /// Reads the record that starts at byte `at` into `rec`.
     fn read_record(&self, at: usize, rec: &mut csv::ByteRecord) {
-        let reader = self.readers.lock().pop();
+        // Threads building jobs at the same time keep to shards of their own.
+        let readers = &self.readers[reader_shard()];
+        let reader = readers.lock().pop();
         let mut reader = reader.unwrap_or_else(|| {
             let cursor = std::io::Cursor::new(Bytes(Arc::clone(&self.bytes)));
             // Small: each read fills the buffer from the row on, for one row.
@@ -1544,7 +1559,7 @@ impl Reparse {
         pos.set_byte(at as u64);
         let read = reader.seek(pos).is_ok() && matches!(reader.read_byte_record(rec), Ok(true));
         assert!(read, "a row that was valid can be read again");
-        self.readers.lock().push(reader);
+        readers.lock().push(reader);
     }
 
     /// The job of the row at `r`.
