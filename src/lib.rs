@@ -306,7 +306,7 @@ fn summarize(
         exit_code: decision.exit.code().into(),
         jobs: plan.jobs.clone(),
         max_attempts: (0..plan.jobs.len())
-            .map(|i| plan.jobs.retries(i) + 1)
+            .map(|i| plan.jobs.retries(i).saturating_add(1))
             .collect(),
         results: results.results,
         internal_errors: results.internal_errors,
