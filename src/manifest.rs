@@ -364,7 +364,8 @@ pub fn parse_all(
         0
     };
     let text = &bytes[start..];
-    let (layout, mut rows) = crate::par::scope(|par| match opts.input {
+    // About one row per 16 bytes, for deciding whether threads pay.
+    let (layout, mut rows) = crate::par::scope(text.len() / 16, |par| match opts.input {
         InputFormat::Table => parse_table(par, text, tsv, opts, &mut problems),
         InputFormat::Lines => parse_list(par, text, b'\n', opts, &mut problems),
         InputFormat::Null => parse_list(par, text, b'\0', opts, &mut problems),

@@ -46,10 +46,13 @@ impl Par<'_> {
 }
 
 /// Runs `work` with a pool of one thread per core, whose threads are joined before this
-/// returns; on the calling thread alone when there is one core or no thread can be started.
-pub fn scope<R>(work: impl FnOnce(Par<'_>) -> R) -> R {
+/// returns; on the calling thread alone when there is one core, no thread can be started, or
+/// `items` (the number of rows or lines to work on) is too small for threads to pay.
+pub fn scope<R>(items: usize, work: impl FnOnce(Par<'_>) -> R) -> R {
+    /// Below this many items, starting threads costs more than they save.
+    const WORTH_THREADS: usize = 4096;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 {
+    if threads < 2 || items < WORTH_THREADS {
         return work(Par::SERIAL);
     }
     let mut work = Some(work);
@@ -77,7 +80,7 @@ mod tests {
     fn maps_in_order_with_or_without_a_pool() {
         let items: Vec<u32> = (0..10_000).collect();
         for doubled in [
-            scope(|par| par.map(&items, |&x| x * 2)),
+            scope(items.len(), |par| par.map(&items, |&x| x * 2)),
             Par::SERIAL.map(&items, |&x| x * 2),
         ] {
             assert!(doubled.iter().enumerate().all(|(i, &d)| d == 2 * i as u32));

@@ -740,7 +740,7 @@ pub(crate) fn write_in_order(
     order: &[usize],
     f: impl Fn(usize, &mut String) + Sync,
 ) -> std::io::Result<()> {
-    crate::par::scope(|par| write_batches(par, w, order, f))
+    crate::par::scope(order.len(), |par| write_batches(par, w, order, f))
 }
 
 /// [`write_in_order`] with the threads started.
@@ -866,7 +866,7 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
     let measured = plan.table_widths.unwrap_or_else(|| {
         let pieces: Vec<&[usize]> = order.chunks(PIECE).collect();
-        crate::par::scope(|par| {
+        crate::par::scope(order.len(), |par| {
             par.map(&pieces, |piece| {
                 piece
                     .iter()

@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     // Direct mode: the value inside a word and as a word of its own.
     let direct = manifest(false, &format!("echo {quoted} pre{{x}}post {{x}}"), &value);
     if let Ok(m) = manifest::parse("fuzz.csv", &direct, false, &opts) {
-        match &m.jobs[0].command {
+        match &m.jobs.get(0).command {
             CommandLine::Direct(words) => assert_eq!(
                 words,
                 &[
@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
     // Shell mode: the shell sees exactly the value.
     let shell = manifest(true, &format!("printf %s {quoted} {{x}}"), &value);
     if let Ok(m) = manifest::parse("fuzz.csv", &shell, false, &opts) {
-        match &m.jobs[0].command {
+        match &m.jobs.get(0).command {
             CommandLine::Shell(s) => {
                 let words = shell_words::split(s).expect("a shell-quoted command parses");
                 assert_eq!(
