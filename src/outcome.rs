@@ -64,6 +64,11 @@ impl Status {
         )
     }
 
+    /// Listed among the jobs that went wrong: a failure, or a job batchrun terminated.
+    pub fn went_wrong(self) -> bool {
+        self.is_failure() || self == Status::Cancelled
+    }
+
     /// Satisfies a dependent's `after`.
     pub fn is_success(self) -> bool {
         matches!(self, Status::Succeeded | Status::Resumed)
@@ -249,7 +254,7 @@ impl JobResult {
     /// Whether the summary and the reports list it among the jobs that went wrong: failures,
     /// and jobs that batchrun terminated.
     pub fn went_wrong(&self) -> bool {
-        self.status.is_failure() || self.status == Status::Cancelled
+        self.status.went_wrong()
     }
 
     /// A result for a job that never ran.

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::jobs::Jobs;
 use crate::manifest::{CommandLine, JobSpec};
-use crate::outcome::{plural, RunOutcome, Status, Usage};
+use crate::outcome::{plural, JobResult, RunOutcome, Status, Usage};
 use crate::plan::Plan;
 use crate::results::Results;
 use crate::shard::Shard;
@@ -280,8 +280,7 @@ fn counts_line(s: &RunSummary) -> String {
 }
 
 /// A short label for a result that is not a success, e.g. `failed (attempt 3/3)`.
-fn label(s: &RunSummary, i: usize) -> String {
-    let r = &s.results.job(i);
+fn label(s: &RunSummary, i: usize, r: &JobResult) -> String {
     let max = s.max_attempts[i];
     if r.attempts > 0 && max > 1 {
         format!("{} (attempt {}/{max})", r.status.as_str(), r.attempts)
@@ -294,19 +293,18 @@ fn label(s: &RunSummary, i: usize) -> String {
 /// last lines of its stderr. Each line starts `batchrun: ` or is indented under one.
 pub fn summary_text(s: &RunSummary) -> String {
     let mut out = String::new();
-    for (i, r) in s.results.iter().enumerate() {
-        if r.went_wrong() {
-            let _ = writeln!(
-                out,
-                "batchrun: {} {}: {}",
-                label(s, i),
-                s.jobs.id(i),
-                r.error.as_deref().unwrap_or("")
-            );
-            if let Some(tail) = &r.stderr_tail {
-                for line in tail.lines() {
-                    let _ = writeln!(out, "    | {line}");
-                }
+    for i in (0..s.results.len()).filter(|&i| s.results.went_wrong(i)) {
+        let r = s.results.job(i);
+        let _ = writeln!(
+            out,
+            "batchrun: {} {}: {}",
+            label(s, i, &r),
+            s.jobs.id(i),
+            r.error.as_deref().unwrap_or("")
+        );
+        if let Some(tail) = &r.stderr_tail {
+            for line in tail.lines() {
+                let _ = writeln!(out, "    | {line}");
             }
         }
     }
@@ -334,19 +332,16 @@ pub const SLOWEST_SHOWN: usize = 3;
 /// `slowest: report-eu 4m 2s, forecast 3m 1s, report-us 59.0s`, when the run was long
 /// enough and had enough jobs for it to matter ([`SLOWEST_AFTER`], [`SLOWEST_MIN_JOBS`]).
 fn slowest_line(s: &RunSummary) -> Option<String> {
-    let ran = s.results.iter().filter(|r| r.last.is_some()).count();
+    let ran = (0..s.results.len())
+        .filter(|&i| s.results.duration(i).is_some())
+        .count();
     if s.duration <= SLOWEST_AFTER || ran <= SLOWEST_MIN_JOBS {
         return None;
     }
     let named: Vec<String> = slowest(s, SLOWEST_SHOWN)
         .into_iter()
         .map(|i| {
-            let d = s
-                .results
-                .job(i)
-                .last
-                .as_ref()
-                .map_or(Duration::ZERO, |a| a.duration);
+            let d = s.results.duration(i).unwrap_or_default();
             format!("{} {}", s.jobs.id(i), crate::status::human(d))
         })
         .collect();
@@ -382,7 +377,7 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
     }
     writeln!(w, "| **total** | **{}** |\n", s.results.len())?;
     let mut failures = (0..s.results.len())
-        .filter(|&i| s.results.job(i).went_wrong())
+        .filter(|&i| s.results.went_wrong(i))
         .peekable();
     if failures.peek().is_some() {
         writeln!(w, "## Failures\n")?;
@@ -392,7 +387,7 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
                 w,
                 "### `{}` — {}\n\n{}\n",
                 s.jobs.id(i),
-                label(s, i),
+                label(s, i, r),
                 md_escape(r.error.as_deref().unwrap_or(""))
             )?;
             if let Some(tail) = &r.stderr_tail {
@@ -408,12 +403,7 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
             "## Slowest jobs\n\n| job | status | duration |\n|---|---|---:|"
         )?;
         for i in ran {
-            let d = s
-                .results
-                .job(i)
-                .last
-                .as_ref()
-                .map_or(Duration::ZERO, |a| a.duration);
+            let d = s.results.duration(i).unwrap_or_default();
             writeln!(
                 w,
                 "| `{}` | {} | {:.3}s |",
@@ -435,9 +425,9 @@ fn slowest(s: &RunSummary, n: usize) -> Vec<usize> {
     use std::cmp::Reverse;
     let mut top: std::collections::BinaryHeap<(Reverse<Duration>, usize)> =
         std::collections::BinaryHeap::with_capacity(n + 1);
-    for (i, r) in s.results.iter().enumerate() {
-        if let Some(a) = &r.last {
-            top.push((Reverse(a.duration), i));
+    for i in 0..s.results.len() {
+        if let Some(d) = s.results.duration(i) {
+            top.push((Reverse(d), i));
             if top.len() > n {
                 top.pop();
             }
@@ -915,7 +905,6 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::JobResult;
 
     #[test]
     fn plan_widths_are_the_cells_widths() {

@@ -209,6 +209,20 @@ impl Results {
         }
     }
 
+    /// How long job `i`'s last attempt ran, if it had one; without building the result.
+    pub fn duration(&self, i: usize) -> Option<Duration> {
+        match &self.slots[i] {
+            Slot::Empty | Slot::Bare { .. } => None,
+            Slot::Plain(k) => Some(Duration::from_nanos(self.plain[*k as usize].duration_ns)),
+            Slot::Full(r) => r.last.as_ref().map(|a| a.duration),
+        }
+    }
+
+    /// Whether job `i` went wrong ([`Status::went_wrong`]); without building the result.
+    pub fn went_wrong(&self, i: usize) -> bool {
+        self.status(i).is_some_and(Status::went_wrong)
+    }
+
     /// Whether job `i` has a result.
     pub fn has(&self, i: usize) -> bool {
         !matches!(self.slots[i], Slot::Empty)
@@ -308,6 +322,10 @@ mod tests {
         ];
         let r: Results = all.iter().cloned().collect();
         assert_eq!(r.iter().collect::<Vec<_>>(), all);
+        for (i, j) in all.iter().enumerate() {
+            assert_eq!(r.duration(i), j.last.as_ref().map(|a| a.duration));
+            assert_eq!(r.went_wrong(i), j.went_wrong());
+        }
         assert_eq!(
             r.statuses().collect::<Vec<_>>(),
             all.iter().map(|j| j.status).collect::<Vec<_>>()
