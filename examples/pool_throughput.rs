@@ -1,5 +1,5 @@
 /*!
-Throughput of [`batchrun::pool::WorkerPool::run_each`] without child processes: dispatches
+Throughput of [`batchrun::WorkerPool::run_each`] without child processes: dispatches
 no-op jobs to a fixed pool and prints how many jobs per second went through.
 
 ```text
@@ -13,7 +13,7 @@ result went missing.
 use std::hint::black_box;
 use std::time::Instant;
 
-use batchrun::pool::WorkerPool;
+use batchrun::WorkerPool;
 
 fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());

@@ -1,0 +1,202 @@
+/*!
+`--on-finish CMD`: one shell command run after the reports are written, whatever the outcome
+(also after an interruption or the deadline), so cron jobs can ping a health check or send mail
+without wrapping batchrun.
+
+The command runs as `/bin/sh -c CMD` in its own process group, with stdin from `/dev/null`,
+its stdout and stderr on batchrun's stderr (stdout carries only job output), and the run's
+result in its environment ([`environment`]). It may run for the `--on-finish-timeout` (60 s by
+default); then its process group is killed. When it ends, whatever it left in its process
+group is killed too. Its failure is a warning: it never changes batchrun's exit code.
+*/
+
+use std::os::fd::AsFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::output::report::{ReportFormat, RunSummary};
+use crate::util::sys::{self, GroupWait};
+
+/// The environment the hook gets, besides batchrun's own: `BATCHRUN_EXIT_CODE`,
+/// `BATCHRUN_OUTCOME`, `BATCHRUN_TOTAL`, one count per status (`BATCHRUN_SUCCEEDED`,
+/// `BATCHRUN_FAILED`, `BATCHRUN_TIMED_OUT`, …), `BATCHRUN_DURATION_MS`, and `BATCHRUN_REPORT`
+/// (the absolute path of the first JSON report) when there is one.
+pub fn environment(s: &RunSummary, report: Option<&Path>) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("BATCHRUN_EXIT_CODE".to_string(), s.exit_code.to_string()),
+        (
+            "BATCHRUN_OUTCOME".to_string(),
+            s.outcome.as_str().to_string(),
+        ),
+        ("BATCHRUN_TOTAL".to_string(), s.results.len().to_string()),
+        (
+            "BATCHRUN_DURATION_MS".to_string(),
+            s.duration.as_millis().to_string(),
+        ),
+    ];
+    for (status, n) in s.counts() {
+        env.push((
+            format!("BATCHRUN_{}", status.as_str().to_ascii_uppercase()),
+            n.to_string(),
+        ));
+    }
+    if let Some(p) = report {
+        env.push((
+            "BATCHRUN_REPORT".to_string(),
+            p.to_string_lossy().into_owned(),
+        ));
+    }
+    env
+}
+
+/// The absolute path of the first JSON report among `reports`, if any.
+pub fn first_json_report(reports: &[(PathBuf, ReportFormat)]) -> Option<PathBuf> {
+    let (p, _) = reports.iter().find(|(_, f)| *f == ReportFormat::Json)?;
+    Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+}
+
+/// Runs the `--on-finish` command for a finished run; any failure is logged as a warning.
+pub fn on_finish(cmd: &str, timeout: Duration, s: &RunSummary, report: Option<&Path>) {
+    match run(cmd, timeout, &environment(s, report)) {
+        Ok(None) => {}
+        Ok(Some(problem)) => log::warn!("--on-finish: {problem} (the exit code is unchanged)"),
+        Err(e) => {
+            log::warn!("--on-finish: cannot run the command: {e} (the exit code is unchanged)")
+        }
+    }
+}
+
+/// Runs `cmd` with `env` to its end or its timeout. Returns a description of what went wrong,
+/// if anything did.
+fn run(cmd: &str, timeout: Duration, env: &[(String, String)]) -> std::io::Result<Option<String>> {
+    // The hook's stdout goes to our stderr; without a stderr (closed), to nowhere.
+    let stdout = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_or_else(|_| Stdio::null(), Stdio::from);
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .process_group(0)
+        .spawn()?;
+    let pid = child.id() as libc::pid_t;
+    let pidfd = match sys::pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = sys::kill_group(pid, libc::SIGKILL);
+            let _ = sys::wait4(pid);
+            return Err(e);
+        }
+    };
+    let exited = sys::wait_readable(&[pidfd.as_fd()], Some(timeout))?[0];
+    if !exited {
+        // The leader is unreaped, so the group id is still this hook's.
+        sys::kill_group(pid, libc::SIGKILL)?;
+    }
+    let (status, _) = sys::wait4(pid)?;
+    kill_leftovers(pid)?;
+    Ok(if !exited {
+        Some(format!(
+            "the command did not finish within {} and was killed",
+            humantime::format_duration(timeout)
+        ))
+    } else if let Some(c) = status.code().filter(|&c| c != 0) {
+        Some(format!("the command exited with status {c}"))
+    } else {
+        status.signal().map(|sig| {
+            format!(
+                "the command was killed by signal {sig} ({})",
+                sys::signal_name(sig)
+            )
+        })
+    })
+}
+
+/// Kills and reaps what the hook left in its process group (they are our children: batchrun
+/// is a child subreaper during a run, so the group id cannot be reused while they remain).
+fn kill_leftovers(pgid: libc::pid_t) -> std::io::Result<()> {
+    if sys::wait_group(pgid, true)? == GroupWait::Empty {
+        return Ok(());
+    }
+    sys::kill_group(pgid, libc::SIGKILL)?;
+    while sys::wait_group(pgid, false)? != GroupWait::Empty {}
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::outcome::{JobResult, RunOutcome, Status};
+    use std::time::SystemTime;
+
+    fn summary() -> RunSummary {
+        RunSummary {
+            manifest: "m.csv".into(),
+            manifest_sha256: String::new(),
+            shard: None,
+            started_at: SystemTime::UNIX_EPOCH,
+            finished_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(1500),
+            workers: 2,
+            outcome: RunOutcome::Failed,
+            exit_code: 1,
+            jobs: crate::store::jobs::for_tests(&[("a", "true"), ("b", "false")]),
+            results: [
+                JobResult::without_attempt(Status::Skipped, "x"),
+                JobResult::without_attempt(Status::Failed, "y"),
+            ]
+            .into_iter()
+            .collect(),
+            max_attempts: vec![1, 1],
+            internal_errors: vec![],
+        }
+    }
+
+    #[test]
+    fn environment_has_outcome_counts_and_report() {
+        let env = environment(&summary(), Some(Path::new("/tmp/r.json")));
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("BATCHRUN_EXIT_CODE"), Some("1"));
+        assert_eq!(get("BATCHRUN_OUTCOME"), Some("failed"));
+        assert_eq!(get("BATCHRUN_TOTAL"), Some("2"));
+        assert_eq!(get("BATCHRUN_FAILED"), Some("1"));
+        assert_eq!(get("BATCHRUN_SKIPPED"), Some("1"));
+        assert_eq!(get("BATCHRUN_SUCCEEDED"), Some("0"));
+        assert_eq!(get("BATCHRUN_NOT_STARTED"), Some("0"));
+        assert_eq!(get("BATCHRUN_REPORT"), Some("/tmp/r.json"));
+        assert_eq!(get("BATCHRUN_DURATION_MS"), Some("1500"));
+        assert!(environment(&summary(), None)
+            .iter()
+            .all(|(k, _)| k != "BATCHRUN_REPORT"));
+    }
+
+    #[test]
+    fn failures_and_timeouts_are_described() {
+        let t = Duration::from_secs(30);
+        assert_eq!(run("exit 0", t, &[]).unwrap(), None);
+        assert_eq!(
+            run("exit 4", t, &[]).unwrap().unwrap(),
+            "the command exited with status 4"
+        );
+        let hung = run("sleep 30", Duration::from_millis(50), &[])
+            .unwrap()
+            .unwrap();
+        assert!(hung.contains("did not finish within 50ms"), "{hung}");
+    }
+
+    #[test]
+    fn first_json_report_is_absolute() {
+        let reports = vec![
+            (PathBuf::from("r.md"), ReportFormat::Markdown),
+            (PathBuf::from("out/r.json"), ReportFormat::Json),
+        ];
+        let p = first_json_report(&reports).unwrap();
+        assert!(p.is_absolute() && p.ends_with("out/r.json"), "{p:?}");
+        assert_eq!(first_json_report(&reports[..1]), None);
+    }
+}

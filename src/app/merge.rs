@@ -1,0 +1,622 @@
+/*!
+`batchrun merge`: one report and one exit code from the JSON reports of `run --shard K/N`.
+
+The manifest is read again (the path the reports name, or `--manifest`), its SHA-256 checked
+against the reports', and the partition recomputed ([`crate::model::shard::assign`]), so merge knows
+which shard every job belongs to. Inconsistent inputs are a usage error (exit 2) naming each
+file, and nothing is written. A shard without a report leaves its jobs `not_started`. The
+merged jobs become the crate's own [`JobResult`]s, so the same renderers as `run` write the
+reports and the summary.
+
+Reports are read one at a time and folded into one result per job, so memory holds the plan,
+the results and one report, whatever the number of shards.
+*/
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+
+use crate::cli::{Config, MergeConfig};
+use crate::model::error::Error;
+use crate::model::exit::{Exit, StopReason};
+use crate::model::outcome::{Attempt, AttemptEnd, JobResult, KillReason, Status, Usage};
+use crate::plan::Plan;
+use crate::output::report::{self, RunSummary};
+use crate::model::shard::{self, Shard};
+use crate::app::Finished;
+use crate::output::console;
+
+/// The parts of a JSON report merge reads; other fields (per-job fields of later versions
+/// too) are ignored.
+#[derive(Debug, Deserialize)]
+struct InReport {
+    schema: u32,
+    batchrun_version: String,
+    manifest: String,
+    manifest_sha256: Option<String>,
+    shard: Option<InShard>,
+    started_at: String,
+    finished_at: String,
+    duration_ms: u64,
+    workers: usize,
+    outcome: String,
+    exit_code: i32,
+    jobs: Vec<InJob>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+struct InShard {
+    index: u32,
+    count: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct InJob {
+    id: String,
+    status: String,
+    attempts: u32,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    started_at: Option<String>,
+    duration_ms: Option<u64>,
+    error: Option<String>,
+    stderr_tail: Option<String>,
+    #[serde(default)]
+    leaked_processes: u32,
+    #[serde(default)]
+    max_rss_kib: Option<u64>,
+    #[serde(default)]
+    user_ms: Option<u64>,
+    #[serde(default)]
+    system_ms: Option<u64>,
+}
+
+/// Reads one report file, checking it is a batchrun JSON report with a manifest hash.
+fn read_report(path: &Path) -> Result<InReport, String> {
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let r: InReport = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{name}: not a batchrun JSON report ({e})"))?;
+    if r.schema != 1 {
+        return Err(format!(
+            "{name}: not a batchrun JSON report (schema {}, expected 1)",
+            r.schema
+        ));
+    }
+    if let Some(s) = r.shard {
+        if s.count == 0 || s.count > shard::MAX_COUNT || s.index == 0 || s.index > s.count {
+            return Err(format!(
+                "{name}: not a batchrun JSON report (shard {}/{} is out of range)",
+                s.index, s.count
+            ));
+        }
+    }
+    if r.manifest_sha256.is_none() {
+        return Err(format!(
+            "{name}: no manifest_sha256 (expected the report of a batchrun that has `merge`; this one is of batchrun {})",
+            r.batchrun_version
+        ));
+    }
+    Ok(r)
+}
+
+fn parse_time(path: &Path, what: &str, s: &str) -> Result<SystemTime, String> {
+    humantime::parse_rfc3339_weak(s).map_err(|e| {
+        format!(
+            "{}: {what} '{s}' is not an RFC 3339 time ({e})",
+            path.display()
+        )
+    })
+}
+
+/// How a job's last attempt ended, as far as the report tells.
+fn attempt_end(
+    status: Status,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    error: &str,
+) -> AttemptEnd {
+    let killed = match status {
+        // The limit itself is not in the report; the error text (kept) names it.
+        Status::TimedOut => Some(KillReason::Timeout(Duration::ZERO)),
+        Status::Cancelled => Some(KillReason::Cancel),
+        Status::StartFailed if exit_code.is_none() && signal.is_none() => {
+            return AttemptEnd::StartFailed {
+                message: error.to_string(),
+                transient: false,
+            }
+        }
+        _ => None,
+    };
+    AttemptEnd::Ended {
+        exit_code,
+        signal,
+        killed,
+    }
+}
+
+/// A report's job as the crate's own result.
+fn to_result(path: &Path, j: InJob) -> Result<JobResult, String> {
+    let status = Status::ALL
+        .into_iter()
+        .find(|s| s.as_str() == j.status)
+        .ok_or_else(|| {
+            format!(
+                "{}: job '{}' has status '{}' (expected one of succeeded, failed, timed_out, \
+                 start_failed, skipped, cancelled, not_started, resumed)",
+                path.display(),
+                j.id,
+                j.status
+            )
+        })?;
+    let last = match &j.started_at {
+        None => None,
+        Some(t) => Some(Attempt {
+            end: attempt_end(
+                status,
+                j.exit_code,
+                j.signal,
+                j.error.as_deref().unwrap_or(""),
+            ),
+            started_at: parse_time(path, "started_at", t)?,
+            duration: Duration::from_millis(j.duration_ms.unwrap_or(0)),
+            leaked_processes: j.leaked_processes,
+            usage: match (j.max_rss_kib, j.user_ms, j.system_ms) {
+                (Some(rss), Some(user), Some(system)) => Some(Usage {
+                    max_rss_kib: rss,
+                    user: Duration::from_millis(user),
+                    system: Duration::from_millis(system),
+                }),
+                _ => None,
+            },
+        }),
+    };
+    Ok(JobResult {
+        status,
+        attempts: j.attempts,
+        last,
+        error: j.error,
+        stderr_tail: j.stderr_tail,
+    })
+}
+
+/// How many problems with the jobs of one report are listed; the rest are counted.
+const JOB_PROBLEMS_SHOWN: usize = 10;
+
+/// What the reports must agree on: taken from the first one.
+struct Expected {
+    file: PathBuf,
+    sha256: String,
+    count: u32,
+}
+
+/// The shard a report is of; a report of a run without `--shard` is shard 1 of 1.
+fn shard_of(r: &InReport) -> Shard {
+    r.shard.map_or(Shard { index: 1, count: 1 }, |s| Shard {
+        index: s.index,
+        count: s.count,
+    })
+}
+
+/// The merge in progress: one slot per job of the plan, filled report by report.
+struct Merged<'p> {
+    plan: &'p Plan,
+    /// For each job, its shard.
+    shards: Vec<u32>,
+    index: HashMap<&'p str, usize>,
+    expected: Expected,
+    results: Vec<Option<JobResult>>,
+    /// For each shard (index 0 unused), the file that gave it.
+    given: Vec<Option<PathBuf>>,
+    started_at: Option<SystemTime>,
+    finished_at: Option<SystemTime>,
+    longest: Duration,
+    workers: usize,
+    interrupted: bool,
+    deadline: bool,
+    internal_errors: Vec<String>,
+    problems: Vec<String>,
+}
+
+impl<'p> Merged<'p> {
+    fn new(plan: &'p Plan, expected: Expected) -> Merged<'p> {
+        let count = expected.count;
+        Merged {
+            plan,
+            shards: shard::assign(plan, count),
+            index: plan.jobs.ids().enumerate().map(|(i, id)| (id, i)).collect(),
+            expected,
+            results: vec![None; plan.jobs.len()],
+            given: vec![None; count as usize + 1],
+            started_at: None,
+            finished_at: None,
+            longest: Duration::ZERO,
+            workers: 0,
+            interrupted: false,
+            deadline: false,
+            internal_errors: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Checks a report's header against the others; returns its shard if it fits.
+    fn check_header(&mut self, path: &Path, r: &InReport) -> Option<Shard> {
+        let name = path.display();
+        let first = self.expected.file.display();
+        let sha = r.manifest_sha256.as_deref().unwrap_or_default();
+        if sha != self.expected.sha256 {
+            self.problems.push(format!(
+                "{name}: manifest_sha256 {sha} differs from {} in {first} (expected reports of one manifest)",
+                self.expected.sha256
+            ));
+            return None;
+        }
+        let s = shard_of(r);
+        if s.count != self.expected.count {
+            self.problems.push(format!(
+                "{name}: shard {s}, but {first} is of {} shards (expected one N for every report)",
+                self.expected.count
+            ));
+            return None;
+        }
+        if let Some(other) = &self.given[s.index as usize] {
+            self.problems.push(format!(
+                "{name}: shard {s} is also in {} (expected each shard once)",
+                other.display()
+            ));
+            return None;
+        }
+        Some(s)
+    }
+
+    /// Folds one report in, or records why it does not fit.
+    fn add(&mut self, path: &Path, r: InReport) {
+        let Some(s) = self.check_header(path, &r) else {
+            return;
+        };
+        self.given[s.index as usize] = Some(path.to_path_buf());
+        match r.outcome.as_str() {
+            "interrupted" => self.interrupted = true,
+            "deadline_exceeded" => self.deadline = true,
+            "succeeded" | "failed" => {}
+            other => self.problems.push(format!(
+                "{}: outcome '{other}' (expected succeeded, failed, interrupted or deadline_exceeded)",
+                path.display()
+            )),
+        }
+        if r.exit_code == i32::from(Exit::Internal.code()) {
+            self.internal_errors.push(format!(
+                "shard {s} ({}) ended with exit code 3: batchrun failed there",
+                path.display()
+            ));
+        }
+        self.add_times(path, &r);
+        self.workers += r.workers;
+        let (mut shown, mut more) = (0, 0);
+        for j in r.jobs {
+            if let Err(e) = self.add_job(path, s, j) {
+                // A report of another manifest would give one problem per job: list a few.
+                if shown < JOB_PROBLEMS_SHOWN {
+                    self.problems.push(e);
+                    shown += 1;
+                } else {
+                    more += 1;
+                }
+            }
+        }
+        if more > 0 {
+            self.problems.push(format!(
+                "{}: {more} more problems with its jobs",
+                path.display()
+            ));
+        }
+    }
+
+    fn add_times(&mut self, path: &Path, r: &InReport) {
+        match (
+            parse_time(path, "started_at", &r.started_at),
+            parse_time(path, "finished_at", &r.finished_at),
+        ) {
+            (Ok(a), Ok(b)) => {
+                self.started_at = Some(self.started_at.map_or(a, |t| t.min(a)));
+                self.finished_at = Some(self.finished_at.map_or(b, |t| t.max(b)));
+            }
+            (a, b) => self.problems.extend(a.err().into_iter().chain(b.err())),
+        }
+        self.longest = self.longest.max(Duration::from_millis(r.duration_ms));
+    }
+
+    fn add_job(&mut self, path: &Path, s: Shard, j: InJob) -> Result<(), String> {
+        let name = path.display();
+        let Some(&i) = self.index.get(j.id.as_str()) else {
+            return Err(format!(
+                "{name}: job '{}' is not in {} (expected the ids of the manifest)",
+                j.id, self.plan.manifest
+            ));
+        };
+        if self.shards[i] != s.index {
+            return Err(format!(
+                "{name}: job '{}' belongs to shard {}/{}, not to shard {s}",
+                j.id, self.shards[i], s.count
+            ));
+        }
+        if self.results[i].is_some() {
+            return Err(format!("{name}: job '{}' appears twice", j.id));
+        }
+        self.results[i] = Some(to_result(path, j)?);
+        Ok(())
+    }
+
+    /// Checks every given shard's report listed all of its jobs; returns the missing shards.
+    fn check_complete(&mut self) -> Vec<u32> {
+        let mut lacking: Vec<(usize, usize)> = vec![(0, 0); self.given.len()];
+        for (i, r) in self.results.iter().enumerate() {
+            let s = self.shards[i] as usize;
+            if r.is_none() && self.given[s].is_some() {
+                if lacking[s].0 == 0 {
+                    lacking[s].1 = i;
+                }
+                lacking[s].0 += 1;
+            }
+        }
+        for (s, &(n, first)) in lacking.iter().enumerate() {
+            if let (Some(file), true) = (&self.given[s], n > 0) {
+                self.problems.push(format!(
+                    "{}: lacks {n} job(s) of shard {s}/{}, e.g. '{}' (expected every job of its shard)",
+                    file.display(),
+                    self.expected.count,
+                    self.plan.jobs.id(first)
+                ));
+            }
+        }
+        (1..self.given.len() as u32)
+            .filter(|&s| self.given[s as usize].is_none())
+            .collect()
+    }
+}
+
+/// Reads the manifest (the one report `r` names, unless `--manifest` is given), checking its
+/// SHA-256 against the report's.
+fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
+    let from_report = config.manifest.is_empty();
+    let manifest = if from_report {
+        if r.manifest == "<stdin>" {
+            return Err(Error::Usage(format!(
+                "{}: the shards read their manifest from standard input; give it with --manifest",
+                first.display()
+            )));
+        }
+        r.manifest.clone()
+    } else {
+        config.manifest.clone()
+    };
+    let full = Config {
+        manifest,
+        shard: None,
+        ..config.clone()
+    };
+    let plan = crate::load_plan(&full).map_err(|e| match e {
+        Error::ReadManifest { path, source } if from_report => Error::Usage(format!(
+            "cannot read manifest {path} (named in {}, relative to the directory the shard ran              in): {source}; give its path with --manifest",
+            first.display()
+        )),
+        e => e,
+    })?;
+    let want = r.manifest_sha256.as_deref().unwrap_or_default();
+    if plan.manifest_sha256 != want {
+        return Err(Error::Usage(format!(
+            "{}: SHA-256 {} differs from the manifest_sha256 {want} in {} (the manifest changed \
+             since the shards ran, or is another file)",
+            plan.manifest,
+            plan.manifest_sha256,
+            first.display()
+        )));
+    }
+    Ok(plan)
+}
+
+/// `batchrun merge`: checks and folds the shard reports, writes the merged reports, prints the
+/// summary as `run` does, and returns the exit code by `run`'s precedence.
+pub fn merge(config: &Config, mc: &MergeConfig) -> Result<Finished, Error> {
+    // The first readable report names the manifest and is the one the others must match.
+    let mut problems = Vec::new();
+    let mut inputs = mc.inputs.iter();
+    let (first, r) = loop {
+        let Some(path) = inputs.next() else {
+            problems.push("no readable shard report; nothing was written".into());
+            return Err(Error::Usage(problems.join("\nbatchrun: ")));
+        };
+        match read_report(path) {
+            Ok(r) => break (path, r),
+            Err(e) => problems.push(e),
+        }
+    };
+    let plan = load(config, first, &r)?;
+    let expected = Expected {
+        file: first.clone(),
+        sha256: plan.manifest_sha256.clone(),
+        count: shard_of(&r).count,
+    };
+    let mut m = Merged::new(&plan, expected);
+    m.problems = problems;
+    m.add(first, r);
+    for path in inputs {
+        match read_report(path) {
+            Ok(r) => m.add(path, r),
+            Err(e) => m.problems.push(e),
+        }
+    }
+    let missing = m.check_complete();
+    if !m.problems.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}\nbatchrun: inconsistent reports; nothing was written",
+            m.problems.join("\nbatchrun: ")
+        )));
+    }
+    let (summary, stop, any_failure) = finish(m, &missing);
+    Ok(write_and_print(summary, &mc.reports, stop, any_failure))
+}
+
+/// The merged summary: missing shards' jobs `not_started`, the exit code by `run`'s rules.
+/// Returns the summary with the decision's inputs (why the shards stopped, whether any job
+/// failed).
+fn finish(m: Merged<'_>, missing: &[u32]) -> (RunSummary, Option<StopReason>, bool) {
+    let count = m.expected.count;
+    let mut missing_jobs = 0;
+    let results: Vec<JobResult> = m
+        .results
+        .into_iter()
+        .zip(&m.shards)
+        .map(|(r, &s)| {
+            r.unwrap_or_else(|| {
+                missing_jobs += 1;
+                JobResult::without_attempt(
+                    Status::NotStarted,
+                    format!("shard {s}/{count} has no report"),
+                )
+            })
+        })
+        .collect();
+    if !missing.is_empty() {
+        console::eprint_line(&format!(
+            "no report for shard {} of {count}: its {} are not_started",
+            shard::ranges(missing),
+            if missing_jobs == 1 {
+                "1 job".to_string()
+            } else {
+                format!("{missing_jobs} jobs")
+            }
+        ));
+    }
+    let any_failure = results.iter().any(|r| r.status.is_failure()) || !missing.is_empty();
+    let stop = stop_reason(!m.internal_errors.is_empty(), m.interrupted, m.deadline);
+    let decision = crate::model::exit::decide(stop, any_failure);
+    let now = SystemTime::now();
+    let started_at = m.started_at.unwrap_or(now);
+    let finished_at = m.finished_at.unwrap_or(now);
+    let span = finished_at.duration_since(started_at).unwrap_or_default();
+    let summary = RunSummary {
+        manifest: m.plan.manifest.clone(),
+        manifest_sha256: m.plan.manifest_sha256.clone(),
+        shard: None,
+        started_at,
+        finished_at,
+        duration: span.max(m.longest),
+        workers: m.workers,
+        outcome: decision.outcome,
+        exit_code: decision.exit.code().into(),
+        jobs: m.plan.jobs.clone(),
+        max_attempts: results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| m.plan.jobs.retries(i).saturating_add(1).max(r.attempts))
+            .collect(),
+        results: results.into_iter().collect(),
+        internal_errors: m.internal_errors,
+    };
+    (summary, stop, any_failure)
+}
+
+/// What stopped or broke a shard, over all shards, as `run`'s [`StopReason`]: batchrun's own
+/// failure in a shard, then an interrupted shard, then one past its deadline.
+fn stop_reason(internal: bool, interrupted: bool, deadline: bool) -> Option<StopReason> {
+    let mut stop = None;
+    for (happened, reason) in [
+        (deadline, StopReason::Deadline),
+        (interrupted, StopReason::Interrupted),
+        (internal, StopReason::Internal),
+    ] {
+        if happened {
+            StopReason::escalate(&mut stop, reason);
+        }
+    }
+    stop
+}
+
+/// Writes the `--report` files and prints the summary on stderr, as `run` does, from the
+/// same decision.
+fn write_and_print(
+    mut summary: RunSummary,
+    reports: &[(PathBuf, report::ReportFormat)],
+    stop: Option<StopReason>,
+    any_failure: bool,
+) -> Finished {
+    let (exit, _) = report::write_all(&mut summary, reports, stop, any_failure);
+    console::print_summary(&summary);
+    Finished {
+        exit,
+        summary: Some(summary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_round_trip_their_status() {
+        for status in Status::ALL {
+            let end = attempt_end(status, None, None, "why");
+            let a = Attempt {
+                end,
+                started_at: SystemTime::UNIX_EPOCH,
+                duration: Duration::ZERO,
+                leaked_processes: 0,
+                usage: None,
+            };
+            match status {
+                // Statuses no attempt of its own gives.
+                Status::Skipped | Status::NotStarted | Status::Resumed | Status::Succeeded => {}
+                s => assert_eq!(a.status(), s),
+            }
+        }
+        let end = attempt_end(Status::Failed, Some(2), None, "exit status 2");
+        assert_eq!(
+            end,
+            AttemptEnd::Ended {
+                exit_code: Some(2),
+                signal: None,
+                killed: None
+            }
+        );
+    }
+
+    #[test]
+    fn stop_reason_precedence() {
+        use crate::model::exit::decide;
+        let d = |i, n, dl, f| decide(stop_reason(i, n, dl), f).exit;
+        assert_eq!(d(true, true, true, true), Exit::Internal);
+        assert_eq!(d(false, true, true, true), Exit::Interrupted);
+        assert_eq!(d(false, false, true, true), Exit::Deadline);
+        assert_eq!(d(false, false, false, true), Exit::Failure);
+        assert_eq!(d(false, false, false, false), Exit::Success);
+    }
+
+    #[test]
+    fn a_report_without_a_hash_or_of_another_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        std::fs::write(&p, "{\"schema\": 1}").unwrap();
+        assert!(read_report(&p)
+            .unwrap_err()
+            .contains("not a batchrun JSON report"));
+        std::fs::write(&p, "[1, 2]").unwrap();
+        assert!(read_report(&p)
+            .unwrap_err()
+            .contains("not a batchrun JSON report"));
+        std::fs::write(&p, "not json").unwrap();
+        assert!(read_report(&p)
+            .unwrap_err()
+            .contains("not a batchrun JSON report"));
+        let huge = r#"{"schema": 1, "batchrun_version": "0.1.0", "manifest": "m.csv",
+            "manifest_sha256": "00", "shard": {"index": 1, "count": 4000000000},
+            "started_at": "2026-11-23T02:00:00Z", "finished_at": "2026-11-23T02:00:00Z",
+            "duration_ms": 0, "workers": 1, "outcome": "succeeded", "exit_code": 0, "jobs": []}"#;
+        std::fs::write(&p, huge).unwrap();
+        assert!(read_report(&p).unwrap_err().contains("out of range"));
+        std::fs::write(&p, huge.replace("4000000000", "2")).unwrap();
+        assert!(read_report(&p).is_ok());
+    }
+}

@@ -1,0 +1,262 @@
+/*!
+The files batchrun creates or is given, handled so that a user's file is never damaged:
+
+- the `--lock` file is opened read-only (created if missing) and only `flock`ed, so its
+  content never changes, even through a symlink; the holder's pid comes from `/proc/locks`;
+- before anything runs, an output path that is the manifest itself (same device and inode,
+  so also through a link), a joblog that is not a joblog, and a report path that cannot be a
+  file are refused;
+- `--output-dir` files are created new and renamed into place, so a planted symlink (or hard
+  link) at `DIR/ID.out` is replaced, never written through;
+- the private temporary directory for captured output is 0700 whatever the umask;
+- a job whose output could not be captured because the capture file system is full is
+  batchrun's own failure, not the job's.
+
+Modes of created files: reports are 0600 (written privately, then renamed into place); the
+joblog, the lock file and `--output-dir` files are 0666 less the umask, as a shell
+redirection would make them.
+*/
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::cli::RunConfig;
+use crate::model::error::Error;
+use crate::model::outcome::{Attempt, AttemptEnd};
+use crate::plan::Plan;
+use crate::util::sys;
+
+/// Takes the `--lock` file: opens it read-only (creating it if missing) and `flock`s it.
+/// Its content is never read or changed. When another run holds it, the error names that
+/// run's pid if `/proc/locks` tells it.
+pub fn take_lock(path: &Path) -> Result<File, Error> {
+    let io_err = |source| Error::Output {
+        what: "lock file",
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = sys::open_for_lock(path).map_err(io_err)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = lock_holder(&file)
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default();
+            Err(Error::Locked {
+                path: path.to_path_buf(),
+                holder,
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err(e)),
+    }
+}
+
+/// The pid holding a `flock` on `file`, from `/proc/locks`, if it can be told.
+fn lock_holder(file: &File) -> Option<u32> {
+    let meta = file.metadata().ok()?;
+    let text = std::fs::read_to_string("/proc/locks").ok()?;
+    let dev = meta.dev();
+    let (major, minor) = (libc::major(dev) as u64, libc::minor(dev) as u64);
+    holder_in_locks(&text, major, minor, meta.ino())
+}
+
+/// Finds the holder of a granted `FLOCK` on the file `major:minor:inode` in the text of
+/// `/proc/locks` (lines like `1: FLOCK  ADVISORY  WRITE 4242 fe:00:1234 0 EOF`; waiters,
+/// marked `->`, are skipped).
+fn holder_in_locks(text: &str, major: u64, minor: u64, inode: u64) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&"FLOCK") {
+            return None;
+        }
+        let mut id = fields.get(5)?.split(':');
+        let maj = u64::from_str_radix(id.next()?, 16).ok()?;
+        let min = u64::from_str_radix(id.next()?, 16).ok()?;
+        let ino = id.next()?.parse::<u64>().ok()?;
+        if (maj, min, ino) != (major, minor, inode) {
+            return None;
+        }
+        fields.get(4)?.parse::<u32>().ok()
+    })
+}
+
+/// Device and inode of what `path` names (following links), if it exists.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Checks, before anything runs, that no output path of `rc` is the manifest (`manifest`:
+/// its path, `None` for stdin) and that an existing joblog is a joblog. Every problem found
+/// is reported in one error (exit 2).
+pub fn check_given_files(
+    manifest: Option<&Path>,
+    plan: &Plan,
+    rc: &RunConfig,
+) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    if let (Some(m), Some(dir)) = (manifest, &rc.output_dir) {
+        if let Some(name) = output_file_named_like(m, dir, plan) {
+            problems.push(format!(
+                "the manifest is {name} in --output-dir {}, where a job's output would replace it",
+                dir.display()
+            ));
+        }
+    }
+    if let Some(m) = manifest.and_then(file_id) {
+        let outputs = rc
+            .reports
+            .iter()
+            .map(|(p, _)| ("--report", p))
+            .chain(rc.joblog.iter().map(|p| ("--joblog", p)))
+            .chain(rc.lock.iter().map(|p| ("--lock", p)))
+            .chain(rc.output_dir.iter().map(|p| ("--output-dir", p)));
+        for (flag, path) in outputs {
+            if file_id(path) == Some(m) {
+                problems.push(format!(
+                    "{flag} {} is the manifest itself (refusing to overwrite it)",
+                    path.display()
+                ));
+            }
+        }
+    }
+    if let Some(log) = &rc.joblog {
+        if let Some(why) = not_a_joblog(log) {
+            problems.push(why);
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Usage(problems.join("; ")))
+    }
+}
+
+/// The name of the manifest `m` if it lies in `dir` under the name of a job's output file
+/// (`ID.out`, `ID.err`), which creating that output file would replace.
+fn output_file_named_like(m: &Path, dir: &Path, plan: &Plan) -> Option<String> {
+    let real = std::fs::canonicalize(m).ok()?;
+    let (parent, name) = (real.parent()?, real.file_name()?.to_str()?);
+    if file_id(parent) != file_id(dir) {
+        return None;
+    }
+    let (id, ext) = name.rsplit_once('.')?;
+    let is_output = matches!(ext, "out" | "err") && plan.jobs.ids().any(|j| j == id);
+    is_output.then(|| name.to_string())
+}
+
+/// Why `path` cannot be appended to as a joblog: it exists, is not empty, and does not start
+/// with the joblog header.
+fn not_a_joblog(path: &Path) -> Option<String> {
+    let mut file = File::open(path).ok()?;
+    let mut head = Vec::new();
+    let want = crate::output::joblog::HEADER.len() as u64;
+    (&mut file).take(want).read_to_end(&mut head).ok()?;
+    if head.is_empty() || head == crate::output::joblog::HEADER.as_bytes() {
+        return None;
+    }
+    Some(format!(
+        "--joblog {} exists and is not a joblog (its first line is not the joblog header '{}'); refusing to append to it",
+        path.display(),
+        crate::output::joblog::HEADER
+    ))
+}
+
+/// Checks that a report can be written at `path`: it is not a directory, and a file can be
+/// created next to it (reports are written there, then renamed into place).
+pub fn check_report(path: &Path) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
+    }
+    crate::output::report::check_writable(path)
+}
+
+/// The private temporary directory for captured output: 0700 whatever the umask.
+pub fn private_tempdir() -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("batchrun-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
+/// Creates the `--output-dir` file `path` for a job to write: a new file (0666 less the
+/// umask) renamed over whatever is at `path`, so an existing symlink or hard link there is
+/// replaced and never written through.
+pub fn create_output(path: &Path) -> std::io::Result<File> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".batchrun-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    tmp.persist(path).map_err(|e| e.error)
+}
+
+/// Why an attempt's output could not be captured, if that is why it failed: the attempt
+/// ended badly by itself and the file system of the capture directory `dir` is full (the
+/// job's writes failed with ENOSPC inside the job, so only the state after it tells).
+pub fn capture_lost(attempt: &Attempt, dir: &Path) -> Option<String> {
+    let failed_by_itself = matches!(
+        attempt.end,
+        AttemptEnd::Ended { exit_code, killed: None, .. } if exit_code != Some(0)
+    );
+    if !failed_by_itself {
+        return None;
+    }
+    let d = File::open(dir).ok()?;
+    if !sys::fs_full(d.as_fd()).ok()? {
+        return None;
+    }
+    Some(format!(
+        "its output could not be captured: no space left on device (ENOSPC) on the file system of {}, where its output files are",
+        dir.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCKS: &str = "1: FLOCK  ADVISORY  WRITE 13361 fe:00:10010770 0 EOF\n\
+        2: -> FLOCK  ADVISORY  WRITE 999 fe:00:42 0 EOF\n\
+        3: POSIX  ADVISORY  WRITE 12 fe:00:42 0 EOF\n\
+        4: FLOCK  ADVISORY  WRITE 4242 fe:00:42 0 EOF\n";
+
+    #[test]
+    fn lock_holder_by_device_and_inode() {
+        assert_eq!(holder_in_locks(LOCKS, 0xfe, 0, 42), Some(4242));
+        assert_eq!(holder_in_locks(LOCKS, 0xfe, 0, 10010770), Some(13361));
+        assert_eq!(holder_in_locks(LOCKS, 0xfe, 1, 42), None);
+        assert_eq!(holder_in_locks("garbage\n\n1: FLOCK\n", 0xfe, 0, 42), None);
+    }
+
+    #[test]
+    fn joblog_header_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        assert_eq!(not_a_joblog(&p), None, "missing");
+        std::fs::write(&p, "").unwrap();
+        assert_eq!(not_a_joblog(&p), None, "empty");
+        std::fs::write(&p, format!("{}\na,succeeded\n", crate::output::joblog::HEADER)).unwrap();
+        assert_eq!(not_a_joblog(&p), None, "a joblog");
+        std::fs::write(&p, "id,command\na,true\n").unwrap();
+        assert!(not_a_joblog(&p).unwrap().contains("not a joblog"));
+    }
+
+    #[test]
+    fn output_replaces_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let out = dir.path().join("a.out");
+        std::os::unix::fs::symlink(&victim, &out).unwrap();
+        std::io::Write::write_all(&mut create_output(&out).unwrap(), b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(!std::fs::symlink_metadata(&out).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "new");
+    }
+}

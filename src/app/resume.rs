@@ -1,0 +1,128 @@
+/*!
+`--resume`: which jobs an earlier run's joblog lets this run skip.
+
+- When the jobs have real ids (an `id` column or `--id`), a job is resumed when the last joblog
+  line of its id is a success with the same command hash (see [`crate::output::joblog::command_hash`]).
+- When the ids are row (or `--lines` item) numbers, they say nothing about which row is which
+  once rows are inserted, removed or reordered, so jobs are matched by command hash alone. Each
+  successful joblog line resumes at most one job: two identical rows need two successes, and
+  the first rows (in manifest order) take them. A command whose last joblog line is not a
+  success (it failed, timed out, was skipped, cancelled or not started) has no successes left
+  to give: every row running it runs again.
+- Resume is make-like: a job that runs in this run makes every job `after` it, transitively,
+  run too, even if that one succeeded before with the same command (its inputs may have
+  changed).
+*/
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+
+use crate::output::joblog::{self, History, JoblogError};
+use crate::plan::Plan;
+
+/// For each job of `plan`, whether `--resume` skips it, per the joblog at `joblog` (`None`:
+/// no `--resume`, nothing is skipped). A missing joblog resumes nothing.
+pub fn from_joblog(plan: &Plan, joblog: Option<&Path>) -> Result<Vec<bool>, JoblogError> {
+    match joblog {
+        None => Ok(vec![false; plan.jobs.len()]),
+        Some(path) => Ok(resumed(plan, &joblog::read_history(path)?)),
+    }
+}
+
+/// For each job of `plan`, whether the joblog `history` lets it be skipped.
+pub fn resumed(plan: &Plan, history: &History) -> Vec<bool> {
+    let hashes = plan.jobs.iter().map(|j| joblog::command_hash(&j));
+    let mut resumed: Vec<bool> = if plan.ids_from_rows {
+        let mut left: HashMap<&str, usize> = history
+            .by_hash
+            .iter()
+            .map(|(h, n)| (h.as_str(), *n))
+            .collect();
+        hashes
+            .map(|h| match left.get_mut(h.as_str()) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            })
+            .collect()
+    } else {
+        plan.jobs
+            .ids()
+            .zip(hashes)
+            .map(|(id, h)| history.by_id.get(id) == Some(&h))
+            .collect()
+    };
+    run_dependents_too(plan, &mut resumed);
+    resumed
+}
+
+/// Un-resumes every job that is `after` (transitively) a job that runs.
+fn run_dependents_too(plan: &Plan, resumed: &mut [bool]) {
+    let mut queue: VecDeque<usize> = (0..resumed.len()).filter(|&i| !resumed[i]).collect();
+    while let Some(i) = queue.pop_front() {
+        for d in plan.dependents.of(i) {
+            if resumed[d] {
+                resumed[d] = false;
+                queue.push_back(d);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{parse, ManifestOptions};
+
+    fn plan(text: &str) -> Plan {
+        let m = parse("m.csv", text.as_bytes(), false, &ManifestOptions::default()).unwrap();
+        Plan::new(m, &[]).unwrap()
+    }
+
+    fn history(plan: &Plan, ok: &[usize]) -> History {
+        let mut h = History::default();
+        for &i in ok {
+            let job = &plan.jobs.get(i);
+            h.record(&job.id, true, &joblog::command_hash(job));
+        }
+        h
+    }
+
+    #[test]
+    fn row_numbers_match_by_command() {
+        let before = plan("command\necho a\necho b\n");
+        let h = history(&before, &[0, 1]);
+        // A row inserted at the top: only it runs.
+        let after = plan("command\necho new\necho a\necho b\n");
+        assert_eq!(resumed(&after, &h), [false, true, true]);
+    }
+
+    #[test]
+    fn each_success_resumes_one_duplicate() {
+        let p = plan("command\necho a\necho a\necho a\n");
+        let mut h = history(&p, &[0, 1]);
+        assert_eq!(resumed(&p, &h), [true, true, false]);
+        // A later failure of the same command takes its successes away.
+        h.record("3", false, &joblog::command_hash(&p.jobs.get(0)));
+        assert_eq!(resumed(&p, &h), [false, false, false]);
+    }
+
+    #[test]
+    fn real_ids_match_by_id_and_command() {
+        let p = plan("id,command\na,echo a\nb,echo b\n");
+        let mut h = history(&p, &[0, 1]);
+        h.record("b", true, "another command");
+        assert_eq!(resumed(&p, &h), [true, false]);
+    }
+
+    #[test]
+    fn a_job_that_runs_runs_everything_after_it() {
+        let old = plan("id,command,after\nextract,echo v1,\nreport,echo r,extract\nfinal,echo f,report\nother,echo o,\n");
+        let h = history(&old, &[0, 1, 2, 3]);
+        assert_eq!(resumed(&old, &h), [true; 4]);
+        let new = plan("id,command,after\nextract,echo v2,\nreport,echo r,extract\nfinal,echo f,report\nother,echo o,\n");
+        assert_eq!(resumed(&new, &h), [false, false, false, true]);
+    }
+}

@@ -1,0 +1,608 @@
+/*!
+Command-line flags (clap derive) and their validation into a [`Config`]. Nothing past this
+module sees clap types.
+*/
+
+pub(crate) mod generate;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::console::OutputMode;
+use crate::model::error::Error;
+use crate::manifest::{duration, parse_duration, BadDuration, InputFormat, ManifestOptions};
+use crate::output::report::ReportFormat;
+use crate::model::shard::Shard;
+
+/// Raw flags, as clap parses them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "batchrun",
+    version,
+    about = "Run the jobs of a CSV manifest as child processes on a fixed pool of workers.",
+    after_help = "Exit codes: 0 all succeeded, 1 a job failed, 2 usage or manifest error, \
+3 batchrun failed, 75 lock held, 124 deadline reached, 130 interrupted."
+)]
+pub struct Cli {
+    /// Change to DIR before doing anything else (as make -C).
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// Log more (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the jobs.
+    Run(Box<RunArgs>),
+    /// Validate the manifest and print the plan; run nothing.
+    Check(CheckArgs),
+    /// Print a shell completion script for SHELL on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    Man,
+    /// Merge the JSON reports of `run --shard` into one report and one exit code.
+    #[command(mut_arg("manifest", |a| a
+        .long("manifest")
+        .value_name("FILE")
+        .required(false)
+        .default_value("")
+        .hide_default_value(true)
+        .display_order(0)
+        .help("The manifest [default: the one named in the reports]")))]
+    Merge(MergeArgs),
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `--shard`, shared by `run` and `check`.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Only the jobs of shard K of N (1-based), or `auto` from a Slurm job array.
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<String>,
+}
+
+/// `merge` flags.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The manifest and how its rows become jobs (as given to `run`).
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    /// Write the merged report; format by extension: .json, .md, .xml (JUnit). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// The JSON reports of `batchrun run --shard K/N`, one per shard.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Options that shape how the manifest's rows become jobs (shared by `run` and `check`).
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// The manifest: a .csv or .tsv file (with --lines or -0, a plain list), or - for
+    /// standard input.
+    #[arg(value_name = "MANIFEST")]
+    pub manifest: String,
+    /// The same command for every row, with {column} placeholders.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub command: Option<String>,
+    /// Default per-job time limit (e.g. 30s, 5m, 1h30m, or 5 for seconds).
+    #[arg(long, value_name = "DUR")]
+    pub timeout: Option<String>,
+    /// Default extra attempts after a failure or timeout.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Cap a group's concurrency (repeatable).
+    #[arg(long, value_name = "GROUP=N")]
+    pub limit: Vec<String>,
+    /// The input is a plain list, one item per line, no header; {} is the item in --command,
+    /// and without --command each line is a shell command.
+    #[arg(long)]
+    pub lines: bool,
+    /// Like --lines, with items separated by NUL bytes (find -print0).
+    #[arg(short = '0', long)]
+    pub null: bool,
+    /// Run every command through /bin/sh -c (placeholders shell-quoted); a row's shell
+    /// column still overrides.
+    #[arg(long)]
+    pub shell: bool,
+    /// Build each job's id from its row's columns, e.g. '{table}-{day}'.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub id: Option<String>,
+    /// With --command: every column is a variable, none (env, cwd, shell, …) is a setting.
+    #[arg(long, requires = "command")]
+    pub vars_only: bool,
+}
+
+impl ManifestArgs {
+    /// The options that shape how rows become jobs, or every problem with them.
+    pub fn options(&self, problems: &mut Vec<String>) -> ManifestOptions {
+        let default_timeout = self
+            .timeout
+            .as_deref()
+            .map(|t| duration_flag("--timeout", t))
+            .transpose()
+            .unwrap_or_else(|m| {
+                problems.push(m);
+                None
+            });
+        let input = match (self.null, self.lines) {
+            (true, _) => InputFormat::Null,
+            (false, true) => InputFormat::Lines,
+            (false, false) => InputFormat::Table,
+        };
+        ManifestOptions {
+            command_template: self.command.clone(),
+            default_timeout,
+            default_retries: self.retries,
+            input,
+            shell: self.shell,
+            id_template: self.id.clone(),
+            vars_only: self.vars_only,
+        }
+    }
+
+    /// `--limit GROUP=N`, or every problem with them.
+    pub fn limits(&self, problems: &mut Vec<String>) -> Vec<(String, usize)> {
+        let mut limits = Vec::new();
+        for l in &self.limit {
+            match l.split_once('=').map(|(g, n)| (g.trim(), n.trim().parse::<usize>())) {
+                Some((g, Ok(n))) if !g.is_empty() && n > 0 => limits.push((g.to_string(), n)),
+                _ => problems.push(format!(
+                    "--limit '{l}' is not GROUP=N (expected a group name and a positive number, e.g. db=2)"
+                )),
+            }
+        }
+        limits
+    }
+}
+
+/// `check` flags.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The manifest and how its rows become jobs.
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    /// `--shard`.
+    #[command(flatten)]
+    pub shard: ShardArgs,
+}
+
+/// `run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The manifest and how its rows become jobs.
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    /// `--shard`.
+    #[command(flatten)]
+    pub shard: ShardArgs,
+    /// Worker threads [default: the number of CPUs].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// First retry delay, doubled per attempt (with jitter, capped at 5m).
+    #[arg(long, value_name = "DUR", default_value = "1s")]
+    pub retry_delay: String,
+    /// The first failure stops the run: nothing new starts, running jobs are terminated.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Stop the run, as --fail-fast, after N failures.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<usize>,
+    /// Whole-run limit: a duration (2h), a local time (06:00) or an RFC 3339 time.
+    #[arg(long, value_name = "DUR|TIME")]
+    pub deadline: Option<String>,
+    /// Time between SIGTERM and SIGKILL when terminating a job.
+    #[arg(long, value_name = "DUR", default_value = "5s")]
+    pub grace: String,
+    /// Write a report; format by extension: .json, .md, .xml (JUnit). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// Append one CSV line per finished job, written at once.
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Option<PathBuf>,
+    /// With --joblog: skip jobs whose id and command succeeded in that joblog (without ids:
+    /// whose command did), and run every job after a job that runs.
+    #[arg(long, requires = "joblog")]
+    pub resume: bool,
+    /// How job output is shown.
+    #[arg(long, value_enum, default_value = "group")]
+    pub output: OutputMode,
+    /// Also keep each job's output in DIR/ID.out and DIR/ID.err.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Hold an exclusive lock on FILE for the run; exit 75 at once if another run holds it.
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Show a progress bar on stderr [default: when stderr is a terminal].
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Log only errors; print nothing at all when every job succeeded.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Validate, then print each job's resolved command in start order; run nothing. With
+    /// --resume, only the jobs that would run.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// In group and tag modes, print job output in manifest order (a finished job's output
+    /// waits, in its capture file, until the jobs before it have printed).
+    #[arg(short = 'k', long)]
+    pub keep_order: bool,
+    /// Run CMD with /bin/sh -c once the reports are written (also after an interruption or
+    /// the deadline); it gets BATCHRUN_EXIT_CODE, BATCHRUN_OUTCOME, the counts and
+    /// BATCHRUN_REPORT in its environment, and never changes the exit code.
+    #[arg(long, value_name = "CMD")]
+    pub on_finish: Option<String>,
+    /// How long the --on-finish command may run before its process group is killed.
+    #[arg(long, value_name = "DUR", default_value = "60s")]
+    pub on_finish_timeout: String,
+    /// Print a one-line status (counts, running jobs) every DUR when stderr is not a terminal.
+    #[arg(long, value_name = "DUR")]
+    pub heartbeat: Option<String>,
+    /// Warn (once per attempt) about a job that has run longer than DUR.
+    #[arg(long, value_name = "DUR")]
+    pub slow: Option<String>,
+}
+
+/// Validated settings for `check` and `run`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `-C DIR`.
+    pub dir: Option<PathBuf>,
+    /// `-v` count.
+    pub verbose: u8,
+    /// The manifest path as given (`-` is stdin).
+    pub manifest: String,
+    /// How rows become jobs.
+    pub manifest_options: ManifestOptions,
+    /// `--limit GROUP=N`.
+    pub limits: Vec<(String, usize)>,
+    /// `--shard`: run (or check) only this shard's jobs.
+    pub shard: Option<Shard>,
+    /// What to do.
+    pub action: Action,
+}
+
+/// `check`, `run` or `merge`.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per process; boxing buys nothing
+pub enum Action {
+    /// Validate and print the plan.
+    Check,
+    /// Run (or, with `dry_run`, print the commands).
+    Run(RunConfig),
+    /// Merge shard reports.
+    Merge(MergeConfig),
+}
+
+/// Validated `merge` settings. The manifest is [`Config::manifest`]; empty means the one the
+/// reports name.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    /// The shard reports to read.
+    pub inputs: Vec<PathBuf>,
+    /// Report files to write and their formats.
+    pub reports: Vec<(PathBuf, ReportFormat)>,
+}
+
+/// Validated `run` settings.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Worker threads.
+    pub workers: usize,
+    /// First retry delay.
+    pub retry_delay: Duration,
+    /// Stop after this many failures.
+    pub max_failures: Option<usize>,
+    /// When the run must end.
+    pub deadline: Option<SystemTime>,
+    /// SIGTERM → SIGKILL delay.
+    pub grace: Duration,
+    /// Report files and their formats.
+    pub reports: Vec<(PathBuf, ReportFormat)>,
+    /// The joblog.
+    pub joblog: Option<PathBuf>,
+    /// Skip jobs that succeeded per the joblog.
+    pub resume: bool,
+    /// How job output is shown.
+    pub output: OutputMode,
+    /// Where to keep job output.
+    pub output_dir: Option<PathBuf>,
+    /// The lock file.
+    pub lock: Option<PathBuf>,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// `-q`.
+    pub quiet: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--keep-order`.
+    pub keep_order: bool,
+    /// `--on-finish`: the shell command run after the reports.
+    pub on_finish: Option<String>,
+    /// `--on-finish-timeout`.
+    pub on_finish_timeout: Duration,
+    /// `--heartbeat`, when stderr is not a terminal (`None` otherwise).
+    pub heartbeat: Option<Duration>,
+    /// `--slow`.
+    pub slow: Option<Duration>,
+}
+
+/// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
+/// RFC 3339 timestamp (which must be in the future).
+pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
+    let s = s.trim();
+    match duration(s) {
+        Ok(d) => return Ok(now + d),
+        Err(BadDuration::NotADuration) => {}
+        Err(bad) => return Err(format!("--deadline: {}", bad.message(s))),
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        let t: SystemTime = t.with_timezone(&chrono::Utc).into();
+        if t <= now {
+            return Err(format!(
+                "--deadline {s} is in the past (expected a future time)"
+            ));
+        }
+        if t.duration_since(now)
+            .is_ok_and(|d| d > crate::manifest::MAX_DURATION)
+        {
+            return Err(format!(
+                "--deadline {s} is more than 10 years away (expected at most 10y from now)"
+            ));
+        }
+        return Ok(t);
+    }
+    let time = chrono::NaiveTime::parse_from_str(s, "%H:%M")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(s, "%H:%M:%S"));
+    if let Ok(time) = time {
+        let local_now: chrono::DateTime<chrono::Local> = now.into();
+        let mut day = local_now.date_naive();
+        loop {
+            let candidate = day
+                .and_time(time)
+                .and_local_timezone(chrono::Local)
+                .earliest();
+            if let Some(c) = candidate {
+                let c: SystemTime = c.into();
+                if c > now {
+                    return Ok(c);
+                }
+            }
+            day = day.succ_opt().ok_or("date out of range")?;
+        }
+    }
+    Err(format!(
+        "--deadline '{s}' is not a duration, a time or an RFC 3339 timestamp (expected e.g. 2h, 06:00 or 2026-11-23T06:00:00Z)"
+    ))
+}
+
+fn duration_flag(flag: &str, s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|m| format!("{flag}: {m}"))
+}
+
+impl Cli {
+    /// The output of `completions` and `man`, which need no configuration; `None` for the
+    /// other subcommands.
+    pub fn generated(&self) -> Option<Vec<u8>> {
+        match &self.command {
+            Command::Completions(c) => Some(crate::cli::generate::completions(c.shell)),
+            Command::Man => Some(crate::cli::generate::man_page()),
+            Command::Run(_) | Command::Check(_) | Command::Merge(_) => None,
+        }
+    }
+
+    /// Validates the flags into a [`Config`], collecting every problem.
+    pub fn into_config(self) -> Result<Config, Error> {
+        let mut problems: Vec<String> = Vec::new();
+        let (margs, action, shard) = match self.command {
+            Command::Check(c) => (c.manifest, Action::Check, c.shard),
+            Command::Run(r) => {
+                let run = validate_run(&r, &mut problems);
+                (r.manifest, Action::Run(run), r.shard)
+            }
+            Command::Merge(m) => {
+                let reports = report_formats(&m.report, &mut problems);
+                let merge = MergeConfig {
+                    inputs: m.inputs,
+                    reports,
+                };
+                (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
+            }
+            Command::Completions(_) | Command::Man => {
+                return Err(Error::Usage(
+                    "completions and man need no validation: see Cli::generated".into(),
+                ))
+            }
+        };
+        let shard = shard
+            .shard
+            .map(|s| crate::model::shard::parse_spec(&s, |v| std::env::var(v).ok()))
+            .transpose()
+            .unwrap_or_else(|m| {
+                problems.push(m);
+                None
+            });
+        let manifest_options = margs.options(&mut problems);
+        let limits = margs.limits(&mut problems);
+        if !problems.is_empty() {
+            return Err(Error::Usage(problems.join("\nbatchrun: ")));
+        }
+        Ok(Config {
+            dir: self.dir,
+            verbose: self.verbose,
+            manifest: margs.manifest,
+            manifest_options,
+            limits,
+            shard,
+            action,
+        })
+    }
+}
+
+fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
+    let mut take = |res: Result<Duration, String>| {
+        res.unwrap_or_else(|m| {
+            problems.push(m);
+            Duration::ZERO
+        })
+    };
+    let retry_delay = take(duration_flag("--retry-delay", &r.retry_delay));
+    let grace = take(duration_flag("--grace", &r.grace));
+    let on_finish_timeout = take(duration_flag("--on-finish-timeout", &r.on_finish_timeout));
+    // parse_duration refuses zero, which would make a heartbeat spin.
+    let mut optional = |flag: &str, v: &Option<String>| -> Option<Duration> {
+        duration_flag(flag, v.as_deref()?)
+            .map_err(|m| problems.push(m))
+            .ok()
+    };
+    let heartbeat = optional("--heartbeat", &r.heartbeat);
+    let slow = optional("--slow", &r.slow);
+    let deadline = match r
+        .deadline
+        .as_deref()
+        .map(|d| parse_deadline(d, SystemTime::now()))
+    {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(m)) => {
+            problems.push(m);
+            None
+        }
+    };
+    if r.jobs == Some(0) {
+        problems.push("--jobs 0: expected at least one worker".into());
+    }
+    if r.max_failures == Some(0) {
+        problems.push("--max-failures 0: expected at least 1".into());
+    }
+    let reports = report_formats(&r.report, problems);
+    let workers = r
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let progress = if r.no_progress {
+        false
+    } else {
+        r.progress || std::io::stderr().is_terminal()
+    };
+    RunConfig {
+        workers,
+        retry_delay,
+        max_failures: if r.fail_fast { Some(1) } else { r.max_failures },
+        deadline,
+        grace,
+        reports,
+        joblog: r.joblog.clone(),
+        resume: r.resume,
+        output: r.output,
+        output_dir: r.output_dir.clone(),
+        lock: r.lock.clone(),
+        progress: progress && !r.quiet,
+        quiet: r.quiet,
+        dry_run: r.dry_run,
+        keep_order: r.keep_order,
+        on_finish: r.on_finish.clone(),
+        on_finish_timeout,
+        // A terminal has the progress bar; heartbeats are for logs.
+        heartbeat: heartbeat.filter(|_| !std::io::stderr().is_terminal()),
+        slow,
+    }
+}
+
+/// Each `--report` file with its format, from its extension.
+fn report_formats(paths: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, ReportFormat)> {
+    let mut reports = Vec::new();
+    for p in paths {
+        match ReportFormat::for_path(p) {
+            Some(f) => reports.push((p.clone(), f)),
+            None => problems.push(format!(
+                "--report {}: unknown format (expected a file name ending in .json, .md or .xml)",
+                p.display()
+            )),
+        }
+    }
+    reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    fn config(args: &[&str]) -> Result<Config, Error> {
+        Cli::try_parse_from(args).unwrap().into_config()
+    }
+
+    #[test]
+    fn every_bad_flag_is_reported() {
+        let e = config(&[
+            "batchrun",
+            "run",
+            "m.csv",
+            "--timeout",
+            "5x",
+            "--grace",
+            "never",
+            "--limit",
+            "db",
+            "--report",
+            "r.txt",
+        ])
+        .unwrap_err()
+        .to_string();
+        for part in ["--timeout", "--grace", "--limit 'db'", "--report r.txt"] {
+            assert!(e.contains(part), "{part} missing in {e}");
+        }
+    }
+
+    #[test]
+    fn fail_fast_is_max_failures_one() {
+        let c = config(&["batchrun", "run", "m.csv", "--fail-fast", "-j", "3"]).unwrap();
+        let Action::Run(r) = c.action else { panic!() };
+        assert_eq!(r.max_failures, Some(1));
+        assert_eq!(r.workers, 3);
+    }
+
+    #[test]
+    fn deadlines() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(
+            parse_deadline("2h", now).unwrap(),
+            now + Duration::from_secs(7200)
+        );
+        assert!(parse_deadline("2020-01-01T00:00:00Z", now).is_err());
+        assert!(parse_deadline("2027-01-15T08:00:00Z", now).is_err()); // that is `now`
+        assert_eq!(
+            parse_deadline("2027-01-15T16:00:00+00:00", now).unwrap(),
+            now + Duration::from_secs(8 * 3600)
+        );
+        let t = parse_deadline("06:00", now).unwrap();
+        let d = t.duration_since(now).unwrap();
+        assert!(d > Duration::ZERO && d <= Duration::from_secs(86_400));
+        assert!(parse_deadline("tomorrow", now).is_err());
+    }
+}

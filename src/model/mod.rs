@@ -1,0 +1,7 @@
+//! Plain values used everywhere: no I/O, no threads.
+
+pub mod error;
+pub mod exit;
+pub mod outcome;
+pub mod results;
+pub mod shard;

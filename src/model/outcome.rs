@@ -1,0 +1,365 @@
+/*!
+What happened: one [`Attempt`] per child process started, one [`JobResult`] per job, and the
+run's [`RunOutcome`]. Plain values; only [`crate::output::report`] turns them into text.
+*/
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+/// A job's final status (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Exit status 0.
+    Succeeded,
+    /// Non-zero exit, or killed by a signal batchrun did not send.
+    Failed,
+    /// Its own time limit ran out.
+    TimedOut,
+    /// Could not be started.
+    StartFailed,
+    /// A job in its `after` did not succeed.
+    Skipped,
+    /// Terminated by batchrun because the run was stopped.
+    Cancelled,
+    /// Never started because the run stopped.
+    NotStarted,
+    /// Succeeded in an earlier run, per the joblog.
+    Resumed,
+}
+
+impl Status {
+    /// Every status, in report order.
+    pub const ALL: [Status; 8] = [
+        Status::Succeeded,
+        Status::Failed,
+        Status::TimedOut,
+        Status::StartFailed,
+        Status::Skipped,
+        Status::Cancelled,
+        Status::NotStarted,
+        Status::Resumed,
+    ];
+
+    /// The name used in reports and the joblog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::TimedOut => "timed_out",
+            Status::StartFailed => "start_failed",
+            Status::Skipped => "skipped",
+            Status::Cancelled => "cancelled",
+            Status::NotStarted => "not_started",
+            Status::Resumed => "resumed",
+        }
+    }
+
+    /// `failed`, `timed_out`, `start_failed` and `skipped` are failures.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Status::Failed | Status::TimedOut | Status::StartFailed | Status::Skipped
+        )
+    }
+
+    /// Listed among the jobs that went wrong: a failure, or a job batchrun terminated.
+    pub fn went_wrong(self) -> bool {
+        self.is_failure() || self == Status::Cancelled
+    }
+
+    /// Satisfies a dependent's `after`.
+    pub fn is_success(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Resumed)
+    }
+}
+
+/// `1 job`, `2 jobs`, `2 processes`: a count and a noun, in the plural unless the count is 1.
+pub fn plural(n: usize, word: &str) -> String {
+    match (n, word.ends_with('s')) {
+        (1, _) => format!("{n} {word}"),
+        (_, true) => format!("{n} {word}es"),
+        (_, false) => format!("{n} {word}s"),
+    }
+}
+
+/// Why batchrun terminated a running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillReason {
+    /// The job's own time limit.
+    Timeout(Duration),
+    /// The run was stopped (second signal, fail-fast, max-failures, deadline).
+    Cancel,
+}
+
+/// How one started process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptEnd {
+    /// The process could not be started.
+    StartFailed {
+        /// Why, naming what could not be run.
+        message: String,
+        /// The cause may go away by itself (the system was short of processes, memory or
+        /// file descriptors, or the program file was busy), so a retry can help.
+        transient: bool,
+    },
+    /// The main process ended.
+    Ended {
+        /// Its exit code, if it exited.
+        exit_code: Option<i32>,
+        /// The signal that killed it, if one did.
+        signal: Option<i32>,
+        /// Set when batchrun terminated it.
+        killed: Option<KillReason>,
+    },
+}
+
+/// What an attempt's process tree cost, from the `rusage` that `wait4` returns when batchrun
+/// reaps the job's main process: that process and every descendant it waited for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Peak resident set size of the largest single process, in KiB.
+    pub max_rss_kib: u64,
+    /// CPU time in user mode.
+    pub user: Duration,
+    /// CPU time in kernel mode.
+    pub system: Duration,
+}
+
+impl Usage {
+    /// User plus system CPU time.
+    pub fn cpu(&self) -> Duration {
+        self.user + self.system
+    }
+}
+
+/// One attempt at a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// How it ended.
+    pub end: AttemptEnd,
+    /// Wall-clock start.
+    pub started_at: SystemTime,
+    /// From start until the main process ended.
+    pub duration: Duration,
+    /// Processes left in the job's process group after its main process ended, which batchrun
+    /// then terminated.
+    pub leaked_processes: u32,
+    /// Resource use of the main process and its waited-for descendants (`None` when it never
+    /// started, or could not be reaped normally).
+    pub usage: Option<Usage>,
+}
+
+impl Attempt {
+    /// The status this attempt alone would give the job.
+    pub fn status(&self) -> Status {
+        match &self.end {
+            AttemptEnd::StartFailed { .. } => Status::StartFailed,
+            AttemptEnd::Ended {
+                killed: Some(KillReason::Timeout(_)),
+                ..
+            } => Status::TimedOut,
+            AttemptEnd::Ended {
+                killed: Some(KillReason::Cancel),
+                ..
+            } => Status::Cancelled,
+            AttemptEnd::Ended {
+                exit_code: Some(0), ..
+            } => Status::Succeeded,
+            AttemptEnd::Ended { .. } => Status::Failed,
+        }
+    }
+
+    /// Whether another attempt could end differently: after a failure or a timeout, or a
+    /// start failure with a transient cause; never after a cancellation.
+    pub fn retryable(&self) -> bool {
+        match &self.end {
+            AttemptEnd::StartFailed { transient, .. } => *transient,
+            _ => matches!(self.status(), Status::Failed | Status::TimedOut),
+        }
+    }
+
+    /// A one-line reason for a result that is not a success.
+    pub fn error(&self) -> Option<String> {
+        let leaked = match self.leaked_processes {
+            0 => String::new(),
+            n => format!(
+                "; {} in its process group terminated",
+                plural(n as usize, "leftover process")
+            ),
+        };
+        let base = match &self.end {
+            AttemptEnd::StartFailed { message, .. } => Some(message.clone()),
+            AttemptEnd::Ended {
+                killed: Some(KillReason::Timeout(limit)),
+                ..
+            } => Some(format!(
+                "timed out after {}",
+                humantime::format_duration(*limit)
+            )),
+            AttemptEnd::Ended {
+                killed: Some(KillReason::Cancel),
+                ..
+            } => Some("terminated: the run was stopped".to_string()),
+            AttemptEnd::Ended {
+                exit_code: Some(0), ..
+            } => None,
+            AttemptEnd::Ended {
+                exit_code: Some(c), ..
+            } => Some(format!("exit status {c}")),
+            AttemptEnd::Ended {
+                signal: Some(s), ..
+            } => Some(format!(
+                "killed by signal {s} ({})",
+                crate::util::sys::signal_name(*s)
+            )),
+            AttemptEnd::Ended { .. } => Some("ended without a status".to_string()),
+        };
+        match base {
+            Some(b) => Some(b + &leaked),
+            None if self.leaked_processes > 0 => Some(leaked.trim_start_matches("; ").to_string()),
+            None => None,
+        }
+    }
+}
+
+/// A job's final result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobResult {
+    /// Final status.
+    pub status: Status,
+    /// Child processes started for it (0 when it never started).
+    pub attempts: u32,
+    /// The last attempt, when there was one.
+    pub last: Option<Attempt>,
+    /// Why it did not succeed (`None` for successes).
+    pub error: Option<String>,
+    /// The last lines of the last attempt's stderr, kept for results that are not successes.
+    pub stderr_tail: Option<String>,
+}
+
+impl JobResult {
+    /// The last attempt's exit code and signal (`None` for a job that never ran or could not
+    /// start).
+    pub fn exit_and_signal(&self) -> (Option<i32>, Option<i32>) {
+        match self.last.as_ref().map(|a| &a.end) {
+            Some(AttemptEnd::Ended {
+                exit_code, signal, ..
+            }) => (*exit_code, *signal),
+            _ => (None, None),
+        }
+    }
+
+    /// Whether the summary and the reports list it among the jobs that went wrong: failures,
+    /// and jobs that batchrun terminated.
+    pub fn went_wrong(&self) -> bool {
+        self.status.went_wrong()
+    }
+
+    /// A result for a job that never ran.
+    pub fn without_attempt(status: Status, error: impl Into<String>) -> Self {
+        JobResult {
+            status,
+            attempts: 0,
+            last: None,
+            error: Some(error.into()),
+            stderr_tail: None,
+        }
+    }
+}
+
+/// How the run as a whole ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Every job succeeded or was resumed.
+    Succeeded,
+    /// At least one failure.
+    Failed,
+    /// Stopped by a signal.
+    Interrupted,
+    /// `--deadline` reached.
+    DeadlineExceeded,
+}
+
+impl RunOutcome {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Interrupted => "interrupted",
+            RunOutcome::DeadlineExceeded => "deadline_exceeded",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended(exit_code: Option<i32>, signal: Option<i32>, killed: Option<KillReason>) -> Attempt {
+        Attempt {
+            end: AttemptEnd::Ended {
+                exit_code,
+                signal,
+                killed,
+            },
+            started_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::ZERO,
+            leaked_processes: 0,
+            usage: None,
+        }
+    }
+
+    #[test]
+    fn statuses_and_errors() {
+        assert_eq!(ended(Some(0), None, None).status(), Status::Succeeded);
+        assert_eq!(ended(Some(0), None, None).error(), None);
+        assert_eq!(ended(Some(2), None, None).error().unwrap(), "exit status 2");
+        assert_eq!(
+            ended(None, Some(9), None).error().unwrap(),
+            "killed by signal 9 (SIGKILL)"
+        );
+        let t = ended(
+            None,
+            Some(15),
+            Some(KillReason::Timeout(Duration::from_millis(300))),
+        );
+        assert_eq!(t.status(), Status::TimedOut);
+        assert_eq!(t.error().unwrap(), "timed out after 300ms");
+        assert_eq!(
+            ended(None, Some(15), Some(KillReason::Cancel)).status(),
+            Status::Cancelled
+        );
+        let mut leak = ended(Some(0), None, None);
+        leak.leaked_processes = 2;
+        assert_eq!(leak.status(), Status::Succeeded);
+        assert_eq!(
+            leak.error().unwrap(),
+            "2 leftover processes in its process group terminated"
+        );
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1, "job"), "1 job");
+        assert_eq!(plural(0, "job"), "0 jobs");
+        assert_eq!(plural(2, "process"), "2 processes");
+    }
+
+    #[test]
+    fn failures() {
+        let failures: Vec<_> = Status::ALL.iter().filter(|s| s.is_failure()).collect();
+        assert_eq!(
+            failures,
+            [
+                &Status::Failed,
+                &Status::TimedOut,
+                &Status::StartFailed,
+                &Status::Skipped
+            ]
+        );
+    }
+}

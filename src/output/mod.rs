@@ -1,0 +1,5 @@
+//! What the user sees and keeps: the console, the reports and the joblog.
+
+pub(crate) mod console;
+pub(crate) mod joblog;
+pub mod report;

@@ -1,0 +1,1135 @@
+/*!
+Reports: the human summary on stderr, and `--report` files in JSON (the schema of SPEC §6),
+Markdown and JUnit XML. Files are written atomically (a temporary file in the same directory,
+then a rename), also when the run was interrupted.
+*/
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::store::jobs::Jobs;
+use crate::manifest::{CommandLine, JobSpec};
+use crate::model::outcome::{plural, JobResult, RunOutcome, Status, Usage};
+use crate::plan::Plan;
+use crate::model::results::Results;
+use crate::model::shard::Shard;
+
+/// How many bytes of a failed job's stderr are kept at most.
+const TAIL_BYTES: u64 = 4096;
+/// How many lines of a failed job's stderr are kept at most.
+const TAIL_LINES: usize = 10;
+
+/// A report file format, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// `.json`
+    Json,
+    /// `.md`
+    Markdown,
+    /// `.xml` (JUnit)
+    Junit,
+}
+
+impl ReportFormat {
+    /// The format for a file name, from its extension.
+    pub fn for_path(path: &Path) -> Option<ReportFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "json" => Some(ReportFormat::Json),
+            "md" | "markdown" => Some(ReportFormat::Markdown),
+            "xml" => Some(ReportFormat::Junit),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a report says about a finished run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The manifest's display name.
+    pub manifest: String,
+    /// Hex SHA-256 of the manifest's bytes.
+    pub manifest_sha256: String,
+    /// With `--shard`: which shard ran.
+    pub shard: Option<Shard>,
+    /// When the run started.
+    pub started_at: SystemTime,
+    /// When it ended.
+    pub finished_at: SystemTime,
+    /// Its wall time.
+    pub duration: Duration,
+    /// Worker threads.
+    pub workers: usize,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// batchrun's exit code.
+    pub exit_code: i32,
+    /// The plan's jobs, in manifest order (their ids, and their commands as `--dry-run`
+    /// prints them).
+    pub jobs: Jobs,
+    /// One result per job, in manifest order.
+    pub results: Results,
+    /// For each job, its retries + 1.
+    pub max_attempts: Vec<u32>,
+    /// batchrun's own errors during the run.
+    pub internal_errors: Vec<String>,
+}
+
+impl RunSummary {
+    /// How many jobs ended with each status.
+    pub fn counts(&self) -> BTreeMap<Status, usize> {
+        let mut c: BTreeMap<Status, usize> = Status::ALL.iter().map(|&s| (s, 0)).collect();
+        for status in self.results.statuses() {
+            *c.entry(status).or_default() += 1;
+        }
+        c
+    }
+}
+
+/// Formats a time as RFC 3339 UTC with whole seconds: `2026-11-23T02:00:00Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// The last lines of an open file (at most 10 lines, 4 KiB), whatever its position, or `None`
+/// if it is empty.
+pub fn read_tail_of(mut f: std::fs::File) -> Option<String> {
+    let len = f.metadata().ok()?.len();
+    if len == 0 {
+        return None;
+    }
+    let start = len.saturating_sub(TAIL_BYTES);
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    if start > 0 && lines.len() > 1 {
+        lines.remove(0); // a partial first line
+    }
+    let keep = lines.len().saturating_sub(TAIL_LINES);
+    Some(lines[keep..].concat())
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema: u32,
+    batchrun_version: &'static str,
+    manifest: &'a str,
+    manifest_sha256: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<JsonShard>,
+    started_at: String,
+    finished_at: String,
+    duration_ms: u128,
+    workers: usize,
+    outcome: RunOutcome,
+    exit_code: i32,
+    counts: JsonCounts,
+    jobs: JsonJobs<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonShard {
+    index: u32,
+    count: u32,
+}
+
+#[derive(Serialize)]
+struct JsonCounts {
+    total: usize,
+    succeeded: usize,
+    failed: usize,
+    timed_out: usize,
+    start_failed: usize,
+    skipped: usize,
+    cancelled: usize,
+    not_started: usize,
+    resumed: usize,
+}
+
+#[derive(Serialize)]
+struct JsonJob<'a> {
+    id: &'a str,
+    command: String,
+    status: Status,
+    attempts: u32,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    started_at: Option<String>,
+    duration_ms: Option<u128>,
+    error: Option<String>,
+    stderr_tail: Option<String>,
+    leaked_processes: u32,
+    max_rss_kib: Option<u64>,
+    user_ms: Option<u128>,
+    system_ms: Option<u128>,
+}
+
+impl<'a> JsonJob<'a> {
+    /// The report's entry for job `i`.
+    fn new(s: &'a RunSummary, i: usize) -> Self {
+        let r = s.results.job(i);
+        let (exit_code, signal) = r.exit_and_signal();
+        let usage = r.last.as_ref().and_then(|a| a.usage);
+        JsonJob {
+            id: s.jobs.id(i),
+            command: s.jobs.get(i).command.display(),
+            status: r.status,
+            attempts: r.attempts,
+            exit_code,
+            signal,
+            started_at: r.last.as_ref().map(|a| rfc3339(a.started_at)),
+            duration_ms: r.last.as_ref().map(|a| a.duration.as_millis()),
+            error: r.error,
+            stderr_tail: r.stderr_tail,
+            leaked_processes: r.last.as_ref().map_or(0, |a| a.leaked_processes),
+            max_rss_kib: usage.map(|u| u.max_rss_kib),
+            user_ms: usage.map(|u| u.user.as_millis()),
+            system_ms: usage.map(|u| u.system.as_millis()),
+        }
+    }
+}
+
+/// The report's `jobs`, serialised one at a time from the summary: no job list is built.
+struct JsonJobs<'a>(&'a RunSummary);
+
+impl Serialize for JsonJobs<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.0;
+        ser.collect_seq((0..s.results.len()).map(|i| JsonJob::new(s, i)))
+    }
+}
+
+/// Writes the JSON report (SPEC §6) to `w`, streaming the jobs.
+pub fn write_json(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
+    let c = s.counts();
+    let counts = JsonCounts {
+        total: s.results.len(),
+        succeeded: c[&Status::Succeeded],
+        failed: c[&Status::Failed],
+        timed_out: c[&Status::TimedOut],
+        start_failed: c[&Status::StartFailed],
+        skipped: c[&Status::Skipped],
+        cancelled: c[&Status::Cancelled],
+        not_started: c[&Status::NotStarted],
+        resumed: c[&Status::Resumed],
+    };
+    let report = JsonReport {
+        schema: 1,
+        batchrun_version: env!("CARGO_PKG_VERSION"),
+        manifest: &s.manifest,
+        manifest_sha256: &s.manifest_sha256,
+        shard: s.shard.map(|sh| JsonShard {
+            index: sh.index,
+            count: sh.count,
+        }),
+        started_at: rfc3339(s.started_at),
+        finished_at: rfc3339(s.finished_at),
+        duration_ms: s.duration.as_millis(),
+        workers: s.workers,
+        outcome: s.outcome,
+        exit_code: s.exit_code,
+        counts,
+        jobs: JsonJobs(s),
+    };
+    serde_json::to_writer_pretty(&mut *w, &report)?;
+    w.write_all(b"\n")
+}
+
+/// Runs a report writer into a `String`.
+#[cfg(test)]
+fn to_text(s: &RunSummary, f: fn(&mut dyn Write, &RunSummary) -> std::io::Result<()>) -> String {
+    let mut buf = Vec::new();
+    f(&mut buf, s).expect("writing to memory cannot fail");
+    String::from_utf8(buf).expect("reports are UTF-8")
+}
+
+/// The counts line: `12 jobs in 3.2s: 9 succeeded, 1 failed, …` (zero counts left out).
+fn counts_line(s: &RunSummary) -> String {
+    let parts: Vec<String> = s
+        .counts()
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
+        .map(|(st, n)| format!("{n} {}", st.as_str().replace('_', " ")))
+        .collect();
+    let outcome = if s.exit_code == i32::from(crate::model::exit::Exit::Internal.code()) {
+        format!(
+            "{} (exit {}: batchrun itself failed)",
+            s.outcome.as_str(),
+            s.exit_code
+        )
+    } else {
+        s.outcome.as_str().replace('_', " ")
+    };
+    format!(
+        "{} in {:.1}s: {}; {outcome}",
+        plural(s.results.len(), "job"),
+        s.duration.as_secs_f64(),
+        if parts.is_empty() {
+            "nothing to do".to_string()
+        } else {
+            parts.join(", ")
+        },
+    )
+}
+
+/// A short label for a result that is not a success, e.g. `failed (attempt 3/3)`.
+fn label(s: &RunSummary, i: usize, r: &JobResult) -> String {
+    let max = s.max_attempts[i];
+    if r.attempts > 0 && max > 1 {
+        format!("{} (attempt {}/{max})", r.status.as_str(), r.attempts)
+    } else {
+        r.status.as_str().to_string()
+    }
+}
+
+/// The human summary for stderr: counts, wall time, and every failure with its reason and the
+/// last lines of its stderr. Each line starts `batchrun: ` or is indented under one.
+pub fn summary_text(s: &RunSummary) -> String {
+    let mut out = String::new();
+    for i in (0..s.results.len()).filter(|&i| s.results.went_wrong(i)) {
+        let r = s.results.job(i);
+        let _ = writeln!(
+            out,
+            "batchrun: {} {}: {}",
+            label(s, i, &r),
+            s.jobs.id(i),
+            r.error.as_deref().unwrap_or("")
+        );
+        if let Some(tail) = &r.stderr_tail {
+            for line in tail.lines() {
+                let _ = writeln!(out, "    | {line}");
+            }
+        }
+    }
+    let not_started = s.counts()[&Status::NotStarted];
+    if not_started > 0 {
+        let _ = writeln!(out, "batchrun: {} not started", plural(not_started, "job"));
+    }
+    for e in &s.internal_errors {
+        let _ = writeln!(out, "batchrun: error: {e}");
+    }
+    if let Some(line) = slowest_line(s) {
+        let _ = writeln!(out, "batchrun: {line}");
+    }
+    let _ = writeln!(out, "batchrun: {}", counts_line(s));
+    out
+}
+
+/// The human summary names the slowest jobs only when the run took longer than this ...
+pub const SLOWEST_AFTER: Duration = Duration::from_secs(10);
+/// ... and more than this many jobs ran (with a handful, the user knows them all).
+pub const SLOWEST_MIN_JOBS: usize = 5;
+/// How many slowest jobs the human summary names.
+pub const SLOWEST_SHOWN: usize = 3;
+
+/// `slowest: report-eu 4m 2s, forecast 3m 1s, report-us 59.0s`, when the run was long
+/// enough and had enough jobs for it to matter ([`SLOWEST_AFTER`], [`SLOWEST_MIN_JOBS`]).
+fn slowest_line(s: &RunSummary) -> Option<String> {
+    let ran = (0..s.results.len())
+        .filter(|&i| s.results.duration(i).is_some())
+        .count();
+    if s.duration <= SLOWEST_AFTER || ran <= SLOWEST_MIN_JOBS {
+        return None;
+    }
+    let named: Vec<String> = slowest(s, SLOWEST_SHOWN)
+        .into_iter()
+        .map(|i| {
+            let d = s.results.duration(i).unwrap_or_default();
+            format!("{} {}", s.jobs.id(i), crate::process::status::human(d))
+        })
+        .collect();
+    Some(format!("slowest: {}", named.join(", ")))
+}
+
+/// Escapes text for a Markdown table cell or line.
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Writes the Markdown report to `w`: a counts table, every failure with its error and stderr
+/// tail, the slowest jobs, and the jobs that used the most CPU and memory.
+pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
+    let shard = s
+        .shard
+        .map(|sh| format!(" (shard {} of {})", sh.index, sh.count))
+        .unwrap_or_default();
+    writeln!(w, "# batchrun report: {}{shard}\n", md_escape(&s.manifest))?;
+    writeln!(
+        w,
+        "**Outcome: {}** (exit code {}) — {} jobs, {} workers, started {}, took {:.1}s\n",
+        s.outcome.as_str(),
+        s.exit_code,
+        s.results.len(),
+        s.workers,
+        rfc3339(s.started_at),
+        s.duration.as_secs_f64()
+    )?;
+    writeln!(w, "| status | jobs |\n|---|---:|")?;
+    for (st, n) in s.counts() {
+        writeln!(w, "| {} | {n} |", st.as_str())?;
+    }
+    writeln!(w, "| **total** | **{}** |\n", s.results.len())?;
+    let mut failures = (0..s.results.len())
+        .filter(|&i| s.results.went_wrong(i))
+        .peekable();
+    if failures.peek().is_some() {
+        writeln!(w, "## Failures\n")?;
+        for i in failures {
+            let r = &s.results.job(i);
+            writeln!(
+                w,
+                "### `{}` — {}\n\n{}\n",
+                s.jobs.id(i),
+                label(s, i, r),
+                md_escape(r.error.as_deref().unwrap_or(""))
+            )?;
+            if let Some(tail) = &r.stderr_tail {
+                let fence = if tail.contains("```") { "~~~~" } else { "```" };
+                writeln!(w, "{fence}\n{}\n{fence}\n", tail.trim_end_matches('\n'))?;
+            }
+        }
+    }
+    let ran = slowest(s, MD_SLOWEST_SHOWN);
+    if !ran.is_empty() {
+        writeln!(
+            w,
+            "## Slowest jobs\n\n| job | status | duration |\n|---|---|---:|"
+        )?;
+        for i in ran {
+            let d = s.results.duration(i).unwrap_or_default();
+            writeln!(
+                w,
+                "| `{}` | {} | {:.3}s |",
+                s.jobs.id(i),
+                s.results.job(i).status.as_str(),
+                d.as_secs_f64()
+            )?;
+        }
+    }
+    usage_tables(w, s)
+}
+
+/// How many jobs the Markdown report lists as the slowest.
+const MD_SLOWEST_SHOWN: usize = 10;
+
+/// The `n` jobs that ran longest (their last attempt), longest first; equal durations in
+/// manifest order. Holds `n` entries, not one per job.
+fn slowest(s: &RunSummary, n: usize) -> Vec<usize> {
+    use std::cmp::Reverse;
+    let mut top: std::collections::BinaryHeap<(Reverse<Duration>, usize)> =
+        std::collections::BinaryHeap::with_capacity(n + 1);
+    for i in 0..s.results.len() {
+        if let Some(d) = s.results.duration(i) {
+            top.push((Reverse(d), i));
+            if top.len() > n {
+                top.pop();
+            }
+        }
+    }
+    top.into_sorted_vec().into_iter().map(|(_, i)| i).collect()
+}
+
+/// How many jobs the Markdown report's CPU and memory tables list.
+const TOP_USAGE: usize = 10;
+
+/// The Markdown report's tables of the jobs that used the most CPU and the most memory.
+fn usage_tables(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
+    let with_usage: Vec<(usize, Usage)> = (0..s.results.len())
+        .filter_map(|i| Some((i, s.results.job(i).last.as_ref()?.usage?)))
+        .collect();
+    if with_usage.is_empty() {
+        return Ok(());
+    }
+    let mut by_cpu = with_usage.clone();
+    by_cpu.sort_by_key(|&(i, u)| (std::cmp::Reverse(u.cpu()), i));
+    writeln!(
+        w,
+        "\n## Most CPU\n\n| job | CPU | user | system |\n|---|---:|---:|---:|"
+    )?;
+    for &(i, u) in by_cpu.iter().take(TOP_USAGE) {
+        writeln!(
+            w,
+            "| `{}` | {:.3}s | {:.3}s | {:.3}s |",
+            s.jobs.id(i),
+            u.cpu().as_secs_f64(),
+            u.user.as_secs_f64(),
+            u.system.as_secs_f64()
+        )?;
+    }
+    let mut by_rss = with_usage;
+    by_rss.sort_by_key(|&(i, u)| (std::cmp::Reverse(u.max_rss_kib), i));
+    writeln!(w, "\n## Most memory\n\n| job | peak RSS |\n|---|---:|")?;
+    for &(i, u) in by_rss.iter().take(TOP_USAGE) {
+        writeln!(w, "| `{}` | {} |", s.jobs.id(i), kib(u.max_rss_kib))?;
+    }
+    Ok(())
+}
+
+/// A size in KiB as people read it: `812 KiB`, `61.2 MiB`, `2.0 GiB`.
+fn kib(k: u64) -> String {
+    if k < 1024 {
+        format!("{k} KiB")
+    } else if k < 1024 * 1024 {
+        format!("{:.1} MiB", k as f64 / 1024.0)
+    } else {
+        format!("{:.1} GiB", k as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// Escapes text for XML attribute values and text.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\t' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes the JUnit XML report to `w`, one testcase per job, one at a time: failures as
+/// `<failure>`, skipped and not-started jobs as `<skipped/>`.
+pub fn write_junit(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
+    let c = s.counts();
+    let failures =
+        c[&Status::Failed] + c[&Status::TimedOut] + c[&Status::StartFailed] + c[&Status::Cancelled];
+    let skipped = c[&Status::Skipped] + c[&Status::NotStarted];
+    w.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
+    let name = xml_escape(&s.manifest);
+    writeln!(
+        w,
+        "<testsuites name=\"batchrun\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
+        s.results.len(),
+        s.duration.as_secs_f64()
+    )?;
+    writeln!(
+        w,
+        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{}\">",
+        s.results.len(),
+        s.duration.as_secs_f64(),
+        rfc3339(s.started_at)
+    )?;
+    writeln!(
+        w,
+        "      <properties>\n        <property name=\"manifest_sha256\" value=\"{}\"/>",
+        xml_escape(&s.manifest_sha256)
+    )?;
+    if let Some(sh) = s.shard {
+        writeln!(w, "        <property name=\"shard\" value=\"{sh}\"/>")?;
+    }
+    w.write_all(b"      </properties>\n")?;
+    for (i, r) in s.results.iter().enumerate() {
+        let secs = r.last.as_ref().map_or(0.0, |a| a.duration.as_secs_f64());
+        write!(
+            w,
+            "    <testcase name=\"{}\" classname=\"{name}\" time=\"{secs:.3}\"",
+            xml_escape(s.jobs.id(i))
+        )?;
+        let msg = xml_escape(r.error.as_deref().unwrap_or(""));
+        match r.status {
+            Status::Succeeded | Status::Resumed => w.write_all(b"/>\n")?,
+            Status::Skipped | Status::NotStarted => {
+                writeln!(w, ">\n      <skipped message=\"{msg}\"/>\n    </testcase>")?;
+            }
+            st => {
+                writeln!(
+                    w,
+                    ">\n      <failure message=\"{msg}\" type=\"{}\">{}</failure>\n    </testcase>",
+                    st.as_str(),
+                    xml_escape(r.stderr_tail.as_deref().unwrap_or(""))
+                )?;
+            }
+        }
+    }
+    w.write_all(b"  </testsuite>\n</testsuites>\n")
+}
+
+/// Checks, before any job starts, that a report can be written to `path` (its directory
+/// exists and takes a new file).
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    tempfile::NamedTempFile::new_in(parent_dir(path)).map(drop)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// An I/O error without the temporary file's name that tempfile adds to it: the user knows the
+/// path they gave, not ours.
+fn plain(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.find(" at path ") {
+        Some(cut) => std::io::Error::new(e.kind(), &text[..cut]),
+        None => e,
+    }
+}
+
+/// A report rendered into a temporary file beside its path, not yet renamed into place.
+#[derive(Debug)]
+pub struct Staged {
+    path: PathBuf,
+    format: ReportFormat,
+    tmp: tempfile::NamedTempFile,
+}
+
+/// Renders the report for `format` into a temporary file in `path`'s directory.
+pub fn stage(path: &Path, format: ReportFormat, s: &RunSummary) -> std::io::Result<Staged> {
+    let tmp = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(plain)?;
+    let mut staged = Staged {
+        path: path.to_path_buf(),
+        format,
+        tmp,
+    };
+    staged.rewrite(s)?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// The report's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The report's format.
+    pub fn format(&self) -> ReportFormat {
+        self.format
+    }
+
+    /// Renders the report again (the decision changed), replacing what was staged.
+    pub fn rewrite(&mut self, s: &RunSummary) -> std::io::Result<()> {
+        let f = self.tmp.as_file_mut();
+        f.set_len(0)?;
+        f.rewind()?;
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut *f);
+        write_report(&mut w, self.format, s)?;
+        w.flush()?;
+        drop(w);
+        f.sync_all().map_err(plain)
+    }
+
+    /// Renames the report into place.
+    pub fn persist(self) -> std::io::Result<()> {
+        self.tmp
+            .persist(&self.path)
+            .map(drop)
+            .map_err(|e| plain(e.error))
+    }
+}
+
+/// Writes every report. A report that cannot be written is part of the decision: it escalates
+/// to batchrun's own failure (exit 3) before any report is renamed into place, so the reports
+/// on disk, the summary and the exit code agree. Returns the final exit code and the reports
+/// written.
+pub fn write_all(
+    summary: &mut RunSummary,
+    reports: &[(PathBuf, ReportFormat)],
+    stop: Option<crate::model::exit::StopReason>,
+    any_failure: bool,
+) -> (crate::model::exit::Exit, Vec<(PathBuf, ReportFormat)>) {
+    let mut stop = stop;
+    let mut staged = Vec::new();
+    for (path, format) in reports {
+        match stage(path, *format, summary) {
+            Ok(s) => staged.push(s),
+            Err(e) => report_failed(summary, path, &e),
+        }
+    }
+    if staged.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
+        staged.retain_mut(|s| match s.rewrite(summary) {
+            Ok(()) => true,
+            Err(e) => {
+                report_failed(summary, s.path(), &e);
+                false
+            }
+        });
+    }
+    let mut persisted = Vec::new();
+    for s in staged {
+        let (path, format) = (s.path().to_path_buf(), s.format());
+        match s.persist() {
+            Ok(()) => persisted.push((path, format)),
+            Err(e) => report_failed(summary, &path, &e),
+        }
+    }
+    // A rename that failed after others were done (rare: the directory went away): the ones in
+    // place are written again with the escalated decision.
+    if persisted.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
+        persisted.retain(|(path, format)| {
+            match stage(path, *format, summary).and_then(|s| s.persist()) {
+                Ok(()) => true,
+                Err(e) => {
+                    report_failed(summary, path, &e);
+                    false
+                }
+            }
+        });
+    }
+    (crate::model::exit::decide(stop, any_failure).exit, persisted)
+}
+
+/// Notes, once, that the report at `path` could not be written.
+fn report_failed(summary: &mut RunSummary, path: &Path, e: &std::io::Error) {
+    summary
+        .internal_errors
+        .push(format!("cannot write report {}: {e}", path.display()));
+}
+
+/// Escalates the decision to batchrun's own failure and updates the summary; false if it was
+/// that already.
+fn escalate_to_internal(
+    summary: &mut RunSummary,
+    stop: &mut Option<crate::model::exit::StopReason>,
+    any_failure: bool,
+) -> bool {
+    if !crate::model::exit::StopReason::escalate(stop, crate::model::exit::StopReason::Internal) {
+        return false;
+    }
+    let d = crate::model::exit::decide(*stop, any_failure);
+    summary.outcome = d.outcome;
+    summary.exit_code = d.exit.code().into();
+    true
+}
+
+/// Writes the report for `format` to `w`, streaming: nothing is rendered whole in memory.
+pub fn write_report(
+    w: &mut dyn Write,
+    format: ReportFormat,
+    s: &RunSummary,
+) -> std::io::Result<()> {
+    match format {
+        ReportFormat::Json => write_json(w, s),
+        ReportFormat::Markdown => write_markdown(w, s),
+        ReportFormat::Junit => write_junit(w, s),
+    }
+}
+
+/// Jobs whose table lines one thread makes at a time.
+const PIECE: usize = 512;
+
+/// Writes the text that `f` appends for each job of `order` to `w`, in that order. The texts
+/// are made on every core ([`crate::util::par`]), a batch of jobs at a time, so memory stays bounded.
+pub(crate) fn write_in_order(
+    w: &mut dyn Write,
+    order: &[usize],
+    f: impl Fn(usize, &mut String) + Sync,
+) -> std::io::Result<()> {
+    crate::util::par::scope(order.len(), |par| write_batches(par, w, order, f))
+}
+
+/// [`write_in_order`] with the threads started.
+fn write_batches(
+    par: crate::util::par::Par<'_>,
+    w: &mut dyn Write,
+    order: &[usize],
+    f: impl Fn(usize, &mut String) + Sync,
+) -> std::io::Result<()> {
+    const BATCH: usize = 16 * 1024;
+    for batch in order.chunks(BATCH) {
+        let pieces: Vec<&[usize]> = batch.chunks(PIECE).collect();
+        let texts = par.map(&pieces, |piece| {
+            let mut text = String::new();
+            for &i in *piece {
+                f(i, &mut text);
+            }
+            text
+        });
+        for t in texts {
+            w.write_all(t.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// The longest command shown in the plan table, in characters; a longer one is cut.
+const TABLE_COMMAND: usize = 60;
+
+/// The cells of a job's row in the plan table; long commands are cut to keep the table
+/// readable (`--dry-run` prints them whole).
+fn plan_cells(j: &JobSpec) -> [Cow<'_, str>; 6] {
+    let mut command = j.command.display();
+    if command.chars().count() > TABLE_COMMAND {
+        command = command.chars().take(TABLE_COMMAND - 1).collect::<String>() + "…";
+    }
+    [
+        Cow::Borrowed(j.id.as_str()),
+        Cow::Owned(command),
+        j.timeout
+            .map_or(Cow::Borrowed("-"), |t| Cow::Owned(duration_text(t))),
+        Cow::Owned(j.retries.to_string()),
+        Cow::Borrowed(j.group.as_deref().unwrap_or("-")),
+        if j.after.is_empty() {
+            Cow::Borrowed("-")
+        } else {
+            Cow::Owned(j.after.join(" "))
+        },
+    ]
+}
+
+/// A duration as the plan table shows it (`1m 30s`); the last one is remembered per thread,
+/// as most rows of a manifest share their time limit.
+fn duration_text(t: Duration) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Duration, String)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((d, text)) if *d == t => text.clone(),
+        _ => {
+            let text = humantime::format_duration(t).to_string();
+            *last = Some((t, text.clone()));
+            text
+        }
+    })
+}
+
+/// Appends one line of the plan table to `l`: every cell but the last padded to its column's
+/// width and followed by two spaces, no blank at the end.
+fn table_line<S: AsRef<str>>(cells: &[S], widths: &[usize; 6], l: &mut String) {
+    let start = l.len();
+    for (k, (cell, &wd)) in cells.iter().zip(widths).enumerate() {
+        let cell = cell.as_ref();
+        l.push_str(cell);
+        if k + 1 < cells.len() {
+            let n = if cell.is_ascii() {
+                cell.len()
+            } else {
+                cell.chars().count()
+            };
+            l.extend(std::iter::repeat_n(' ', wd.saturating_sub(n) + 2));
+        }
+    }
+    l.truncate(start + l[start..].trim_end().len());
+    l.push('\n');
+}
+
+/// The width in characters of each of [`plan_cells`], without making them.
+pub(crate) fn plan_widths(j: &JobSpec) -> [usize; 6] {
+    let chars = |s: &str| s.chars().count();
+    let command = match &j.command {
+        CommandLine::Direct(words) => {
+            let quoted: usize = words.iter().map(|w| chars(&shell_words::quote(w))).sum();
+            quoted + words.len().saturating_sub(1)
+        }
+        CommandLine::Shell(s) => chars(s),
+    };
+    let after = match j.after.len() {
+        0 => 1,
+        n => j.after.iter().map(|a| chars(a)).sum::<usize>() + n - 1,
+    };
+    [
+        chars(&j.id),
+        command.min(TABLE_COMMAND),
+        j.timeout
+            .map_or(1, |t| chars(&humantime::format_duration(t).to_string())),
+        j.retries.checked_ilog10().map_or(1, |d| d as usize + 1),
+        j.group.as_deref().map_or(1, chars),
+        after,
+    ]
+}
+
+/// The widest of two sets of column widths.
+pub(crate) fn widest(a: [usize; 6], b: [usize; 6]) -> [usize; 6] {
+    std::array::from_fn(|k| a[k].max(b[k]))
+}
+
+/// Writes the `check` plan table to `w`: the column widths from the plan (measured as the
+/// manifest was read), or a first pass over the rows; then the lines. No row is held once
+/// written.
+pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
+    let order = plan.start_order();
+    let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
+    let measured = plan.table_widths.unwrap_or_else(|| {
+        let pieces: Vec<&[usize]> = order.chunks(PIECE).collect();
+        crate::util::par::scope(order.len(), |par| {
+            par.map(&pieces, |piece| {
+                piece
+                    .iter()
+                    .map(|&i| plan_widths(&plan.jobs.get(i)))
+                    .fold([0; 6], widest)
+            })
+        })
+        .into_iter()
+        .fold([0; 6], widest)
+    });
+    let widths = widest(header.map(str::len), measured);
+    let mut head = String::new();
+    table_line(&header, &widths, &mut head);
+    w.write_all(head.as_bytes())?;
+    write_in_order(w, &order, |i, l| {
+        table_line(&plan_cells(&plan.jobs.get(i)), &widths, l)
+    })?;
+    drop(order);
+    writeln!(
+        w,
+        "\n{} in {}{}; start order shown (manifest order, as far as `after` allows)",
+        plural(plan.jobs.len(), "job"),
+        plan.manifest,
+        plan.shard
+            .map(|s| format!(" (shard {s})"))
+            .unwrap_or_default()
+    )?;
+    let mut members = vec![0usize; plan.groups.len()];
+    for g in (0..plan.jobs.len()).filter_map(|i| plan.group(i)) {
+        members[g] += 1;
+    }
+    for (g, name) in plan.groups.iter().enumerate() {
+        writeln!(
+            w,
+            "group {name}: {}, {}",
+            plural(members[g], "job"),
+            match plan.group_limits[g] {
+                Some(n) => format!("at most {n} at once"),
+                None => "no limit".to_string(),
+            }
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_widths_are_the_cells_widths() {
+        let text = "id,command,timeout,retries,group,after,shell\n\
+            a,echo 'x y' \"é\",90s,12,gé,,\n\
+            b,true,,0,,a,\n\
+            c,echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,1h 2m,,,a b,\n\
+            d,echo $HOME | wc,,,,,true\n";
+        let m =
+            crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default()).unwrap();
+        for j in m.jobs.iter() {
+            let cells = plan_cells(&j).map(|c| c.chars().count());
+            assert_eq!(plan_widths(&j), cells, "{}", j.id);
+        }
+    }
+
+    #[test]
+    fn the_table_is_the_same_with_widths_measured_or_not() {
+        let text = "id,command,timeout\na,echo 'x y',90s\nlonger-id,true,\n";
+        let m =
+            crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default()).unwrap();
+        let measured = Plan::new(m, &[]).unwrap();
+        assert!(measured.table_widths.is_some());
+        let unmeasured = Plan {
+            table_widths: None,
+            ..measured.clone()
+        };
+        let table = |p: &Plan| {
+            let mut out = Vec::new();
+            write_plan_table(&mut out, p).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(table(&measured), table(&unmeasured));
+        assert!(table(&measured).starts_with("ID         COMMAND     TIMEOUT  RETRIES  GROUP  AFTER\na          echo 'x y'  1m 30s   0        -      -\n"), "{}", table(&measured));
+    }
+
+    /// `n` jobs `j0`, `j1`, … running `true`.
+    fn numbered(n: usize) -> Jobs {
+        let ids: Vec<String> = (0..n).map(|i| format!("j{i}")).collect();
+        let pairs: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "true")).collect();
+        crate::store::jobs::for_tests(&pairs)
+    }
+    use crate::model::outcome::AttemptEnd;
+
+    #[test]
+    fn tail_keeps_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e");
+        let text: String = (0..50).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&p, text).unwrap();
+        let tail = |p: &Path| read_tail_of(std::fs::File::open(p).unwrap());
+        let t = tail(&p).unwrap();
+        assert!(
+            t.starts_with("line 40\n") && t.ends_with("line 49\n"),
+            "{t}"
+        );
+        std::fs::write(&p, "").unwrap();
+        assert_eq!(tail(&p), None);
+    }
+
+    fn summary_with_durations(ms: &[Option<u64>]) -> RunSummary {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let results = ms
+            .iter()
+            .map(|d| match d {
+                None => JobResult::without_attempt(Status::NotStarted, "stopped"),
+                Some(d) => JobResult {
+                    status: Status::Succeeded,
+                    attempts: 1,
+                    last: Some(crate::model::outcome::Attempt {
+                        end: crate::model::outcome::AttemptEnd::Ended {
+                            exit_code: Some(0),
+                            signal: None,
+                            killed: None,
+                        },
+                        started_at: t,
+                        duration: Duration::from_millis(*d),
+                        leaked_processes: 0,
+                        usage: None,
+                    }),
+                    error: None,
+                    stderr_tail: None,
+                },
+            })
+            .collect::<Vec<_>>();
+        RunSummary {
+            manifest: "m.csv".into(),
+            manifest_sha256: String::new(),
+            shard: None,
+            started_at: t,
+            finished_at: t,
+            duration: Duration::from_secs(1),
+            workers: 2,
+            outcome: RunOutcome::Succeeded,
+            exit_code: 0,
+            jobs: numbered(ms.len()),
+            max_attempts: vec![1; ms.len()],
+            results: results.into_iter().collect(),
+            internal_errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn slowest_first_ties_in_manifest_order() {
+        let s = summary_with_durations(&[Some(5), None, Some(9), Some(5), Some(1), Some(9)]);
+        assert_eq!(slowest(&s, 4), [2, 5, 0, 3]);
+        assert_eq!(slowest(&s, 10), [2, 5, 0, 3, 4]);
+        assert!(slowest(&s, 0).is_empty());
+    }
+
+    #[test]
+    fn streamed_json_is_the_pretty_printed_report() {
+        let s = summary_with_durations(&[Some(1500), None]);
+        let text = to_text(&s, write_json);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["jobs"].as_array().unwrap().len(), 2);
+        assert_eq!(v["jobs"][0]["duration_ms"], 1500);
+        assert_eq!(v["jobs"][1]["status"], "not_started");
+        assert!(text.ends_with("}\n"));
+        assert!(text.contains(
+            "\n  \"jobs\": [\n    {\n      \"id\": \"j0\",\n      \"command\": \"true\",\n      \"status\": \"succeeded\","
+        ));
+    }
+
+    #[test]
+    fn xml_escapes() {
+        assert_eq!(
+            xml_escape("a<b & \"c\"\u{1}"),
+            "a&lt;b &amp; &quot;c&quot;\u{FFFD}"
+        );
+    }
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(
+            ReportFormat::for_path(Path::new("r.JSON")),
+            Some(ReportFormat::Json)
+        );
+        assert_eq!(
+            ReportFormat::for_path(Path::new("r.md")),
+            Some(ReportFormat::Markdown)
+        );
+        assert_eq!(
+            ReportFormat::for_path(Path::new("r.xml")),
+            Some(ReportFormat::Junit)
+        );
+        assert_eq!(ReportFormat::for_path(Path::new("r.txt")), None);
+    }
+
+    fn ran(secs: u64, rss: u64, cpu_ms: u64) -> JobResult {
+        use crate::model::outcome::Attempt;
+        JobResult {
+            status: Status::Succeeded,
+            attempts: 1,
+            last: Some(Attempt {
+                end: AttemptEnd::Ended {
+                    exit_code: Some(0),
+                    signal: None,
+                    killed: None,
+                },
+                started_at: SystemTime::UNIX_EPOCH,
+                duration: Duration::from_secs(secs),
+                leaked_processes: 0,
+                usage: Some(Usage {
+                    max_rss_kib: rss,
+                    user: Duration::from_millis(cpu_ms),
+                    system: Duration::ZERO,
+                }),
+            }),
+            error: None,
+            stderr_tail: None,
+        }
+    }
+
+    fn summary(jobs: usize, duration: Duration) -> RunSummary {
+        RunSummary {
+            manifest: "m.csv".into(),
+            manifest_sha256: String::new(),
+            shard: None,
+            started_at: SystemTime::UNIX_EPOCH,
+            finished_at: SystemTime::UNIX_EPOCH,
+            duration,
+            workers: 2,
+            outcome: RunOutcome::Succeeded,
+            exit_code: 0,
+            jobs: numbered(jobs),
+            results: (0..jobs as u64)
+                .map(|i| ran(i, 100 * i, 7 * (jobs as u64 - i)))
+                .collect(),
+            max_attempts: vec![1; jobs],
+            internal_errors: vec![],
+        }
+    }
+
+    #[test]
+    fn summary_names_the_slowest_jobs_of_a_long_run_only() {
+        let long = summary_text(&summary(8, Duration::from_secs(30)));
+        assert!(
+            long.contains("batchrun: slowest: j7 7.0s, j6 6.0s, j5 5.0s\n"),
+            "{long}"
+        );
+        assert!(!summary_text(&summary(8, Duration::from_secs(9))).contains("slowest"));
+        assert!(!summary_text(&summary(5, Duration::from_secs(60))).contains("slowest"));
+    }
+
+    #[test]
+    fn markdown_tables_of_cpu_and_memory() {
+        let md = to_text(&summary(3, Duration::from_secs(1)), write_markdown);
+        let cpu = &md[md.find("## Most CPU").unwrap()..];
+        assert!(
+            cpu.contains("| `j0` | 0.021s | 0.021s | 0.000s |\n| `j1` |"),
+            "{md}"
+        );
+        let mem = &md[md.find("## Most memory").unwrap()..];
+        assert!(
+            mem.contains("| `j2` | 200 KiB |\n| `j1` | 100 KiB |"),
+            "{md}"
+        );
+        assert_eq!(kib(61 * 1024 + 205), "61.2 MiB");
+        assert_eq!(kib(2 * 1024 * 1024), "2.0 GiB");
+    }
+
+    #[test]
+    fn rfc3339_whole_seconds() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_500);
+        assert_eq!(rfc3339(t), "2026-11-18T11:06:40Z");
+    }
+}

@@ -1,0 +1,936 @@
+/*!
+The run itself: the dispatcher loop on the main thread, the workers that run attempts, and what
+happens on signals, timeouts, failures and the deadline.
+
+The dispatcher owns the [`JobTable`] (every job's one state) and emits [`Event`]s to the
+[`Console`]; it formats no text. It `select!`s over results from workers, signal events, the
+printer's "drained" notice and a timer for the next retry, the deadline or a deferred start.
+It never polls, and never writes to a terminal, so a blocked stdout cannot stall it.
+
+Every stop (first or second signal, `--deadline`, `--fail-fast` / `--max-failures`, an internal
+error) goes through [`StopReason::escalate`] and [`JobTable::settle_unstarted`], so every job
+not running gets its true final result at that moment.
+*/
+
+use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{never, select, Sender};
+
+use crate::process::cancel::{CancelToken, SignalSource};
+use crate::output::console::{Captured, Console};
+use crate::event::Event;
+use crate::process::exec::{self, ExecRequest};
+use crate::model::exit::StopReason;
+use crate::output::joblog::Joblog;
+use crate::manifest::JobSpec;
+use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
+use crate::plan::Plan;
+use crate::run::pool::{Dispatch, Done, WorkerPool};
+use crate::run::schedule::{retry_delay, JobTable, LastAttempt};
+
+/// Settings of the run loop (validated; see [`crate::cli`]).
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Worker threads asked for.
+    pub workers: usize,
+    /// First retry delay.
+    pub retry_delay: Duration,
+    /// Stop the run after this many failures (`--fail-fast` is 1).
+    pub max_failures: Option<usize>,
+    /// When the whole run must end.
+    pub deadline: Option<Instant>,
+    /// Time between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+/// Everything the run loop works with.
+#[derive(Debug)]
+pub struct RunContext<'a> {
+    /// The jobs.
+    pub plan: &'a Plan,
+    /// How to run them.
+    pub settings: &'a RunSettings,
+    /// Shared with every worker.
+    pub token: &'a CancelToken,
+    /// Where SIGINT, SIGTERM and SIGHUP arrive.
+    pub signals: &'a SignalSource,
+    /// Where events go.
+    pub console: &'a mut Console,
+    /// Where finished jobs are logged.
+    pub joblog: Option<&'a mut Joblog>,
+    /// Where job output is captured.
+    pub paths: &'a OutputPaths,
+    /// Jobs already done per the joblog (`--resume`); they are not run.
+    pub resumed: &'a [bool],
+    /// The live-status board (SIGUSR1, `--heartbeat`, `--slow`), kept up to date.
+    pub board: Option<&'a crate::process::status::Board>,
+}
+
+/// What the run loop returns.
+#[derive(Debug)]
+pub struct RunResults {
+    /// One result per job, in manifest order.
+    pub results: crate::model::results::Results,
+    /// Why the run stopped early, the most severe reason.
+    pub stop: Option<StopReason>,
+    /// True once running jobs were being terminated (second signal, deadline, halt).
+    pub terminating: bool,
+    /// batchrun's own errors during the run (also in the jobs' errors).
+    pub internal_errors: Vec<String>,
+}
+
+/// How often in a row a start may be put off for want of descriptors or processes before the
+/// job fails to start.
+const MAX_DEFERRALS: u32 = 12;
+
+/// Work for one attempt.
+struct Task {
+    index: usize,
+    attempt: u32,
+}
+
+/// What a worker sends back.
+enum TaskEnd {
+    /// The run was stopped before the attempt started.
+    NotStarted,
+    /// Nothing could be created for it now (no descriptor or process free); not an attempt.
+    Deferred(String),
+    /// The attempt ran (or failed to start), with its output when that went to anonymous files,
+    /// and the job as the worker built it from its row (so the dispatcher need not).
+    Ran(Attempt, Anonymous, Box<JobSpec>),
+    /// batchrun could not run or wait for it.
+    Internal(String),
+}
+
+/// Handles on an attempt's anonymous output files (no `--output-dir`). They have no name, so
+/// nothing is left to remove, and they vanish when these handles are dropped.
+#[derive(Debug, Default)]
+struct Anonymous {
+    out: Option<File>,
+    err: Option<File>,
+}
+
+/// Where one job's output files are.
+#[derive(Debug, Clone)]
+pub struct OutputPaths {
+    /// The directory.
+    dir: PathBuf,
+    /// True for `--output-dir` (files named by id and kept); false for the private temporary
+    /// directory (files with no name, gone once the dispatcher has read them).
+    keep: bool,
+}
+
+impl OutputPaths {
+    /// Output files in `dir`, kept when `keep`.
+    pub fn new(dir: PathBuf, keep: bool) -> Self {
+        OutputPaths { dir, keep }
+    }
+
+    /// The kept file of one stream (`ext`: `out` or `err`) of job `index`: `DIR/ID.ext` with
+    /// `--output-dir`, `None` otherwise (the files have no name).
+    fn kept(&self, plan: &Plan, index: usize, ext: &str) -> Option<PathBuf> {
+        self.keep
+            .then(|| self.dir.join(format!("{}.{ext}", plan.jobs.id(index))))
+    }
+
+    /// Creates the file one stream (`ext`: `out` or `err`) of job `index` goes to. Returns the
+    /// handle for the child and, unless files are kept, a second handle to read the output
+    /// back: then the file has no name (`O_TMPFILE`), so creating it does not touch the
+    /// directory, which workers would otherwise contend for, and nothing needs removing.
+    fn create(
+        &self,
+        plan: &Plan,
+        index: usize,
+        ext: &str,
+    ) -> Result<(File, Option<File>), CreateError> {
+        if let Some(p) = self.kept(plan, index, ext) {
+            let f = crate::app::preflight::create_output(&p).map_err(|e| CreateError::new(e, &p))?;
+            return Ok((f, None));
+        }
+        let reader = crate::capture::spare::take(&self.dir).map_err(|e| CreateError::new(e, &self.dir))?;
+        let f = reader
+            .try_clone()
+            .map_err(|e| CreateError::new(e, &self.dir))?;
+        Ok((f, Some(reader)))
+    }
+
+    /// Where each stream of job `index` was captured, as the console reads it.
+    fn captured(&self, plan: &Plan, index: usize, anonymous: Anonymous) -> (Captured, Captured) {
+        let named = |ext| {
+            self.kept(plan, index, ext)
+                .map_or(Captured::Nothing, Captured::Path)
+        };
+        if self.keep {
+            return (named("out"), named("err"));
+        }
+        let file = |f: Option<File>| f.map_or(Captured::Nothing, Captured::File);
+        (file(anonymous.out), file(anonymous.err))
+    }
+}
+
+/// A capture file could not be created.
+struct CreateError {
+    message: String,
+    /// Out of descriptors: waiting for a running job to end may help.
+    transient: bool,
+}
+
+impl CreateError {
+    /// What the worker reports: a start put off (out of descriptors), or batchrun's failure.
+    fn into_end(self) -> TaskEnd {
+        if self.transient {
+            TaskEnd::Deferred(self.message)
+        } else {
+            TaskEnd::Internal(self.message)
+        }
+    }
+
+    fn new(e: std::io::Error, path: &std::path::Path) -> Self {
+        CreateError {
+            message: format!("cannot create a file in {}: {e}", path.display()),
+            transient: matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)),
+        }
+    }
+}
+
+/// What every worker shares.
+struct Shared<'a> {
+    plan: &'a Plan,
+    token: &'a CancelToken,
+    grace: Duration,
+    paths: &'a OutputPaths,
+    stdout_wanted: bool,
+    /// Jobs whose process workers are running now; workers keep it up to date.
+    running: &'a AtomicUsize,
+    /// The live-status board: workers put attempts on it.
+    board: Option<&'a crate::process::status::Board>,
+}
+
+/// Runs one attempt on a worker thread; a panic becomes an internal error of this job.
+fn work(shared: &Shared<'_>, task: Task) -> TaskEnd {
+    if shared.token.is_stopped() {
+        return TaskEnd::NotStarted;
+    }
+    shared.running.fetch_add(1, Ordering::SeqCst);
+    let end = catch_unwind(AssertUnwindSafe(|| work_started(shared, task))).unwrap_or_else(|p| {
+        TaskEnd::Internal(format!(
+            "a worker thread panicked: {}",
+            crate::run::pool::panic_message(&*p)
+        ))
+    });
+    shared.running.fetch_sub(1, Ordering::SeqCst);
+    end
+}
+
+/// Creates one capture file for [`work_started`].
+fn capture(
+    shared: &Shared<'_>,
+    index: usize,
+    ext: &str,
+    into: &mut Option<File>,
+) -> Result<exec::Output, CreateError> {
+    let (f, reader) = shared.paths.create(shared.plan, index, ext)?;
+    *into = reader;
+    Ok(exec::Output::File(f))
+}
+
+/// [`work`] once the job is counted as running.
+fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
+    let job = shared.plan.jobs.get(task.index);
+    let mut anonymous = Anonymous::default();
+    let stdout = if shared.stdout_wanted || shared.paths.keep {
+        match capture(shared, task.index, "out", &mut anonymous.out) {
+            Ok(s) => s,
+            Err(e) => return e.into_end(),
+        }
+    } else {
+        exec::Output::Null
+    };
+    let stderr = match capture(shared, task.index, "err", &mut anonymous.err) {
+        Ok(s) => s,
+        Err(e) => return e.into_end(),
+    };
+    match exec::run_attempt(ExecRequest {
+        job: &job,
+        attempt: task.attempt,
+        stdout,
+        stderr,
+        grace: shared.grace,
+        token: shared.token,
+        board: shared.board,
+    }) {
+        Ok(a) => {
+            if let Some(why) = crate::app::preflight::capture_lost(&a, &shared.paths.dir) {
+                return TaskEnd::Internal(format!("job '{}': {why}", job.id));
+            }
+            // With no job output shown, only a failure's stderr tail is ever read: a success's
+            // file is not read. Empty (or unread) files are kept for this worker's next job.
+            let unread = !shared.stdout_wanted && a.status().is_success();
+            let clean = a.leaked_processes == 0;
+            anonymous.out = crate::capture::spare::give_back(anonymous.out.take(), false, clean);
+            anonymous.err = crate::capture::spare::give_back(anonymous.err.take(), unread, clean);
+            TaskEnd::Ran(a, anonymous, Box::new(job))
+        }
+        Err(e) => TaskEnd::Internal(format!("waiting for job '{}' failed: {e}", job.id)),
+    }
+}
+
+/// The dispatcher's state while the run goes on.
+struct Dispatcher<'a> {
+    plan: &'a Plan,
+    settings: &'a RunSettings,
+    token: &'a CancelToken,
+    console: &'a mut Console,
+    joblog: Option<&'a mut Joblog>,
+    paths: &'a OutputPaths,
+    /// The live-status board: finished jobs are counted on it.
+    board: Option<&'a crate::process::status::Board>,
+    /// Every job's state: the one record of it.
+    table: JobTable<'a>,
+    /// Tasks handed to workers whose result has not come back.
+    in_flight: usize,
+    /// Jobs whose process workers are running now; workers keep it up to date.
+    running: &'a AtomicUsize,
+    /// Jobs that ran and failed (skipped dependents not counted).
+    failures: usize,
+    /// Why the run is stopping, the most severe reason.
+    stop: Option<StopReason>,
+    /// `--fail-fast` / `--max-failures` tripped.
+    halted: bool,
+    /// `--deadline` passed.
+    deadline_reached: bool,
+    signals_seen: u32,
+    internal_errors: Vec<String>,
+    /// Starts put off in a row for want of descriptors or processes while no other job ran,
+    /// and until when nothing new starts (or until a running job ends).
+    deferrals: u32,
+    /// The first deferral was told to the user (once per run).
+    warned_deferral: bool,
+    stalled_until: Option<Instant>,
+    rng: u64,
+}
+
+impl Dispatcher<'_> {
+    /// A pseudo-random number in [0, 1) for retry jitter (xorshift; quality is not a concern).
+    fn jitter(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn stopping(&self) -> bool {
+        self.token.is_stopped()
+    }
+
+    fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Writes job `i`'s final result (from the table) to the joblog and the console.
+    fn record(&mut self, i: usize, job: Option<&JobSpec>) {
+        let Some(result) = self.table.result(i) else {
+            return;
+        };
+        let built;
+        let job = match job {
+            Some(j) => j,
+            None => {
+                built = self.plan.jobs.get(i);
+                &built
+            }
+        };
+        let mut failed = None;
+        if let Some(log) = self.joblog.as_deref_mut() {
+            if let Err(e) = log.append(job, &result) {
+                failed = Some(e.to_string());
+            }
+        }
+        if let Some(board) = self.board {
+            board.finished(result.status);
+        }
+        self.console.handle(Event::JobFinished {
+            job,
+            result: &result,
+        });
+        if let Some(msg) = failed {
+            self.joblog = None; // one message, not one per job
+            self.internal_error(&msg);
+        }
+    }
+
+    /// Records jobs that got their result together, in manifest order.
+    fn record_all(&mut self, jobs: Vec<usize>) {
+        for i in jobs {
+            self.record(i, None);
+        }
+    }
+
+    /// Gives a job its final result, records it and the dependents it settles, and halts the
+    /// run when `--fail-fast` / `--max-failures` say so.
+    fn finish(&mut self, i: usize, result: JobResult, job: Option<&JobSpec>) {
+        let failed = result.status.is_failure();
+        let settled = self.table.finish(i, result);
+        self.record(i, job);
+        self.record_all(settled);
+        // Only jobs that ran and failed count towards the limit, not the jobs skipped because
+        // of them.
+        if !failed {
+            return;
+        }
+        self.failures += 1;
+        if let Some(limit) = self.settings.max_failures {
+            if self.failures >= limit && !self.halted {
+                self.halted = true;
+                StopReason::escalate(&mut self.stop, StopReason::Halted);
+                self.terminate_and_settle(Event::Halted {
+                    failures: self.failures,
+                    limit,
+                    running: self.running(),
+                });
+            }
+        }
+    }
+
+    /// Running jobs are terminated and nothing else starts; every job not running gets its
+    /// final result now.
+    fn terminate_and_settle(&mut self, event: Event<'_>) {
+        self.token.terminate();
+        self.console.handle(event);
+        self.settle_unstarted();
+    }
+
+    fn settle_unstarted(&mut self) {
+        let settled = self.table.settle_unstarted(self.not_started_reason());
+        self.record_all(settled);
+    }
+
+    /// One attempt came back from a worker.
+    fn attempt_done(&mut self, i: usize, end: TaskEnd) {
+        self.in_flight -= 1;
+        self.stalled_until = None; // a worker is free, and maybe a descriptor or a process
+        match end {
+            TaskEnd::NotStarted => self.unstart(i),
+            TaskEnd::Deferred(msg) => self.defer(i, &msg),
+            TaskEnd::Internal(msg) => {
+                self.internal_error(&msg);
+                let attempts = self.table.running_attempt(i).unwrap_or(1);
+                let mut r = JobResult::without_attempt(Status::Failed, format!("batchrun: {msg}"));
+                r.attempts = attempts;
+                self.finish(i, r, None);
+            }
+            TaskEnd::Ran(a, ..) if is_transient_start_failure(&a) && self.may_defer() => {
+                let msg = a.error().unwrap_or_default();
+                self.defer(i, &msg);
+            }
+            TaskEnd::Ran(a, anonymous, job) => self.ran(i, a, anonymous, &job),
+        }
+    }
+
+    /// The job goes back to `Ready`; the stop that made its worker skip it settles it.
+    fn unstart(&mut self, i: usize) {
+        if !self.table.unstart(i) {
+            self.internal_error(&format!(
+                "job '{}' came back but was not running",
+                self.plan.jobs.id(i)
+            ));
+            return;
+        }
+        if self.stopping() {
+            self.settle_unstarted();
+        }
+    }
+
+    /// Whether a start that found no descriptor or process free may wait and try again: while
+    /// other jobs run (one of them ending frees what it holds), or a few times with a back-off
+    /// when none does.
+    fn may_defer(&self) -> bool {
+        !self.stopping() && (self.in_flight > 0 || self.deferrals < MAX_DEFERRALS)
+    }
+
+    /// Puts off a start that found no descriptor or process free: the job is `Ready` again,
+    /// and nothing new starts until a running job ends (or, with none running, a back-off
+    /// passes). After [`MAX_DEFERRALS`] in a row it fails to start.
+    fn defer(&mut self, i: usize, msg: &str) {
+        if !self.may_defer() {
+            let attempt = self.table.running_attempt(i).unwrap_or(1);
+            let a = Attempt {
+                end: AttemptEnd::StartFailed {
+                    message: msg.to_string(),
+                    transient: true,
+                },
+                started_at: SystemTime::now(),
+                duration: Duration::ZERO,
+                leaked_processes: 0,
+                usage: None,
+            };
+            let r = LastAttempt {
+                attempt: a,
+                stderr_tail: None,
+                attempts: attempt,
+            };
+            return self.finish(i, r.into_result(), None);
+        }
+        if !self.warned_deferral {
+            self.warned_deferral = true;
+            self.console.handle(Event::StartDeferred {
+                job: &self.plan.jobs.get(i),
+                error: msg,
+            });
+        }
+        self.table.unstart(i);
+        // With jobs running, the next one to end ends the stall; with none, a back-off does.
+        let backoff = if self.in_flight > 0 {
+            Duration::from_secs(1)
+        } else {
+            self.deferrals += 1;
+            Duration::from_millis(25) * (1 << self.deferrals.min(7))
+        };
+        self.stalled_until = Some(Instant::now() + backoff);
+    }
+
+    /// An attempt ran: show its output, then retry it or give the job its final result.
+    fn ran(&mut self, i: usize, attempt: Attempt, anonymous: Anonymous, job: &JobSpec) {
+        self.deferrals = 0;
+        let Some(attempts) = self.table.running_attempt(i) else {
+            return self.internal_error(&format!(
+                "job '{}' ran but was not running",
+                self.plan.jobs.id(i)
+            ));
+        };
+        let status = attempt.status();
+        let retry = attempt.retryable() && attempts <= job.retries && !self.stopping();
+        let (out, err) = self.paths.captured(self.plan, i, anonymous);
+        let stderr_tail = if status.is_success() {
+            None
+        } else {
+            err.open().and_then(crate::output::report::read_tail_of)
+        };
+        self.console.handle(Event::AttemptOutput {
+            job,
+            status,
+            retry,
+            out,
+            err,
+        });
+        let last = LastAttempt {
+            attempt,
+            stderr_tail,
+            attempts,
+        };
+        if !retry {
+            return self.finish(i, last.into_result(), Some(job));
+        }
+        let delay = retry_delay(self.settings.retry_delay, attempts, self.jitter());
+        self.console.handle(Event::RetryScheduled {
+            job,
+            attempt: attempts,
+            of: job.retries + 1,
+            last: &last.attempt,
+            delay,
+        });
+        self.table.retry_later(i, last, Instant::now() + delay);
+    }
+
+    /// Why jobs did not start, for their error.
+    fn not_started_reason(&self) -> &'static str {
+        match self.stop {
+            Some(StopReason::Deadline) => "not started: the deadline was reached",
+            Some(StopReason::Halted) => "not started: the run stopped after too many failures",
+            Some(StopReason::Interrupted) => "not started: the run was interrupted",
+            Some(StopReason::Internal) => "not started: batchrun failed (see its errors)",
+            None => "not started: the run was stopped",
+        }
+    }
+
+    fn internal_error(&mut self, msg: &str) {
+        self.internal_errors.push(msg.to_string());
+        StopReason::escalate(&mut self.stop, StopReason::Internal);
+        self.terminate_and_settle(Event::InternalError { message: msg });
+    }
+
+    fn on_signal(&mut self) {
+        self.signals_seen += 1;
+        StopReason::escalate(&mut self.stop, StopReason::Interrupted);
+        let running = self.running();
+        if self.signals_seen == 1 {
+            self.token.stop();
+            self.console.handle(Event::Draining { running });
+            self.settle_unstarted();
+        } else if self.token.terminate() {
+            self.console.handle(Event::Terminating {
+                running,
+                grace: self.settings.grace,
+            });
+        }
+    }
+
+    fn on_deadline(&mut self) {
+        self.deadline_reached = true;
+        StopReason::escalate(&mut self.stop, StopReason::Deadline);
+        self.terminate_and_settle(Event::DeadlineReached {
+            running: self.running(),
+        });
+    }
+
+    /// Whether new tasks may go out now.
+    fn may_start(&self) -> bool {
+        !self.stopping() && self.stalled_until.is_none() && !self.console.backlogged()
+    }
+
+    /// Hands out ready jobs until `window` tasks are out.
+    fn start_ready(&mut self, jobs: &Sender<Task>, window: usize) {
+        self.table.promote_due(Instant::now());
+        // Never more tasks out than workers: a queued task would start before the dispatcher
+        // has seen the results ahead of it, so it could overtake a job that a success is about
+        // to release, or start after a failure that halts the run. Unless no result can change
+        // what starts next (see `window`).
+        while self.in_flight < window {
+            let Some((index, attempt)) = self.table.next_ready() else {
+                break;
+            };
+            if jobs.send(Task { index, attempt }).is_err() {
+                self.table.unstart(index);
+                return self.internal_error("every worker thread has stopped");
+            }
+            self.in_flight += 1;
+        }
+    }
+
+    /// When the loop must wake up even if nothing arrives.
+    fn next_wake(&mut self) -> Option<Instant> {
+        let retry = if self.stopping() {
+            None
+        } else {
+            self.table.next_retry_at()
+        };
+        let deadline = self.settings.deadline.filter(|_| !self.deadline_reached);
+        [retry, deadline, self.stalled_until]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The loop: hand out work, wait for the next thing to happen, until every job is done.
+    fn run_loop(
+        &mut self,
+        dispatch: &Dispatch<Task, (usize, TaskEnd)>,
+        window: usize,
+        signals: &SignalSource,
+    ) {
+        let drained = self.console.drained();
+        loop {
+            let now = Instant::now();
+            if self.settings.deadline.is_some_and(|d| now >= d) && !self.deadline_reached {
+                self.on_deadline();
+            }
+            if self.stalled_until.is_some_and(|t| now >= t) {
+                self.stalled_until = None;
+            }
+            if self.may_start() {
+                self.start_ready(&dispatch.jobs, window);
+            }
+            let nothing_can_start = self.stopping() || self.table.idle();
+            if self.in_flight == 0 && nothing_can_start {
+                break;
+            }
+            let timer = self.next_wake().map_or_else(never, crossbeam_channel::at);
+            select! {
+                recv(dispatch.results) -> msg => match msg {
+                    Ok(Done::Finished((i, end))) => self.attempt_done(i, end),
+                    Ok(Done::Panicked(m)) => {
+                        self.in_flight -= 1;
+                        self.internal_error(&format!("a worker thread panicked: {m}"));
+                    }
+                    Err(_) => {
+                        self.internal_error("every worker thread has stopped");
+                        break;
+                    }
+                },
+                recv(signals.events) -> _ => self.on_signal(),
+                recv(drained) -> _ => {}
+                recv(timer) -> _ => {}
+            }
+        }
+    }
+}
+
+/// A start failure that waiting may cure: no process, memory or descriptor free.
+fn is_transient_start_failure(a: &Attempt) -> bool {
+    matches!(
+        &a.end,
+        AttemptEnd::StartFailed {
+            transient: true,
+            ..
+        }
+    )
+}
+
+/// True when no job's result can change which job starts next, or whether any does: no job
+/// waits on another (`after`), no group is limited, nothing is retried, and no number of
+/// failures stops the run. (A signal or the deadline stops queued tasks too: workers check the
+/// token before starting one.)
+fn start_order_is_fixed(plan: &Plan, settings: &RunSettings) -> bool {
+    settings.max_failures.is_none()
+        && plan.deps.has_no_edges()
+        && plan.group_limits.iter().all(Option::is_none)
+        && (0..plan.jobs.len()).all(|i| plan.jobs.retries(i) == 0)
+}
+
+/// Runs every job of the plan and returns their results.
+pub fn run(ctx: RunContext<'_>) -> RunResults {
+    let RunContext {
+        plan,
+        settings,
+        token,
+        signals,
+        console,
+        joblog,
+        paths,
+        resumed,
+        board,
+    } = ctx;
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1;
+    let running = AtomicUsize::new(0);
+    let stdout_wanted = console.wants_stdout();
+    let mut d = Dispatcher {
+        plan,
+        settings,
+        token,
+        console,
+        joblog,
+        paths,
+        board,
+        table: JobTable::new(plan, resumed),
+        in_flight: 0,
+        running: &running,
+        failures: 0,
+        stop: None,
+        halted: false,
+        deadline_reached: false,
+        signals_seen: 0,
+        internal_errors: Vec::new(),
+        deferrals: 0,
+        warned_deferral: false,
+        stalled_until: None,
+        rng: seed,
+    };
+    let to_run = plan.jobs.len() - d.table.counts().done;
+    d.console.handle(Event::RunStarted { total: to_run });
+    if to_run > 0 {
+        let shared = Shared {
+            plan,
+            token,
+            grace: settings.grace,
+            paths,
+            stdout_wanted,
+            running: &running,
+            board,
+        };
+        run_pool(&mut d, &shared, to_run, signals);
+    }
+    let settled = d.table.settle_all(d.not_started_reason());
+    d.record_all(settled);
+    let (results, lost) = d.table.into_results();
+    let mut internal_errors = d.internal_errors;
+    let mut stop = d.stop;
+    if !lost.is_empty() {
+        internal_errors.push(format!(
+            "batchrun lost track of {} (internal error)",
+            crate::model::outcome::plural(lost.len(), "job")
+        ));
+        StopReason::escalate(&mut stop, StopReason::Internal);
+    }
+    RunResults {
+        results,
+        stop,
+        terminating: token.is_terminating(),
+        internal_errors,
+    }
+}
+
+/// Starts at most one worker per job to run, and runs the dispatcher loop on them.
+fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals: &SignalSource) {
+    let pool = WorkerPool::new(d.settings.workers.min(to_run));
+    pool.scope(
+        |task: Task| {
+            let index = task.index;
+            (index, work(shared, task))
+        },
+        |dispatch| {
+            if let Some(error) = &dispatch.spawn_error {
+                let event = Event::WorkersShort {
+                    started: dispatch.workers,
+                    wanted: pool.workers(),
+                    error: error.clone(),
+                };
+                d.console.handle(event);
+            }
+            if dispatch.workers == 0 {
+                let msg = format!(
+                    "no worker thread could be started: {}",
+                    dispatch.spawn_error.as_deref().unwrap_or("unknown error")
+                );
+                return d.internal_error(&msg);
+            }
+            // When no result can change which job starts next, a short queue spares each worker
+            // a round trip through the dispatcher between two jobs: with jobs as short as
+            // `/bin/true` on two CPUs, waiting for the dispatcher to be scheduled costs a fifth
+            // of the run time.
+            let window = if start_order_is_fixed(d.plan, d.settings) {
+                2 * dispatch.workers
+            } else {
+                dispatch.workers
+            };
+            d.run_loop(dispatch, window, signals);
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::cancel::SignalEvent;
+    use crate::output::console::OutputMode;
+    use crate::manifest::{parse, ManifestOptions};
+
+    /// Runs `manifest` (jobs run in `dir`) with manual signals; `during` gets the signal sender
+    /// and runs on its own thread while the run goes on.
+    fn run_with(
+        dir: &std::path::Path,
+        manifest: &str,
+        settings: RunSettings,
+        during: impl FnOnce(Sender<SignalEvent>) + Send + 'static,
+    ) -> RunResults {
+        let m = parse(
+            "m.csv",
+            manifest.as_bytes(),
+            false,
+            &ManifestOptions::default(),
+        )
+        .unwrap();
+        let mut plan = Plan::new(m, &[]).unwrap();
+        let mut specs: Vec<_> = plan.jobs.iter().collect();
+        for j in &mut specs {
+            j.cwd = Some(dir.to_path_buf());
+        }
+        plan.jobs = crate::store::jobs::Jobs::from_specs(specs);
+        let (signals, tx) = SignalSource::manual();
+        let token = CancelToken::new().unwrap();
+        let mut console = Console::new(OutputMode::None, true, false);
+        let paths = OutputPaths::new(dir.to_path_buf(), false);
+        let resumed = vec![false; plan.jobs.len()];
+        let helper = std::thread::spawn(move || during(tx));
+        let results = run(RunContext {
+            plan: &plan,
+            settings: &settings,
+            token: &token,
+            signals: &signals,
+            console: &mut console,
+            joblog: None,
+            paths: &paths,
+            resumed: &resumed,
+            board: None,
+        });
+        helper.join().unwrap();
+        console.close(&signals.events);
+        results
+    }
+
+    fn settings(workers: usize) -> RunSettings {
+        RunSettings {
+            workers,
+            retry_delay: Duration::from_secs(3600),
+            max_failures: None,
+            deadline: None,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    fn wait_for(path: std::path::PathBuf) {
+        let end = Instant::now() + Duration::from_secs(60);
+        while !path.exists() {
+            assert!(Instant::now() < end, "{} never appeared", path.display());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    const MANIFEST: &str = "id,command,retries\n\
+        f,false,1\n\
+        w,\"sh -c 'touch started; sleep 30'\",\n\
+        q,true,\n";
+
+    #[test]
+    fn two_signals_settle_every_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("started");
+        let r = run_with(dir.path(), MANIFEST, settings(1), move |tx| {
+            wait_for(marker);
+            tx.send(SignalEvent).unwrap();
+            std::thread::sleep(Duration::from_millis(50)); // two signals, not one merged
+            tx.send(SignalEvent).unwrap();
+        });
+        assert_eq!(r.stop, Some(StopReason::Interrupted));
+        assert!(r.terminating);
+        let statuses: Vec<Status> = r.results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Failed, Status::Cancelled, Status::NotStarted]
+        );
+        assert_eq!(r.results.job(0).attempts, 1);
+        assert!(r
+            .results
+            .job(0)
+            .error
+            .as_deref()
+            .unwrap()
+            .ends_with("(retry not attempted: the run was stopped)"));
+        assert!(r.internal_errors.is_empty());
+    }
+
+    #[test]
+    fn one_signal_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("started");
+        let manifest = MANIFEST.replace("sleep 30", "sleep 0.2");
+        let r = run_with(dir.path(), &manifest, settings(1), move |tx| {
+            wait_for(marker);
+            tx.send(SignalEvent).unwrap();
+        });
+        assert_eq!(r.stop, Some(StopReason::Interrupted));
+        assert!(!r.terminating);
+        let statuses: Vec<Status> = r.results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Failed, Status::Succeeded, Status::NotStarted]
+        );
+    }
+
+    #[test]
+    fn deadline_and_halt_terminate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings(2);
+        s.deadline = Some(Instant::now() + Duration::from_secs(2));
+        let r = run_with(dir.path(), MANIFEST, s, |_| {});
+        assert_eq!(r.stop, Some(StopReason::Deadline));
+        assert_eq!(r.results.job(1).status, Status::Cancelled);
+
+        let mut s = settings(2);
+        s.max_failures = Some(1);
+        let manifest = "id,command\nw,\"sh -c 'touch started; sleep 30'\"\nf,\"sh -c 'while [ ! -e started ]; do sleep 0.01; done; exit 1'\"\nq,true\n";
+        let r = run_with(dir.path(), manifest, s, |_| {});
+        assert_eq!(r.stop, Some(StopReason::Halted));
+        let statuses: Vec<Status> = r.results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Cancelled, Status::Failed, Status::NotStarted]
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The engine: the dispatcher, its workers, the job table and the thread pool. It tells the
+//! world what happens only through events.
+
+pub(crate) mod dispatcher;
+pub mod pool;
+pub(crate) mod schedule;

@@ -1,0 +1,3 @@
+//! The compact store of a manifest's jobs.
+
+pub mod jobs;

@@ -1,0 +1,4 @@
+//! The bottom layer: helpers that import nothing of the crate.
+
+pub(crate) mod par;
+pub(crate) mod sys;
