@@ -21,8 +21,9 @@ pub mod run;
 pub mod store;
 pub mod util;
 
-pub use app::{load_plan, prepare_process, run, Finished};
-pub use cli::Config;
+pub use app::load::load_plan;
+pub use app::{prepare_process, run, Finished};
+pub use model::config::Config;
 pub use model::error::Error;
 pub use model::exit::Exit;
 pub use output::console::{print_error, write_stdout, LogWriter};

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use batchrun::cli::{Action, Cli};
-use batchrun::{Error, Exit};
+use batchrun::cli::Cli;
+use batchrun::model::config::Action;
+use batchrun::Error;
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
             Err(e) => {
                 let e = Error::Internal(format!("cannot write to stdout: {e}"));
                 batchrun::print_error(&e);
-                ExitCode::from(Exit::for_error(&e).code())
+                ExitCode::from(e.exit().code())
             }
         };
     }
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         Err(e) => {
             init_logging(0, false);
             batchrun::print_error(&e);
-            return ExitCode::from(Exit::for_error(&e).code());
+            return ExitCode::from(e.exit().code());
         }
     };
     let quiet = matches!(&config.action, Action::Run(r) if r.quiet);
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
         if let Err(e) = std::env::set_current_dir(dir) {
             let e = Error::Usage(format!("-C {}: {e}", dir.display()));
             batchrun::print_error(&e);
-            return ExitCode::from(Exit::for_error(&e).code());
+            return ExitCode::from(e.exit().code());
         }
     }
     // Before any thread starts: every job inherits BATCHRUN_SHARD.
@@ -70,7 +71,7 @@ fn main() -> ExitCode {
             Err(e) => {
                 let e = Error::Internal(format!("cannot install the signal handler: {e}"));
                 batchrun::print_error(&e);
-                return ExitCode::from(Exit::for_error(&e).code());
+                return ExitCode::from(e.exit().code());
             }
         },
         _ => batchrun::SignalSource::manual().0,
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
         Ok(f) => ExitCode::from(f.exit.code()),
         Err(e) => {
             batchrun::print_error(&e);
-            ExitCode::from(Exit::for_error(&e).code())
+            ExitCode::from(e.exit().code())
         }
     }
 }

@@ -2,7 +2,7 @@
 `batchrun merge`: one report and one exit code from the JSON reports of `run --shard K/N`.
 
 The manifest is read again (the path the reports name, or `--manifest`), its SHA-256 checked
-against the reports', and the partition recomputed ([`crate::model::shard::assign`]), so merge knows
+against the reports', and the partition recomputed ([`crate::plan::shard::assign`]), so merge knows
 which shard every job belongs to. Inconsistent inputs are a usage error (exit 2) naming each
 file, and nothing is written. A shard without a report leaves its jobs `not_started`. The
 merged jobs become the crate's own [`JobResult`]s, so the same renderers as `run` write the
@@ -18,13 +18,15 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::cli::{Config, MergeConfig};
+use crate::model::config::{Config, MergeConfig};
 use crate::model::error::Error;
 use crate::model::exit::{Exit, StopReason};
-use crate::model::outcome::{Attempt, AttemptEnd, JobResult, KillReason, Status, Usage};
+use crate::model::outcome::{Attempt, AttemptEnd, JobResult, KillReason, Status};
+use crate::util::sys::Usage;
 use crate::plan::Plan;
 use crate::output::report::{self, RunSummary};
 use crate::model::shard::{self, Shard};
+use crate::plan::shard::assign;
 use crate::app::Finished;
 use crate::output::console;
 
@@ -225,7 +227,7 @@ impl<'p> Merged<'p> {
         let count = expected.count;
         Merged {
             plan,
-            shards: shard::assign(plan, count),
+            shards: assign(plan, count),
             index: plan.jobs.ids().enumerate().map(|(i, id)| (id, i)).collect(),
             expected,
             results: vec![None; plan.jobs.len()],
@@ -397,7 +399,7 @@ fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
         shard: None,
         ..config.clone()
     };
-    let plan = crate::load_plan(&full).map_err(|e| match e {
+    let plan = crate::app::load::load_plan(&full).map_err(|e| match e {
         Error::ReadManifest { path, source } if from_report => Error::Usage(format!(
             "cannot read manifest {path} (named in {}, relative to the directory the shard ran              in): {source}; give its path with --manifest",
             first.display()
@@ -539,7 +541,7 @@ fn stop_reason(internal: bool, interrupted: bool, deadline: bool) -> Option<Stop
 /// same decision.
 fn write_and_print(
     mut summary: RunSummary,
-    reports: &[(PathBuf, report::ReportFormat)],
+    reports: &[(PathBuf, crate::model::config::ReportFormat)],
     stop: Option<StopReason>,
     any_failure: bool,
 ) -> Finished {

@@ -3,7 +3,9 @@ What each subcommand does, from a validated [`Config`] to a [`Finished`]: load a
 manifest, `check` and `--dry-run`, one real run from start to end, and `merge`.
 */
 
+pub(crate) mod check;
 pub(crate) mod hook;
+pub(crate) mod load;
 pub(crate) mod merge;
 pub(crate) mod preflight;
 pub(crate) mod resume;
@@ -11,13 +13,13 @@ pub(crate) mod resume;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::cli::{Action, Config, RunConfig};
+use crate::model::config::{Action, Config, ReportFormat, RunConfig};
 use crate::event::Event;
-use crate::manifest;
 use crate::model::error::Error;
 use crate::model::exit::{self, Exit, StopReason};
-use crate::model::{outcome, shard};
-use crate::output::report::{self, ReportFormat};
+use crate::model::outcome;
+use crate::model::shard::Shard;
+use crate::output::report;
 use crate::output::{console, joblog};
 use crate::plan::Plan;
 use crate::process::cancel::{CancelToken, SignalSource};
@@ -29,51 +31,7 @@ use crate::util::sys;
 /// Prepares the process for `config` before any thread starts: with `--shard`, exports
 /// `BATCHRUN_SHARD` for every job (and without, removes an inherited one).
 pub fn prepare_process(config: &Config) {
-    shard::export_env(config.shard);
-}
-
-/// Reads and validates the manifest named in `config`, returning the plan or every problem.
-/// With `--shard`, the whole manifest is validated, then the plan keeps only the shard's jobs.
-pub fn load_plan(config: &Config) -> Result<Plan, Error> {
-    let bytes = manifest::read_source(&config.manifest).map_err(|source| Error::ReadManifest {
-        path: config.manifest.clone(),
-        source,
-    })?;
-    let sha256 = shard::sha256_hex(&bytes);
-    let mut plan = validate(config, bytes)?;
-    plan.manifest_sha256 = sha256;
-    Ok(match config.shard {
-        Some(s) => shard::select(plan, s),
-        None => plan,
-    })
-}
-
-/// Parses and checks the manifest's bytes into the plan of every job.
-fn validate(config: &Config, bytes: Vec<u8>) -> Result<Plan, Error> {
-    let name = manifest::display_name(&config.manifest);
-    let tsv = Path::new(&config.manifest)
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
-    let invalid = |problems| Error::Invalid {
-        manifest: name.clone(),
-        problems,
-    };
-    // Cross-row checks run on the valid rows even when others have problems, so one pass
-    // reports everything.
-    let (m, mut problems) = manifest::parse_all(&name, bytes, tsv, &config.manifest_options);
-    // Logged, so `-q` keeps a cron run that succeeds silent.
-    for w in &m.warnings {
-        log::warn!("{w}");
-    }
-    match Plan::new(m, &config.limits) {
-        Ok(plan) if problems.is_empty() => Ok(plan),
-        Ok(_) => Err(invalid(problems)),
-        Err(more) => {
-            problems.extend(more);
-            problems.sort_by_key(|p| p.line.unwrap_or(u64::MAX));
-            Err(invalid(problems))
-        }
-    }
+    export_env(config.shard);
 }
 
 /// What [`run`] did.
@@ -91,11 +49,11 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
     if let Action::Merge(mc) = &config.action {
         return crate::app::merge::merge(config, mc);
     }
-    let plan = load_plan(config)?;
+    let plan = load::load_plan(config)?;
     let rc = match &config.action {
         // (`merge` returned above.)
         Action::Check | Action::Merge(_) => {
-            console::stream_stdout(|w| report::write_plan_table(w, &plan));
+            console::stream_stdout(|w| check::write_plan_table(w, &plan));
             return Ok(Finished {
                 exit: Exit::Success,
                 summary: None,
@@ -104,44 +62,13 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
         Action::Run(rc) => rc,
     };
     if rc.dry_run {
-        dry_run(&plan, rc)?;
+        check::dry_run(&plan, rc)?;
         return Ok(Finished {
             exit: Exit::Success,
             summary: None,
         });
     }
     run_plan(&plan, rc, signals)
-}
-
-/// `--dry-run`: prints the command of every job that would run, in start order; with
-/// `--resume`, says on stderr how many would be resumed.
-fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
-    let joblog = rc.joblog.as_deref().filter(|_| rc.resume);
-    let resumed = crate::app::resume::from_joblog(plan, joblog).map_err(joblog_error)?;
-    let order: Vec<usize> = plan
-        .start_order()
-        .into_iter()
-        .filter(|&i| !resumed[i])
-        .collect();
-    console::stream_stdout(|w| {
-        report::write_in_order(w, &order, |i, text| {
-            text.push_str(&plan.jobs.get(i).command.display());
-            text.push('\n');
-        })
-    });
-    if let Some(path) = joblog {
-        let n = resumed.iter().filter(|&&r| r).count();
-        console::would_be_resumed(n, resumed.len(), path);
-    }
-    Ok(())
-}
-
-fn joblog_error(e: joblog::JoblogError) -> Error {
-    Error::Output {
-        what: "joblog",
-        path: e.path,
-        source: e.source,
-    }
 }
 
 /// What a run writes besides job output, opened and checked before any job starts.
@@ -188,17 +115,13 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
         })?;
     }
     let resumed = crate::app::resume::from_joblog(plan, rc.joblog.as_deref().filter(|_| rc.resume))
-        .map_err(joblog_error)?;
+        .map_err(Error::from)?;
     let joblog = rc
         .joblog
         .as_deref()
         .map(joblog::Joblog::open)
         .transpose()
-        .map_err(|e| Error::Output {
-            what: "joblog",
-            path: e.path,
-            source: e.source,
-        })?;
+        .map_err(Error::from)?;
     let tmp = preflight::private_tempdir()
         .map_err(|e| Error::Internal(format!("cannot create a temporary directory: {e}")))?;
     let paths = match &rc.output_dir {
@@ -337,4 +260,13 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         exit,
         summary: Some(summary),
     })
+}
+
+/// Makes every job of this process see `BATCHRUN_SHARD=K/N`: call before any thread starts
+/// (children inherit the environment).
+pub fn export_env(shard: Option<Shard>) {
+    match shard {
+        Some(s) => std::env::set_var("BATCHRUN_SHARD", s.to_string()),
+        None => std::env::remove_var("BATCHRUN_SHARD"),
+    }
 }

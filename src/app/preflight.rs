@@ -23,7 +23,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::cli::RunConfig;
+use crate::model::config::RunConfig;
 use crate::model::error::Error;
 use crate::model::outcome::{Attempt, AttemptEnd};
 use crate::plan::Plan;

@@ -74,7 +74,7 @@ fn run_dependents_too(plan: &Plan, resumed: &mut [bool]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{parse, ManifestOptions};
+    use {crate::manifest::parse, crate::model::config::ManifestOptions};
 
     fn plan(text: &str) -> Plan {
         let m = parse("m.csv", text.as_bytes(), false, &ManifestOptions::default()).unwrap();

@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::output::console::OutputMode;
+use crate::model::config::OutputMode;
 use crate::model::error::Error;
-use crate::manifest::{duration, parse_duration, BadDuration, InputFormat, ManifestOptions};
-use crate::output::report::ReportFormat;
-use crate::model::shard::Shard;
+use crate::model::config::{InputFormat, ManifestOptions};
+use crate::util::duration::{duration, parse_duration, BadDuration};
+use crate::model::config::ReportFormat;
+use crate::model::config::{Action, Config, MergeConfig, RunConfig};
 
 /// Raw flags, as clap parses them.
 #[derive(Debug, Parser)]
@@ -262,90 +263,6 @@ pub struct RunArgs {
     pub slow: Option<String>,
 }
 
-/// Validated settings for `check` and `run`.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `-C DIR`.
-    pub dir: Option<PathBuf>,
-    /// `-v` count.
-    pub verbose: u8,
-    /// The manifest path as given (`-` is stdin).
-    pub manifest: String,
-    /// How rows become jobs.
-    pub manifest_options: ManifestOptions,
-    /// `--limit GROUP=N`.
-    pub limits: Vec<(String, usize)>,
-    /// `--shard`: run (or check) only this shard's jobs.
-    pub shard: Option<Shard>,
-    /// What to do.
-    pub action: Action,
-}
-
-/// `check`, `run` or `merge`.
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // built once per process; boxing buys nothing
-pub enum Action {
-    /// Validate and print the plan.
-    Check,
-    /// Run (or, with `dry_run`, print the commands).
-    Run(RunConfig),
-    /// Merge shard reports.
-    Merge(MergeConfig),
-}
-
-/// Validated `merge` settings. The manifest is [`Config::manifest`]; empty means the one the
-/// reports name.
-#[derive(Debug, Clone)]
-pub struct MergeConfig {
-    /// The shard reports to read.
-    pub inputs: Vec<PathBuf>,
-    /// Report files to write and their formats.
-    pub reports: Vec<(PathBuf, ReportFormat)>,
-}
-
-/// Validated `run` settings.
-#[derive(Debug, Clone)]
-pub struct RunConfig {
-    /// Worker threads.
-    pub workers: usize,
-    /// First retry delay.
-    pub retry_delay: Duration,
-    /// Stop after this many failures.
-    pub max_failures: Option<usize>,
-    /// When the run must end.
-    pub deadline: Option<SystemTime>,
-    /// SIGTERM → SIGKILL delay.
-    pub grace: Duration,
-    /// Report files and their formats.
-    pub reports: Vec<(PathBuf, ReportFormat)>,
-    /// The joblog.
-    pub joblog: Option<PathBuf>,
-    /// Skip jobs that succeeded per the joblog.
-    pub resume: bool,
-    /// How job output is shown.
-    pub output: OutputMode,
-    /// Where to keep job output.
-    pub output_dir: Option<PathBuf>,
-    /// The lock file.
-    pub lock: Option<PathBuf>,
-    /// Show a progress bar.
-    pub progress: bool,
-    /// `-q`.
-    pub quiet: bool,
-    /// `--dry-run`.
-    pub dry_run: bool,
-    /// `--keep-order`.
-    pub keep_order: bool,
-    /// `--on-finish`: the shell command run after the reports.
-    pub on_finish: Option<String>,
-    /// `--on-finish-timeout`.
-    pub on_finish_timeout: Duration,
-    /// `--heartbeat`, when stderr is not a terminal (`None` otherwise).
-    pub heartbeat: Option<Duration>,
-    /// `--slow`.
-    pub slow: Option<Duration>,
-}
-
 /// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
 /// RFC 3339 timestamp (which must be in the future).
 pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
@@ -363,7 +280,7 @@ pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
             ));
         }
         if t.duration_since(now)
-            .is_ok_and(|d| d > crate::manifest::MAX_DURATION)
+            .is_ok_and(|d| d > crate::util::duration::MAX_DURATION)
         {
             return Err(format!(
                 "--deadline {s} is more than 10 years away (expected at most 10y from now)"

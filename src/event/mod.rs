@@ -7,7 +7,7 @@ alone turns each into what the user sees.
 use std::time::Duration;
 
 use crate::output::console::Captured;
-use crate::manifest::JobSpec;
+use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, JobResult, Status};
 use crate::output::report::RunSummary;
 
@@ -113,6 +113,6 @@ pub enum Event<'a> {
     /// These reports were written (after the summary; none: nothing is said).
     ReportsWritten {
         /// Their paths and formats.
-        reports: &'a [(std::path::PathBuf, crate::output::report::ReportFormat)],
+        reports: &'a [(std::path::PathBuf, crate::model::config::ReportFormat)],
     },
 }

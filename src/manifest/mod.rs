@@ -17,159 +17,23 @@ pub(crate) mod template;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::store::jobs::{Jobs, RowRef, RowTable, Strings};
 use crate::util::par::Par;
 use self::template::{Piece, Vars};
+use crate::model::config::{InputFormat, ManifestOptions};
+use crate::model::job::{CommandLine, JobSpec};
+use crate::model::problem::Problem;
+use crate::util::duration::{parse_bool, parse_duration};
 
 /// Longest id accepted.
 pub const MAX_ID_LEN: usize = 200;
 
-/// Longest duration accepted anywhere (a `timeout` column, `--timeout`, `--grace`,
-/// `--retry-delay`, `--deadline`): 10 years (`10y`, 315,576,000 seconds).
-pub const MAX_DURATION: Duration = Duration::from_secs(315_576_000);
-
 /// Largest manifest read, from a file or standard input: 256 MiB.
 pub const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
-
-/// One problem found while validating: where it is and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The manifest's name as given on the command line (`-` is shown as `<stdin>`), or the
-    /// option the problem is in.
-    pub origin: String,
-    /// 1-based line in the manifest, when the problem is in a row.
-    pub line: Option<u64>,
-    /// The column the problem is in, when there is one.
-    pub column: Option<String>,
-    /// What is wrong, then what was expected in parentheses.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.origin)?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if let Some(col) = &self.column {
-            write!(f, ": column '{col}'")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// How a job's command is run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandLine {
-    /// Split into words with POSIX shell quoting and executed directly.
-    Direct(Vec<String>),
-    /// Given whole to `/bin/sh -c`.
-    Shell(String),
-}
-
-impl CommandLine {
-    /// The command as a person would type it (direct commands re-quoted).
-    pub fn display(&self) -> String {
-        match self {
-            CommandLine::Direct(words) => shell_words::join(words),
-            CommandLine::Shell(s) => s.clone(),
-        }
-    }
-
-    /// Writes [`CommandLine::display`] to `w` without building it whole.
-    pub fn write_display(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        match self {
-            CommandLine::Direct(words) => {
-                for (k, word) in words.iter().enumerate() {
-                    if k > 0 {
-                        w.write_all(b" ")?;
-                    }
-                    w.write_all(shell_words::quote(word).as_bytes())?;
-                }
-                Ok(())
-            }
-            CommandLine::Shell(s) => w.write_all(s.as_bytes()),
-        }
-    }
-
-    /// Whether it is empty (no word, or only blanks for the shell).
-    fn is_empty(&self) -> bool {
-        match self {
-            CommandLine::Direct(words) => words.is_empty(),
-            CommandLine::Shell(s) => s.trim().is_empty(),
-        }
-    }
-
-    /// Whether an argument (or the shell string) holds a NUL byte.
-    fn has_nul(&self) -> bool {
-        match self {
-            CommandLine::Direct(words) => words.iter().any(|w| w.contains('\0')),
-            CommandLine::Shell(s) => s.contains('\0'),
-        }
-    }
-}
-
-/// One fully resolved job: placeholders substituted, defaults applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobSpec {
-    /// Position among the data rows, 0-based; the manifest order.
-    pub index: usize,
-    /// Line the row starts on, 1-based (with `--null`, the item's number).
-    pub line: u64,
-    /// The unique job name.
-    pub id: String,
-    /// What to run.
-    pub command: CommandLine,
-    /// Time limit for one attempt.
-    pub timeout: Option<Duration>,
-    /// Extra attempts after a failure or timeout.
-    pub retries: u32,
-    /// Ids that must succeed first (checked in [`crate::plan`]).
-    pub after: Vec<String>,
-    /// Concurrency group.
-    pub group: Option<String>,
-    /// Working directory.
-    pub cwd: Option<PathBuf>,
-    /// Extra environment.
-    pub env: Vec<(String, String)>,
-}
-
-/// How the input is laid out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum InputFormat {
-    /// CSV (or TSV) with a header row.
-    #[default]
-    Table,
-    /// `--lines`: one item per line, no header; blank lines are skipped.
-    Lines,
-    /// `--null`: items separated by NUL bytes; empty (or blank) items are skipped.
-    Null,
-}
-
-/// Settings from the command line that shape how rows become jobs.
-#[derive(Debug, Clone, Default)]
-pub struct ManifestOptions {
-    /// `--command`: one command template for every row.
-    pub command_template: Option<String>,
-    /// `--timeout`: the time limit of rows with an empty `timeout`.
-    pub default_timeout: Option<Duration>,
-    /// `--retries`: the retries of rows with an empty `retries`.
-    pub default_retries: u32,
-    /// `--lines` / `--null`: a plain list instead of a table.
-    pub input: InputFormat,
-    /// `--shell`: rows with an empty (or no) `shell` column run through `/bin/sh -c`.
-    pub shell: bool,
-    /// `--id`: a template that builds each job's id from its row.
-    pub id_template: Option<String>,
-    /// `--vars-only`: every column is a variable, none is a setting.
-    pub vars_only: bool,
-}
 
 /// A parsed manifest.
 #[derive(Debug, Clone)]
@@ -206,75 +70,6 @@ pub const NO_GROUP: u32 = u32::MAX;
 
 /// The message of an empty command.
 const EMPTY_COMMAND: &str = "empty command (expected a command line)";
-
-/// Why a text is not an accepted duration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadDuration {
-    /// Not a duration at all.
-    NotADuration,
-    /// Zero.
-    Zero,
-    /// Above [`MAX_DURATION`] (or too large to represent).
-    TooLong,
-}
-
-impl BadDuration {
-    /// The message for `s`: what is wrong, then what was expected.
-    pub fn message(self, s: &str) -> String {
-        match self {
-            BadDuration::NotADuration => format!(
-                "'{s}' is not a duration (expected a duration such as 250ms, 30s, 5m or 1h30m)"
-            ),
-            BadDuration::Zero => {
-                format!("'{s}' is zero (expected a duration such as 250ms, 30s, 5m or 1h30m)")
-            }
-            BadDuration::TooLong => {
-                format!("'{s}' is too long (expected at most 10y, 315576000 seconds)")
-            }
-        }
-    }
-}
-
-/// Reads a duration: `250ms`, `30s`, `5m`, `1h30m`, or a bare number of seconds (`5`, `0.5`).
-/// It must be more than zero and at most [`MAX_DURATION`].
-pub fn duration(s: &str) -> Result<Duration, BadDuration> {
-    let t = s.trim();
-    let bare = t.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && t.chars().filter(|&c| c == '.').count() <= 1
-        && t.chars().any(|c| c.is_ascii_digit());
-    let d = if bare {
-        let secs: f64 = t.parse().map_err(|_| BadDuration::NotADuration)?;
-        Duration::try_from_secs_f64(secs).map_err(|_| BadDuration::TooLong)?
-    } else {
-        humantime::parse_duration(t).map_err(|e| match e {
-            humantime::DurationError::NumberOverflow => BadDuration::TooLong,
-            _ => BadDuration::NotADuration,
-        })?
-    };
-    if d > MAX_DURATION {
-        Err(BadDuration::TooLong)
-    } else if d.is_zero() {
-        Err(BadDuration::Zero)
-    } else {
-        Ok(d)
-    }
-}
-
-/// [`duration`], with the message of what is wrong.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    duration(s).map_err(|b| b.message(s))
-}
-
-/// Parses `true/false`, `yes/no`, `1/0` (any case); empty is false.
-pub fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "" | "false" | "no" | "0" => Ok(false),
-        "true" | "yes" | "1" => Ok(true),
-        _ => Err(format!(
-            "'{s}' is not a boolean (expected true/false, yes/no, 1/0 or empty)"
-        )),
-    }
-}
 
 /// Why an id is ill-formed, if it is.
 pub fn check_id(id: &str) -> Result<(), String> {
@@ -751,7 +546,7 @@ fn check_row(l: &Layout, p: &Pending, name: &str, ids: &IdHasher) -> Checked {
         id: IdText::of(id, l, &fields),
         problems: problems.list,
         job: job.map(|j| Built {
-            widths: crate::output::report::plan_widths(&j),
+            widths: crate::model::job::plan_widths(&j),
             retries: j.retries,
             group: j.group,
         }),
@@ -1250,7 +1045,7 @@ impl Rows {
             index: narrow(index as u64),
             retries: built.retries,
         };
-        self.table_widths = crate::output::report::widest(self.table_widths, built.widths);
+        self.table_widths = crate::model::job::widest(self.table_widths, built.widths);
         self.table.push(r, &id);
         if let Some((after, c)) = self.after.as_mut().zip(l.cols.after) {
             // Valid UTF-8: the row was read.
@@ -1708,6 +1503,7 @@ fn record_start(bytes: &[u8], mut p: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse_ok(text: &str) -> Manifest {
         parse("m.csv", text.as_bytes(), false, &ManifestOptions::default())
@@ -2072,27 +1868,7 @@ mod tests {
     }
 
     #[test]
-    fn bare_and_absurd_durations() {
-        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_duration(" 0.5 ").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("10y").unwrap(), MAX_DURATION);
-        assert_eq!(duration("0"), Err(BadDuration::Zero));
-        assert_eq!(duration("."), Err(BadDuration::NotADuration));
-        assert_eq!(duration("-1"), Err(BadDuration::NotADuration));
-        assert_eq!(duration("1e3"), Err(BadDuration::NotADuration));
-        for absurd in [
-            "300000000000y",
-            "18446744073709551615",
-            "18446744073709551615s",
-            "1e400",
-            "99999999999999999999999999999999999999",
-            "11y",
-        ] {
-            assert_ne!(duration(absurd), Ok(Duration::ZERO), "{absurd}");
-            assert!(duration(absurd).is_err(), "{absurd}");
-        }
-        assert_eq!(duration("300000000000y"), Err(BadDuration::TooLong));
-        assert_eq!(duration("18446744073709551615"), Err(BadDuration::TooLong));
+    fn absurd_durations_are_problems() {
         let p =
             problems("id,command,timeout\na,true,300000000000y\nb,true,18446744073709551615s\n");
         assert_eq!(p.len(), 2, "{p:?}");

@@ -1,11 +1,12 @@
 /*!
 batchrun's own errors, one variant per way a run can fail before or around the jobs. Each
-carries its context; [`crate::model::exit::Exit::for_error`] maps each to its exit code.
+carries its context; [`Error::exit`] gives the exit code of each.
 */
 
 use std::path::PathBuf;
 
-use crate::manifest::Problem;
+use crate::model::exit::Exit;
+use crate::model::problem::Problem;
 
 /// Why batchrun could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +15,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// The manifest (or an option that shapes it) has problems; each is listed (exit 2).
-    #[error("{} in {manifest}; nothing was run", crate::model::outcome::plural(problems.len(), "problem"))]
+    #[error("{} in {manifest}; nothing was run", crate::util::text::plural(problems.len(), "problem"))]
     Invalid {
         /// The manifest's display name.
         manifest: String,
@@ -52,4 +53,37 @@ pub enum Error {
     /// Anything else of batchrun's own (exit 3).
     #[error("{0}")]
     Internal(String),
+}
+
+impl Error {
+    /// The exit code batchrun ends with after this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Usage(_) | Error::Invalid { .. } | Error::ReadManifest { .. } => Exit::Usage,
+            Error::Locked { .. } => Exit::Locked,
+            Error::Output { .. } | Error::Internal(_) => Exit::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_exit_code() {
+        assert_eq!(Error::Usage("x".into()).exit(), Exit::Usage);
+        assert_eq!(
+            Error::Locked {
+                path: "l".into(),
+                holder: String::new()
+            }
+            .exit(),
+            Exit::Locked
+        );
+        assert_eq!(
+            Error::Internal("x".into()).exit(),
+            Exit::Internal
+        );
+    }
 }

@@ -7,7 +7,6 @@ line and the process exit code all come from it. A report that cannot be written
 decision (to [`Exit::Internal`]) before anything is renamed into place, so they still agree.
 */
 
-use crate::model::error::Error;
 use crate::model::outcome::RunOutcome;
 
 /// An exit code of batchrun's.
@@ -40,15 +39,6 @@ impl Exit {
             Exit::Locked => 75,
             Exit::Deadline => 124,
             Exit::Interrupted => 130,
-        }
-    }
-
-    /// The exit code for an error that ended batchrun before or around the run.
-    pub fn for_error(e: &Error) -> Exit {
-        match e {
-            Error::Usage(_) | Error::Invalid { .. } | Error::ReadManifest { .. } => Exit::Usage,
-            Error::Locked { .. } => Exit::Locked,
-            Error::Output { .. } | Error::Internal(_) => Exit::Internal,
         }
     }
 }
@@ -151,17 +141,5 @@ mod tests {
         for (e, c) in all {
             assert_eq!(e.code(), c);
         }
-        assert_eq!(Exit::for_error(&Error::Usage("x".into())), Exit::Usage);
-        assert_eq!(
-            Exit::for_error(&Error::Locked {
-                path: "l".into(),
-                holder: String::new()
-            }),
-            Exit::Locked
-        );
-        assert_eq!(
-            Exit::for_error(&Error::Internal("x".into())),
-            Exit::Internal
-        );
     }
 }

@@ -5,3 +5,6 @@ pub mod exit;
 pub mod outcome;
 pub mod results;
 pub mod shard;
+pub mod config;
+pub mod job;
+pub mod problem;

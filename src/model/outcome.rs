@@ -6,6 +6,8 @@ run's [`RunOutcome`]. Plain values; only [`crate::output::report`] turns them in
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use crate::util::sys::Usage;
+use crate::util::text::plural;
 
 /// A job's final status (SPEC §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -75,15 +77,6 @@ impl Status {
     }
 }
 
-/// `1 job`, `2 jobs`, `2 processes`: a count and a noun, in the plural unless the count is 1.
-pub fn plural(n: usize, word: &str) -> String {
-    match (n, word.ends_with('s')) {
-        (1, _) => format!("{n} {word}"),
-        (_, true) => format!("{n} {word}es"),
-        (_, false) => format!("{n} {word}s"),
-    }
-}
-
 /// Why batchrun terminated a running job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KillReason {
@@ -113,25 +106,6 @@ pub enum AttemptEnd {
         /// Set when batchrun terminated it.
         killed: Option<KillReason>,
     },
-}
-
-/// What an attempt's process tree cost, from the `rusage` that `wait4` returns when batchrun
-/// reaps the job's main process: that process and every descendant it waited for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Peak resident set size of the largest single process, in KiB.
-    pub max_rss_kib: u64,
-    /// CPU time in user mode.
-    pub user: Duration,
-    /// CPU time in kernel mode.
-    pub system: Duration,
-}
-
-impl Usage {
-    /// User plus system CPU time.
-    pub fn cpu(&self) -> Duration {
-        self.user + self.system
-    }
 }
 
 /// One attempt at a job.

@@ -11,7 +11,9 @@ stopped with a million jobs not started holds one "not started: …" text).
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status, Usage};
+use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
+
+use crate::util::sys::Usage;
 
 /// Every job's result, by job index.
 #[derive(Debug, Clone, Default)]

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{CommandLine, JobSpec};
+use crate::model::error::Error;
+use crate::model::job::{CommandLine, JobSpec};
 use crate::model::outcome::{JobResult, Status};
 
 /// The joblog's header line.
@@ -33,6 +34,16 @@ pub struct JoblogError {
     /// What went wrong.
     #[source]
     pub source: std::io::Error,
+}
+
+impl From<JoblogError> for Error {
+    fn from(e: JoblogError) -> Error {
+        Error::Output {
+            what: "joblog",
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 /// The stable hash of what a job does.
@@ -121,7 +132,7 @@ impl Joblog {
             r.attempts.to_string(),
             opt(exit_code.map(i64::from)),
             opt(signal.map(i64::from)),
-            last.map(|a| crate::output::report::rfc3339(a.started_at))
+            last.map(|a| crate::util::text::rfc3339(a.started_at))
                 .unwrap_or_default(),
             opt(last.map(|a| a.duration.as_millis() as i64)),
             command_hash(job),
@@ -210,7 +221,8 @@ pub fn read_history(path: &Path) -> Result<History, JoblogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{parse, ManifestOptions};
+    use crate::manifest::parse;
+    use crate::model::config::ManifestOptions;
 
     fn job(text: &str) -> JobSpec {
         parse("m.csv", text.as_bytes(), false, &ManifestOptions::default())

@@ -5,13 +5,15 @@ follow. Everything here is O(jobs + edges).
 */
 
 pub(crate) mod adjacency;
+pub(crate) mod shard;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use crate::plan::adjacency::Adjacency;
 use crate::store::jobs::Jobs;
-use crate::manifest::{Manifest, Problem, NO_GROUP};
+use crate::manifest::{Manifest, NO_GROUP};
+use crate::model::problem::Problem;
 
 /// A validated manifest, ready to schedule.
 #[derive(Debug, Clone)]
@@ -376,7 +378,7 @@ fn shortest_cycle(deps: &Adjacency, comp: &[usize], ci: usize, start: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{parse, ManifestOptions};
+    use {crate::manifest::parse, crate::model::config::ManifestOptions};
 
     fn plan(text: &str, limits: &[(String, usize)]) -> Result<Plan, Vec<String>> {
         let m = parse("m.csv", text.as_bytes(), false, &ManifestOptions::default()).unwrap();

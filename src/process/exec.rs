@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub use spawn::Output;
 
 use crate::process::cancel::CancelToken;
-use crate::manifest::{CommandLine, JobSpec};
+use crate::model::job::{CommandLine, JobSpec};
 use crate::model::outcome::{Attempt, AttemptEnd, KillReason};
 use crate::process::status::Board;
 use crate::util::sys::{self, GroupWait};

@@ -22,6 +22,7 @@ use crossbeam_channel::{never, select, Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::model::outcome::Status;
+use crate::util::text::human;
 
 /// At most this many running jobs are named in a one-line status (a heartbeat).
 const LINE_JOBS: usize = 10;
@@ -177,15 +178,6 @@ impl Live {
     /// Stops the monitor.
     pub fn stop(self) {
         self.monitor.stop();
-    }
-}
-
-/// A duration as people read it: `2.4s` under a minute, else `3m 12s`.
-pub fn human(d: Duration) -> String {
-    if d < Duration::from_secs(60) {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
     }
 }
 

@@ -26,7 +26,7 @@ use crate::event::Event;
 use crate::process::exec::{self, ExecRequest};
 use crate::model::exit::StopReason;
 use crate::output::joblog::Joblog;
-use crate::manifest::JobSpec;
+use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
 use crate::run::pool::{Dispatch, Done, WorkerPool};
@@ -744,7 +744,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
     if !lost.is_empty() {
         internal_errors.push(format!(
             "batchrun lost track of {} (internal error)",
-            crate::model::outcome::plural(lost.len(), "job")
+            crate::util::text::plural(lost.len(), "job")
         ));
         StopReason::escalate(&mut stop, StopReason::Internal);
     }
@@ -798,8 +798,9 @@ fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals:
 mod tests {
     use super::*;
     use crate::process::cancel::SignalEvent;
-    use crate::output::console::OutputMode;
-    use crate::manifest::{parse, ManifestOptions};
+    use crate::model::config::OutputMode;
+    use crate::manifest::parse;
+    use crate::model::config::ManifestOptions;
 
     /// Runs `manifest` (jobs run in `dir`) with manual signals; `during` gets the signal sender
     /// and runs on its own thread while the run goes on.

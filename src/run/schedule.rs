@@ -479,7 +479,8 @@ pub fn retry_delay(base: std::time::Duration, attempt: u32, jitter: f64) -> std:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{parse, ManifestOptions};
+    use crate::manifest::parse;
+    use crate::model::config::ManifestOptions;
     use crate::model::outcome::AttemptEnd;
     use std::time::{Duration, SystemTime};
 

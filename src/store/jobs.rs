@@ -12,7 +12,9 @@ Jobs that were not read from a manifest (tests, hand-built plans) are kept whole
 
 use std::sync::Arc;
 
-use crate::manifest::{JobSpec, Reparse};
+use crate::manifest::Reparse;
+
+use crate::model::job::JobSpec;
 
 /// Many strings in one buffer: four bytes per string beside its text, where a `Vec<String>`
 /// takes 24 plus an allocation of its own for each.

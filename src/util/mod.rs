@@ -2,3 +2,5 @@
 
 pub(crate) mod par;
 pub(crate) mod sys;
+pub mod duration;
+pub mod text;

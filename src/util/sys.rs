@@ -10,7 +10,6 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use crate::model::outcome::Usage;
 
 /// Converts a `-1` return into the thread's `errno` as an [`io::Error`].
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
@@ -530,5 +529,24 @@ pub fn environment_is(addresses: &[usize]) -> bool {
             p = p.add(1);
         }
         p.is_null() || (*p).is_null()
+    }
+}
+
+/// What an attempt's process tree cost, from the `rusage` that `wait4` returns when batchrun
+/// reaps the job's main process: that process and every descendant it waited for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Peak resident set size of the largest single process, in KiB.
+    pub max_rss_kib: u64,
+    /// CPU time in user mode.
+    pub user: Duration,
+    /// CPU time in kernel mode.
+    pub system: Duration,
+}
+
+impl Usage {
+    /// User plus system CPU time.
+    pub fn cpu(&self) -> Duration {
+        self.user + self.system
     }
 }

@@ -31,21 +31,12 @@ use parking_lot::Mutex;
 
 use crate::process::cancel::SignalEvent;
 use crate::event::Event;
-use crate::manifest::JobSpec;
+use crate::model::job::JobSpec;
 use crate::output::console::keep_order::{Kept, OrderedOutput};
-use crate::model::outcome::{plural, Attempt};
+use crate::model::outcome::Attempt;
+use crate::util::text::plural;
 use crate::output::report::RunSummary;
-
-/// How job output is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputMode {
-    /// Each job's stdout and stderr printed whole when it ends, never interleaved.
-    Group,
-    /// Like `group`, with every line prefixed `[id] `.
-    Tag,
-    /// Not shown (still kept with `--output-dir`, and stderr tails still reach the summary).
-    None,
-}
+use crate::model::config::OutputMode;
 
 /// How many job outputs may wait for the printer before the dispatcher stops starting jobs.
 pub const OUTPUT_BACKLOG: usize = 64;

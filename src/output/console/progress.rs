@@ -7,7 +7,7 @@ says where the reports were written.
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::output::report::ReportFormat;
+use crate::model::config::ReportFormat;
 
 /// No ETA before this many jobs have finished: the rate of the first one or two says little.
 pub const ETA_MIN_DONE: u64 = 3;

@@ -4,7 +4,6 @@ Markdown and JUnit XML. Files are written atomically (a temporary file in the sa
 then a rename), also when the run was interrupted.
 */
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -14,39 +13,18 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::store::jobs::Jobs;
-use crate::manifest::{CommandLine, JobSpec};
-use crate::model::outcome::{plural, JobResult, RunOutcome, Status, Usage};
-use crate::plan::Plan;
+use crate::model::outcome::{JobResult, RunOutcome, Status};
+use crate::util::text::plural;
+use crate::util::sys::Usage;
 use crate::model::results::Results;
 use crate::model::shard::Shard;
+use crate::model::config::ReportFormat;
+use crate::util::text::{kib, rfc3339};
 
 /// How many bytes of a failed job's stderr are kept at most.
 const TAIL_BYTES: u64 = 4096;
 /// How many lines of a failed job's stderr are kept at most.
 const TAIL_LINES: usize = 10;
-
-/// A report file format, chosen by extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
-    /// `.json`
-    Json,
-    /// `.md`
-    Markdown,
-    /// `.xml` (JUnit)
-    Junit,
-}
-
-impl ReportFormat {
-    /// The format for a file name, from its extension.
-    pub fn for_path(path: &Path) -> Option<ReportFormat> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "json" => Some(ReportFormat::Json),
-            "md" | "markdown" => Some(ReportFormat::Markdown),
-            "xml" => Some(ReportFormat::Junit),
-            _ => None,
-        }
-    }
-}
 
 /// Everything a report says about a finished run.
 #[derive(Debug, Clone)]
@@ -89,11 +67,6 @@ impl RunSummary {
         }
         c
     }
-}
-
-/// Formats a time as RFC 3339 UTC with whole seconds: `2026-11-23T02:00:00Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// The last lines of an open file (at most 10 lines, 4 KiB), whatever its position, or `None`
@@ -342,7 +315,7 @@ fn slowest_line(s: &RunSummary) -> Option<String> {
         .into_iter()
         .map(|i| {
             let d = s.results.duration(i).unwrap_or_default();
-            format!("{} {}", s.jobs.id(i), crate::process::status::human(d))
+            format!("{} {}", s.jobs.id(i), crate::util::text::human(d))
         })
         .collect();
     Some(format!("slowest: {}", named.join(", ")))
@@ -470,17 +443,6 @@ fn usage_tables(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
         writeln!(w, "| `{}` | {} |", s.jobs.id(i), kib(u.max_rss_kib))?;
     }
     Ok(())
-}
-
-/// A size in KiB as people read it: `812 KiB`, `61.2 MiB`, `2.0 GiB`.
-fn kib(k: u64) -> String {
-    if k < 1024 {
-        format!("{k} KiB")
-    } else if k < 1024 * 1024 {
-        format!("{:.1} MiB", k as f64 / 1024.0)
-    } else {
-        format!("{:.1} GiB", k as f64 / (1024.0 * 1024.0))
-    }
 }
 
 /// Escapes text for XML attribute values and text.
@@ -720,226 +682,9 @@ pub fn write_report(
     }
 }
 
-/// Jobs whose table lines one thread makes at a time.
-const PIECE: usize = 512;
-
-/// Writes the text that `f` appends for each job of `order` to `w`, in that order. The texts
-/// are made on every core ([`crate::util::par`]), a batch of jobs at a time, so memory stays bounded.
-pub(crate) fn write_in_order(
-    w: &mut dyn Write,
-    order: &[usize],
-    f: impl Fn(usize, &mut String) + Sync,
-) -> std::io::Result<()> {
-    crate::util::par::scope(order.len(), |par| write_batches(par, w, order, f))
-}
-
-/// [`write_in_order`] with the threads started.
-fn write_batches(
-    par: crate::util::par::Par<'_>,
-    w: &mut dyn Write,
-    order: &[usize],
-    f: impl Fn(usize, &mut String) + Sync,
-) -> std::io::Result<()> {
-    const BATCH: usize = 16 * 1024;
-    for batch in order.chunks(BATCH) {
-        let pieces: Vec<&[usize]> = batch.chunks(PIECE).collect();
-        let texts = par.map(&pieces, |piece| {
-            let mut text = String::new();
-            for &i in *piece {
-                f(i, &mut text);
-            }
-            text
-        });
-        for t in texts {
-            w.write_all(t.as_bytes())?;
-        }
-    }
-    Ok(())
-}
-
-/// The longest command shown in the plan table, in characters; a longer one is cut.
-const TABLE_COMMAND: usize = 60;
-
-/// The cells of a job's row in the plan table; long commands are cut to keep the table
-/// readable (`--dry-run` prints them whole).
-fn plan_cells(j: &JobSpec) -> [Cow<'_, str>; 6] {
-    let mut command = j.command.display();
-    if command.chars().count() > TABLE_COMMAND {
-        command = command.chars().take(TABLE_COMMAND - 1).collect::<String>() + "…";
-    }
-    [
-        Cow::Borrowed(j.id.as_str()),
-        Cow::Owned(command),
-        j.timeout
-            .map_or(Cow::Borrowed("-"), |t| Cow::Owned(duration_text(t))),
-        Cow::Owned(j.retries.to_string()),
-        Cow::Borrowed(j.group.as_deref().unwrap_or("-")),
-        if j.after.is_empty() {
-            Cow::Borrowed("-")
-        } else {
-            Cow::Owned(j.after.join(" "))
-        },
-    ]
-}
-
-/// A duration as the plan table shows it (`1m 30s`); the last one is remembered per thread,
-/// as most rows of a manifest share their time limit.
-fn duration_text(t: Duration) -> String {
-    thread_local! {
-        static LAST: std::cell::RefCell<Option<(Duration, String)>> = const { std::cell::RefCell::new(None) };
-    }
-    LAST.with_borrow_mut(|last| match last {
-        Some((d, text)) if *d == t => text.clone(),
-        _ => {
-            let text = humantime::format_duration(t).to_string();
-            *last = Some((t, text.clone()));
-            text
-        }
-    })
-}
-
-/// Appends one line of the plan table to `l`: every cell but the last padded to its column's
-/// width and followed by two spaces, no blank at the end.
-fn table_line<S: AsRef<str>>(cells: &[S], widths: &[usize; 6], l: &mut String) {
-    let start = l.len();
-    for (k, (cell, &wd)) in cells.iter().zip(widths).enumerate() {
-        let cell = cell.as_ref();
-        l.push_str(cell);
-        if k + 1 < cells.len() {
-            let n = if cell.is_ascii() {
-                cell.len()
-            } else {
-                cell.chars().count()
-            };
-            l.extend(std::iter::repeat_n(' ', wd.saturating_sub(n) + 2));
-        }
-    }
-    l.truncate(start + l[start..].trim_end().len());
-    l.push('\n');
-}
-
-/// The width in characters of each of [`plan_cells`], without making them.
-pub(crate) fn plan_widths(j: &JobSpec) -> [usize; 6] {
-    let chars = |s: &str| s.chars().count();
-    let command = match &j.command {
-        CommandLine::Direct(words) => {
-            let quoted: usize = words.iter().map(|w| chars(&shell_words::quote(w))).sum();
-            quoted + words.len().saturating_sub(1)
-        }
-        CommandLine::Shell(s) => chars(s),
-    };
-    let after = match j.after.len() {
-        0 => 1,
-        n => j.after.iter().map(|a| chars(a)).sum::<usize>() + n - 1,
-    };
-    [
-        chars(&j.id),
-        command.min(TABLE_COMMAND),
-        j.timeout
-            .map_or(1, |t| chars(&humantime::format_duration(t).to_string())),
-        j.retries.checked_ilog10().map_or(1, |d| d as usize + 1),
-        j.group.as_deref().map_or(1, chars),
-        after,
-    ]
-}
-
-/// The widest of two sets of column widths.
-pub(crate) fn widest(a: [usize; 6], b: [usize; 6]) -> [usize; 6] {
-    std::array::from_fn(|k| a[k].max(b[k]))
-}
-
-/// Writes the `check` plan table to `w`: the column widths from the plan (measured as the
-/// manifest was read), or a first pass over the rows; then the lines. No row is held once
-/// written.
-pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
-    let order = plan.start_order();
-    let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
-    let measured = plan.table_widths.unwrap_or_else(|| {
-        let pieces: Vec<&[usize]> = order.chunks(PIECE).collect();
-        crate::util::par::scope(order.len(), |par| {
-            par.map(&pieces, |piece| {
-                piece
-                    .iter()
-                    .map(|&i| plan_widths(&plan.jobs.get(i)))
-                    .fold([0; 6], widest)
-            })
-        })
-        .into_iter()
-        .fold([0; 6], widest)
-    });
-    let widths = widest(header.map(str::len), measured);
-    let mut head = String::new();
-    table_line(&header, &widths, &mut head);
-    w.write_all(head.as_bytes())?;
-    write_in_order(w, &order, |i, l| {
-        table_line(&plan_cells(&plan.jobs.get(i)), &widths, l)
-    })?;
-    drop(order);
-    writeln!(
-        w,
-        "\n{} in {}{}; start order shown (manifest order, as far as `after` allows)",
-        plural(plan.jobs.len(), "job"),
-        plan.manifest,
-        plan.shard
-            .map(|s| format!(" (shard {s})"))
-            .unwrap_or_default()
-    )?;
-    let mut members = vec![0usize; plan.groups.len()];
-    for g in (0..plan.jobs.len()).filter_map(|i| plan.group(i)) {
-        members[g] += 1;
-    }
-    for (g, name) in plan.groups.iter().enumerate() {
-        writeln!(
-            w,
-            "group {name}: {}, {}",
-            plural(members[g], "job"),
-            match plan.group_limits[g] {
-                Some(n) => format!("at most {n} at once"),
-                None => "no limit".to_string(),
-            }
-        )?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plan_widths_are_the_cells_widths() {
-        let text = "id,command,timeout,retries,group,after,shell\n\
-            a,echo 'x y' \"é\",90s,12,gé,,\n\
-            b,true,,0,,a,\n\
-            c,echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,1h 2m,,,a b,\n\
-            d,echo $HOME | wc,,,,,true\n";
-        let m =
-            crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default()).unwrap();
-        for j in m.jobs.iter() {
-            let cells = plan_cells(&j).map(|c| c.chars().count());
-            assert_eq!(plan_widths(&j), cells, "{}", j.id);
-        }
-    }
-
-    #[test]
-    fn the_table_is_the_same_with_widths_measured_or_not() {
-        let text = "id,command,timeout\na,echo 'x y',90s\nlonger-id,true,\n";
-        let m =
-            crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default()).unwrap();
-        let measured = Plan::new(m, &[]).unwrap();
-        assert!(measured.table_widths.is_some());
-        let unmeasured = Plan {
-            table_widths: None,
-            ..measured.clone()
-        };
-        let table = |p: &Plan| {
-            let mut out = Vec::new();
-            write_plan_table(&mut out, p).unwrap();
-            String::from_utf8(out).unwrap()
-        };
-        assert_eq!(table(&measured), table(&unmeasured));
-        assert!(table(&measured).starts_with("ID         COMMAND     TIMEOUT  RETRIES  GROUP  AFTER\na          echo 'x y'  1m 30s   0        -      -\n"), "{}", table(&measured));
-    }
 
     /// `n` jobs `j0`, `j1`, … running `true`.
     fn numbered(n: usize) -> Jobs {

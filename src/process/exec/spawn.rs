@@ -26,7 +26,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
-use crate::manifest::{CommandLine, JobSpec};
+use crate::model::job::{CommandLine, JobSpec};
 use crate::util::sys::{self, CStrArray};
 
 /// Where one of a job's output streams goes.

@@ -1,0 +1,227 @@
+//! `check`'s plan table and `--dry-run`'s list of commands, written on every core a bounded
+//! batch at a time.
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::time::Duration;
+
+use crate::model::job::{JobSpec, TABLE_COMMAND};
+use crate::plan::Plan;
+use crate::model::config::RunConfig;
+use crate::model::error::Error;
+use crate::model::job::{plan_widths, widest};
+use crate::output::console;
+use crate::util::text::plural;
+
+/// Jobs whose table lines one thread makes at a time.
+const PIECE: usize = 512;
+
+/// Writes the text that `f` appends for each job of `order` to `w`, in that order. The texts
+/// are made on every core ([`crate::util::par`]), a batch of jobs at a time, so memory stays bounded.
+pub(crate) fn write_in_order(
+    w: &mut dyn Write,
+    order: &[usize],
+    f: impl Fn(usize, &mut String) + Sync,
+) -> std::io::Result<()> {
+    crate::util::par::scope(order.len(), |par| write_batches(par, w, order, f))
+}
+
+/// [`write_in_order`] with the threads started.
+fn write_batches(
+    par: crate::util::par::Par<'_>,
+    w: &mut dyn Write,
+    order: &[usize],
+    f: impl Fn(usize, &mut String) + Sync,
+) -> std::io::Result<()> {
+    const BATCH: usize = 16 * 1024;
+    for batch in order.chunks(BATCH) {
+        let pieces: Vec<&[usize]> = batch.chunks(PIECE).collect();
+        let texts = par.map(&pieces, |piece| {
+            let mut text = String::new();
+            for &i in *piece {
+                f(i, &mut text);
+            }
+            text
+        });
+        for t in texts {
+            w.write_all(t.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// The cells of a job's row in the plan table; long commands are cut to keep the table
+/// readable (`--dry-run` prints them whole).
+fn plan_cells(j: &JobSpec) -> [Cow<'_, str>; 6] {
+    let mut command = j.command.display();
+    if command.chars().count() > TABLE_COMMAND {
+        command = command.chars().take(TABLE_COMMAND - 1).collect::<String>() + "…";
+    }
+    [
+        Cow::Borrowed(j.id.as_str()),
+        Cow::Owned(command),
+        j.timeout
+            .map_or(Cow::Borrowed("-"), |t| Cow::Owned(duration_text(t))),
+        Cow::Owned(j.retries.to_string()),
+        Cow::Borrowed(j.group.as_deref().unwrap_or("-")),
+        if j.after.is_empty() {
+            Cow::Borrowed("-")
+        } else {
+            Cow::Owned(j.after.join(" "))
+        },
+    ]
+}
+
+/// A duration as the plan table shows it (`1m 30s`); the last one is remembered per thread,
+/// as most rows of a manifest share their time limit.
+fn duration_text(t: Duration) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Duration, String)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((d, text)) if *d == t => text.clone(),
+        _ => {
+            let text = humantime::format_duration(t).to_string();
+            *last = Some((t, text.clone()));
+            text
+        }
+    })
+}
+
+/// Appends one line of the plan table to `l`: every cell but the last padded to its column's
+/// width and followed by two spaces, no blank at the end.
+fn table_line<S: AsRef<str>>(cells: &[S], widths: &[usize; 6], l: &mut String) {
+    let start = l.len();
+    for (k, (cell, &wd)) in cells.iter().zip(widths).enumerate() {
+        let cell = cell.as_ref();
+        l.push_str(cell);
+        if k + 1 < cells.len() {
+            let n = if cell.is_ascii() {
+                cell.len()
+            } else {
+                cell.chars().count()
+            };
+            l.extend(std::iter::repeat_n(' ', wd.saturating_sub(n) + 2));
+        }
+    }
+    l.truncate(start + l[start..].trim_end().len());
+    l.push('\n');
+}
+
+/// Writes the `check` plan table to `w`: the column widths from the plan (measured as the
+/// manifest was read), or a first pass over the rows; then the lines. No row is held once
+/// written.
+pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
+    let order = plan.start_order();
+    let header = ["ID", "COMMAND", "TIMEOUT", "RETRIES", "GROUP", "AFTER"];
+    let measured = plan.table_widths.unwrap_or_else(|| {
+        let pieces: Vec<&[usize]> = order.chunks(PIECE).collect();
+        crate::util::par::scope(order.len(), |par| {
+            par.map(&pieces, |piece| {
+                piece
+                    .iter()
+                    .map(|&i| plan_widths(&plan.jobs.get(i)))
+                    .fold([0; 6], widest)
+            })
+        })
+        .into_iter()
+        .fold([0; 6], widest)
+    });
+    let widths = widest(header.map(str::len), measured);
+    let mut head = String::new();
+    table_line(&header, &widths, &mut head);
+    w.write_all(head.as_bytes())?;
+    write_in_order(w, &order, |i, l| {
+        table_line(&plan_cells(&plan.jobs.get(i)), &widths, l)
+    })?;
+    drop(order);
+    writeln!(
+        w,
+        "\n{} in {}{}; start order shown (manifest order, as far as `after` allows)",
+        plural(plan.jobs.len(), "job"),
+        plan.manifest,
+        plan.shard
+            .map(|s| format!(" (shard {s})"))
+            .unwrap_or_default()
+    )?;
+    let mut members = vec![0usize; plan.groups.len()];
+    for g in (0..plan.jobs.len()).filter_map(|i| plan.group(i)) {
+        members[g] += 1;
+    }
+    for (g, name) in plan.groups.iter().enumerate() {
+        writeln!(
+            w,
+            "group {name}: {}, {}",
+            plural(members[g], "job"),
+            match plan.group_limits[g] {
+                Some(n) => format!("at most {n} at once"),
+                None => "no limit".to_string(),
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// `--dry-run`: prints the command of every job that would run, in start order; with
+/// `--resume`, says on stderr how many would be resumed.
+pub(crate) fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
+    let joblog = rc.joblog.as_deref().filter(|_| rc.resume);
+    let resumed = crate::app::resume::from_joblog(plan, joblog).map_err(Error::from)?;
+    let order: Vec<usize> = plan
+        .start_order()
+        .into_iter()
+        .filter(|&i| !resumed[i])
+        .collect();
+    console::stream_stdout(|w| {
+        write_in_order(w, &order, |i, text| {
+            text.push_str(&plan.jobs.get(i).command.display());
+            text.push('\n');
+        })
+    });
+    if let Some(path) = joblog {
+        let n = resumed.iter().filter(|&&r| r).count();
+        console::would_be_resumed(n, resumed.len(), path);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::job::plan_widths;
+
+    #[test]
+    fn plan_widths_are_the_cells_widths() {
+        let text = "id,command,timeout,retries,group,after,shell\n\
+            a,echo 'x y' \"é\",90s,12,gé,,\n\
+            b,true,,0,,a,\n\
+            c,echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,1h 2m,,,a b,\n\
+            d,echo $HOME | wc,,,,,true\n";
+        let m =
+            crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default()).unwrap();
+        for j in m.jobs.iter() {
+            let cells = plan_cells(&j).map(|c| c.chars().count());
+            assert_eq!(plan_widths(&j), cells, "{}", j.id);
+        }
+    }
+
+    #[test]
+    fn the_table_is_the_same_with_widths_measured_or_not() {
+        let text = "id,command,timeout\na,echo 'x y',90s\nlonger-id,true,\n";
+        let m =
+            crate::manifest::parse("m.csv", text.as_bytes(), false, &Default::default()).unwrap();
+        let measured = Plan::new(m, &[]).unwrap();
+        assert!(measured.table_widths.is_some());
+        let unmeasured = Plan {
+            table_widths: None,
+            ..measured.clone()
+        };
+        let table = |p: &Plan| {
+            let mut out = Vec::new();
+            write_plan_table(&mut out, p).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(table(&measured), table(&unmeasured));
+        assert!(table(&measured).starts_with("ID         COMMAND     TIMEOUT  RETRIES  GROUP  AFTER\na          echo 'x y'  1m 30s   0        -      -\n"), "{}", table(&measured));
+    }
+}

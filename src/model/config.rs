@@ -1,0 +1,155 @@
+//! Validated settings: what the command line asked for, with no clap type in them.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::model::shard::Shard;
+
+/// How the input is laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InputFormat {
+    /// CSV (or TSV) with a header row.
+    #[default]
+    Table,
+    /// `--lines`: one item per line, no header; blank lines are skipped.
+    Lines,
+    /// `--null`: items separated by NUL bytes; empty (or blank) items are skipped.
+    Null,
+}
+
+/// Settings from the command line that shape how rows become jobs.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestOptions {
+    /// `--command`: one command template for every row.
+    pub command_template: Option<String>,
+    /// `--timeout`: the time limit of rows with an empty `timeout`.
+    pub default_timeout: Option<Duration>,
+    /// `--retries`: the retries of rows with an empty `retries`.
+    pub default_retries: u32,
+    /// `--lines` / `--null`: a plain list instead of a table.
+    pub input: InputFormat,
+    /// `--shell`: rows with an empty (or no) `shell` column run through `/bin/sh -c`.
+    pub shell: bool,
+    /// `--id`: a template that builds each job's id from its row.
+    pub id_template: Option<String>,
+    /// `--vars-only`: every column is a variable, none is a setting.
+    pub vars_only: bool,
+}
+
+/// A report file format, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// `.json`
+    Json,
+    /// `.md`
+    Markdown,
+    /// `.xml` (JUnit)
+    Junit,
+}
+
+impl ReportFormat {
+    /// The format for a file name, from its extension.
+    pub fn for_path(path: &Path) -> Option<ReportFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "json" => Some(ReportFormat::Json),
+            "md" | "markdown" => Some(ReportFormat::Markdown),
+            "xml" => Some(ReportFormat::Junit),
+            _ => None,
+        }
+    }
+}
+
+/// How job output is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputMode {
+    /// Each job's stdout and stderr printed whole when it ends, never interleaved.
+    Group,
+    /// Like `group`, with every line prefixed `[id] `.
+    Tag,
+    /// Not shown (still kept with `--output-dir`, and stderr tails still reach the summary).
+    None,
+}
+
+/// Validated settings for `check` and `run`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `-C DIR`.
+    pub dir: Option<PathBuf>,
+    /// `-v` count.
+    pub verbose: u8,
+    /// The manifest path as given (`-` is stdin).
+    pub manifest: String,
+    /// How rows become jobs.
+    pub manifest_options: ManifestOptions,
+    /// `--limit GROUP=N`.
+    pub limits: Vec<(String, usize)>,
+    /// `--shard`: run (or check) only this shard's jobs.
+    pub shard: Option<Shard>,
+    /// What to do.
+    pub action: Action,
+}
+
+/// `check`, `run` or `merge`.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per process; boxing buys nothing
+pub enum Action {
+    /// Validate and print the plan.
+    Check,
+    /// Run (or, with `dry_run`, print the commands).
+    Run(RunConfig),
+    /// Merge shard reports.
+    Merge(MergeConfig),
+}
+
+/// Validated `merge` settings. The manifest is [`Config::manifest`]; empty means the one the
+/// reports name.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    /// The shard reports to read.
+    pub inputs: Vec<PathBuf>,
+    /// Report files to write and their formats.
+    pub reports: Vec<(PathBuf, ReportFormat)>,
+}
+
+/// Validated `run` settings.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Worker threads.
+    pub workers: usize,
+    /// First retry delay.
+    pub retry_delay: Duration,
+    /// Stop after this many failures.
+    pub max_failures: Option<usize>,
+    /// When the run must end.
+    pub deadline: Option<SystemTime>,
+    /// SIGTERM → SIGKILL delay.
+    pub grace: Duration,
+    /// Report files and their formats.
+    pub reports: Vec<(PathBuf, ReportFormat)>,
+    /// The joblog.
+    pub joblog: Option<PathBuf>,
+    /// Skip jobs that succeeded per the joblog.
+    pub resume: bool,
+    /// How job output is shown.
+    pub output: OutputMode,
+    /// Where to keep job output.
+    pub output_dir: Option<PathBuf>,
+    /// The lock file.
+    pub lock: Option<PathBuf>,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// `-q`.
+    pub quiet: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--keep-order`.
+    pub keep_order: bool,
+    /// `--on-finish`: the shell command run after the reports.
+    pub on_finish: Option<String>,
+    /// `--on-finish-timeout`.
+    pub on_finish_timeout: Duration,
+    /// `--heartbeat`, when stderr is not a terminal (`None` otherwise).
+    pub heartbeat: Option<Duration>,
+    /// `--slow`.
+    pub slow: Option<Duration>,
+}

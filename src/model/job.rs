@@ -1,0 +1,115 @@
+//! One job as it runs: its command line and settings, resolved from its row.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a job's command is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandLine {
+    /// Split into words with POSIX shell quoting and executed directly.
+    Direct(Vec<String>),
+    /// Given whole to `/bin/sh -c`.
+    Shell(String),
+}
+
+impl CommandLine {
+    /// The command as a person would type it (direct commands re-quoted).
+    pub fn display(&self) -> String {
+        match self {
+            CommandLine::Direct(words) => shell_words::join(words),
+            CommandLine::Shell(s) => s.clone(),
+        }
+    }
+
+    /// Writes [`CommandLine::display`] to `w` without building it whole.
+    pub fn write_display(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            CommandLine::Direct(words) => {
+                for (k, word) in words.iter().enumerate() {
+                    if k > 0 {
+                        w.write_all(b" ")?;
+                    }
+                    w.write_all(shell_words::quote(word).as_bytes())?;
+                }
+                Ok(())
+            }
+            CommandLine::Shell(s) => w.write_all(s.as_bytes()),
+        }
+    }
+
+    /// Whether it is empty (no word, or only blanks for the shell).
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            CommandLine::Direct(words) => words.is_empty(),
+            CommandLine::Shell(s) => s.trim().is_empty(),
+        }
+    }
+
+    /// Whether an argument (or the shell string) holds a NUL byte.
+    pub(crate) fn has_nul(&self) -> bool {
+        match self {
+            CommandLine::Direct(words) => words.iter().any(|w| w.contains('\0')),
+            CommandLine::Shell(s) => s.contains('\0'),
+        }
+    }
+}
+
+/// One fully resolved job: placeholders substituted, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    /// Position among the data rows, 0-based; the manifest order.
+    pub index: usize,
+    /// Line the row starts on, 1-based (with `--null`, the item's number).
+    pub line: u64,
+    /// The unique job name.
+    pub id: String,
+    /// What to run.
+    pub command: CommandLine,
+    /// Time limit for one attempt.
+    pub timeout: Option<Duration>,
+    /// Extra attempts after a failure or timeout.
+    pub retries: u32,
+    /// Ids that must succeed first (checked in [`crate::plan`]).
+    pub after: Vec<String>,
+    /// Concurrency group.
+    pub group: Option<String>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// Longest command shown in a row of the `check` table; longer ones are cut.
+
+/// The longest command shown in the plan table, in characters; a longer one is cut.
+pub(crate) const TABLE_COMMAND: usize = 60;
+
+/// The width in characters of each of [`plan_cells`], without making them.
+pub(crate) fn plan_widths(j: &JobSpec) -> [usize; 6] {
+    let chars = |s: &str| s.chars().count();
+    let command = match &j.command {
+        CommandLine::Direct(words) => {
+            let quoted: usize = words.iter().map(|w| chars(&shell_words::quote(w))).sum();
+            quoted + words.len().saturating_sub(1)
+        }
+        CommandLine::Shell(s) => chars(s),
+    };
+    let after = match j.after.len() {
+        0 => 1,
+        n => j.after.iter().map(|a| chars(a)).sum::<usize>() + n - 1,
+    };
+    [
+        chars(&j.id),
+        command.min(TABLE_COMMAND),
+        j.timeout
+            .map_or(1, |t| chars(&humantime::format_duration(t).to_string())),
+        j.retries.checked_ilog10().map_or(1, |d| d as usize + 1),
+        j.group.as_deref().map_or(1, chars),
+        after,
+    ]
+}
+
+/// The widest of two sets of column widths.
+pub(crate) fn widest(a: [usize; 6], b: [usize; 6]) -> [usize; 6] {
+    std::array::from_fn(|k| a[k].max(b[k]))
+}
