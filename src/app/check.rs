@@ -5,12 +5,12 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::time::Duration;
 
-use crate::model::job::{JobSpec, TABLE_COMMAND};
-use crate::plan::Plan;
 use crate::model::config::RunConfig;
 use crate::model::error::Error;
 use crate::model::job::{plan_widths, widest};
+use crate::model::job::{JobSpec, TABLE_COMMAND};
 use crate::output::console;
+use crate::plan::Plan;
 use crate::util::text::plural;
 
 /// Jobs whose table lines one thread makes at a time.

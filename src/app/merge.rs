@@ -22,13 +22,12 @@ use crate::model::config::{Config, MergeConfig};
 use crate::model::error::Error;
 use crate::model::exit::{Exit, StopReason};
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, KillReason, Status};
-use crate::util::sys::Usage;
-use crate::plan::Plan;
-use crate::output::report::{self, RunSummary};
 use crate::model::shard::{self, Shard};
-use crate::plan::shard::assign;
-use crate::app::Finished;
 use crate::output::console;
+use crate::output::report::{self, RunSummary};
+use crate::plan::shard::assign;
+use crate::plan::Plan;
+use crate::util::sys::Usage;
 
 /// The parts of a JSON report merge reads; other fields (per-job fields of later versions
 /// too) are ignored.
@@ -421,7 +420,7 @@ fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
 
 /// `batchrun merge`: checks and folds the shard reports, writes the merged reports, prints the
 /// summary as `run` does, and returns the exit code by `run`'s precedence.
-pub fn merge(config: &Config, mc: &MergeConfig) -> Result<Finished, Error> {
+pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Error> {
     // The first readable report names the manifest and is the one the others must match.
     let mut problems = Vec::new();
     let mut inputs = mc.inputs.iter();
@@ -544,13 +543,10 @@ fn write_and_print(
     reports: &[(PathBuf, crate::model::config::ReportFormat)],
     stop: Option<StopReason>,
     any_failure: bool,
-) -> Finished {
+) -> (Exit, RunSummary) {
     let (exit, _) = report::write_all(&mut summary, reports, stop, any_failure);
     console::print_summary(&summary);
-    Finished {
-        exit,
-        summary: Some(summary),
-    }
+    (exit, summary)
 }
 
 #[cfg(test)]

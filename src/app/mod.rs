@@ -13,8 +13,8 @@ pub(crate) mod resume;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::model::config::{Action, Config, ReportFormat, RunConfig};
 use crate::event::Event;
+use crate::model::config::{Action, Config, ReportFormat, RunConfig};
 use crate::model::error::Error;
 use crate::model::exit::{self, Exit, StopReason};
 use crate::model::outcome;
@@ -26,7 +26,6 @@ use crate::process::cancel::{CancelToken, SignalSource};
 use crate::process::status;
 use crate::run::dispatcher as runner;
 use crate::util::sys;
-
 
 /// Prepares the process for `config` before any thread starts: with `--shard`, exports
 /// `BATCHRUN_SHARD` for every job (and without, removes an inherited one).
@@ -47,7 +46,11 @@ pub struct Finished {
 /// `signals`. Prints job output, notices and the summary; returns the exit code.
 pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
     if let Action::Merge(mc) = &config.action {
-        return crate::app::merge::merge(config, mc);
+        let (exit, summary) = merge::merge(config, mc)?;
+        return Ok(Finished {
+            exit,
+            summary: Some(summary),
+        });
     }
     let plan = load::load_plan(config)?;
     let rc = match &config.action {
@@ -76,7 +79,7 @@ struct Outputs {
     /// The joblog, appending.
     joblog: Option<joblog::Joblog>,
     /// Where job output is captured.
-    paths: runner::OutputPaths,
+    paths: crate::capture::OutputPaths,
     /// Jobs already done per the joblog (`--resume`).
     resumed: Vec<bool>,
     /// The private directory for captured output; removed when dropped.
@@ -122,7 +125,7 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
         .map(joblog::Joblog::open)
         .transpose()
         .map_err(Error::from)?;
-    let tmp = preflight::private_tempdir()
+    let tmp = crate::capture::files::private_tempdir()
         .map_err(|e| Error::Internal(format!("cannot create a temporary directory: {e}")))?;
     let paths = match &rc.output_dir {
         Some(dir) => {
@@ -133,9 +136,9 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
             };
             std::fs::create_dir_all(dir).map_err(out_err)?;
             tempfile::NamedTempFile::new_in(dir).map_err(out_err)?;
-            runner::OutputPaths::new(dir.clone(), true)
+            crate::capture::OutputPaths::new(dir.clone(), true)
         }
-        None => runner::OutputPaths::new(tmp.path().to_path_buf(), false),
+        None => crate::capture::OutputPaths::new(tmp.path().to_path_buf(), false),
     };
     Ok(Outputs {
         joblog,

@@ -4,13 +4,8 @@ What batchrun installs besides its binary, generated from the clap definitions o
 man page (`clap_mangen`).
 */
 
-use clap::CommandFactory;
-
-use crate::cli::Cli;
-
 /// The completion script for `shell`.
-pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
-    let mut cmd = Cli::command();
+pub fn completions(mut cmd: clap::Command, shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "batchrun", &mut out);
     out
@@ -19,8 +14,7 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 /// The man page, `batchrun(1)` in roff: name, synopsis, description and global options, then
 /// for each subcommand its usage and options (so every flag of `run` is in the one page), then
 /// the exit status.
-pub fn man_page() -> Vec<u8> {
-    let mut cmd = Cli::command();
+pub fn man_page(mut cmd: clap::Command) -> Vec<u8> {
     cmd.build();
     let mut out = Vec::new();
     render_man(&cmd, &mut out).expect("writing to a Vec cannot fail");
@@ -87,7 +81,8 @@ mod tests {
 
     #[test]
     fn man_page_has_every_run_option() {
-        let page = String::from_utf8(man_page()).unwrap();
+        use clap::CommandFactory;
+        let page = String::from_utf8(man_page(crate::cli::Cli::command())).unwrap();
         assert!(page.starts_with(".ie") || page.contains(".TH"), "{page}");
         for opt in [
             "joblog",

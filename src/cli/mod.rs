@@ -9,14 +9,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::model::config::OutputMode;
-use crate::model::error::Error;
-use crate::model::config::{InputFormat, ManifestOptions};
-use crate::util::duration::{duration, parse_duration, BadDuration};
 use crate::model::config::ReportFormat;
 use crate::model::config::{Action, Config, MergeConfig, RunConfig};
+use crate::model::config::{InputFormat, ManifestOptions};
+use crate::model::error::Error;
+use crate::util::duration::{duration, parse_duration, BadDuration};
 
 /// Raw flags, as clap parses them.
 #[derive(Debug, Parser)]
@@ -321,8 +321,8 @@ impl Cli {
     /// other subcommands.
     pub fn generated(&self) -> Option<Vec<u8>> {
         match &self.command {
-            Command::Completions(c) => Some(crate::cli::generate::completions(c.shell)),
-            Command::Man => Some(crate::cli::generate::man_page()),
+            Command::Completions(c) => Some(generate::completions(Cli::command(), c.shell)),
+            Command::Man => Some(generate::man_page(Cli::command())),
             Command::Run(_) | Command::Check(_) | Command::Merge(_) => None,
         }
     }

@@ -6,7 +6,7 @@ alone turns each into what the user sees.
 
 use std::time::Duration;
 
-use crate::output::console::Captured;
+use crate::capture::Captured;
 use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, JobResult, Status};
 use crate::output::report::RunSummary;

@@ -21,13 +21,13 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::store::jobs::{Jobs, RowRef, RowTable, Strings};
-use crate::util::par::Par;
 use self::template::{Piece, Vars};
 use crate::model::config::{InputFormat, ManifestOptions};
 use crate::model::job::{CommandLine, JobSpec};
 use crate::model::problem::Problem;
+use crate::store::jobs::{Jobs, RowRef, RowSource, RowTable, Strings};
 use crate::util::duration::{parse_bool, parse_duration};
+use crate::util::par::Par;
 
 /// Longest id accepted.
 pub const MAX_ID_LEN: usize = 200;
@@ -1362,7 +1362,7 @@ impl Reparse {
     }
 
     /// The job of the row at `r`.
-    pub(crate) fn job(&self, r: RowRef) -> JobSpec {
+    fn job_at(&self, r: RowRef) -> JobSpec {
         let bytes = &self.bytes[self.start..];
         let at = &bytes[r.offset as usize..];
         let (index, line) = (r.index as usize, u64::from(r.line));
@@ -1394,6 +1394,12 @@ impl Reparse {
         build_job(&self.layout, (index, line), &id, &fields, &mut row, None)
             .filter(|_| problems.list.is_empty())
             .expect("a row that was valid is valid when read again")
+    }
+}
+
+impl RowSource for Reparse {
+    fn job(&self, row: RowRef) -> JobSpec {
+        self.job_at(row)
     }
 }
 

@@ -81,9 +81,6 @@ mod tests {
             .exit(),
             Exit::Locked
         );
-        assert_eq!(
-            Error::Internal("x".into()).exit(),
-            Exit::Internal
-        );
+        assert_eq!(Error::Internal("x".into()).exit(), Exit::Internal);
     }
 }

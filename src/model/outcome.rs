@@ -5,9 +5,9 @@ run's [`RunOutcome`]. Plain values; only [`crate::output::report`] turns them in
 
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
 use crate::util::sys::Usage;
 use crate::util::text::plural;
+use serde::Serialize;
 
 /// A job's final status (SPEC §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]

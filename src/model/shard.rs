@@ -17,8 +17,6 @@ itself changes (an `after` edge that joins or splits components).
 
 use std::fmt;
 
-
-
 /// One shard: `index` of `count`, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {

@@ -10,10 +10,10 @@ pub(crate) mod shard;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use crate::plan::adjacency::Adjacency;
-use crate::store::jobs::Jobs;
 use crate::manifest::{Manifest, NO_GROUP};
 use crate::model::problem::Problem;
+use crate::plan::adjacency::Adjacency;
+use crate::store::jobs::Jobs;
 
 /// A validated manifest, ready to schedule.
 #[derive(Debug, Clone)]

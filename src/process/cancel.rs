@@ -29,7 +29,7 @@ const TERMINATING: u8 = 2;
 /// # Examples
 ///
 /// ```
-/// let token = batchrun::cancel::CancelToken::new().unwrap();
+/// let token = batchrun::CancelToken::new().unwrap();
 /// assert!(!token.is_stopped());
 /// token.stop();
 /// assert!(token.is_stopped() && !token.is_terminating());
@@ -159,7 +159,8 @@ mod tests {
     fn stop_does_not_wake_waiters() {
         let t = CancelToken::new().unwrap();
         t.stop();
-        let r = crate::util::sys::wait_readable(&[t.wake_fd()], Some(Duration::from_millis(20))).unwrap();
+        let r = crate::util::sys::wait_readable(&[t.wake_fd()], Some(Duration::from_millis(20)))
+            .unwrap();
         assert_eq!(r, vec![false]);
     }
 }

@@ -28,9 +28,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use spawn::Output;
 
-use crate::process::cancel::CancelToken;
 use crate::model::job::{CommandLine, JobSpec};
 use crate::model::outcome::{Attempt, AttemptEnd, KillReason};
+use crate::process::cancel::CancelToken;
 use crate::process::status::Board;
 use crate::util::sys::{self, GroupWait};
 
@@ -77,8 +77,9 @@ pub fn run_attempt(req: ExecRequest<'_>) -> std::io::Result<Attempt> {
     let t0 = Instant::now();
     // `_registered` lives to the end: the job's group stays off-limits to the stray reaper
     // until its leader is reaped and its group swept.
-    let spawned =
-        crate::process::reaper::spawn(|| spawn::spawn(req.job, req.attempt, &req.stdout, &req.stderr));
+    let spawned = crate::process::reaper::spawn(|| {
+        spawn::spawn(req.job, req.attempt, &req.stdout, &req.stderr)
+    });
     let (pgid, _registered) = match spawned {
         Ok(c) => c,
         Err(e) => {

@@ -14,21 +14,21 @@ not running gets its true final result at that moment.
 
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{never, select, Sender};
 
-use crate::process::cancel::{CancelToken, SignalSource};
-use crate::output::console::{Captured, Console};
+use crate::capture::{Anonymous, CreateError, OutputPaths};
 use crate::event::Event;
-use crate::process::exec::{self, ExecRequest};
 use crate::model::exit::StopReason;
-use crate::output::joblog::Joblog;
 use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
+use crate::output::console::Console;
+use crate::output::joblog::Joblog;
 use crate::plan::Plan;
+use crate::process::cancel::{CancelToken, SignalSource};
+use crate::process::exec::{self, ExecRequest};
 use crate::run::pool::{Dispatch, Done, WorkerPool};
 use crate::run::schedule::{retry_delay, JobTable, LastAttempt};
 
@@ -106,94 +106,13 @@ enum TaskEnd {
     Internal(String),
 }
 
-/// Handles on an attempt's anonymous output files (no `--output-dir`). They have no name, so
-/// nothing is left to remove, and they vanish when these handles are dropped.
-#[derive(Debug, Default)]
-struct Anonymous {
-    out: Option<File>,
-    err: Option<File>,
-}
-
-/// Where one job's output files are.
-#[derive(Debug, Clone)]
-pub struct OutputPaths {
-    /// The directory.
-    dir: PathBuf,
-    /// True for `--output-dir` (files named by id and kept); false for the private temporary
-    /// directory (files with no name, gone once the dispatcher has read them).
-    keep: bool,
-}
-
-impl OutputPaths {
-    /// Output files in `dir`, kept when `keep`.
-    pub fn new(dir: PathBuf, keep: bool) -> Self {
-        OutputPaths { dir, keep }
-    }
-
-    /// The kept file of one stream (`ext`: `out` or `err`) of job `index`: `DIR/ID.ext` with
-    /// `--output-dir`, `None` otherwise (the files have no name).
-    fn kept(&self, plan: &Plan, index: usize, ext: &str) -> Option<PathBuf> {
-        self.keep
-            .then(|| self.dir.join(format!("{}.{ext}", plan.jobs.id(index))))
-    }
-
-    /// Creates the file one stream (`ext`: `out` or `err`) of job `index` goes to. Returns the
-    /// handle for the child and, unless files are kept, a second handle to read the output
-    /// back: then the file has no name (`O_TMPFILE`), so creating it does not touch the
-    /// directory, which workers would otherwise contend for, and nothing needs removing.
-    fn create(
-        &self,
-        plan: &Plan,
-        index: usize,
-        ext: &str,
-    ) -> Result<(File, Option<File>), CreateError> {
-        if let Some(p) = self.kept(plan, index, ext) {
-            let f = crate::app::preflight::create_output(&p).map_err(|e| CreateError::new(e, &p))?;
-            return Ok((f, None));
-        }
-        let reader = crate::capture::spare::take(&self.dir).map_err(|e| CreateError::new(e, &self.dir))?;
-        let f = reader
-            .try_clone()
-            .map_err(|e| CreateError::new(e, &self.dir))?;
-        Ok((f, Some(reader)))
-    }
-
-    /// Where each stream of job `index` was captured, as the console reads it.
-    fn captured(&self, plan: &Plan, index: usize, anonymous: Anonymous) -> (Captured, Captured) {
-        let named = |ext| {
-            self.kept(plan, index, ext)
-                .map_or(Captured::Nothing, Captured::Path)
-        };
-        if self.keep {
-            return (named("out"), named("err"));
-        }
-        let file = |f: Option<File>| f.map_or(Captured::Nothing, Captured::File);
-        (file(anonymous.out), file(anonymous.err))
-    }
-}
-
-/// A capture file could not be created.
-struct CreateError {
-    message: String,
-    /// Out of descriptors: waiting for a running job to end may help.
-    transient: bool,
-}
-
-impl CreateError {
-    /// What the worker reports: a start put off (out of descriptors), or batchrun's failure.
-    fn into_end(self) -> TaskEnd {
-        if self.transient {
-            TaskEnd::Deferred(self.message)
-        } else {
-            TaskEnd::Internal(self.message)
-        }
-    }
-
-    fn new(e: std::io::Error, path: &std::path::Path) -> Self {
-        CreateError {
-            message: format!("cannot create a file in {}: {e}", path.display()),
-            transient: matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)),
-        }
+/// What the worker reports when a capture file cannot be created: a start put off (out of
+/// descriptors), or batchrun's failure.
+fn deferred_or_internal(e: CreateError) -> TaskEnd {
+    if e.transient {
+        TaskEnd::Deferred(e.message)
+    } else {
+        TaskEnd::Internal(e.message)
     }
 }
 
@@ -233,7 +152,7 @@ fn capture(
     ext: &str,
     into: &mut Option<File>,
 ) -> Result<exec::Output, CreateError> {
-    let (f, reader) = shared.paths.create(shared.plan, index, ext)?;
+    let (f, reader) = shared.paths.create(shared.plan.jobs.id(index), ext)?;
     *into = reader;
     Ok(exec::Output::File(f))
 }
@@ -245,14 +164,14 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
     let stdout = if shared.stdout_wanted || shared.paths.keep {
         match capture(shared, task.index, "out", &mut anonymous.out) {
             Ok(s) => s,
-            Err(e) => return e.into_end(),
+            Err(e) => return deferred_or_internal(e),
         }
     } else {
         exec::Output::Null
     };
     let stderr = match capture(shared, task.index, "err", &mut anonymous.err) {
         Ok(s) => s,
-        Err(e) => return e.into_end(),
+        Err(e) => return deferred_or_internal(e),
     };
     match exec::run_attempt(ExecRequest {
         job: &job,
@@ -264,7 +183,7 @@ fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
         board: shared.board,
     }) {
         Ok(a) => {
-            if let Some(why) = crate::app::preflight::capture_lost(&a, &shared.paths.dir) {
+            if let Some(why) = crate::capture::files::capture_lost(&a, &shared.paths.dir) {
                 return TaskEnd::Internal(format!("job '{}': {why}", job.id));
             }
             // With no job output shown, only a failure's stderr tail is ever read: a success's
@@ -504,11 +423,11 @@ impl Dispatcher<'_> {
         };
         let status = attempt.status();
         let retry = attempt.retryable() && attempts <= job.retries && !self.stopping();
-        let (out, err) = self.paths.captured(self.plan, i, anonymous);
+        let (out, err) = self.paths.captured(self.plan.jobs.id(i), anonymous);
         let stderr_tail = if status.is_success() {
             None
         } else {
-            err.open().and_then(crate::output::report::read_tail_of)
+            err.open().and_then(crate::capture::tail::read_tail_of)
         };
         self.console.handle(Event::AttemptOutput {
             job,
@@ -797,10 +716,10 @@ fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::cancel::SignalEvent;
-    use crate::model::config::OutputMode;
     use crate::manifest::parse;
     use crate::model::config::ManifestOptions;
+    use crate::model::config::OutputMode;
+    use crate::process::cancel::SignalEvent;
 
     /// Runs `manifest` (jobs run in `dir`) with manual signals; `during` gets the signal sender
     /// and runs on its own thread while the run goes on.

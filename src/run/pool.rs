@@ -42,7 +42,7 @@ pub struct Dispatch<T, R> {
 /// # Examples
 ///
 /// ```
-/// use batchrun::pool::WorkerPool;
+/// use batchrun::WorkerPool;
 /// let mut sum = 0;
 /// WorkerPool::new(2).run_each(1..=100u64, |x| x * 2, |r| sum += r).unwrap();
 /// assert_eq!(sum, 10100);

@@ -33,8 +33,8 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use crate::model::outcome::{Attempt, JobResult, Status};
-use crate::plan::Plan;
 use crate::model::results::Results;
+use crate::plan::Plan;
 
 /// A job's finished attempt that will be retried, kept until the retry runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,8 +12,6 @@ Jobs that were not read from a manifest (tests, hand-built plans) are kept whole
 
 use std::sync::Arc;
 
-use crate::manifest::Reparse;
-
 use crate::model::job::JobSpec;
 
 /// Many strings in one buffer: four bytes per string beside its text, where a `Vec<String>`
@@ -140,11 +138,18 @@ impl RowTable {
     }
 }
 
+/// Where jobs are built again from their rows: the manifest's re-reader implements it, so the
+/// store needs nothing of the parser.
+pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
+    /// The job of the row at `row` (a row that was valid when first read).
+    fn job(&self, row: RowRef) -> JobSpec;
+}
+
 /// How the jobs' full specs are had.
 #[derive(Debug)]
 enum Specs {
     /// Re-read from the manifest.
-    Reparse(Arc<Reparse>),
+    Reparse(Arc<dyn RowSource>),
     /// Kept whole.
     Kept(Vec<JobSpec>),
 }
@@ -163,7 +168,7 @@ pub struct Jobs {
 
 impl Jobs {
     /// Jobs read from a manifest, re-read from `source` when needed.
-    pub(crate) fn from_rows(rows: RowTable, source: Arc<Reparse>) -> Jobs {
+    pub(crate) fn from_rows(rows: RowTable, source: Arc<dyn RowSource>) -> Jobs {
         Jobs {
             inner: Arc::new(Inner {
                 rows,

@@ -1,6 +1,6 @@
 //! The bottom layer: helpers that import nothing of the crate.
 
+pub mod duration;
 pub(crate) mod par;
 pub(crate) mod sys;
-pub mod duration;
 pub mod text;

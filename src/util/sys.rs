@@ -10,7 +10,6 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-
 /// Converts a `-1` return into the thread's `errno` as an [`io::Error`].
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret == -1 {

@@ -13,7 +13,7 @@ capture files kept open (their contents stay on disk, not in memory).
 use std::collections::BTreeMap;
 use std::fs::File;
 
-use crate::output::console::Captured;
+use crate::capture::Captured;
 
 /// Output held back so that it is printed in manifest order.
 #[derive(Debug)]

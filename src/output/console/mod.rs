@@ -17,10 +17,8 @@ is on, so they neither tear the progress bar nor block.
 pub(crate) mod keep_order;
 pub(crate) mod progress;
 
-use std::fs::File;
 use std::io::IsTerminal;
-use std::io::{BufRead, BufReader, Read, Seek, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,56 +27,21 @@ use crossbeam_channel::{select, Receiver, Sender};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 
-use crate::process::cancel::SignalEvent;
+use crate::capture::Captured;
 use crate::event::Event;
-use crate::model::job::JobSpec;
-use crate::output::console::keep_order::{Kept, OrderedOutput};
-use crate::model::outcome::Attempt;
-use crate::util::text::plural;
-use crate::output::report::RunSummary;
 use crate::model::config::OutputMode;
+use crate::model::job::JobSpec;
+use crate::model::outcome::Attempt;
+use crate::output::console::keep_order::{Kept, OrderedOutput};
+use crate::output::report::RunSummary;
+use crate::process::cancel::SignalEvent;
+use crate::util::text::plural;
 
 /// How many job outputs may wait for the printer before the dispatcher stops starting jobs.
 pub const OUTPUT_BACKLOG: usize = 64;
 
 /// How often a plain progress line is printed when progress is asked for without a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(1);
-
-/// Where one stream of an attempt's output was captured.
-#[derive(Debug)]
-pub enum Captured {
-    /// Not captured (stdout with `--output none`, or nothing left to read).
-    Nothing,
-    /// A named file (`--output-dir`).
-    Path(PathBuf),
-    /// A file with no name, which vanishes once its last handle is closed.
-    File(File),
-}
-
-impl Captured {
-    /// True when there is nothing to print (one `fstat`, which is cheaper than handing the
-    /// files to the printer thread).
-    pub fn is_empty(&self) -> bool {
-        match self {
-            Captured::Nothing => true,
-            Captured::Path(p) => std::fs::metadata(p).map_or(true, |m| m.len() == 0),
-            Captured::File(f) => f.metadata().map_or(true, |m| m.len() == 0),
-        }
-    }
-
-    /// Opens the output for reading from its start; `None` if there is nothing to read.
-    pub fn open(&self) -> Option<File> {
-        match self {
-            Captured::Nothing => None,
-            Captured::Path(p) => File::open(p).ok(),
-            Captured::File(f) => {
-                let mut f = f.try_clone().ok()?;
-                f.rewind().ok()?;
-                Some(f)
-            }
-        }
-    }
-}
 
 /// The progress bar, when one is shown; global so log lines can hide it while they print.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);

@@ -6,25 +6,20 @@ then a rename), also when the run was interrupted.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::store::jobs::Jobs;
+use crate::model::config::ReportFormat;
 use crate::model::outcome::{JobResult, RunOutcome, Status};
-use crate::util::text::plural;
-use crate::util::sys::Usage;
 use crate::model::results::Results;
 use crate::model::shard::Shard;
-use crate::model::config::ReportFormat;
+use crate::store::jobs::Jobs;
+use crate::util::sys::Usage;
+use crate::util::text::plural;
 use crate::util::text::{kib, rfc3339};
-
-/// How many bytes of a failed job's stderr are kept at most.
-const TAIL_BYTES: u64 = 4096;
-/// How many lines of a failed job's stderr are kept at most.
-const TAIL_LINES: usize = 10;
 
 /// Everything a report says about a finished run.
 #[derive(Debug, Clone)]
@@ -67,26 +62,6 @@ impl RunSummary {
         }
         c
     }
-}
-
-/// The last lines of an open file (at most 10 lines, 4 KiB), whatever its position, or `None`
-/// if it is empty.
-pub fn read_tail_of(mut f: std::fs::File) -> Option<String> {
-    let len = f.metadata().ok()?.len();
-    if len == 0 {
-        return None;
-    }
-    let start = len.saturating_sub(TAIL_BYTES);
-    f.seek(SeekFrom::Start(start)).ok()?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
-    if start > 0 && lines.len() > 1 {
-        lines.remove(0); // a partial first line
-    }
-    let keep = lines.len().saturating_sub(TAIL_LINES);
-    Some(lines[keep..].concat())
 }
 
 #[derive(Serialize)]
@@ -643,7 +618,10 @@ pub fn write_all(
             }
         });
     }
-    (crate::model::exit::decide(stop, any_failure).exit, persisted)
+    (
+        crate::model::exit::decide(stop, any_failure).exit,
+        persisted,
+    )
 }
 
 /// Notes, once, that the report at `path` could not be written.
@@ -693,22 +671,6 @@ mod tests {
         crate::store::jobs::for_tests(&pairs)
     }
     use crate::model::outcome::AttemptEnd;
-
-    #[test]
-    fn tail_keeps_last_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("e");
-        let text: String = (0..50).map(|i| format!("line {i}\n")).collect();
-        std::fs::write(&p, text).unwrap();
-        let tail = |p: &Path| read_tail_of(std::fs::File::open(p).unwrap());
-        let t = tail(&p).unwrap();
-        assert!(
-            t.starts_with("line 40\n") && t.ends_with("line 49\n"),
-            "{t}"
-        );
-        std::fs::write(&p, "").unwrap();
-        assert_eq!(tail(&p), None);
-    }
 
     fn summary_with_durations(ms: &[Option<u64>]) -> RunSummary {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
