@@ -27,5 +27,6 @@ pub use model::config::Config;
 pub use model::error::Error;
 pub use model::exit::Exit;
 pub use output::console::{print_error, write_stdout, LogWriter};
-pub use process::cancel::{install_signal_handler, CancelToken, SignalSource};
+pub use process::cancel::CancelToken;
+pub use process::signals::{install_signal_handler, SignalSource};
 pub use run::pool::WorkerPool;

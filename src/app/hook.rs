@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::event::summary::RunSummary;
 use crate::model::config::ReportFormat;
-use crate::output::report::RunSummary;
 use crate::util::sys::{self, GroupWait};
 
 /// The environment the hook gets, besides batchrun's own: `BATCHRUN_EXIT_CODE`,

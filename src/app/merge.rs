@@ -18,13 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
+use crate::event::summary::RunSummary;
 use crate::model::config::{Config, MergeConfig};
 use crate::model::error::Error;
 use crate::model::exit::{Exit, StopReason};
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, KillReason, Status};
 use crate::model::shard::{self, Shard};
 use crate::output::console;
-use crate::output::report::{self, RunSummary};
+use crate::output::report;
 use crate::plan::shard::assign;
 use crate::plan::Plan;
 use crate::util::sys::Usage;

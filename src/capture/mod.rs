@@ -11,16 +11,18 @@ pub(crate) mod tail;
 use std::fs::File;
 use std::io::Seek;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where one stream of an attempt's output was captured.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Captured {
     /// Not captured (stdout with `--output none`, or nothing left to read).
     Nothing,
     /// A named file (`--output-dir`).
     Path(PathBuf),
-    /// A file with no name, which vanishes once its last handle is closed.
-    File(File),
+    /// A file with no name, which vanishes once its last handle is closed (shared, so every
+    /// consumer of the attempt's event can hold it without another descriptor).
+    File(Arc<File>),
 }
 
 impl Captured {
@@ -102,7 +104,7 @@ impl OutputPaths {
         if self.keep {
             return (named("out"), named("err"));
         }
-        let file = |f: Option<File>| f.map_or(Captured::Nothing, Captured::File);
+        let file = |f: Option<File>| f.map_or(Captured::Nothing, |f| Captured::File(Arc::new(f)));
         (file(anonymous.out), file(anonymous.err))
     }
 }

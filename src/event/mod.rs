@@ -1,15 +1,22 @@
 /*!
-What the dispatcher (and the run around it) tells the outside world. [`crate::run::dispatcher`] and
-[`crate::lib`](crate) emit these typed events and format no text; [`crate::output::console::Console`]
-alone turns each into what the user sees.
+The vocabulary between the engine and its consumers. The dispatcher (`crate::run`) and the
+session around it (`crate::app`) emit typed [`Event`]s into an [`EventSink`] and format no
+text; the consumers (`crate::output`: the console, the joblog, and whatever comes next) decide
+what each one means for them. A test sink records the exact sequence of a run.
 */
 
-use std::time::Duration;
+pub mod summary;
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
 
 use crate::capture::Captured;
+use crate::event::summary::RunSummary;
+use crate::model::config::ReportFormat;
 use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, JobResult, Status};
-use crate::output::report::RunSummary;
+use crate::process::board::{Running, Snapshot};
 
 /// One thing that happened.
 #[derive(Debug)]
@@ -113,6 +120,150 @@ pub enum Event<'a> {
     /// These reports were written (after the summary; none: nothing is said).
     ReportsWritten {
         /// Their paths and formats.
-        reports: &'a [(std::path::PathBuf, crate::model::config::ReportFormat)],
+        reports: &'a [(std::path::PathBuf, ReportFormat)],
     },
+    /// The status of the run: on `SIGUSR1` (`full`: a line per running job) or every
+    /// `--heartbeat` (one line).
+    Status {
+        /// The board as it is now.
+        snapshot: &'a Snapshot,
+        /// A line per running job, not one line in all.
+        full: bool,
+        /// When the snapshot was taken.
+        now: Instant,
+    },
+    /// An attempt has run longer than `--slow`.
+    Slow {
+        /// The attempt.
+        running: &'a Running,
+        /// The `--slow` limit.
+        limit: Duration,
+        /// When it was seen.
+        now: Instant,
+    },
+}
+
+impl Event<'_> {
+    /// The event's name, in `snake_case` (what a test sink records).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::WorkersShort { .. } => "workers_short",
+            Event::AttemptOutput { .. } => "attempt_output",
+            Event::RetryScheduled { .. } => "retry_scheduled",
+            Event::StartDeferred { .. } => "start_deferred",
+            Event::JobFinished { .. } => "job_finished",
+            Event::Draining { .. } => "draining",
+            Event::Terminating { .. } => "terminating",
+            Event::Halted { .. } => "halted",
+            Event::DeadlineReached { .. } => "deadline_reached",
+            Event::InternalError { .. } => "internal_error",
+            Event::OutputDropped { .. } => "output_dropped",
+            Event::Summary { .. } => "summary",
+            Event::ReportsWritten { .. } => "reports_written",
+            Event::Status { .. } => "status",
+            Event::Slow { .. } => "slow",
+        }
+    }
+}
+
+/// A consumer of a run's events. Only [`handle`](EventSink::handle) is required; the rest is
+/// the flow control the console needs (a printer that falls behind holds new starts back) and
+/// how a sink reports a failure of its own.
+pub trait EventSink {
+    /// Takes one event, in the order they happen.
+    fn handle(&mut self, event: &Event<'_>);
+
+    /// True while the sink is too far behind: the engine starts no new job until
+    /// [`drained`](EventSink::drained) says so.
+    fn backlogged(&self) -> bool {
+        false
+    }
+
+    /// Gets a message when a backlog has drained (never, for a sink that is never behind).
+    fn drained(&self) -> Option<Receiver<()>> {
+        None
+    }
+
+    /// Whether job stdout must be captured for this sink.
+    fn wants_stdout(&self) -> bool {
+        false
+    }
+
+    /// A failure of the sink's own (a joblog that cannot be written), taken once: the run stops
+    /// with batchrun's own error.
+    fn take_failure(&mut self) -> Option<String> {
+        None
+    }
+}
+
+/// Several sinks as one: each event goes to every sink in order; flow control is the union.
+pub struct Fanout<'a> {
+    sinks: Vec<&'a mut dyn EventSink>,
+}
+
+impl std::fmt::Debug for Fanout<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fanout({} sinks)", self.sinks.len())
+    }
+}
+
+impl<'a> Fanout<'a> {
+    /// Events go to `sinks`, in this order.
+    pub fn new(sinks: Vec<&'a mut dyn EventSink>) -> Self {
+        Fanout { sinks }
+    }
+}
+
+impl EventSink for Fanout<'_> {
+    fn handle(&mut self, event: &Event<'_>) {
+        for s in &mut self.sinks {
+            s.handle(event);
+        }
+    }
+
+    fn backlogged(&self) -> bool {
+        self.sinks.iter().any(|s| s.backlogged())
+    }
+
+    fn drained(&self) -> Option<Receiver<()>> {
+        self.sinks.iter().find_map(|s| s.drained())
+    }
+
+    fn wants_stdout(&self) -> bool {
+        self.sinks.iter().any(|s| s.wants_stdout())
+    }
+
+    fn take_failure(&mut self) -> Option<String> {
+        self.sinks.iter_mut().find_map(|s| s.take_failure())
+    }
+}
+
+/// A sink that keeps the name of every event (tests of the engine's event sequence).
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// `name` or `name:id` for job events, in order.
+    pub events: Vec<String>,
+}
+
+impl EventSink for Recorder {
+    fn handle(&mut self, event: &Event<'_>) {
+        let id = match event {
+            Event::AttemptOutput { job, .. }
+            | Event::RetryScheduled { job, .. }
+            | Event::StartDeferred { job, .. }
+            | Event::JobFinished { job, .. } => Some(job.id.as_str()),
+            _ => None,
+        };
+        let status = match event {
+            Event::JobFinished { result, .. } => Some(result.status.as_str()),
+            _ => None,
+        };
+        let mut text = event.name().to_string();
+        for part in [id, status].into_iter().flatten() {
+            text.push(':');
+            text.push_str(part);
+        }
+        self.events.push(text);
+    }
 }

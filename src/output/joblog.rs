@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::event::{Event, EventSink};
 use crate::model::error::Error;
 use crate::model::job::{CommandLine, JobSpec};
 use crate::model::outcome::{JobResult, Status};
@@ -43,6 +44,40 @@ impl From<JoblogError> for Error {
             path: e.path,
             source: e.source,
         }
+    }
+}
+
+/// The joblog as a consumer of a run's events: a line for each job that gets its final result.
+/// A line that cannot be written is the run's failure, told once; nothing more is written.
+#[derive(Debug)]
+pub(crate) struct JoblogSink {
+    log: Option<Joblog>,
+    failure: Option<String>,
+}
+
+impl JoblogSink {
+    /// Lines go to `log`.
+    pub(crate) fn new(log: Joblog) -> Self {
+        JoblogSink {
+            log: Some(log),
+            failure: None,
+        }
+    }
+}
+
+impl EventSink for JoblogSink {
+    fn handle(&mut self, event: &Event<'_>) {
+        let (Event::JobFinished { job, result }, Some(log)) = (event, self.log.as_mut()) else {
+            return;
+        };
+        if let Err(e) = log.append(job, result) {
+            self.failure = Some(e.to_string());
+            self.log = None;
+        }
+    }
+
+    fn take_failure(&mut self) -> Option<String> {
+        self.failure.take()
     }
 }
 

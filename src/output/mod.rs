@@ -3,3 +3,4 @@
 pub(crate) mod console;
 pub(crate) mod joblog;
 pub mod report;
+pub(crate) mod text;

@@ -9,16 +9,14 @@ The token has two levels, as a careful Unix tool does on Ctrl+C:
   Reaching it also makes an eventfd readable, which wakes every worker blocked in `ppoll` on
   its job, so cancellation is seen within microseconds and nobody polls a flag.
 
-Signals never touch the token directly: [`install_signal_handler`] turns SIGINT, SIGTERM and
-SIGHUP into messages on a channel, and the dispatcher (the one owner of run state) decides what
-a signal means. Tests send on that channel, or call the token, without any real signal.
+Signals never touch the token directly: [`crate::process::signals`] turns them into messages on
+a channel, and the dispatcher (the one owner of run state) decides what a signal means. Tests
+send on that channel, or call the token, without any real signal.
 */
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-
-use crossbeam_channel::{Receiver, Sender};
 
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
@@ -87,46 +85,6 @@ impl CancelToken {
     pub fn wake_fd(&self) -> BorrowedFd<'_> {
         self.inner.wake.as_fd()
     }
-}
-
-/// A termination request from outside: SIGINT, SIGTERM or SIGHUP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignalEvent;
-
-/// Where termination requests come from: real signals, or nothing (tests, embedding programs).
-#[derive(Debug)]
-pub struct SignalSource {
-    /// Receives one message per signal delivered.
-    pub events: Receiver<SignalEvent>,
-    /// Kept so the channel stays open for a source with no handler ([`SignalSource::manual`]).
-    _keep: Option<Sender<SignalEvent>>,
-}
-
-impl SignalSource {
-    /// A source that never fires, plus the sender to fire it by hand.
-    pub fn manual() -> (Self, Sender<SignalEvent>) {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        (
-            Self {
-                events: rx,
-                _keep: Some(tx.clone()),
-            },
-            tx,
-        )
-    }
-}
-
-/// Installs the process-wide handler for SIGINT, SIGTERM and SIGHUP (the `ctrlc` crate with its
-/// `termination` feature) and returns the channel its signals arrive on. Can be called once.
-pub fn install_signal_handler() -> Result<SignalSource, ctrlc::Error> {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    ctrlc::set_handler(move || {
-        let _ = tx.send(SignalEvent);
-    })?;
-    Ok(SignalSource {
-        events: rx,
-        _keep: None,
-    })
 }
 
 #[cfg(test)]

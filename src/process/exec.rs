@@ -30,8 +30,8 @@ pub use spawn::Output;
 
 use crate::model::job::{CommandLine, JobSpec};
 use crate::model::outcome::{Attempt, AttemptEnd, KillReason};
+use crate::process::board::Board;
 use crate::process::cancel::CancelToken;
-use crate::process::status::Board;
 use crate::util::sys::{self, GroupWait};
 
 /// Everything one attempt needs besides the job itself.

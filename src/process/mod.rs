@@ -1,6 +1,7 @@
 //! Child processes: one attempt, spawning, reaping, cancellation and signals.
 
+pub mod board;
 pub mod cancel;
 pub(crate) mod exec;
 pub(crate) mod reaper;
-pub(crate) mod status;
+pub mod signals;

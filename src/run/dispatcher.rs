@@ -20,15 +20,15 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{never, select, Sender};
 
 use crate::capture::{Anonymous, CreateError, OutputPaths};
-use crate::event::Event;
+use crate::event::{Event, EventSink};
 use crate::model::exit::StopReason;
 use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
-use crate::output::console::Console;
-use crate::output::joblog::Joblog;
 use crate::plan::Plan;
-use crate::process::cancel::{CancelToken, SignalSource};
+use crate::process::cancel::CancelToken;
 use crate::process::exec::{self, ExecRequest};
+use crate::process::signals::{SignalEvent, SignalSource};
+use crate::run::monitor::{Monitor, MonitorSettings};
 use crate::run::pool::{Dispatch, Done, WorkerPool};
 use crate::run::schedule::{retry_delay, JobTable, LastAttempt};
 
@@ -48,7 +48,6 @@ pub struct RunSettings {
 }
 
 /// Everything the run loop works with.
-#[derive(Debug)]
 pub struct RunContext<'a> {
     /// The jobs.
     pub plan: &'a Plan,
@@ -58,16 +57,16 @@ pub struct RunContext<'a> {
     pub token: &'a CancelToken,
     /// Where SIGINT, SIGTERM and SIGHUP arrive.
     pub signals: &'a SignalSource,
-    /// Where events go.
-    pub console: &'a mut Console,
-    /// Where finished jobs are logged.
-    pub joblog: Option<&'a mut Joblog>,
+    /// Where events go: the console, the joblog, … (see [`crate::event`]).
+    pub sink: &'a mut dyn EventSink,
     /// Where job output is captured.
     pub paths: &'a OutputPaths,
     /// Jobs already done per the joblog (`--resume`); they are not run.
     pub resumed: &'a [bool],
     /// The live-status board (SIGUSR1, `--heartbeat`, `--slow`), kept up to date.
-    pub board: Option<&'a crate::process::status::Board>,
+    pub board: Option<&'a crate::process::board::Board>,
+    /// The `--heartbeat` and `--slow` timers.
+    pub monitor: MonitorSettings,
 }
 
 /// What the run loop returns.
@@ -126,7 +125,7 @@ struct Shared<'a> {
     /// Jobs whose process workers are running now; workers keep it up to date.
     running: &'a AtomicUsize,
     /// The live-status board: workers put attempts on it.
-    board: Option<&'a crate::process::status::Board>,
+    board: Option<&'a crate::process::board::Board>,
 }
 
 /// Runs one attempt on a worker thread; a panic becomes an internal error of this job.
@@ -203,11 +202,12 @@ struct Dispatcher<'a> {
     plan: &'a Plan,
     settings: &'a RunSettings,
     token: &'a CancelToken,
-    console: &'a mut Console,
-    joblog: Option<&'a mut Joblog>,
+    sink: &'a mut dyn EventSink,
     paths: &'a OutputPaths,
+    /// The `--heartbeat` and `--slow` timers.
+    monitor: Monitor,
     /// The live-status board: finished jobs are counted on it.
-    board: Option<&'a crate::process::status::Board>,
+    board: Option<&'a crate::process::board::Board>,
     /// Every job's state: the one record of it.
     table: JobTable<'a>,
     /// Tasks handed to workers whose result has not come back.
@@ -250,7 +250,7 @@ impl Dispatcher<'_> {
         self.running.load(Ordering::SeqCst)
     }
 
-    /// Writes job `i`'s final result (from the table) to the joblog and the console.
+    /// Tells the sinks job `i`'s final result (from the table).
     fn record(&mut self, i: usize, job: Option<&JobSpec>) {
         let Some(result) = self.table.result(i) else {
             return;
@@ -263,22 +263,59 @@ impl Dispatcher<'_> {
                 &built
             }
         };
-        let mut failed = None;
-        if let Some(log) = self.joblog.as_deref_mut() {
-            if let Err(e) = log.append(job, &result) {
-                failed = Some(e.to_string());
-            }
-        }
         if let Some(board) = self.board {
             board.finished(result.status);
         }
-        self.console.handle(Event::JobFinished {
+        self.emit(&Event::JobFinished {
             job,
             result: &result,
         });
-        if let Some(msg) = failed {
-            self.joblog = None; // one message, not one per job
+    }
+
+    /// Hands an event to the sinks; a sink's own failure (the joblog) stops the run.
+    fn emit(&mut self, event: &Event<'_>) {
+        self.sink.handle(event);
+        if let Some(msg) = self.sink.take_failure() {
             self.internal_error(&msg);
+        }
+    }
+
+    /// `SIGUSR1`: the status of every running job.
+    fn on_status_request(&mut self) {
+        if let Some(board) = self.board {
+            let snapshot = board.snapshot();
+            self.sink.handle(&Event::Status {
+                snapshot: &snapshot,
+                full: true,
+                now: Instant::now(),
+            });
+        }
+    }
+
+    /// `--heartbeat` and `--slow`: what is due now.
+    fn on_monitor(&mut self, now: Instant) {
+        let Some(board) = self.board else {
+            return;
+        };
+        if self.monitor.next_wake().is_none_or(|t| now < t) {
+            return;
+        }
+        let due = self.monitor.due(board, now);
+        if let Some(limit) = self.monitor.slow_limit() {
+            for running in &due.slow {
+                self.sink.handle(&Event::Slow {
+                    running,
+                    limit,
+                    now,
+                });
+            }
+        }
+        if let Some(snapshot) = &due.heartbeat {
+            self.sink.handle(&Event::Status {
+                snapshot,
+                full: false,
+                now,
+            });
         }
     }
 
@@ -319,7 +356,7 @@ impl Dispatcher<'_> {
     /// final result now.
     fn terminate_and_settle(&mut self, event: Event<'_>) {
         self.token.terminate();
-        self.console.handle(event);
+        self.emit(&event);
         self.settle_unstarted();
     }
 
@@ -396,7 +433,7 @@ impl Dispatcher<'_> {
         }
         if !self.warned_deferral {
             self.warned_deferral = true;
-            self.console.handle(Event::StartDeferred {
+            self.emit(&Event::StartDeferred {
                 job: &self.plan.jobs.get(i),
                 error: msg,
             });
@@ -429,7 +466,7 @@ impl Dispatcher<'_> {
         } else {
             err.open().and_then(crate::capture::tail::read_tail_of)
         };
-        self.console.handle(Event::AttemptOutput {
+        self.emit(&Event::AttemptOutput {
             job,
             status,
             retry,
@@ -445,7 +482,7 @@ impl Dispatcher<'_> {
             return self.finish(i, last.into_result(), Some(job));
         }
         let delay = retry_delay(self.settings.retry_delay, attempts, self.jitter());
-        self.console.handle(Event::RetryScheduled {
+        self.emit(&Event::RetryScheduled {
             job,
             attempt: attempts,
             of: job.retries + 1,
@@ -478,10 +515,10 @@ impl Dispatcher<'_> {
         let running = self.running();
         if self.signals_seen == 1 {
             self.token.stop();
-            self.console.handle(Event::Draining { running });
+            self.emit(&Event::Draining { running });
             self.settle_unstarted();
         } else if self.token.terminate() {
-            self.console.handle(Event::Terminating {
+            self.emit(&Event::Terminating {
                 running,
                 grace: self.settings.grace,
             });
@@ -498,7 +535,7 @@ impl Dispatcher<'_> {
 
     /// Whether new tasks may go out now.
     fn may_start(&self) -> bool {
-        !self.stopping() && self.stalled_until.is_none() && !self.console.backlogged()
+        !self.stopping() && self.stalled_until.is_none() && !self.sink.backlogged()
     }
 
     /// Hands out ready jobs until `window` tasks are out.
@@ -528,7 +565,8 @@ impl Dispatcher<'_> {
             self.table.next_retry_at()
         };
         let deadline = self.settings.deadline.filter(|_| !self.deadline_reached);
-        [retry, deadline, self.stalled_until]
+        let monitor = self.board.and(self.monitor.next_wake());
+        [retry, deadline, self.stalled_until, monitor]
             .into_iter()
             .flatten()
             .min()
@@ -541,7 +579,7 @@ impl Dispatcher<'_> {
         window: usize,
         signals: &SignalSource,
     ) {
-        let drained = self.console.drained();
+        let drained = self.sink.drained().unwrap_or_else(never);
         loop {
             let now = Instant::now();
             if self.settings.deadline.is_some_and(|d| now >= d) && !self.deadline_reached {
@@ -550,6 +588,7 @@ impl Dispatcher<'_> {
             if self.stalled_until.is_some_and(|t| now >= t) {
                 self.stalled_until = None;
             }
+            self.on_monitor(now);
             if self.may_start() {
                 self.start_ready(&dispatch.jobs, window);
             }
@@ -570,7 +609,11 @@ impl Dispatcher<'_> {
                         break;
                     }
                 },
-                recv(signals.events) -> _ => self.on_signal(),
+                recv(signals.events) -> signal => match signal {
+                    Ok(SignalEvent::Stop(_)) => self.on_signal(),
+                    Ok(SignalEvent::Status) => self.on_status_request(),
+                    Err(_) => {}
+                },
                 recv(drained) -> _ => {}
                 recv(timer) -> _ => {}
             }
@@ -607,25 +650,25 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         settings,
         token,
         signals,
-        console,
-        joblog,
+        sink,
         paths,
         resumed,
         board,
+        monitor,
     } = ctx;
     let seed = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         | 1;
     let running = AtomicUsize::new(0);
-    let stdout_wanted = console.wants_stdout();
+    let stdout_wanted = sink.wants_stdout();
     let mut d = Dispatcher {
         plan,
         settings,
         token,
-        console,
-        joblog,
+        sink,
         paths,
+        monitor: Monitor::new(monitor, Instant::now()),
         board,
         table: JobTable::new(plan, resumed),
         in_flight: 0,
@@ -642,7 +685,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         rng: seed,
     };
     let to_run = plan.jobs.len() - d.table.counts().done;
-    d.console.handle(Event::RunStarted { total: to_run });
+    d.emit(&Event::RunStarted { total: to_run });
     if to_run > 0 {
         let shared = Shared {
             plan,
@@ -690,7 +733,7 @@ fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals:
                     wanted: pool.workers(),
                     error: error.clone(),
                 };
-                d.console.handle(event);
+                d.emit(&event);
             }
             if dispatch.workers == 0 {
                 let msg = format!(
@@ -716,10 +759,12 @@ fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Recorder;
     use crate::manifest::parse;
     use crate::model::config::ManifestOptions;
-    use crate::model::config::OutputMode;
-    use crate::process::cancel::SignalEvent;
+    use crate::process::signals::StopSignal;
+
+    const SIGINT: SignalEvent = SignalEvent::Stop(StopSignal::Interrupt);
 
     /// Runs `manifest` (jobs run in `dir`) with manual signals; `during` gets the signal sender
     /// and runs on its own thread while the run goes on.
@@ -728,7 +773,7 @@ mod tests {
         manifest: &str,
         settings: RunSettings,
         during: impl FnOnce(Sender<SignalEvent>) + Send + 'static,
-    ) -> RunResults {
+    ) -> (RunResults, Vec<String>) {
         let m = parse(
             "m.csv",
             manifest.as_bytes(),
@@ -744,7 +789,7 @@ mod tests {
         plan.jobs = crate::store::jobs::Jobs::from_specs(specs);
         let (signals, tx) = SignalSource::manual();
         let token = CancelToken::new().unwrap();
-        let mut console = Console::new(OutputMode::None, true, false);
+        let mut recorder = Recorder::default();
         let paths = OutputPaths::new(dir.to_path_buf(), false);
         let resumed = vec![false; plan.jobs.len()];
         let helper = std::thread::spawn(move || during(tx));
@@ -753,15 +798,14 @@ mod tests {
             settings: &settings,
             token: &token,
             signals: &signals,
-            console: &mut console,
-            joblog: None,
+            sink: &mut recorder,
             paths: &paths,
             resumed: &resumed,
             board: None,
+            monitor: MonitorSettings::default(),
         });
         helper.join().unwrap();
-        console.close(&signals.events);
-        results
+        (results, recorder.events)
     }
 
     fn settings(workers: usize) -> RunSettings {
@@ -791,11 +835,11 @@ mod tests {
     fn two_signals_settle_every_state() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("started");
-        let r = run_with(dir.path(), MANIFEST, settings(1), move |tx| {
+        let (r, events) = run_with(dir.path(), MANIFEST, settings(1), move |tx| {
             wait_for(marker);
-            tx.send(SignalEvent).unwrap();
+            tx.send(SIGINT).unwrap();
             std::thread::sleep(Duration::from_millis(50)); // two signals, not one merged
-            tx.send(SignalEvent).unwrap();
+            tx.send(SIGINT).unwrap();
         });
         assert_eq!(r.stop, Some(StopReason::Interrupted));
         assert!(r.terminating);
@@ -813,6 +857,20 @@ mod tests {
             .unwrap()
             .ends_with("(retry not attempted: the run was stopped)"));
         assert!(r.internal_errors.is_empty());
+        assert_eq!(
+            events,
+            [
+                "run_started",
+                "attempt_output:f",
+                "retry_scheduled:f",
+                "draining",
+                "job_finished:f:failed",
+                "job_finished:q:not_started",
+                "terminating",
+                "attempt_output:w",
+                "job_finished:w:cancelled",
+            ]
+        );
     }
 
     #[test]
@@ -820,9 +878,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("started");
         let manifest = MANIFEST.replace("sleep 30", "sleep 0.2");
-        let r = run_with(dir.path(), &manifest, settings(1), move |tx| {
+        let (r, events) = run_with(dir.path(), &manifest, settings(1), move |tx| {
             wait_for(marker);
-            tx.send(SignalEvent).unwrap();
+            tx.send(SIGINT).unwrap();
         });
         assert_eq!(r.stop, Some(StopReason::Interrupted));
         assert!(!r.terminating);
@@ -831,6 +889,19 @@ mod tests {
             statuses,
             [Status::Failed, Status::Succeeded, Status::NotStarted]
         );
+        assert_eq!(
+            events,
+            [
+                "run_started",
+                "attempt_output:f",
+                "retry_scheduled:f",
+                "draining",
+                "job_finished:f:failed",
+                "job_finished:q:not_started",
+                "attempt_output:w",
+                "job_finished:w:succeeded",
+            ]
+        );
     }
 
     #[test]
@@ -838,19 +909,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings(2);
         s.deadline = Some(Instant::now() + Duration::from_secs(2));
-        let r = run_with(dir.path(), MANIFEST, s, |_| {});
+        let (r, events) = run_with(dir.path(), MANIFEST, s, |_| {});
         assert_eq!(r.stop, Some(StopReason::Deadline));
         assert_eq!(r.results.job(1).status, Status::Cancelled);
+        // Two workers: f's retry waits an hour, w runs, q succeeds; then the deadline.
+        let at = |name: &str| events.iter().position(|e| e == name).unwrap();
+        assert!(
+            at("deadline_reached") < at("job_finished:f:failed"),
+            "{events:?}"
+        );
+        assert!(
+            at("deadline_reached") < at("job_finished:w:cancelled"),
+            "{events:?}"
+        );
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.starts_with("job_finished"))
+                .count(),
+            3
+        );
 
         let mut s = settings(2);
         s.max_failures = Some(1);
         let manifest = "id,command\nw,\"sh -c 'touch started; sleep 30'\"\nf,\"sh -c 'while [ ! -e started ]; do sleep 0.01; done; exit 1'\"\nq,true\n";
-        let r = run_with(dir.path(), manifest, s, |_| {});
+        let (r, events) = run_with(dir.path(), manifest, s, |_| {});
         assert_eq!(r.stop, Some(StopReason::Halted));
         let statuses: Vec<Status> = r.results.iter().map(|r| r.status).collect();
         assert_eq!(
             statuses,
             [Status::Cancelled, Status::Failed, Status::NotStarted]
         );
+        let halted = events.iter().position(|e| e == "halted").unwrap();
+        assert_eq!(events[halted - 1], "job_finished:f:failed", "{events:?}");
+        assert_eq!(
+            events[halted + 1],
+            "job_finished:q:not_started",
+            "{events:?}"
+        );
+        assert_eq!(events.last().unwrap(), "job_finished:w:cancelled");
     }
 }

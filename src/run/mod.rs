@@ -2,5 +2,6 @@
 //! world what happens only through events.
 
 pub(crate) mod dispatcher;
+pub(crate) mod monitor;
 pub mod pool;
 pub(crate) mod schedule;

@@ -120,7 +120,7 @@ fn keep(c: &Captured) -> std::io::Result<Option<Captured>> {
             }
             let mut copy = tempfile::tempfile()?;
             std::io::copy(&mut from, &mut copy)?;
-            Ok(Some(Captured::File(copy)))
+            Ok(Some(Captured::File(std::sync::Arc::new(copy))))
         }
     }
 }
@@ -195,8 +195,8 @@ mod tests {
         let empty = tempfile::tempfile().unwrap();
         let k = Kept::new(
             None,
-            Captured::File(f.try_clone().unwrap()),
-            Captured::File(empty),
+            Captured::File(std::sync::Arc::new(f.try_clone().unwrap())),
+            Captured::File(std::sync::Arc::new(empty)),
         )
         .unwrap();
         assert!(matches!(k.err, Captured::Nothing));

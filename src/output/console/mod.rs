@@ -28,13 +28,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 
 use crate::capture::Captured;
-use crate::event::Event;
+use crate::event::summary::RunSummary;
+use crate::event::{Event, EventSink};
 use crate::model::config::OutputMode;
 use crate::model::job::JobSpec;
 use crate::model::outcome::Attempt;
 use crate::output::console::keep_order::{Kept, OrderedOutput};
-use crate::output::report::RunSummary;
-use crate::process::cancel::SignalEvent;
+use crate::output::text;
+use crate::process::signals::SignalEvent;
 use crate::util::text::plural;
 
 /// How many job outputs may wait for the printer before the dispatcher stops starting jobs.
@@ -116,7 +117,7 @@ pub fn print_error(e: &crate::model::error::Error) {
 
 /// Prints a run's summary on stderr, outside a run (`merge`).
 pub fn print_summary(summary: &RunSummary) {
-    queue_stderr(crate::output::report::summary_text(summary).into_bytes());
+    queue_stderr(crate::output::text::summary_text(summary).into_bytes());
 }
 
 /// `--dry-run --resume`: how many jobs the joblog would resume.
@@ -315,29 +316,10 @@ impl Console {
         }
     }
 
-    /// Whether jobs' stdout must be captured at all.
-    pub fn wants_stdout(&self) -> bool {
-        self.mode != OutputMode::None
-    }
-
-    /// True while so much job output waits for the printer that no new job should start.
-    pub fn backlogged(&self) -> bool {
-        self.printer
-            .as_ref()
-            .is_some_and(|p| p.pending.load(Ordering::SeqCst) >= OUTPUT_BACKLOG)
-    }
-
-    /// Receives a message when a backlog has drained (never, without a printer).
-    pub fn drained(&self) -> Receiver<()> {
-        self.printer
-            .as_ref()
-            .map_or_else(crossbeam_channel::never, |p| p.drained.clone())
-    }
-
     /// Turns one event into text (or nothing).
-    pub fn handle(&mut self, event: Event<'_>) {
+    fn on_event(&mut self, event: &Event<'_>) {
         match event {
-            Event::RunStarted { total } => self.start(total),
+            Event::RunStarted { total } => self.start(*total),
             Event::WorkersShort {
                 started,
                 wanted,
@@ -352,12 +334,12 @@ impl Console {
                 out,
                 err,
             } => {
-                let hidden = self.quiet && (status.is_success() || retry);
+                let hidden = self.quiet && (status.is_success() || *retry);
                 if self.mode == OutputMode::None || hidden || (out.is_empty() && err.is_empty()) {
                     return;
                 }
                 let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));
-                self.job_output(job, out, err, tag);
+                self.job_output(job, out.clone(), err.clone(), tag);
             }
             Event::RetryScheduled {
                 job,
@@ -365,7 +347,7 @@ impl Console {
                 of,
                 last,
                 delay,
-            } => self.retrying(job, attempt, of, last, delay),
+            } => self.retrying(job, *attempt, *of, last, *delay),
             Event::StartDeferred { job, error } => log::warn!(
                 "{}: cannot start now ({error}); it waits for a running job to finish",
                 job.id
@@ -376,15 +358,15 @@ impl Console {
                 }
                 self.job_finished(&job.id, result);
             }
-            Event::Draining { running } if running > 0 => self.notice(&format!(
+            Event::Draining { running } if *running > 0 => self.notice(&format!(
                 "interrupted: starting no new jobs; waiting for {} to finish (send the signal again to terminate them)",
-                plural(running, "running job")
+                plural(*running, "running job")
             )),
             Event::Draining { .. } => {}
             Event::Terminating { running, grace } => self.notice(&format!(
                 "second signal: terminating {} (SIGTERM, then SIGKILL after {})",
-                plural(running, "running job"),
-                humantime::format_duration(grace)
+                plural(*running, "running job"),
+                humantime::format_duration(*grace)
             )),
             Event::Halted {
                 failures,
@@ -392,17 +374,17 @@ impl Console {
                 running,
             } => self.notice(&format!(
                 "{} reached the limit of {limit}: stopping the run, terminating {}",
-                plural(failures, "failure"),
-                plural(running, "running job")
+                plural(*failures, "failure"),
+                plural(*running, "running job")
             )),
             Event::DeadlineReached { running } => self.notice(&format!(
                 "deadline reached: starting no new jobs, terminating {}",
-                plural(running, "running job")
+                plural(*running, "running job")
             )),
             Event::InternalError { message } => log::error!("{message}"),
             Event::OutputDropped { jobs } => self.notice(&format!(
                 "the output of {} was not written: stdout is not being read",
-                plural(jobs, "job")
+                plural(*jobs, "job")
             )),
             Event::Summary { summary } => self.summary(summary),
             Event::ReportsWritten { reports } => {
@@ -410,6 +392,23 @@ impl Console {
                     self.notice(&line);
                 }
             }
+            Event::Status {
+                snapshot,
+                full: true,
+                now,
+            } => {
+                for line in text::status_report(snapshot, *now) {
+                    self.notice(&line);
+                }
+            }
+            Event::Status { snapshot, now, .. } => {
+                self.notice(&text::status_line(snapshot, *now));
+            }
+            Event::Slow {
+                running,
+                limit,
+                now,
+            } => self.notice(&text::slow_line(running, *now, *limit)),
         }
     }
 
@@ -549,7 +548,7 @@ impl Console {
 
     /// The summary at the end of a run.
     fn summary(&mut self, summary: &RunSummary) {
-        self.stderr(crate::output::report::summary_text(summary).into_bytes());
+        self.stderr(crate::output::text::summary_text(summary).into_bytes());
     }
 
     /// Bytes for stderr, in order with job output.
@@ -581,10 +580,14 @@ impl Console {
             return Flushed::All;
         }
         let timer = limit.map_or_else(crossbeam_channel::never, crossbeam_channel::after);
-        let end = select! {
-            recv(ack) -> _ => Flushed::All,
-            recv(signals) -> _ => Flushed::Interrupted(p.pending.load(Ordering::SeqCst)),
-            recv(timer) -> _ => Flushed::GaveUp(p.pending.load(Ordering::SeqCst)),
+        let end = loop {
+            select! {
+                recv(ack) -> _ => break Flushed::All,
+                recv(signals) -> s => if is_stop(s) {
+                    break Flushed::Interrupted(p.pending.load(Ordering::SeqCst));
+                },
+                recv(timer) -> _ => break Flushed::GaveUp(p.pending.load(Ordering::SeqCst)),
+            }
         };
         // Given up on: the job printer is stuck on a stdout nobody reads.
         self.abandoned = end != Flushed::All;
@@ -611,15 +614,48 @@ impl Console {
         } = p;
         drop((jobs, lines));
         if !self.abandoned {
-            select! {
-                recv(jobs_ended) -> _ => {}
-                recv(signals) -> _ => return,
+            loop {
+                select! {
+                    recv(jobs_ended) -> _ => break,
+                    recv(signals) -> s => if is_stop(s) {
+                        return;
+                    },
+                }
             }
         }
-        select! {
-            recv(lines_ended) -> _ => {}
-            recv(signals) -> _ => {}
+        loop {
+            select! {
+                recv(lines_ended) -> _ => break,
+                recv(signals) -> s => if is_stop(s) {
+                    break;
+                },
+            }
         }
+    }
+}
+
+/// Whether a signal ends a wait: a stop signal, or the source closing; not a status request.
+fn is_stop(s: Result<SignalEvent, crossbeam_channel::RecvError>) -> bool {
+    !matches!(s, Ok(SignalEvent::Status))
+}
+
+impl EventSink for Console {
+    fn handle(&mut self, event: &Event<'_>) {
+        self.on_event(event);
+    }
+
+    fn backlogged(&self) -> bool {
+        self.printer
+            .as_ref()
+            .is_some_and(|p| p.pending.load(Ordering::SeqCst) >= OUTPUT_BACKLOG)
+    }
+
+    fn drained(&self) -> Option<Receiver<()>> {
+        self.printer.as_ref().map(|p| p.drained.clone())
+    }
+
+    fn wants_stdout(&self) -> bool {
+        self.mode != OutputMode::None
     }
 }
 

@@ -4,65 +4,17 @@ Markdown and JUnit XML. Files are written atomically (a temporary file in the sa
 then a rename), also when the run was interrupted.
 */
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::event::summary::RunSummary;
 use crate::model::config::ReportFormat;
-use crate::model::outcome::{JobResult, RunOutcome, Status};
-use crate::model::results::Results;
-use crate::model::shard::Shard;
-use crate::store::jobs::Jobs;
+use crate::model::outcome::{RunOutcome, Status};
+use crate::output::text::{label, slowest};
 use crate::util::sys::Usage;
-use crate::util::text::plural;
 use crate::util::text::{kib, rfc3339};
-
-/// Everything a report says about a finished run.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    /// The manifest's display name.
-    pub manifest: String,
-    /// Hex SHA-256 of the manifest's bytes.
-    pub manifest_sha256: String,
-    /// With `--shard`: which shard ran.
-    pub shard: Option<Shard>,
-    /// When the run started.
-    pub started_at: SystemTime,
-    /// When it ended.
-    pub finished_at: SystemTime,
-    /// Its wall time.
-    pub duration: Duration,
-    /// Worker threads.
-    pub workers: usize,
-    /// How it ended.
-    pub outcome: RunOutcome,
-    /// batchrun's exit code.
-    pub exit_code: i32,
-    /// The plan's jobs, in manifest order (their ids, and their commands as `--dry-run`
-    /// prints them).
-    pub jobs: Jobs,
-    /// One result per job, in manifest order.
-    pub results: Results,
-    /// For each job, its retries + 1.
-    pub max_attempts: Vec<u32>,
-    /// batchrun's own errors during the run.
-    pub internal_errors: Vec<String>,
-}
-
-impl RunSummary {
-    /// How many jobs ended with each status.
-    pub fn counts(&self) -> BTreeMap<Status, usize> {
-        let mut c: BTreeMap<Status, usize> = Status::ALL.iter().map(|&s| (s, 0)).collect();
-        for status in self.results.statuses() {
-            *c.entry(status).or_default() += 1;
-        }
-        c
-    }
-}
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -198,104 +150,6 @@ fn to_text(s: &RunSummary, f: fn(&mut dyn Write, &RunSummary) -> std::io::Result
     String::from_utf8(buf).expect("reports are UTF-8")
 }
 
-/// The counts line: `12 jobs in 3.2s: 9 succeeded, 1 failed, …` (zero counts left out).
-fn counts_line(s: &RunSummary) -> String {
-    let parts: Vec<String> = s
-        .counts()
-        .into_iter()
-        .filter(|&(_, n)| n > 0)
-        .map(|(st, n)| format!("{n} {}", st.as_str().replace('_', " ")))
-        .collect();
-    let outcome = if s.exit_code == i32::from(crate::model::exit::Exit::Internal.code()) {
-        format!(
-            "{} (exit {}: batchrun itself failed)",
-            s.outcome.as_str(),
-            s.exit_code
-        )
-    } else {
-        s.outcome.as_str().replace('_', " ")
-    };
-    format!(
-        "{} in {:.1}s: {}; {outcome}",
-        plural(s.results.len(), "job"),
-        s.duration.as_secs_f64(),
-        if parts.is_empty() {
-            "nothing to do".to_string()
-        } else {
-            parts.join(", ")
-        },
-    )
-}
-
-/// A short label for a result that is not a success, e.g. `failed (attempt 3/3)`.
-fn label(s: &RunSummary, i: usize, r: &JobResult) -> String {
-    let max = s.max_attempts[i];
-    if r.attempts > 0 && max > 1 {
-        format!("{} (attempt {}/{max})", r.status.as_str(), r.attempts)
-    } else {
-        r.status.as_str().to_string()
-    }
-}
-
-/// The human summary for stderr: counts, wall time, and every failure with its reason and the
-/// last lines of its stderr. Each line starts `batchrun: ` or is indented under one.
-pub fn summary_text(s: &RunSummary) -> String {
-    let mut out = String::new();
-    for i in (0..s.results.len()).filter(|&i| s.results.went_wrong(i)) {
-        let r = s.results.job(i);
-        let _ = writeln!(
-            out,
-            "batchrun: {} {}: {}",
-            label(s, i, &r),
-            s.jobs.id(i),
-            r.error.as_deref().unwrap_or("")
-        );
-        if let Some(tail) = &r.stderr_tail {
-            for line in tail.lines() {
-                let _ = writeln!(out, "    | {line}");
-            }
-        }
-    }
-    let not_started = s.counts()[&Status::NotStarted];
-    if not_started > 0 {
-        let _ = writeln!(out, "batchrun: {} not started", plural(not_started, "job"));
-    }
-    for e in &s.internal_errors {
-        let _ = writeln!(out, "batchrun: error: {e}");
-    }
-    if let Some(line) = slowest_line(s) {
-        let _ = writeln!(out, "batchrun: {line}");
-    }
-    let _ = writeln!(out, "batchrun: {}", counts_line(s));
-    out
-}
-
-/// The human summary names the slowest jobs only when the run took longer than this ...
-pub const SLOWEST_AFTER: Duration = Duration::from_secs(10);
-/// ... and more than this many jobs ran (with a handful, the user knows them all).
-pub const SLOWEST_MIN_JOBS: usize = 5;
-/// How many slowest jobs the human summary names.
-pub const SLOWEST_SHOWN: usize = 3;
-
-/// `slowest: report-eu 4m 2s, forecast 3m 1s, report-us 59.0s`, when the run was long
-/// enough and had enough jobs for it to matter ([`SLOWEST_AFTER`], [`SLOWEST_MIN_JOBS`]).
-fn slowest_line(s: &RunSummary) -> Option<String> {
-    let ran = (0..s.results.len())
-        .filter(|&i| s.results.duration(i).is_some())
-        .count();
-    if s.duration <= SLOWEST_AFTER || ran <= SLOWEST_MIN_JOBS {
-        return None;
-    }
-    let named: Vec<String> = slowest(s, SLOWEST_SHOWN)
-        .into_iter()
-        .map(|i| {
-            let d = s.results.duration(i).unwrap_or_default();
-            format!("{} {}", s.jobs.id(i), crate::util::text::human(d))
-        })
-        .collect();
-    Some(format!("slowest: {}", named.join(", ")))
-}
-
 /// Escapes text for a Markdown table cell or line.
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -366,23 +220,6 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
 
 /// How many jobs the Markdown report lists as the slowest.
 const MD_SLOWEST_SHOWN: usize = 10;
-
-/// The `n` jobs that ran longest (their last attempt), longest first; equal durations in
-/// manifest order. Holds `n` entries, not one per job.
-fn slowest(s: &RunSummary, n: usize) -> Vec<usize> {
-    use std::cmp::Reverse;
-    let mut top: std::collections::BinaryHeap<(Reverse<Duration>, usize)> =
-        std::collections::BinaryHeap::with_capacity(n + 1);
-    for i in 0..s.results.len() {
-        if let Some(d) = s.results.duration(i) {
-            top.push((Reverse(d), i));
-            if top.len() > n {
-                top.pop();
-            }
-        }
-    }
-    top.into_sorted_vec().into_iter().map(|(_, i)| i).collect()
-}
 
 /// How many jobs the Markdown report's CPU and memory tables list.
 const TOP_USAGE: usize = 10;
@@ -663,6 +500,10 @@ pub fn write_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::outcome::JobResult;
+    use crate::output::text::summary_text;
+    use crate::store::jobs::Jobs;
+    use std::time::{Duration, SystemTime};
 
     /// `n` jobs `j0`, `j1`, … running `true`.
     fn numbered(n: usize) -> Jobs {

@@ -1,0 +1,214 @@
+/*!
+One real run, step by step: every output checked and opened before any job starts, the
+dispatcher run with its sinks (the console, the joblog), the output flushed, the one exit
+decision, the reports, the summary, and `--on-finish`.
+*/
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::app::{preflight, Finished};
+use crate::event::summary::RunSummary;
+use crate::event::{Event, EventSink, Fanout};
+use crate::model::config::{ReportFormat, RunConfig};
+use crate::model::error::Error;
+use crate::model::exit::{self, Exit, StopReason};
+use crate::model::outcome;
+use crate::output::joblog::{self, JoblogSink};
+use crate::output::{console, report};
+use crate::plan::Plan;
+use crate::process::board::Board;
+use crate::process::cancel::CancelToken;
+use crate::process::signals::SignalSource;
+use crate::run::dispatcher as runner;
+use crate::run::monitor::MonitorSettings;
+use crate::util::sys;
+
+/// What a run writes besides job output, opened and checked before any job starts.
+struct Outputs {
+    /// The joblog, appending.
+    joblog: Option<JoblogSink>,
+    /// Where job output is captured.
+    paths: crate::capture::OutputPaths,
+    /// Jobs already done per the joblog (`--resume`).
+    resumed: Vec<bool>,
+    /// The private directory for captured output; removed when dropped.
+    _tmp: tempfile::TempDir,
+}
+
+/// What the status monitor does for a run.
+fn monitor_settings(rc: &RunConfig) -> MonitorSettings {
+    MonitorSettings {
+        heartbeat: rc.heartbeat,
+        slow: rc.slow,
+    }
+}
+
+/// Once the reports are written and the console closed: `--on-finish`.
+fn after_reports(rc: &RunConfig, summary: &RunSummary, written: &[(PathBuf, ReportFormat)]) {
+    if let Some(cmd) = &rc.on_finish {
+        let report = crate::app::hook::first_json_report(written);
+        crate::app::hook::on_finish(cmd, rc.on_finish_timeout, summary, report.as_deref());
+    }
+}
+
+/// Checks that everything batchrun must write can be written, and opens it, before any job
+/// starts.
+fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
+    for (path, _) in &rc.reports {
+        preflight::check_report(path).map_err(|source| Error::Output {
+            what: "report",
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let resumed = crate::app::resume::from_joblog(plan, rc.joblog.as_deref().filter(|_| rc.resume))
+        .map_err(Error::from)?;
+    let joblog = rc
+        .joblog
+        .as_deref()
+        .map(joblog::Joblog::open)
+        .transpose()
+        .map(|log| log.map(JoblogSink::new))
+        .map_err(Error::from)?;
+    let tmp = crate::capture::files::private_tempdir()
+        .map_err(|e| Error::Internal(format!("cannot create a temporary directory: {e}")))?;
+    let paths = match &rc.output_dir {
+        Some(dir) => {
+            let out_err = |source| Error::Output {
+                what: "output directory",
+                path: dir.clone(),
+                source,
+            };
+            std::fs::create_dir_all(dir).map_err(out_err)?;
+            tempfile::NamedTempFile::new_in(dir).map_err(out_err)?;
+            crate::capture::OutputPaths::new(dir.clone(), true)
+        }
+        None => crate::capture::OutputPaths::new(tmp.path().to_path_buf(), false),
+    };
+    Ok(Outputs {
+        joblog,
+        paths,
+        resumed,
+        _tmp: tmp,
+    })
+}
+
+/// Prints the job output still queued before the run is decided; a signal (or, once jobs were
+/// being terminated, a moment) ends the wait, and what is left is dropped, with a note.
+fn flush_output(
+    console: &mut console::Console,
+    signals: &SignalSource,
+    terminating: bool,
+    stop: &mut Option<StopReason>,
+) {
+    let limit = terminating.then_some(Duration::from_secs(1));
+    match console.flush(&signals.events, limit) {
+        console::Flushed::All => {}
+        console::Flushed::Interrupted(jobs) => {
+            StopReason::escalate(stop, StopReason::Interrupted);
+            console.handle(&Event::OutputDropped { jobs });
+        }
+        console::Flushed::GaveUp(jobs) => console.handle(&Event::OutputDropped { jobs }),
+    }
+}
+
+/// Everything the reports say about a finished run, with its decision.
+fn summarize(
+    plan: &Plan,
+    rc: &RunConfig,
+    results: runner::RunResults,
+    decision: exit::Decision,
+    (started_at, duration): (SystemTime, Duration),
+) -> RunSummary {
+    RunSummary {
+        manifest: plan.manifest.clone(),
+        manifest_sha256: plan.manifest_sha256.clone(),
+        shard: plan.shard,
+        started_at,
+        finished_at: SystemTime::now(),
+        duration,
+        workers: rc.workers,
+        outcome: decision.outcome,
+        exit_code: decision.exit.code().into(),
+        jobs: plan.jobs.clone(),
+        max_attempts: (0..plan.jobs.len())
+            .map(|i| plan.jobs.retries(i).saturating_add(1))
+            .collect(),
+        results: results.results,
+        internal_errors: results.internal_errors,
+    }
+}
+
+/// Runs a validated plan for real.
+pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
+    // Everything batchrun must write is checked before any job starts.
+    let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
+    preflight::check_given_files(manifest, plan, rc)?;
+    let _lock = rc.lock.as_deref().map(preflight::take_lock).transpose()?;
+    let mut outputs = prepare_outputs(plan, rc)?;
+    match sys::raise_nofile_limit() {
+        Ok((old, new)) => log::debug!("open-file limit: soft {old}, raised to {new}"),
+        Err(e) => log::debug!("cannot raise the open-file limit: {e}"),
+    }
+    if let Err(e) = sys::become_subreaper() {
+        log::warn!("cannot become a child subreaper ({e}): background processes that jobs leave behind may not be found");
+    }
+    let token = CancelToken::new()
+        .map_err(|e| Error::Internal(format!("cannot create the cancel token: {e}")))?;
+    let settings = runner::RunSettings {
+        workers: rc.workers,
+        retry_delay: rc.retry_delay,
+        max_failures: rc.max_failures,
+        deadline: rc
+            .deadline
+            .map(|t| Instant::now() + t.duration_since(SystemTime::now()).unwrap_or_default()),
+        grace: rc.grace,
+    };
+    let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
+    if rc.keep_order {
+        console.keep_order(&outputs.resumed);
+    }
+    let board = Board::new(outputs.resumed.iter().filter(|&&r| !r).count());
+    let started_at = SystemTime::now();
+    let t0 = Instant::now();
+    let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(2);
+    // The joblog first: a job's line is on disk before its output is printed.
+    if let Some(j) = outputs.joblog.as_mut() {
+        sinks.push(j);
+    }
+    sinks.push(&mut console);
+    let results = runner::run(runner::RunContext {
+        plan,
+        settings: &settings,
+        token: &token,
+        signals: &signals,
+        sink: &mut Fanout::new(sinks),
+        paths: &outputs.paths,
+        resumed: &outputs.resumed,
+        board: Some(&board),
+        monitor: monitor_settings(rc),
+    });
+    let reaped = sys::reap_exited_children();
+    if reaped > 0 {
+        log::debug!("reaped {reaped} processes that had left their job's process group");
+    }
+    let mut stop = results.stop;
+    flush_output(&mut console, &signals, results.terminating, &mut stop);
+    let any_failure = results.results.statuses().any(outcome::Status::is_failure);
+    let run = (started_at, t0.elapsed());
+    let mut summary = summarize(plan, rc, results, exit::decide(stop, any_failure), run);
+    let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);
+    if !(rc.quiet && exit == Exit::Success) {
+        console.handle(&Event::Summary { summary: &summary });
+    }
+    if !rc.quiet {
+        console.handle(&Event::ReportsWritten { reports: &written });
+    }
+    console.close(&signals.events);
+    after_reports(rc, &summary, &written);
+    Ok(Finished {
+        exit,
+        summary: Some(summary),
+    })
+}

@@ -1,0 +1,136 @@
+/*!
+The one signal source: SIGINT, SIGTERM, SIGHUP and SIGUSR1, caught on one `signal-hook` thread
+and delivered as typed [`SignalEvent`]s on one channel. The dispatcher decides what each means
+(drain, terminate, print the status); nothing is done in a signal handler.
+
+The handler is installed first thing in `main`, before the manifest is read, so a SIGUSR1 sent
+early (a monitoring script) never kills batchrun with the signal's default action.
+*/
+
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+/// A signal that asks batchrun to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGINT (Ctrl+C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP (the terminal went away).
+    Hangup,
+}
+
+impl StopSignal {
+    /// The signal's name, as `kill -l` prints it with the `SIG` prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
+        }
+    }
+}
+
+/// One signal delivered to batchrun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalEvent {
+    /// SIGINT, SIGTERM or SIGHUP: the first drains the run, the second terminates its jobs.
+    Stop(StopSignal),
+    /// SIGUSR1: print the status of the running jobs.
+    Status,
+}
+
+/// Where signals come from: real ones ([`install_signal_handler`]), or a channel fed by hand
+/// (tests, embedding programs: [`SignalSource::manual`]).
+#[derive(Debug)]
+pub struct SignalSource {
+    /// Receives one message per signal delivered.
+    pub events: Receiver<SignalEvent>,
+    /// Kept so the channel stays open for a source with no handler ([`SignalSource::manual`]).
+    _keep: Option<Sender<SignalEvent>>,
+    /// The signal thread: closed and joined when the source is dropped.
+    thread: Option<(signal_hook::iterator::Handle, JoinHandle<()>)>,
+}
+
+impl SignalSource {
+    /// A source that never fires, plus the sender to fire it by hand.
+    pub fn manual() -> (Self, Sender<SignalEvent>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        (
+            Self {
+                events: rx,
+                _keep: Some(tx.clone()),
+                thread: None,
+            },
+            tx,
+        )
+    }
+
+    /// The next stop signal already delivered, if any; status requests before it are
+    /// dropped (there is no run to report on).
+    pub fn pending_stop(&self) -> Option<StopSignal> {
+        self.events.try_iter().find_map(|e| match e {
+            SignalEvent::Stop(s) => Some(s),
+            SignalEvent::Status => None,
+        })
+    }
+}
+
+impl Drop for SignalSource {
+    fn drop(&mut self) {
+        if let Some((handle, thread)) = self.thread.take() {
+            handle.close();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Installs the process-wide handler for SIGINT, SIGTERM, SIGHUP and SIGUSR1 and returns the
+/// channel their events arrive on. Call it once.
+pub fn install_signal_handler() -> std::io::Result<SignalSource> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+    ])?;
+    let handle = signals.handle();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let thread = std::thread::Builder::new()
+        .name("batchrun-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                let event = match signal {
+                    libc::SIGUSR1 => SignalEvent::Status,
+                    libc::SIGTERM => SignalEvent::Stop(StopSignal::Terminate),
+                    libc::SIGHUP => SignalEvent::Stop(StopSignal::Hangup),
+                    _ => SignalEvent::Stop(StopSignal::Interrupt),
+                };
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(SignalSource {
+        events: rx,
+        _keep: None,
+        thread: Some((handle, thread)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_source_delivers_typed_events() {
+        let (source, tx) = SignalSource::manual();
+        tx.send(SignalEvent::Status).unwrap();
+        tx.send(SignalEvent::Stop(StopSignal::Hangup)).unwrap();
+        assert_eq!(source.pending_stop(), Some(StopSignal::Hangup));
+        assert_eq!(source.pending_stop(), None);
+        assert_eq!(StopSignal::Terminate.name(), "SIGTERM");
+    }
+}
