@@ -12,25 +12,23 @@ error) goes through [`StopReason::escalate`] and [`JobTable::settle_unstarted`],
 not running gets its true final result at that moment.
 */
 
-use std::fs::File;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{never, select, Sender};
 
-use crate::capture::{Anonymous, CreateError, OutputPaths};
+use crate::capture::{Anonymous, OutputPaths};
 use crate::event::{Event, EventSink};
 use crate::model::exit::StopReason;
 use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
 use crate::process::cancel::CancelToken;
-use crate::process::exec::{self, ExecRequest};
 use crate::process::signals::{SignalEvent, SignalSource};
 use crate::run::monitor::{Monitor, MonitorSettings};
 use crate::run::pool::{Dispatch, Done, WorkerPool};
 use crate::run::schedule::{retry_delay, JobTable, LastAttempt};
+use crate::run::worker::{work, Shared, Task, TaskEnd};
 
 /// Settings of the run loop (validated; see [`crate::cli`]).
 #[derive(Debug, Clone)]
@@ -85,117 +83,6 @@ pub struct RunResults {
 /// How often in a row a start may be put off for want of descriptors or processes before the
 /// job fails to start.
 const MAX_DEFERRALS: u32 = 12;
-
-/// Work for one attempt.
-struct Task {
-    index: usize,
-    attempt: u32,
-}
-
-/// What a worker sends back.
-enum TaskEnd {
-    /// The run was stopped before the attempt started.
-    NotStarted,
-    /// Nothing could be created for it now (no descriptor or process free); not an attempt.
-    Deferred(String),
-    /// The attempt ran (or failed to start), with its output when that went to anonymous files,
-    /// and the job as the worker built it from its row (so the dispatcher need not).
-    Ran(Attempt, Anonymous, Box<JobSpec>),
-    /// batchrun could not run or wait for it.
-    Internal(String),
-}
-
-/// What the worker reports when a capture file cannot be created: a start put off (out of
-/// descriptors), or batchrun's failure.
-fn deferred_or_internal(e: CreateError) -> TaskEnd {
-    if e.transient {
-        TaskEnd::Deferred(e.message)
-    } else {
-        TaskEnd::Internal(e.message)
-    }
-}
-
-/// What every worker shares.
-struct Shared<'a> {
-    plan: &'a Plan,
-    token: &'a CancelToken,
-    grace: Duration,
-    paths: &'a OutputPaths,
-    stdout_wanted: bool,
-    /// Jobs whose process workers are running now; workers keep it up to date.
-    running: &'a AtomicUsize,
-    /// The live-status board: workers put attempts on it.
-    board: Option<&'a crate::process::board::Board>,
-}
-
-/// Runs one attempt on a worker thread; a panic becomes an internal error of this job.
-fn work(shared: &Shared<'_>, task: Task) -> TaskEnd {
-    if shared.token.is_stopped() {
-        return TaskEnd::NotStarted;
-    }
-    shared.running.fetch_add(1, Ordering::SeqCst);
-    let end = catch_unwind(AssertUnwindSafe(|| work_started(shared, task))).unwrap_or_else(|p| {
-        TaskEnd::Internal(format!(
-            "a worker thread panicked: {}",
-            crate::run::pool::panic_message(&*p)
-        ))
-    });
-    shared.running.fetch_sub(1, Ordering::SeqCst);
-    end
-}
-
-/// Creates one capture file for [`work_started`].
-fn capture(
-    shared: &Shared<'_>,
-    index: usize,
-    ext: &str,
-    into: &mut Option<File>,
-) -> Result<exec::Output, CreateError> {
-    let (f, reader) = shared.paths.create(shared.plan.jobs.id(index), ext)?;
-    *into = reader;
-    Ok(exec::Output::File(f))
-}
-
-/// [`work`] once the job is counted as running.
-fn work_started(shared: &Shared<'_>, task: Task) -> TaskEnd {
-    let job = shared.plan.jobs.get(task.index);
-    let mut anonymous = Anonymous::default();
-    let stdout = if shared.stdout_wanted || shared.paths.keep {
-        match capture(shared, task.index, "out", &mut anonymous.out) {
-            Ok(s) => s,
-            Err(e) => return deferred_or_internal(e),
-        }
-    } else {
-        exec::Output::Null
-    };
-    let stderr = match capture(shared, task.index, "err", &mut anonymous.err) {
-        Ok(s) => s,
-        Err(e) => return deferred_or_internal(e),
-    };
-    match exec::run_attempt(ExecRequest {
-        job: &job,
-        attempt: task.attempt,
-        stdout,
-        stderr,
-        grace: shared.grace,
-        token: shared.token,
-        board: shared.board,
-    }) {
-        Ok(a) => {
-            if let Some(why) = crate::capture::files::capture_lost(&a, &shared.paths.dir) {
-                return TaskEnd::Internal(format!("job '{}': {why}", job.id));
-            }
-            // With no job output shown, only a failure's stderr tail is ever read: a success's
-            // file is not read. Empty (or unread) files are kept for this worker's next job.
-            let unread = !shared.stdout_wanted && a.status().is_success();
-            let clean = a.leaked_processes == 0;
-            anonymous.out = crate::capture::spare::give_back(anonymous.out.take(), false, clean);
-            anonymous.err = crate::capture::spare::give_back(anonymous.err.take(), unread, clean);
-            TaskEnd::Ran(a, anonymous, Box::new(job))
-        }
-        Err(e) => TaskEnd::Internal(format!("waiting for job '{}' failed: {e}", job.id)),
-    }
-}
 
 /// The dispatcher's state while the run goes on.
 struct Dispatcher<'a> {

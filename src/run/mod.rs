@@ -5,3 +5,4 @@ pub(crate) mod dispatcher;
 pub(crate) mod monitor;
 pub mod pool;
 pub(crate) mod schedule;
+pub(crate) mod worker;

@@ -15,17 +15,17 @@ is on, so they neither tear the progress bar nor block.
 */
 
 pub(crate) mod keep_order;
+pub(crate) mod printer;
 pub(crate) mod progress;
+pub(crate) mod tag;
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use parking_lot::Mutex;
 
 use crate::capture::Captured;
 use crate::event::summary::RunSummary;
@@ -34,142 +34,19 @@ use crate::model::config::OutputMode;
 use crate::model::job::JobSpec;
 use crate::model::outcome::Attempt;
 use crate::output::console::keep_order::{Kept, OrderedOutput};
+pub use crate::output::console::printer::{
+    eprint_line, print_error, print_summary, stream_stdout, would_be_resumed, write_stdout,
+    LogWriter, OUTPUT_BACKLOG,
+};
+use crate::output::console::printer::{
+    print_job, write_bounded, Print, Printer, BAR, LINES, MESSAGE,
+};
 use crate::output::text;
 use crate::process::signals::SignalEvent;
 use crate::util::text::plural;
 
-/// How many job outputs may wait for the printer before the dispatcher stops starting jobs.
-pub const OUTPUT_BACKLOG: usize = 64;
-
 /// How often a plain progress line is printed when progress is asked for without a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(1);
-
-/// The progress bar, when one is shown; global so log lines can hide it while they print.
-static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
-
-/// The queue of batchrun's own lines while a run is on, for [`LogWriter`] and [`eprint_line`].
-static LINES: Mutex<Option<Sender<Vec<u8>>>> = Mutex::new(None);
-
-/// Held while one unit — a job's output, or a line of batchrun's — is written, so that units
-/// never tear each other.
-static TERMINAL: Mutex<()> = Mutex::new(());
-
-/// How long a line of batchrun's waits for a job's output to finish printing before it is
-/// written anyway: stdout may be a pipe nobody reads, and notices must still get out.
-const LINE_WAIT: Duration = Duration::from_millis(200);
-/// The bar's message, read each time the bar is drawn (so the ETA beside it stays live).
-static MESSAGE: Mutex<String> = Mutex::new(String::new());
-
-/// Runs `f` with the progress bar (if any) hidden.
-fn suspended<T>(f: impl FnOnce() -> T) -> T {
-    let bar = BAR.lock().clone();
-    match bar {
-        Some(b) => b.suspend(f),
-        None => f(),
-    }
-}
-
-/// Writes bytes to stderr now, with the progress bar hidden.
-fn write_stderr(bytes: &[u8]) {
-    suspended(|| {
-        let _ = std::io::stderr().write_all(bytes);
-    });
-}
-
-/// Writes bytes to stderr through the line printer while a run is on, else at once.
-fn queue_stderr(bytes: Vec<u8>) {
-    let rejected = match LINES.lock().as_ref() {
-        Some(q) => q.send(bytes).err().map(|e| e.into_inner()),
-        None => Some(bytes),
-    };
-    if let Some(bytes) = rejected {
-        write_stderr(&bytes);
-    }
-}
-
-/// An `env_logger` target that writes to stderr in order with everything else.
-#[derive(Debug, Default)]
-pub struct LogWriter;
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        queue_stderr(buf.to_vec());
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Prints a line of batchrun's own on stderr: `batchrun: MESSAGE`.
-pub fn eprint_line(msg: &str) {
-    queue_stderr(format!("batchrun: {msg}\n").into_bytes());
-}
-
-/// Prints an error that ended batchrun, with every manifest problem first.
-pub fn print_error(e: &crate::model::error::Error) {
-    if let crate::model::error::Error::Invalid { problems, .. } = e {
-        let text: String = problems.iter().map(|p| format!("{p}\n")).collect();
-        queue_stderr(text.into_bytes());
-    }
-    eprint_line(&e.to_string());
-}
-
-/// Prints a run's summary on stderr, outside a run (`merge`).
-pub fn print_summary(summary: &RunSummary) {
-    queue_stderr(crate::output::text::summary_text(summary).into_bytes());
-}
-
-/// `--dry-run --resume`: how many jobs the joblog would resume.
-pub fn would_be_resumed(resumed: usize, total: usize, joblog: &std::path::Path) {
-    eprint_line(&format!(
-        "{resumed} of {} would be resumed (succeeded before, per {}); {} would run",
-        plural(total, "job"),
-        joblog.display(),
-        total - resumed
-    ));
-}
-
-/// Writes bytes to stdout and flushes them (generated completions and man page).
-pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|_| out.flush())
-}
-
-/// Writes to stdout through a buffer, as `f` produces it; a closed or failing stdout is
-/// ignored (what `check` and `--dry-run` print).
-pub fn stream_stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
-    let out = std::io::stdout().lock();
-    let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
-    let _ = f(&mut w).and_then(|_| w.flush());
-}
-
-/// Work for the job-output printer.
-enum Print {
-    /// One attempt's output.
-    Job {
-        out: Captured,
-        err: Captured,
-        tag: Option<String>,
-    },
-    /// Answer once everything before it is printed.
-    Barrier(Sender<()>),
-}
-
-/// The two printer threads — one for job output, one for batchrun's own lines — and what they
-/// share with the console.
-#[derive(Debug)]
-struct Printer {
-    jobs: Sender<Print>,
-    lines: Sender<Vec<u8>>,
-    /// Job outputs queued and not yet printed.
-    pending: Arc<AtomicUsize>,
-    /// Gets a message when the job queue has drained below half the backlog.
-    drained: Receiver<()>,
-    /// Disconnect when the job printer, and the line printer, have ended.
-    jobs_ended: Receiver<()>,
-    lines_ended: Receiver<()>,
-}
 
 /// How [`Console::flush`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,73 +57,6 @@ pub enum Flushed {
     Interrupted(usize),
     /// The time ran out; the output of this many jobs was not printed.
     GaveUp(usize),
-}
-
-impl Printer {
-    fn start() -> std::io::Result<Printer> {
-        let (jobs, job_rx) = crossbeam_channel::unbounded::<Print>();
-        let (lines, line_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
-        let pending = Arc::new(AtomicUsize::new(0));
-        let (drained_tx, drained) = crossbeam_channel::bounded(1);
-        let (jobs_done, jobs_ended) = crossbeam_channel::bounded::<()>(0);
-        let (lines_done, lines_ended) = crossbeam_channel::bounded::<()>(0);
-        std::thread::Builder::new()
-            .name("batchrun-lines".into())
-            .spawn(move || {
-                let _done = lines_done;
-                for bytes in line_rx {
-                    let _unit = TERMINAL.try_lock_for(LINE_WAIT);
-                    write_stderr(&bytes);
-                }
-            })?;
-        let counter = Arc::clone(&pending);
-        std::thread::Builder::new()
-            .name("batchrun-output".into())
-            .spawn(move || {
-                let _done = jobs_done;
-                let mut stdout_broken = false;
-                for p in job_rx {
-                    match p {
-                        Print::Job { out, err, tag } => {
-                            let _unit = TERMINAL.lock();
-                            print_job(&out, &err, tag.as_deref(), &mut stdout_broken);
-                            if counter.fetch_sub(1, Ordering::SeqCst) == OUTPUT_BACKLOG / 2 + 1 {
-                                let _ = drained_tx.try_send(());
-                            }
-                        }
-                        Print::Barrier(ack) => {
-                            let _ = ack.send(());
-                        }
-                    }
-                }
-            })?;
-        Ok(Printer {
-            jobs,
-            lines,
-            pending,
-            drained,
-            jobs_ended,
-            lines_ended,
-        })
-    }
-}
-
-/// Copies one attempt's output to stdout and stderr, with the progress bar hidden.
-fn print_job(out: &Captured, err: &Captured, tag: Option<&str>, stdout_broken: &mut bool) {
-    suspended(|| {
-        if !*stdout_broken {
-            let mut stdout = std::io::stdout().lock();
-            if let Err(e) = copy_file(out, tag, &mut stdout).and_then(|_| stdout.flush()) {
-                *stdout_broken = true;
-                let msg = format!(
-                    "batchrun: cannot write job output to stdout ({e}); job output is no longer shown\n"
-                );
-                let _ = std::io::stderr().write_all(msg.as_bytes());
-            }
-        }
-        let mut stderr = std::io::stderr().lock();
-        let _ = copy_file(err, tag, &mut stderr);
-    });
 }
 
 /// Terminal output for one run.
@@ -663,109 +473,5 @@ impl Drop for Console {
     /// Stops the printers without waiting for them (see [`Console::close`]).
     fn drop(&mut self) {
         *LINES.lock() = None;
-    }
-}
-
-/// Writes to stderr on a helper thread and waits at most a second: stderr may be the very pipe
-/// nobody reads.
-fn write_bounded(bytes: Vec<u8>) {
-    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
-    let spawned = std::thread::Builder::new().spawn(move || {
-        write_stderr(&bytes);
-        let _ = tx.send(());
-    });
-    if spawned.is_ok() {
-        let _ = rx.recv_timeout(Duration::from_secs(1));
-    }
-}
-
-/// Copies a job's output file to `to`, prefixing each line with `tag` if given.
-fn copy_file(from: &Captured, tag: Option<&str>, to: &mut dyn Write) -> std::io::Result<()> {
-    let Some(mut file) = from.open() else {
-        return Ok(());
-    };
-    match tag {
-        None => {
-            std::io::copy(&mut file, to)?;
-        }
-        Some(tag) => copy_tagged(&mut BufReader::with_capacity(TAG_CHUNK, file), tag, to)?,
-    }
-    Ok(())
-}
-
-/// The longest piece of a line `--output tag` holds: a longer line is cut into pieces of this
-/// size, each on its own tagged line, so memory stays bounded whatever a job prints.
-const TAG_CHUNK: usize = 64 * 1024;
-
-/// Copies `from` to `to`, each line prefixed with `tag`; lines longer than [`TAG_CHUNK`] are
-/// split, and a last line without a newline gets one.
-fn copy_tagged<R: Read>(
-    from: &mut BufReader<R>,
-    tag: &str,
-    to: &mut dyn Write,
-) -> std::io::Result<()> {
-    // Bytes of the current line written so far.
-    let mut in_line = 0;
-    loop {
-        let buf = from.fill_buf()?;
-        if buf.is_empty() {
-            break;
-        }
-        let piece = &buf[..buf.len().min(TAG_CHUNK - in_line)];
-        let (n, ends) = match piece.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (piece.len(), false),
-        };
-        if in_line == 0 {
-            to.write_all(tag.as_bytes())?;
-        }
-        to.write_all(&piece[..n])?;
-        from.consume(n);
-        in_line = if ends { 0 } else { in_line + n };
-        if in_line == TAG_CHUNK {
-            to.write_all(b"\n")?;
-            in_line = 0;
-        }
-    }
-    if in_line > 0 {
-        to.write_all(b"\n")?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tagged(input: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        copy_tagged(&mut BufReader::with_capacity(16, input), "[a] ", &mut out).unwrap();
-        out
-    }
-
-    #[test]
-    fn tags_every_line() {
-        assert_eq!(tagged(b""), b"");
-        assert_eq!(tagged(b"x\ny\n"), b"[a] x\n[a] y\n");
-        assert_eq!(tagged(b"x\n\ny"), b"[a] x\n[a] \n[a] y\n");
-    }
-
-    #[test]
-    fn splits_long_lines() {
-        let mut input = vec![b'x'; 2 * TAG_CHUNK + 3];
-        input.extend_from_slice(b"\nend\n");
-        let out = tagged(&input);
-        let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
-        assert_eq!(lines.len(), 5, "3 pieces, 'end', and the empty tail");
-        assert_eq!(lines[0].len(), 4 + TAG_CHUNK);
-        assert_eq!(lines[1].len(), 4 + TAG_CHUNK);
-        assert_eq!(lines[2], b"[a] xxx");
-        assert_eq!(lines[3], b"[a] end");
-        let exact = tagged(&vec![b'y'; TAG_CHUNK]);
-        assert_eq!(
-            exact.len(),
-            4 + TAG_CHUNK + 1,
-            "no empty tagged line after a full piece"
-        );
     }
 }
