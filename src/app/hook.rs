@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use crate::event::summary::RunSummary;
 use crate::model::config::ReportFormat;
-use crate::util::sys::{self, GroupWait};
+use crate::process::group::{sweep_group, terminate_leader_group};
+use crate::util::sys;
 
 /// The environment the hook gets, besides batchrun's own: `BATCHRUN_EXIT_CODE`,
 /// `BATCHRUN_OUTCOME`, `BATCHRUN_TOTAL`, one count per status (`BATCHRUN_SUCCEEDED`,
@@ -59,8 +60,8 @@ pub fn first_json_report(reports: &[(PathBuf, ReportFormat)]) -> Option<PathBuf>
 }
 
 /// Runs the `--on-finish` command for a finished run; any failure is logged as a warning.
-pub fn on_finish(cmd: &str, timeout: Duration, s: &RunSummary, report: Option<&Path>) {
-    match run(cmd, timeout, &environment(s, report)) {
+pub fn on_finish(cmd: &str, limits: (Duration, Duration), s: &RunSummary, report: Option<&Path>) {
+    match run(cmd, limits, &environment(s, report)) {
         Ok(None) => {}
         Ok(Some(problem)) => log::warn!("--on-finish: {problem} (the exit code is unchanged)"),
         Err(e) => {
@@ -71,7 +72,11 @@ pub fn on_finish(cmd: &str, timeout: Duration, s: &RunSummary, report: Option<&P
 
 /// Runs `cmd` with `env` to its end or its timeout. Returns a description of what went wrong,
 /// if anything did.
-fn run(cmd: &str, timeout: Duration, env: &[(String, String)]) -> std::io::Result<Option<String>> {
+fn run(
+    cmd: &str,
+    (timeout, grace): (Duration, Duration),
+    env: &[(String, String)],
+) -> std::io::Result<Option<String>> {
     // The hook's stdout goes to our stderr; without a stderr (closed), to nowhere.
     let stdout = std::io::stderr()
         .as_fd()
@@ -96,11 +101,12 @@ fn run(cmd: &str, timeout: Duration, env: &[(String, String)]) -> std::io::Resul
     };
     let exited = sys::wait_readable(&[pidfd.as_fd()], Some(timeout))?[0];
     if !exited {
-        // The leader is unreaped, so the group id is still this hook's.
-        sys::kill_group(pid, libc::SIGKILL)?;
+        // As a job at its timeout: SIGTERM to the group, SIGKILL after the grace time (the
+        // leader is unreaped, so the group id is still this hook's).
+        terminate_leader_group(pid, &pidfd, grace)?;
     }
     let (status, _) = sys::wait4(pid)?;
-    kill_leftovers(pid)?;
+    sweep_group(pid, grace)?;
     Ok(if !exited {
         Some(format!(
             "the command did not finish within {} and was killed",
@@ -116,17 +122,6 @@ fn run(cmd: &str, timeout: Duration, env: &[(String, String)]) -> std::io::Resul
             )
         })
     })
-}
-
-/// Kills and reaps what the hook left in its process group (they are our children: batchrun
-/// is a child subreaper during a run, so the group id cannot be reused while they remain).
-fn kill_leftovers(pgid: libc::pid_t) -> std::io::Result<()> {
-    if sys::wait_group(pgid, true)? == GroupWait::Empty {
-        return Ok(());
-    }
-    sys::kill_group(pgid, libc::SIGKILL)?;
-    while sys::wait_group(pgid, false)? != GroupWait::Empty {}
-    Ok(())
 }
 
 #[cfg(test)]
@@ -179,15 +174,31 @@ mod tests {
     #[test]
     fn failures_and_timeouts_are_described() {
         let t = Duration::from_secs(30);
-        assert_eq!(run("exit 0", t, &[]).unwrap(), None);
+        assert_eq!(run("exit 0", (t, t), &[]).unwrap(), None);
         assert_eq!(
-            run("exit 4", t, &[]).unwrap().unwrap(),
+            run("exit 4", (t, t), &[]).unwrap().unwrap(),
             "the command exited with status 4"
         );
-        let hung = run("sleep 30", Duration::from_millis(50), &[])
+        let hung = run("sleep 30", (Duration::from_millis(50), t), &[])
             .unwrap()
             .unwrap();
         assert!(hung.contains("did not finish within 50ms"), "{hung}");
+    }
+
+    #[test]
+    fn a_hook_past_its_timeout_gets_sigterm_before_sigkill() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("term");
+        let cmd = format!(
+            "trap 'touch {}; exit 0' TERM; sleep 30 & wait",
+            marker.display()
+        );
+        let t = Duration::from_secs(30);
+        let hung = run(&cmd, (Duration::from_millis(200), t), &[])
+            .unwrap()
+            .unwrap();
+        assert!(hung.contains("did not finish within 200ms"), "{hung}");
+        assert!(marker.exists(), "the hook was not sent SIGTERM first");
     }
 
     #[test]

@@ -48,7 +48,12 @@ fn monitor_settings(rc: &RunConfig) -> MonitorSettings {
 fn after_reports(rc: &RunConfig, summary: &RunSummary, written: &[(PathBuf, ReportFormat)]) {
     if let Some(cmd) = &rc.on_finish {
         let report = crate::app::hook::first_json_report(written);
-        crate::app::hook::on_finish(cmd, rc.on_finish_timeout, summary, report.as_deref());
+        crate::app::hook::on_finish(
+            cmd,
+            (rc.on_finish_timeout, rc.grace),
+            summary,
+            report.as_deref(),
+        );
     }
 }
 

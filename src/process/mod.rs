@@ -3,5 +3,6 @@
 pub mod board;
 pub mod cancel;
 pub(crate) mod exec;
+pub(crate) mod group;
 pub(crate) mod reaper;
 pub mod signals;

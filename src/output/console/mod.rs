@@ -19,7 +19,6 @@ pub(crate) mod printer;
 pub(crate) mod progress;
 pub(crate) mod tag;
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
