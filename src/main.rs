@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     init_logging(config.verbose, quiet);
     if let Some(dir) = &config.dir {
         if let Err(e) = std::env::set_current_dir(dir) {
-            let e = Error::Usage(format!("-C {}: {e}", dir.display()));
+            let e = Error::usage(format!("-C {}: {e}", dir.display()));
             batchrun::print_error(&e);
             return ExitCode::from(e.exit().code());
         }

@@ -385,7 +385,7 @@ fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
     let from_report = config.manifest.is_empty();
     let manifest = if from_report {
         if r.manifest == "<stdin>" {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
                 "{}: the shards read their manifest from standard input; give it with --manifest",
                 first.display()
             )));
@@ -400,15 +400,15 @@ fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
         ..config.clone()
     };
     let plan = crate::app::load::load_plan(&full).map_err(|e| match e {
-        Error::ReadManifest { path, source } if from_report => Error::Usage(format!(
-            "cannot read manifest {path} (named in {}, relative to the directory the shard ran              in): {source}; give its path with --manifest",
+        Error::ReadManifest { path, source } if from_report => Error::usage(format!(
+            "cannot read manifest {path} (named in {}, relative to the directory the shard ran in): {source}; give its path with --manifest",
             first.display()
         )),
         e => e,
     })?;
     let want = r.manifest_sha256.as_deref().unwrap_or_default();
     if plan.manifest_sha256 != want {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "{}: SHA-256 {} differs from the manifest_sha256 {want} in {} (the manifest changed \
              since the shards ran, or is another file)",
             plan.manifest,
@@ -428,7 +428,7 @@ pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Er
     let (first, r) = loop {
         let Some(path) = inputs.next() else {
             problems.push("no readable shard report; nothing was written".into());
-            return Err(Error::Usage(problems.join("\nbatchrun: ")));
+            return Err(Error::Usage(problems));
         };
         match read_report(path) {
             Ok(r) => break (path, r),
@@ -452,10 +452,9 @@ pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Er
     }
     let missing = m.check_complete();
     if !m.problems.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}\nbatchrun: inconsistent reports; nothing was written",
-            m.problems.join("\nbatchrun: ")
-        )));
+        let mut problems = m.problems;
+        problems.push("inconsistent reports; nothing was written".into());
+        return Err(Error::Usage(problems));
     }
     let (summary, stop, any_failure) = finish(m, &missing);
     Ok(write_and_print(summary, &mc.reports, stop, any_failure))

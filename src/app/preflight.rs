@@ -128,7 +128,7 @@ pub fn check_given_files(
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::Usage(problems.join("; ")))
+        Err(Error::Usage(problems))
     }
 }
 
@@ -168,7 +168,7 @@ pub fn check_report(path: &Path) -> std::io::Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
     }
-    crate::output::report::check_writable(path)
+    crate::util::fs::check_writable(path)
 }
 
 #[cfg(test)]

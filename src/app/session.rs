@@ -86,7 +86,7 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
                 source,
             };
             std::fs::create_dir_all(dir).map_err(out_err)?;
-            tempfile::NamedTempFile::new_in(dir).map_err(out_err)?;
+            tempfile::NamedTempFile::new_in(dir).map_err(|e| out_err(crate::util::fs::plain(e)))?;
             crate::capture::OutputPaths::new(dir.clone(), true)
         }
         None => crate::capture::OutputPaths::new(tmp.path().to_path_buf(), false),

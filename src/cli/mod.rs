@@ -345,8 +345,8 @@ impl Cli {
                 (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
             }
             Command::Completions(_) | Command::Man => {
-                return Err(Error::Usage(
-                    "completions and man need no validation: see Cli::generated".into(),
+                return Err(Error::usage(
+                    "completions and man need no validation: see Cli::generated",
                 ))
             }
         };
@@ -361,7 +361,7 @@ impl Cli {
         let manifest_options = margs.options(&mut problems);
         let limits = margs.limits(&mut problems);
         if !problems.is_empty() {
-            return Err(Error::Usage(problems.join("\nbatchrun: ")));
+            return Err(Error::Usage(problems));
         }
         Ok(Config {
             dir: self.dir,

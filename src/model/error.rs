@@ -11,9 +11,9 @@ use crate::model::problem::Problem;
 /// Why batchrun could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A bad option value (exit 2).
-    #[error("{0}")]
-    Usage(String),
+    /// Bad option values, one message each, never empty (exit 2).
+    #[error("{}", .0.join("; "))]
+    Usage(Vec<String>),
     /// The manifest (or an option that shapes it) has problems; each is listed (exit 2).
     #[error("{} in {manifest}; nothing was run", crate::util::text::plural(problems.len(), "problem"))]
     Invalid {
@@ -56,6 +56,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// A usage error with one message.
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage(vec![message.into()])
+    }
+
     /// The exit code batchrun ends with after this error.
     pub fn exit(&self) -> Exit {
         match self {
@@ -72,7 +77,7 @@ mod tests {
 
     #[test]
     fn every_error_has_its_exit_code() {
-        assert_eq!(Error::Usage("x".into()).exit(), Exit::Usage);
+        assert_eq!(Error::usage("x").exit(), Exit::Usage);
         assert_eq!(
             Error::Locked {
                 path: "l".into(),

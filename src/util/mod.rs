@@ -1,6 +1,7 @@
 //! The bottom layer: helpers that import nothing of the crate.
 
 pub mod duration;
+pub mod fs;
 pub(crate) mod par;
 pub(crate) mod sys;
 pub mod text;

@@ -87,9 +87,19 @@ pub fn eprint_line(msg: &str) {
 
 /// Prints an error that ended batchrun, with every manifest problem first.
 pub fn print_error(e: &crate::model::error::Error) {
-    if let crate::model::error::Error::Invalid { problems, .. } = e {
-        let text: String = problems.iter().map(|p| format!("{p}\n")).collect();
-        queue_stderr(text.into_bytes());
+    use crate::model::error::Error;
+    match e {
+        Error::Invalid { problems, .. } => {
+            let text: String = problems.iter().map(|p| format!("{p}\n")).collect();
+            queue_stderr(text.into_bytes());
+        }
+        Error::Usage(messages) => {
+            for m in messages {
+                eprint_line(m);
+            }
+            return;
+        }
+        _ => {}
     }
     eprint_line(&e.to_string());
 }

@@ -13,6 +13,7 @@ use crate::event::summary::RunSummary;
 use crate::model::config::ReportFormat;
 use crate::model::outcome::{RunOutcome, Status};
 use crate::output::text::{label, slowest};
+use crate::util::fs::{parent_dir, plain};
 use crate::util::sys::Usage;
 use crate::util::text::{kib, rfc3339};
 
@@ -330,29 +331,6 @@ pub fn write_junit(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
         }
     }
     w.write_all(b"  </testsuite>\n</testsuites>\n")
-}
-
-/// Checks, before any job starts, that a report can be written to `path` (its directory
-/// exists and takes a new file).
-pub fn check_writable(path: &Path) -> std::io::Result<()> {
-    tempfile::NamedTempFile::new_in(parent_dir(path)).map(drop)
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// An I/O error without the temporary file's name that tempfile adds to it: the user knows the
-/// path they gave, not ours.
-fn plain(e: std::io::Error) -> std::io::Error {
-    let text = e.to_string();
-    match text.find(" at path ") {
-        Some(cut) => std::io::Error::new(e.kind(), &text[..cut]),
-        None => e,
-    }
 }
 
 /// A report rendered into a temporary file beside its path, not yet renamed into place.
