@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use batchrun::cli::Cli;
-use batchrun::model::config::Action;
+use batchrun::Action;
+use batchrun::Cli;
 use batchrun::Error;
 
 fn init_logging(verbose: u8, quiet: bool) {

@@ -6,8 +6,7 @@
 //! it: that must neither panic nor change the job's id.
 #![no_main]
 
-use batchrun::manifest::{self, InputFormat, ManifestOptions};
-use batchrun::plan::Plan;
+use batchrun::{parse_manifest, InputFormat, ManifestOptions, Plan};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Vec::new()
     };
-    let Ok(m) = manifest::parse("fuzz.csv", rest, flags & 1 != 0, &opts) else {
+    let Ok(m) = parse_manifest("fuzz.csv", rest, flags & 1 != 0, &opts) else {
         return;
     };
     if let Ok(plan) = Plan::new(m, &limits) {

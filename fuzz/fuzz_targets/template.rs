@@ -4,7 +4,7 @@
 //! injected command; and the template's own text is kept as written.
 #![no_main]
 
-use batchrun::manifest::{self, CommandLine, ManifestOptions};
+use batchrun::{parse_manifest, CommandLine, ManifestOptions};
 use libfuzzer_sys::fuzz_target;
 
 /// A one-row manifest `id,shell,command,x` written with proper CSV quoting.
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let opts = ManifestOptions::default();
     // Direct mode: the value inside a word and as a word of its own.
     let direct = manifest(false, &format!("echo {quoted} pre{{x}}post {{x}}"), &value);
-    if let Ok(m) = manifest::parse("fuzz.csv", &direct, false, &opts) {
+    if let Ok(m) = parse_manifest("fuzz.csv", &direct, false, &opts) {
         match &m.jobs.get(0).command {
             CommandLine::Direct(words) => assert_eq!(
                 words,
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // Shell mode: the shell sees exactly the value.
     let shell = manifest(true, &format!("printf %s {quoted} {{x}}"), &value);
-    if let Ok(m) = manifest::parse("fuzz.csv", &shell, false, &opts) {
+    if let Ok(m) = parse_manifest("fuzz.csv", &shell, false, &opts) {
         match &m.jobs.get(0).command {
             CommandLine::Shell(s) => {
                 let words = shell_words::split(s).expect("a shell-quoted command parses");

@@ -145,6 +145,7 @@ pub enum Event<'a> {
 
 impl Event<'_> {
     /// The event's name, in `snake_case` (what a test sink records).
+    #[cfg(test)]
     pub fn name(&self) -> &'static str {
         match self {
             Event::RunStarted { .. } => "run_started",
@@ -240,12 +241,14 @@ impl EventSink for Fanout<'_> {
 }
 
 /// A sink that keeps the name of every event (tests of the engine's event sequence).
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub struct Recorder {
     /// `name` or `name:id` for job events, in order.
     pub events: Vec<String>,
 }
 
+#[cfg(test)]
 impl EventSink for Recorder {
     fn handle(&mut self, event: &Event<'_>) {
         let id = match event {

@@ -79,12 +79,10 @@ pub struct JobSpec {
     pub env: Vec<(String, String)>,
 }
 
-/// Longest command shown in a row of the `check` table; longer ones are cut.
-
 /// The longest command shown in the plan table, in characters; a longer one is cut.
 pub(crate) const TABLE_COMMAND: usize = 60;
 
-/// The width in characters of each of [`plan_cells`], without making them.
+/// The width in characters of each of `plan_cells` (`crate::app::check`), without making them.
 pub(crate) fn plan_widths(j: &JobSpec) -> [usize; 6] {
     let chars = |s: &str| s.chars().count();
     let command = match &j.command {

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use crate::event::summary::RunSummary;
+use crate::event::Event;
 use crate::model::outcome::{JobResult, Status};
 use crate::process::board::{Running, Snapshot};
 use crate::util::text::human;
@@ -85,53 +86,6 @@ pub fn slow_line(r: &Running, now: Instant, limit: Duration) -> String {
         r.pid,
         humantime::format_duration(limit)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn snapshot(running: usize) -> (Snapshot, Instant) {
-        let now = Instant::now();
-        let mut counts = [0; Status::ALL.len()];
-        counts[0] = 3;
-        counts[1] = 1;
-        let running = (0..running)
-            .map(|i| Running {
-                id: format!("job{i}"),
-                pid: 100 + i as u32,
-                attempt: 1,
-                started: now - Duration::from_secs(2),
-                slow_warned: false,
-            })
-            .collect();
-        let s = Snapshot {
-            elapsed: Duration::from_secs(75),
-            total: 10,
-            running,
-            counts,
-        };
-        (s, now)
-    }
-
-    #[test]
-    fn status_texts() {
-        let (s, now) = snapshot(2);
-        assert_eq!(
-            status_line(&s, now),
-            "status: 4/10 done (3 succeeded, 1 failed), 2 running, 1m 15s elapsed; \
-running: job0 (pid 100, attempt 1, 2.0s), job1 (pid 101, attempt 1, 2.0s)"
-        );
-        let report = status_report(&s, now);
-        assert_eq!(report.len(), 3);
-        assert_eq!(report[1], "  running: job0 (pid 100, attempt 1, 2.0s)");
-        let (many, now) = snapshot(12);
-        assert!(status_line(&many, now).ends_with("job9 (pid 109, attempt 1, 2.0s) and 2 more"));
-        assert_eq!(
-            slow_line(&s.running[0], now, Duration::from_secs(1)),
-            "slow: job job0 has been running for 2.0s (attempt 1, pid 100; --slow 1s)"
-        );
-    }
 }
 
 /// The counts line: `12 jobs in 3.2s: 9 succeeded, 1 failed, …` (zero counts left out).
@@ -249,4 +203,102 @@ pub(crate) fn slowest(s: &RunSummary, n: usize) -> Vec<usize> {
         }
     }
     top.into_sorted_vec().into_iter().map(|(_, i)| i).collect()
+}
+
+/// The one-line notice an event makes on stderr (after `batchrun: `), for the events that
+/// are told in one line; `None` for the others.
+pub fn notice(event: &Event<'_>) -> Option<String> {
+    Some(match event {
+        Event::WorkersShort {
+            started,
+            wanted,
+            error,
+        } => format!(
+            "could start only {started} of {wanted} worker threads ({error}); running with {started}"
+        ),
+        Event::Draining { running } if *running > 0 => format!(
+            "interrupted: starting no new jobs; waiting for {} to finish (send the signal again to terminate them)",
+            plural(*running, "running job")
+        ),
+        Event::Terminating { running, grace } => format!(
+            "second signal: terminating {} (SIGTERM, then SIGKILL after {})",
+            plural(*running, "running job"),
+            humantime::format_duration(*grace)
+        ),
+        Event::Halted {
+            failures,
+            limit,
+            running,
+        } => format!(
+            "{} reached the limit of {limit}: stopping the run, terminating {}",
+            plural(*failures, "failure"),
+            plural(*running, "running job")
+        ),
+        Event::DeadlineReached { running } => format!(
+            "deadline reached: starting no new jobs, terminating {}",
+            plural(*running, "running job")
+        ),
+        Event::OutputDropped { jobs } => format!(
+            "the output of {} was not written: stdout is not being read",
+            plural(*jobs, "job")
+        ),
+        Event::Status {
+            snapshot,
+            full: false,
+            now,
+        } => status_line(snapshot, *now),
+        Event::Slow {
+            running,
+            limit,
+            now,
+        } => slow_line(running, *now, *limit),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(running: usize) -> (Snapshot, Instant) {
+        let now = Instant::now();
+        let mut counts = [0; Status::ALL.len()];
+        counts[0] = 3;
+        counts[1] = 1;
+        let running = (0..running)
+            .map(|i| Running {
+                id: format!("job{i}"),
+                pid: 100 + i as u32,
+                attempt: 1,
+                started: now - Duration::from_secs(2),
+                slow_warned: false,
+            })
+            .collect();
+        let s = Snapshot {
+            elapsed: Duration::from_secs(75),
+            total: 10,
+            running,
+            counts,
+        };
+        (s, now)
+    }
+
+    #[test]
+    fn status_texts() {
+        let (s, now) = snapshot(2);
+        assert_eq!(
+            status_line(&s, now),
+            "status: 4/10 done (3 succeeded, 1 failed), 2 running, 1m 15s elapsed; \
+running: job0 (pid 100, attempt 1, 2.0s), job1 (pid 101, attempt 1, 2.0s)"
+        );
+        let report = status_report(&s, now);
+        assert_eq!(report.len(), 3);
+        assert_eq!(report[1], "  running: job0 (pid 100, attempt 1, 2.0s)");
+        let (many, now) = snapshot(12);
+        assert!(status_line(&many, now).ends_with("job9 (pid 109, attempt 1, 2.0s) and 2 more"));
+        assert_eq!(
+            slow_line(&s.running[0], now, Duration::from_secs(1)),
+            "slow: job job0 has been running for 2.0s (attempt 1, pid 100; --slow 1s)"
+        );
+    }
 }

@@ -3,7 +3,7 @@ The run itself: the dispatcher loop on the main thread, the workers that run att
 happens on signals, timeouts, failures and the deadline.
 
 The dispatcher owns the [`JobTable`] (every job's one state) and emits [`Event`]s to the
-[`Console`]; it formats no text. It `select!`s over results from workers, signal events, the
+sinks ([`crate::event::EventSink`]); it formats no text. It `select!`s over results from workers, signal events, the
 printer's "drained" notice and a timer for the next retry, the deadline or a deferred start.
 It never polls, and never writes to a terminal, so a blocked stdout cannot stall it.
 

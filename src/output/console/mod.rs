@@ -42,7 +42,6 @@ use crate::output::console::printer::{
 };
 use crate::output::text;
 use crate::process::signals::SignalEvent;
-use crate::util::text::plural;
 
 /// How often a plain progress line is printed when progress is asked for without a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -127,15 +126,11 @@ impl Console {
 
     /// Turns one event into text (or nothing).
     fn on_event(&mut self, event: &Event<'_>) {
+        if let Some(line) = text::notice(event) {
+            return self.notice(&line);
+        }
         match event {
             Event::RunStarted { total } => self.start(*total),
-            Event::WorkersShort {
-                started,
-                wanted,
-                error,
-            } => self.notice(&format!(
-                "could start only {started} of {wanted} worker threads ({error}); running with {started}"
-            )),
             Event::AttemptOutput {
                 job,
                 status,
@@ -167,34 +162,7 @@ impl Console {
                 }
                 self.job_finished(&job.id, result);
             }
-            Event::Draining { running } if *running > 0 => self.notice(&format!(
-                "interrupted: starting no new jobs; waiting for {} to finish (send the signal again to terminate them)",
-                plural(*running, "running job")
-            )),
-            Event::Draining { .. } => {}
-            Event::Terminating { running, grace } => self.notice(&format!(
-                "second signal: terminating {} (SIGTERM, then SIGKILL after {})",
-                plural(*running, "running job"),
-                humantime::format_duration(*grace)
-            )),
-            Event::Halted {
-                failures,
-                limit,
-                running,
-            } => self.notice(&format!(
-                "{} reached the limit of {limit}: stopping the run, terminating {}",
-                plural(*failures, "failure"),
-                plural(*running, "running job")
-            )),
-            Event::DeadlineReached { running } => self.notice(&format!(
-                "deadline reached: starting no new jobs, terminating {}",
-                plural(*running, "running job")
-            )),
             Event::InternalError { message } => log::error!("{message}"),
-            Event::OutputDropped { jobs } => self.notice(&format!(
-                "the output of {} was not written: stdout is not being read",
-                plural(*jobs, "job")
-            )),
             Event::Summary { summary } => self.summary(summary),
             Event::ReportsWritten { reports } => {
                 if let Some(line) = progress::reports_written(reports) {
@@ -210,14 +178,8 @@ impl Console {
                     self.notice(&line);
                 }
             }
-            Event::Status { snapshot, now, .. } => {
-                self.notice(&text::status_line(snapshot, *now));
-            }
-            Event::Slow {
-                running,
-                limit,
-                now,
-            } => self.notice(&text::slow_line(running, *now, *limit)),
+            // Said by `text::notice`, or nothing to say.
+            _ => {}
         }
     }
 
