@@ -1,0 +1,183 @@
+//! How every row becomes a job ([`Layout`]): the columns, the setting columns among them,
+//! where commands come from, and the `--id` template.
+
+use crate::manifest::problems::Problems;
+use crate::manifest::template::{self, Piece, Vars};
+use crate::model::config::{InputFormat, ManifestOptions};
+
+/// The columns with a meaning of their own (settings), where they are.
+#[derive(Debug, Default)]
+pub(crate) struct SettingColumns {
+    pub(crate) id: Option<usize>,
+    command: Option<usize>,
+    pub(crate) shell: Option<usize>,
+    pub(crate) timeout: Option<usize>,
+    pub(crate) retries: Option<usize>,
+    pub(crate) after: Option<usize>,
+    pub(crate) group: Option<usize>,
+    pub(crate) cwd: Option<usize>,
+    pub(crate) env: Option<usize>,
+}
+
+impl SettingColumns {
+    /// Finds the setting columns; with `--vars-only` there are none.
+    fn find(columns: &[String], vars_only: bool) -> Self {
+        if vars_only {
+            return SettingColumns::default();
+        }
+        let col = |name: &str| columns.iter().position(|c| c == name);
+        SettingColumns {
+            id: col("id"),
+            command: col("command"),
+            shell: col("shell"),
+            timeout: col("timeout"),
+            retries: col("retries"),
+            after: col("after"),
+            group: col("group"),
+            cwd: col("cwd"),
+            env: col("env"),
+        }
+    }
+}
+
+/// Where each row's command comes from.
+#[derive(Debug)]
+pub(crate) enum CommandSource {
+    /// `--command`.
+    Template(Vec<Piece>),
+    /// The `command` column: a template per row.
+    Column(usize),
+    /// A plain list without `--command`: the item is a shell command, taken as it is.
+    Item,
+    /// Nowhere (a problem already says why).
+    Invalid,
+}
+
+/// How every row becomes a job: the columns, the settings among them and the templates.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    /// The header's names (a plain list: one, the empty name of `{}`).
+    pub(crate) columns: Vec<String>,
+    /// The setting columns.
+    pub(crate) cols: SettingColumns,
+    /// The variables' names, for messages.
+    pub(crate) var_names: Vec<String>,
+    /// Where commands come from.
+    pub(crate) command: CommandSource,
+    /// `--id`, parsed.
+    pub(crate) id_template: Option<Vec<Piece>>,
+    pub(crate) opts: ManifestOptions,
+}
+
+impl Layout {
+    /// Resolves the command source and the `--id` template, reporting their problems.
+    pub(crate) fn new(
+        columns: Vec<String>,
+        header_line: Option<u64>,
+        opts: &ManifestOptions,
+        problems: &mut Problems<'_>,
+    ) -> Self {
+        let cols = SettingColumns::find(&columns, opts.vars_only);
+        let mut var_names: Vec<String> = columns
+            .iter()
+            .filter(|c| !c.is_empty() || opts.input != InputFormat::Table)
+            .cloned()
+            .collect();
+        if !columns.iter().any(|c| c == "id") {
+            var_names.insert(0, "id".to_string());
+        }
+        let mut layout = Layout {
+            columns,
+            cols,
+            var_names,
+            command: CommandSource::Invalid,
+            id_template: None,
+            opts: opts.clone(),
+        };
+        layout.command = layout.command_source(header_line, problems);
+        layout.id_template = layout.id_source(header_line, problems);
+        layout
+    }
+
+    pub(crate) fn is_var(&self, name: &str) -> bool {
+        name == "id" || self.columns.iter().any(|c| c == name)
+    }
+
+    fn command_source(
+        &self,
+        header_line: Option<u64>,
+        problems: &mut Problems<'_>,
+    ) -> CommandSource {
+        let is_var = |n: &str| self.is_var(n);
+        match (&self.opts.command_template, self.cols.command) {
+            (Some(_), Some(_)) => {
+                problems.push(
+                    header_line,
+                    Some("command"),
+                    "present together with --command (expected one or the other)",
+                );
+                CommandSource::Invalid
+            }
+            (Some(t), None) => match template::checked(t, &is_var, &self.var_names) {
+                Ok(p) => CommandSource::Template(p),
+                Err(message) => {
+                    problems.option("--command", message);
+                    CommandSource::Invalid
+                }
+            },
+            (None, _) if self.opts.input != InputFormat::Table => CommandSource::Item,
+            (None, Some(c)) => CommandSource::Column(c),
+            (None, None) if header_line.is_none() => CommandSource::Invalid,
+            (None, None) => {
+                problems.push(
+                    header_line,
+                    None,
+                    "no 'command' column (expected a 'command' column, or the --command option)",
+                );
+                CommandSource::Invalid
+            }
+        }
+    }
+
+    fn id_source(
+        &self,
+        header_line: Option<u64>,
+        problems: &mut Problems<'_>,
+    ) -> Option<Vec<Piece>> {
+        let text = self.opts.id_template.as_ref()?;
+        if self.cols.id.is_some() {
+            problems.push(
+                header_line,
+                Some("id"),
+                "present together with --id (expected one or the other)",
+            );
+            return None;
+        }
+        let is_col = |n: &str| self.columns.iter().any(|c| c == n);
+        let known: Vec<String> = self
+            .var_names
+            .iter()
+            .filter(|n| is_col(n))
+            .cloned()
+            .collect();
+        template::checked(text, &is_col, &known)
+            .map_err(|m| problems.option("--id", m))
+            .ok()
+    }
+
+    /// A row's variables: every column, and `id` (the job's id, unless `--vars-only` made a
+    /// column named `id` a variable).
+    pub(crate) fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str) -> Vars<'a> {
+        let mut vars = Vars::with_capacity(self.columns.len() + 1);
+        vars.extend(
+            self.columns
+                .iter()
+                .map(String::as_str)
+                .zip(fields.iter().copied()),
+        );
+        if !(self.opts.vars_only && self.columns.iter().any(|c| c == "id")) {
+            vars.insert("id", id);
+        }
+        vars
+    }
+}

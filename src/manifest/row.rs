@@ -1,0 +1,307 @@
+//! One row made a job: its fields as text, its id, and its settings, command, working
+//! directory and environment checked ([`build_job`]), both when the row is first read and when
+//! it is read again.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use crate::manifest::layout::{CommandSource, Layout};
+use crate::manifest::problems::{Problems, Row};
+use crate::manifest::template::{self, Piece, Vars};
+use crate::manifest::warn::Warner;
+use crate::model::config::InputFormat;
+use crate::model::job::{CommandLine, JobSpec};
+use crate::util::duration::{parse_bool, parse_duration};
+
+/// The message of an empty command.
+const EMPTY_COMMAND: &str = "empty command (expected a command line)";
+
+/// A record's fields as text; or, when it has the wrong number of fields or invalid UTF-8 (the
+/// problems reported), its id column as it stands.
+pub(crate) fn row_fields<'r>(
+    rec: &'r csv::ByteRecord,
+    line: u64,
+    layout: &Layout,
+    problems: &mut Problems<'_>,
+) -> Result<Vec<&'r str>, Option<String>> {
+    let columns = &layout.columns;
+    let id = || {
+        let raw = layout.cols.id.and_then(|i| rec.get(i))?;
+        Some(String::from_utf8_lossy(raw).trim().to_string())
+    };
+    if layout.opts.input != InputFormat::Table {
+        return match std::str::from_utf8(&rec[0]) {
+            Ok(item) => Ok(vec![item]),
+            Err(e) => {
+                let m = format!(
+                    "invalid UTF-8 at byte {} of the item (expected UTF-8 text)",
+                    e.valid_up_to() + 1
+                );
+                problems.push(Some(line), None, m);
+                Err(None)
+            }
+        };
+    }
+    if rec.len() != columns.len() {
+        problems.push(
+            Some(line),
+            None,
+            format!(
+                "{} fields (expected {}, one per header column: {})",
+                rec.len(),
+                columns.len(),
+                columns.join(", ")
+            ),
+        );
+        return Err(id());
+    }
+    let mut fields = Vec::with_capacity(rec.len());
+    let mut utf8_ok = true;
+    for (i, raw) in rec.iter().enumerate() {
+        match std::str::from_utf8(raw) {
+            Ok(s) => fields.push(s),
+            Err(e) => {
+                problems.push(
+                    Some(line),
+                    Some(&columns[i]),
+                    format!(
+                        "invalid UTF-8 at byte {} of the field (expected UTF-8 text)",
+                        e.valid_up_to() + 1
+                    ),
+                );
+                utf8_ok = false;
+            }
+        }
+    }
+    if utf8_ok {
+        Ok(fields)
+    } else {
+        Err(None)
+    }
+}
+
+/// The message of a NUL byte where a process needs text.
+fn nul_message(what: &str) -> String {
+    format!("{what} holds a NUL byte (expected text without NUL: no process can receive one)")
+}
+
+/// Field `c` of a row, or "" for a column the manifest does not have.
+fn field<'f>(fields: &[&'f str], c: Option<usize>) -> &'f str {
+    c.map_or("", |i| fields[i])
+}
+
+/// The row's id, unchecked: from the `id` column, built by `--id`, or the row number.
+pub(crate) fn row_id<'f>(l: &Layout, index: usize, fields: &[&'f str]) -> Cow<'f, str> {
+    match (&l.id_template, l.cols.id) {
+        (Some(t), _) => Cow::Owned(template::render(t, &l.vars(fields, ""), false)),
+        (None, Some(i)) => Cow::Borrowed(fields[i].trim()),
+        (None, None) => Cow::Owned((index + 1).to_string()),
+    }
+}
+
+/// Builds the job of a row (`at`: its index and line) whose id is `id`, reporting its
+/// problems on `row`; `warner` (none when a row is read again) collects warnings. Returns
+/// `None` when the row has problems, though not always: compare the problem count.
+pub(crate) fn build_job(
+    l: &Layout,
+    (index, line): (usize, u64),
+    id: &str,
+    fields: &[&str],
+    row: &mut Row,
+    warner: Option<&mut Warner>,
+) -> Option<JobSpec> {
+    let shell = match field(fields, l.cols.shell).trim() {
+        "" => l.opts.shell,
+        s => parse_bool(s).unwrap_or_else(|m| {
+            row.err("shell", m);
+            false
+        }),
+    };
+    let timeout = match field(fields, l.cols.timeout).trim() {
+        "" => l.opts.default_timeout,
+        s => parse_duration(s).map(Some).unwrap_or_else(|m| {
+            row.err("timeout", m);
+            None
+        }),
+    };
+    let retries = match field(fields, l.cols.retries).trim() {
+        "" => l.opts.default_retries,
+        s => s.parse::<u32>().unwrap_or_else(|_| {
+            row.err(
+                "retries",
+                format!("'{s}' is not a whole number (expected 0, 1, 2, …)"),
+            );
+            0
+        }),
+    };
+    let vars = RowVars {
+        l,
+        fields,
+        id,
+        vars: std::cell::OnceCell::new(),
+    };
+    let cwd = row_cwd(l, field(fields, l.cols.cwd), &vars, row);
+    let env = row_env(l, field(fields, l.cols.env), &vars, row);
+    let command = row_command(l, fields, &vars, shell, row, warner)?;
+    Some(JobSpec {
+        index,
+        line,
+        id: id.to_string(),
+        command,
+        timeout,
+        retries,
+        after: field(fields, l.cols.after)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        group: Some(field(fields, l.cols.group).trim())
+            .filter(|g| !g.is_empty())
+            .map(str::to_string),
+        cwd,
+        env,
+    })
+}
+
+/// A row's variables, made the first time a template has a placeholder (most have none).
+struct RowVars<'a> {
+    l: &'a Layout,
+    fields: &'a [&'a str],
+    id: &'a str,
+    vars: std::cell::OnceCell<Vars<'a>>,
+}
+
+/// What a template without placeholders is filled with: made once (a map's hasher takes a
+/// random seed, which costs more than checking a row).
+static NO_VARS: std::sync::LazyLock<Vars<'static>> = std::sync::LazyLock::new(Vars::new);
+
+impl<'a> RowVars<'a> {
+    /// The variables `pieces` need: all of them, or none for a template without placeholders.
+    fn of(&self, pieces: &[Piece]) -> &Vars<'a> {
+        if pieces.iter().any(|p| matches!(p, Piece::Var(_))) {
+            self.vars.get_or_init(|| self.l.vars(self.fields, self.id))
+        } else {
+            &NO_VARS
+        }
+    }
+}
+
+/// The row's command, checked, with the warnings it deserves.
+fn row_command(
+    l: &Layout,
+    fields: &[&str],
+    vars: &RowVars<'_>,
+    shell: bool,
+    row: &mut Row,
+    warner: Option<&mut Warner>,
+) -> Option<CommandLine> {
+    let pieces = match &l.command {
+        CommandSource::Invalid => return None,
+        CommandSource::Item => Cow::Owned(vec![Piece::Lit(fields[0].to_string())]),
+        CommandSource::Template(p) => Cow::Borrowed(p),
+        CommandSource::Column(c) => {
+            let is_var = |n: &str| l.is_var(n);
+            match template::checked(fields[*c], &is_var, &l.var_names) {
+                Ok(p) => Cow::Owned(p),
+                Err(m) => {
+                    row.err("command", m);
+                    return None;
+                }
+            }
+        }
+    };
+    if template::has_nul(&pieces) {
+        row.err("command", nul_message("the command"));
+        return None;
+    }
+    let item_shell = matches!(l.command, CommandSource::Item);
+    let command = if shell || item_shell {
+        CommandLine::Shell(template::render(&pieces, vars.of(&pieces), true))
+    } else {
+        match template::split_direct(&pieces, vars.of(&pieces)) {
+            Ok(words) => CommandLine::Direct(words),
+            Err(e) => {
+                row.err(
+                    "command",
+                    format!("{e} (expected POSIX shell quoting, or shell=true)"),
+                );
+                return None;
+            }
+        }
+    };
+    if command.is_empty() {
+        row.err("command", EMPTY_COMMAND);
+        return None;
+    }
+    if command.has_nul() {
+        row.err("command", nul_message("a value in the command"));
+        return None;
+    }
+    if let Some(w) = warner.filter(|_| !item_shell) {
+        w.warn(l, &pieces, shell, row);
+    }
+    Some(command)
+}
+
+/// The row's working directory (a template).
+fn row_cwd(l: &Layout, text: &str, vars: &RowVars<'_>, row: &mut Row) -> Option<PathBuf> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let is_var = |n: &str| l.is_var(n);
+    let pieces = template::checked(text, &is_var, &l.var_names)
+        .map_err(|m| row.err("cwd", m))
+        .ok()?;
+    let dir = template::render(&pieces, vars.of(&pieces), false);
+    if dir.contains('\0') {
+        row.err("cwd", nul_message("the working directory"));
+        return None;
+    }
+    Some(PathBuf::from(dir))
+}
+
+/// The row's extra environment: `KEY=VALUE` words, each value a template.
+fn row_env(l: &Layout, text: &str, vars: &RowVars<'_>, row: &mut Row) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    if text.trim().is_empty() {
+        return env;
+    }
+    let words = match shell_words::split(text) {
+        Ok(w) => w,
+        Err(e) => {
+            row.err(
+                "env",
+                format!("{e} (expected KEY=VALUE words with shell quoting)"),
+            );
+            return env;
+        }
+    };
+    let is_var = |n: &str| l.is_var(n);
+    for w in words {
+        let Some((k, v)) = w.split_once('=') else {
+            row.err("env", format!("'{w}' has no '=' (expected KEY=VALUE)"));
+            continue;
+        };
+        let valid_key = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_key {
+            row.err(
+                "env",
+                format!("'{k}' is not a variable name (expected letters, digits and _, not starting with a digit)"),
+            );
+            continue;
+        }
+        let Ok(pieces) = template::checked(v, &is_var, &l.var_names).map_err(|m| row.err("env", m))
+        else {
+            continue;
+        };
+        let value = template::render(&pieces, vars.of(&pieces), false);
+        if value.contains('\0') {
+            row.err("env", nul_message(&format!("the value of {k}")));
+            continue;
+        }
+        env.push((k.to_string(), value));
+    }
+    env
+}
