@@ -12,5 +12,6 @@ mod resource_limits;
 mod scale;
 mod sched;
 mod shard;
+mod snapshots;
 mod spawn;
 mod stops;
