@@ -6,6 +6,7 @@ mod util;
 mod core;
 mod cron;
 mod faults;
+mod layers;
 mod lists;
 mod ops;
 mod resource_limits;
