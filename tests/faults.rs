@@ -1,5 +1,5 @@
-//! Hostile conditions (issue 9): users' files are never damaged, stopped jobs and inherited
-//! daemons do not hold a run up, and limits degrade instead of aborting.
+//! Hostile conditions: users' files are never damaged, stopped jobs and inherited daemons do not
+//! hold a run up, and limits degrade instead of aborting.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -389,7 +389,7 @@ fn manifest_inode_check_uses_the_real_file() {
 
 /// Found by `fuzz/fuzz_targets/template.rs` (input kept in
 /// `fuzz/regressions/template/private_use_markers`): private-use characters in a template's
-/// own text collided with the substitution's internal markers (issue 9 item 14).
+/// own text collided with the substitution's internal markers.
 #[test]
 fn private_use_characters_in_a_template_are_kept() {
     let t = TestEnv::new();

@@ -1,6 +1,6 @@
-//! For operators (issue 13): per-job resource use and commands in the report, `--on-finish`,
-//! live status (`SIGUSR1`, `--heartbeat`, `--slow`), completions and the man page, and the
-//! line that says where the reports went.
+//! For operators: per-job resource use and commands in the report, `--on-finish`, live status
+//! (`SIGUSR1`, `--heartbeat`, `--slow`), completions and the man page, and the line that says where
+//! the reports went.
 
 use crate::util::*;
 

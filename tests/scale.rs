@@ -1,5 +1,5 @@
-//! Large manifests (issue 10): 100,000 rows with `after` chains validate, dry-run and run
-//! (resumed) with the same report content as a small run: every job, in manifest order.
+//! Large manifests: 100,000 rows with `after` chains validate, dry-run and run (resumed) with the
+//! same report content as a small run: every job, in manifest order.
 
 use crate::util::TestEnv;
 

@@ -1,8 +1,8 @@
-//! Issue 12 (plain lists, `--shell`, `--id`, resume by command and make-like resume, bare
-//! durations, `--keep-order`) and the parts of issue 9 that live in the manifest (absurd
-//! durations, exact templates, long cycles, the size cap, `--vars-only` and the warnings).
-//! Each bullet at the top of issue 12 has a test that failed on the old code; the comment on
-//! each says which.
+//! Plain lists (`--lines`, a file of commands, stdin), `--shell`, `--id`, resume by command and
+//! make-like resume (jobs after a job that runs run too), bare-number durations and `--keep-order`;
+//! and the manifest's own defences: absurd durations, exact templates, long cycles, the size cap,
+//! `--vars-only` and the warnings of `check`. A comment quoting an old complaint marks a test that
+//! failed before the behaviour it checks was fixed.
 
 use std::io::Write;
 use std::process::Stdio;
@@ -22,7 +22,7 @@ fn run_with_stdin(t: &TestEnv, args: &[&str], input: &[u8]) -> Run {
     Run::wait(child, args)
 }
 
-// Bullet 1: "`ls *.csv | batchrun run …`: there is no header-less input; the first file name
+// Regression: "`ls *.csv | batchrun run …`: there is no header-less input; the first file name
 // becomes the header".
 #[test]
 fn a_plain_list_on_stdin_runs_one_job_per_item() {
@@ -48,7 +48,7 @@ fn a_plain_list_on_stdin_runs_one_job_per_item() {
     t.assert_nothing_left();
 }
 
-// Bullet 1: "or a file of commands" (`parallel < cmds.txt`).
+// Regression: "or a file of commands" (`parallel < cmds.txt`).
 #[test]
 fn a_file_of_commands_runs_each_line_through_the_shell() {
     let t = TestEnv::new();
@@ -97,7 +97,7 @@ fn plain_lists_get_timeouts_retries_reports_and_the_joblog() {
     t.assert_nothing_left();
 }
 
-// Bullet 2: "`--command 'wc -l {path} > {path}.count'` passes `>` as a literal argument".
+// Regression: "`--command 'wc -l {path} > {path}.count'` passes `>` as a literal argument".
 #[test]
 fn shell_option_runs_commands_through_the_shell_with_quoted_values() {
     let t = TestEnv::new();
@@ -116,7 +116,7 @@ fn shell_option_runs_commands_through_the_shell_with_quoted_values() {
     assert!(!t.path("pwned").exists());
 }
 
-// Bullet 3: "Resume without an `id` column re-runs everything: adding one file at the top of
+// Regression: "Resume without an `id` column re-runs everything: adding one file at the top of
 // a list gave `5000 succeeded, 1 resumed`".
 #[test]
 fn resume_without_ids_matches_rows_by_command() {
@@ -167,7 +167,7 @@ fn resume_without_ids_matches_rows_by_command() {
     assert_eq!(job_status(&rep, "2"), "succeeded");
 }
 
-// Bullet 4: "Resume keeps stale results: `extract` → `report` (`after`); change `extract`'s
+// Regression: "Resume keeps stale results: `extract` → `report` (`after`); change `extract`'s
 // command and `--resume`: `extract` re-runs, `report` is `resumed`".
 #[test]
 fn resume_reruns_every_job_after_a_job_that_runs() {
@@ -197,7 +197,7 @@ fn resume_reruns_every_job_after_a_job_that_runs() {
     assert_eq!(t.read("other.txt"), "other\n");
 }
 
-// Bullet 5: "`--dry-run --joblog j --resume` lists every job, including those resume would
+// Regression: "`--dry-run --joblog j --resume` lists every job, including those resume would
 // skip".
 #[test]
 fn dry_run_with_resume_prints_only_what_would_run() {
@@ -219,7 +219,7 @@ fn dry_run_with_resume_prints_only_what_would_run() {
     assert_eq!(t.read("j.csv").lines().count(), 4);
 }
 
-// Bullet 6: "`--timeout 5` is rejected (timeout(1) and GNU parallel take bare seconds)".
+// Regression: "`--timeout 5` is rejected (timeout(1) and GNU parallel take bare seconds)".
 #[test]
 fn bare_numbers_are_seconds() {
     let t = TestEnv::new();
@@ -261,7 +261,7 @@ fn reverse_finishers(t: &TestEnv) {
     );
 }
 
-// Bullet 7: "Output comes in finish order; there is no way to get it in manifest order."
+// Regression: "Output comes in finish order; there is no way to get it in manifest order."
 #[test]
 fn keep_order_prints_in_manifest_order() {
     let t = TestEnv::new();
@@ -336,7 +336,7 @@ fn built_ids_are_validated_and_check_and_dry_run_take_them() {
     assert_eq!(r.stdout, "echo x 1\necho y 2\n");
 }
 
-// Issue 9 item 13: absurd durations are validation errors, every one reported.
+// Absurd durations are validation errors, every one reported.
 #[test]
 fn absurd_durations_are_rejected_not_a_panic() {
     let t = TestEnv::new();
@@ -368,7 +368,7 @@ fn absurd_durations_are_rejected_not_a_panic() {
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
 
-// Issue 9 item 14: private-use characters were the placeholder markers.
+// Regression: private-use characters were the placeholder markers.
 #[test]
 fn templates_are_exact_for_private_use_characters() {
     let t = TestEnv::new();
@@ -378,7 +378,7 @@ fn templates_are_exact_for_private_use_characters() {
     assert_eq!(r.stdout, "\u{E000} 1 \u{E001} VALUE\n");
 }
 
-// Issue 9 item 15: the manifest size is capped.
+// The manifest size is capped.
 #[test]
 fn an_endless_manifest_is_refused() {
     let t = TestEnv::new();
@@ -387,7 +387,7 @@ fn an_endless_manifest_is_refused() {
     r.stderr_has("cannot read manifest /dev/zero: larger than 256 MiB");
 }
 
-// Issue 9, security notes: --vars-only, and the warnings of check.
+// Settings from columns: --vars-only, and the warnings of check.
 #[test]
 fn vars_only_leaves_settings_to_the_command_line() {
     let t = TestEnv::new();

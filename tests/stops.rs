@@ -1,8 +1,8 @@
-//! Every job accounted for (issue 8): each stop (signal, second signal, deadline, fail-fast,
-//! max-failures) meeting jobs in every state (blocked, ready, running, waiting out a retry
-//! delay, retry due, in a limited group) ends with every job's true result, and the report, the
-//! summary line and the exit code agree. Also: reports that cannot be written, `-j` beyond the
-//! jobs, and a stdout nobody reads.
+//! Every job accounted for when a run stops: each stop (signal, second signal, deadline, fail-fast,
+//! max-failures) meeting jobs in every state (blocked, ready, running, waiting out a retry delay,
+//! retry due, in a limited group) ends with every job's true result, and the report, the summary
+//! line and the exit code agree. Also: reports that cannot be written, `-j` beyond the jobs, and a
+//! stdout nobody reads.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -225,7 +225,7 @@ fn max_failures_meets_every_state_retry_due() {
     stop_meets_every_state(Stop::MaxFailures, true);
 }
 
-/// Issue 8, reproduction 1: a due retry waiting for the only worker was reported as
+/// Regression: a due retry waiting for the only worker was reported as
 /// "lost track of this job (internal error)" with attempts 0.
 #[test]
 fn a_due_retry_waiting_for_a_worker_keeps_its_last_attempt_on_interrupt() {
@@ -277,7 +277,7 @@ fn a_due_retry_waiting_for_a_worker_keeps_its_last_attempt_on_interrupt() {
     t.assert_nothing_left();
 }
 
-/// Issue 8, reproduction 2: a grouped job waiting for its retry freed its group slot a second
+/// Regression: a grouped job waiting for its retry freed its group slot a second
 /// time when the run stopped (a debug build panicked, exit 101, no report).
 #[test]
 fn a_grouped_job_waiting_for_its_retry_frees_its_slot_once() {
@@ -318,7 +318,7 @@ fn a_grouped_job_waiting_for_its_retry_frees_its_slot_once() {
     t.assert_nothing_left();
 }
 
-/// Issue 8, reproduction 3: a report that cannot be written at the end gave exit 3 while the
+/// Regression: a report that cannot be written at the end gave exit 3 while the
 /// summary said "succeeded", printed the error twice, labelled internal, with a temporary name.
 #[test]
 fn a_report_that_cannot_be_written_at_the_end_is_one_decision() {
@@ -365,7 +365,7 @@ fn more_workers_than_jobs_start_only_what_is_needed() {
     t.run(&["run", "-j", "100000", "empty.csv"]).code(0);
 }
 
-/// Issue 9, item 7: with a stdout nobody reads, signals still work and the run ends.
+/// With a stdout nobody reads, signals still work and the run ends.
 #[test]
 fn a_blocked_stdout_does_not_stop_signals() {
     let t = TestEnv::new();

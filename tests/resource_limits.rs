@@ -1,5 +1,5 @@
-//! Under resource limits batchrun degrades instead of failing (issue 9, items 11 and 12): a
-//! start that finds no descriptor or process free waits for a running job to end.
+//! Under resource limits (`ulimit -n`, `ulimit -u`, no threads) batchrun degrades instead of
+//! failing: a start that finds no descriptor or process free waits for a running job to end.
 
 use std::os::unix::fs::PermissionsExt;
 
