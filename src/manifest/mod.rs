@@ -30,7 +30,7 @@ mod warn;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub use self::limits::{check_id, MAX_ID_LEN, MAX_MANIFEST_BYTES, NO_GROUP};
+pub use self::limits::NO_GROUP;
 pub(crate) use self::reparse::Reparse;
 pub use self::source::{display_name, read_source};
 

@@ -1,5 +1,5 @@
 /*!
-Exit codes (SPEC §5), why a run stopped early ([`StopReason`]), and the one function that turns
+Exit codes (README's *Exit codes*), why a run stopped early ([`StopReason`]), and the one function that turns
 both into the run's outcome and exit code ([`decide`]).
 
 The decision is made once, before any report is written, and the report on disk, the summary

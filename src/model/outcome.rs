@@ -9,7 +9,7 @@ use crate::util::sys::Usage;
 use crate::util::text::plural;
 use serde::Serialize;
 
-/// A job's final status (SPEC §4).
+/// A job's final status (README's *Job statuses*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

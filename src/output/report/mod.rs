@@ -1,5 +1,5 @@
 /*!
-Reports: the human summary on stderr, and `--report` files in JSON (the schema of SPEC §6),
+Reports: the human summary on stderr, and `--report` files in JSON (the schema in README's *Reports*),
 Markdown and JUnit XML. Files are written atomically (a temporary file in the same directory,
 then a rename), also when the run was interrupted.
 */
@@ -107,7 +107,7 @@ impl Serialize for JsonJobs<'_> {
     }
 }
 
-/// Writes the JSON report (SPEC §6) to `w`, streaming the jobs.
+/// Writes the JSON report (README's *Reports*) to `w`, streaming the jobs.
 pub fn write_json(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     let c = s.counts();
     let counts = JsonCounts {
