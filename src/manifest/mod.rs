@@ -7,7 +7,7 @@ as a [`Problem`], printed as `FILE:LINE: column 'NAME': what is wrong (what was 
 Cross-row checks (`after` ids, cycles, `--limit` groups) live in [`crate::plan`]; templates in
 [`crate::manifest::template`].
 
-Limits: a manifest is at most [`MAX_MANIFEST_BYTES`], an id at most [`MAX_ID_LEN`] characters,
+Limits: a manifest is at most [`MAX_MANIFEST_BYTES`](limits::MAX_MANIFEST_BYTES), an id at most [`MAX_ID_LEN`](limits::MAX_ID_LEN) characters,
 a duration at most [`MAX_DURATION`](crate::util::duration::MAX_DURATION). No command, argument,
 working directory or environment value may hold a NUL byte (no process can receive one).
 */
