@@ -4,6 +4,7 @@ module sees clap types.
 */
 
 pub(crate) mod generate;
+pub(crate) mod value_enums;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::model::config::OutputMode;
+use crate::cli::value_enums::OutputArg;
 use crate::model::config::ReportFormat;
 use crate::model::config::{Action, Config, MergeConfig, RunConfig};
 use crate::model::config::{InputFormat, ManifestOptions};
@@ -24,8 +25,7 @@ use crate::util::duration::{duration, parse_duration, BadDuration};
     name = "batchrun",
     version,
     about = "Run the jobs of a CSV manifest as child processes on a fixed pool of workers.",
-    after_help = "Exit codes: 0 all succeeded, 1 a job failed, 2 usage or manifest error, \
-3 batchrun failed, 75 lock held, 124 deadline reached, 130 interrupted."
+    after_help = crate::model::exit::Exit::table()
 )]
 pub struct Cli {
     /// Change to DIR before doing anything else (as make -C).
@@ -223,7 +223,7 @@ pub struct RunArgs {
     pub resume: bool,
     /// How job output is shown.
     #[arg(long, value_enum, default_value = "group")]
-    pub output: OutputMode,
+    pub output: OutputArg,
     /// Also keep each job's output in DIR/ID.out and DIR/ID.err.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
@@ -430,7 +430,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         reports,
         joblog: r.joblog.clone(),
         resume: r.resume,
-        output: r.output,
+        output: r.output.into(),
         output_dir: r.output_dir.clone(),
         lock: r.lock.clone(),
         progress: progress && !r.quiet,

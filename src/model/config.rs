@@ -60,7 +60,7 @@ impl ReportFormat {
 }
 
 /// How job output is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMode {
     /// Each job's stdout and stderr printed whole when it ends, never interleaved.
     Group,

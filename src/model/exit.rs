@@ -29,6 +29,39 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every exit code, in numeric order.
+    pub const ALL: [Exit; 7] = [
+        Exit::Success,
+        Exit::Failure,
+        Exit::Usage,
+        Exit::Internal,
+        Exit::Locked,
+        Exit::Deadline,
+        Exit::Interrupted,
+    ];
+
+    /// What the code means, in a few words (`--help` and the man page list them from here).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Success => "all succeeded",
+            Exit::Failure => "a job failed",
+            Exit::Usage => "usage or manifest error",
+            Exit::Internal => "batchrun failed",
+            Exit::Locked => "lock held",
+            Exit::Deadline => "deadline reached",
+            Exit::Interrupted => "interrupted",
+        }
+    }
+
+    /// The one-paragraph table of every code: `Exit codes: 0 all succeeded, 1 …`.
+    pub fn table() -> String {
+        let codes: Vec<String> = Exit::ALL
+            .iter()
+            .map(|e| format!("{} {}", e.code(), e.meaning()))
+            .collect();
+        format!("Exit codes: {}.", codes.join(", "))
+    }
+
     /// The numeric code.
     pub fn code(self) -> u8 {
         match self {
@@ -141,5 +174,11 @@ mod tests {
         for (e, c) in all {
             assert_eq!(e.code(), c);
         }
+        assert_eq!(Exit::ALL.map(Exit::code), all.map(|(_, c)| c));
+        assert_eq!(
+            Exit::table(),
+            "Exit codes: 0 all succeeded, 1 a job failed, 2 usage or manifest error, \
+3 batchrun failed, 75 lock held, 124 deadline reached, 130 interrupted."
+        );
     }
 }
