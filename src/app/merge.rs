@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::event::summary::RunSummary;
+use crate::event::summary::{RunSummary, Span};
 use crate::model::config::{Config, MergeConfig};
 use crate::model::error::Error;
 use crate::model::exit::{Exit, StopReason};
@@ -498,25 +498,20 @@ fn finish(m: Merged<'_>, missing: &[u32]) -> (RunSummary, Option<StopReason>, bo
     let started_at = m.started_at.unwrap_or(now);
     let finished_at = m.finished_at.unwrap_or(now);
     let span = finished_at.duration_since(started_at).unwrap_or_default();
-    let summary = RunSummary {
-        manifest: m.plan.manifest.clone(),
-        manifest_sha256: m.plan.manifest_sha256.clone(),
-        shard: None,
+    let span = Span {
         started_at,
         finished_at,
         duration: span.max(m.longest),
-        workers: m.workers,
-        outcome: decision.outcome,
-        exit_code: decision.exit.code().into(),
-        jobs: m.plan.jobs.clone(),
-        max_attempts: results
-            .iter()
-            .enumerate()
-            .map(|(i, r)| m.plan.jobs.retries(i).saturating_add(1).max(r.attempts))
-            .collect(),
-        results: results.into_iter().collect(),
-        internal_errors: m.internal_errors,
     };
+    let results = results.into_iter().collect();
+    let summary = RunSummary::new(
+        m.plan,
+        results,
+        decision,
+        span,
+        m.workers,
+        m.internal_errors,
+    );
     (summary, stop, any_failure)
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::app::{preflight, Finished};
-use crate::event::summary::RunSummary;
+use crate::event::summary::{RunSummary, Span};
 use crate::event::{Event, EventSink, Fanout};
 use crate::model::config::{ReportFormat, RunConfig};
 use crate::model::error::Error;
@@ -118,33 +118,6 @@ fn flush_output(
     }
 }
 
-/// Everything the reports say about a finished run, with its decision.
-fn summarize(
-    plan: &Plan,
-    rc: &RunConfig,
-    results: runner::RunResults,
-    decision: exit::Decision,
-    (started_at, duration): (SystemTime, Duration),
-) -> RunSummary {
-    RunSummary {
-        manifest: plan.manifest.clone(),
-        manifest_sha256: plan.manifest_sha256.clone(),
-        shard: plan.shard,
-        started_at,
-        finished_at: SystemTime::now(),
-        duration,
-        workers: rc.workers,
-        outcome: decision.outcome,
-        exit_code: decision.exit.code().into(),
-        jobs: plan.jobs.clone(),
-        max_attempts: (0..plan.jobs.len())
-            .map(|i| plan.jobs.retries(i).saturating_add(1))
-            .collect(),
-        results: results.results,
-        internal_errors: results.internal_errors,
-    }
-}
-
 /// Runs a validated plan for real.
 pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
     // Everything batchrun must write is checked before any job starts.
@@ -201,8 +174,20 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     let mut stop = results.stop;
     flush_output(&mut console, &signals, results.terminating, &mut stop);
     let any_failure = results.results.statuses().any(outcome::Status::is_failure);
-    let run = (started_at, t0.elapsed());
-    let mut summary = summarize(plan, rc, results, exit::decide(stop, any_failure), run);
+    let span = Span {
+        started_at,
+        finished_at: SystemTime::now(),
+        duration: t0.elapsed(),
+    };
+    let decision = exit::decide(stop, any_failure);
+    let mut summary = RunSummary::new(
+        plan,
+        results.results,
+        decision,
+        span,
+        rc.workers,
+        results.internal_errors,
+    );
     let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(&Event::Summary { summary: &summary });

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use crate::model::exit::Decision;
 use crate::model::outcome::{RunOutcome, Status};
 use crate::model::results::Results;
 use crate::model::shard::Shard;
+use crate::plan::Plan;
 use crate::store::jobs::Jobs;
 
 /// Everything a report says about a finished run.
@@ -40,7 +42,53 @@ pub struct RunSummary {
     pub internal_errors: Vec<String>,
 }
 
+/// When a run (or the shards of a merge) ran.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    /// When it started.
+    pub started_at: SystemTime,
+    /// When it ended.
+    pub finished_at: SystemTime,
+    /// Its wall time.
+    pub duration: Duration,
+}
+
 impl RunSummary {
+    /// The summary of `plan`'s jobs with their `results`, as `decision` decided: the one
+    /// constructor, for a run and for a merge.
+    pub fn new(
+        plan: &Plan,
+        results: Results,
+        decision: Decision,
+        span: Span,
+        workers: usize,
+        internal_errors: Vec<String>,
+    ) -> RunSummary {
+        // A merged shard may report more attempts than its row allows today (the manifest
+        // changed); a run never does.
+        let max_attempts = (0..plan.jobs.len())
+            .map(|i| {
+                let allowed = plan.jobs.retries(i).saturating_add(1);
+                allowed.max(results.attempts(i))
+            })
+            .collect();
+        RunSummary {
+            manifest: plan.manifest.clone(),
+            manifest_sha256: plan.manifest_sha256.clone(),
+            shard: plan.shard,
+            started_at: span.started_at,
+            finished_at: span.finished_at,
+            duration: span.duration,
+            workers,
+            outcome: decision.outcome,
+            exit_code: decision.exit.code().into(),
+            jobs: plan.jobs.clone(),
+            max_attempts,
+            results,
+            internal_errors,
+        }
+    }
+
     /// How many jobs ended with each status.
     pub fn counts(&self) -> BTreeMap<Status, usize> {
         let mut c: BTreeMap<Status, usize> = Status::ALL.iter().map(|&s| (s, 0)).collect();

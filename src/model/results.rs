@@ -211,6 +211,16 @@ impl Results {
         }
     }
 
+    /// Job `i`'s attempts (0 without a result); without building the result.
+    pub fn attempts(&self, i: usize) -> u32 {
+        match &self.slots[i] {
+            Slot::Empty => 0,
+            Slot::Plain(k) => self.plain[*k as usize].attempts,
+            Slot::Bare { attempts, .. } => *attempts,
+            Slot::Full(r) => r.attempts,
+        }
+    }
+
     /// How long job `i`'s last attempt ran, if it had one; without building the result.
     pub fn duration(&self, i: usize) -> Option<Duration> {
         match &self.slots[i] {
