@@ -1,6 +1,7 @@
 /*!
 What happened: one [`Attempt`] per child process started, one [`JobResult`] per job, and the
-run's [`RunOutcome`]. Plain values; only [`crate::output::report`] turns them into text.
+run's [`RunOutcome`]. Plain values: an attempt says what went wrong in words
+([`Attempt::error`], the report's `error`), and `crate::output` renders the rest.
 */
 
 use std::time::{Duration, SystemTime};
