@@ -173,3 +173,83 @@ fn reused_capture_files_never_mix_jobs_output() {
         }
     }
 }
+
+/// A stopped run's jobs that never started cost a short line each in the report (their id,
+/// status and attempts; the reason is the run's outcome), and `merge` and `--resume` read
+/// such a report back.
+#[test]
+fn jobs_not_started_are_compact_in_the_report_and_read_back() {
+    let t = TestEnv::new();
+    let items: String = (0..3000).map(|i| format!("item-{i}\n")).collect();
+    t.write("list.txt", &items);
+    // The first job fails, --fail-fast stops the run before any other starts (-j 1).
+    t.write(
+        "run.sh",
+        "case \"$1\" in item-0) exit 3;; esac\ntouch \"ran.$1\"\n",
+    );
+    t.run(&[
+        "run",
+        "--lines",
+        "--command",
+        "sh run.sh {}",
+        "--id",
+        "{}",
+        "-j",
+        "1",
+        "--fail-fast",
+        "--report",
+        "r.json",
+        "--joblog",
+        "j.csv",
+        "list.txt",
+    ])
+    .code(1);
+    let text = t.read("r.json");
+    let compact: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("{\"id\":"))
+        .collect();
+    assert_eq!(compact.len(), 2999, "{}", &text[..2000.min(text.len())]);
+    for (k, line) in compact.iter().enumerate() {
+        let id = format!("item-{}", k + 1);
+        let entry = line.trim().trim_end_matches(',');
+        assert_eq!(
+            entry,
+            format!("{{\"id\":\"{id}\",\"status\":\"not_started\",\"attempts\":0}}")
+        );
+        assert!(entry.len() <= 45 + id.len(), "{entry}");
+    }
+    let rep = t.json("r.json");
+    assert_eq!(rep["outcome"], "failed");
+    assert_eq!(rep["jobs"].as_array().unwrap().len(), 3000);
+    assert_eq!(rep["jobs"][0]["status"], "failed");
+    // --resume reads the joblog; merge reads the report.
+    t.run(&[
+        "run",
+        "--lines",
+        "--command",
+        "sh run.sh {}",
+        "--id",
+        "{}",
+        "--joblog",
+        "j.csv",
+        "--resume",
+        "--dry-run",
+        "list.txt",
+    ])
+    .code(0);
+    t.run(&[
+        "merge",
+        "--lines",
+        "--command",
+        "sh run.sh {}",
+        "--id",
+        "{}",
+        "--report",
+        "m.json",
+        "r.json",
+    ])
+    .code(1);
+    let merged = t.json("m.json");
+    assert_eq!(merged["counts"]["not_started"], 2999);
+}

@@ -188,7 +188,10 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         rc.workers,
         results.internal_errors,
     );
+    let slow = (!rc.reports.is_empty())
+        .then(|| SlowNotice::after(Duration::from_secs(1), &rc.reports, summary.jobs.len()));
     let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);
+    drop(slow);
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(&Event::Summary { summary: &summary });
     }
@@ -201,4 +204,48 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         exit,
         summary: Some(summary),
     })
+}
+
+/// A line on stderr saying what is being written, when writing it takes longer than a while
+/// (a million jobs' report): printed by a helper thread unless dropped first.
+struct SlowNotice {
+    done: Option<crossbeam_channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SlowNotice {
+    /// Says, after `wait`, that the `reports` of `jobs` jobs are being written.
+    fn after(wait: Duration, reports: &[(PathBuf, ReportFormat)], jobs: usize) -> SlowNotice {
+        let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+        let names: Vec<String> = reports
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        let line = format!(
+            "writing {} ({})…",
+            names.join(", "),
+            crate::util::text::plural(jobs, "job")
+        );
+        let thread = std::thread::Builder::new()
+            .name("batchrun-notice".into())
+            .spawn(move || {
+                if rx.recv_timeout(wait) == Err(crossbeam_channel::RecvTimeoutError::Timeout) {
+                    console::eprint_line(&line);
+                }
+            })
+            .ok();
+        SlowNotice {
+            done: Some(tx),
+            thread,
+        }
+    }
+}
+
+impl Drop for SlowNotice {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

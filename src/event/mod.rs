@@ -196,6 +196,12 @@ pub trait EventSink {
     fn take_failure(&mut self) -> Option<String> {
         None
     }
+
+    /// Writes out what the sink holds back. The engine calls it once it has handled what
+    /// happened at one moment (a job that ended, and the jobs that settles; or a stop that
+    /// settles every job not started), so a sink may gather the events of one moment into one
+    /// write.
+    fn flush(&mut self) {}
 }
 
 /// Several sinks as one: each event goes to every sink in order; flow control is the union.
@@ -237,6 +243,12 @@ impl EventSink for Fanout<'_> {
 
     fn take_failure(&mut self) -> Option<String> {
         self.sinks.iter_mut().find_map(|s| s.take_failure())
+    }
+
+    fn flush(&mut self) {
+        for s in &mut self.sinks {
+            s.flush();
+        }
     }
 }
 

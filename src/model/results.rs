@@ -43,6 +43,9 @@ enum Slot {
     Full(Box<JobResult>),
 }
 
+/// How the run's own reasons for a job not started begin.
+pub const NOT_STARTED: &str = "not started: ";
+
 /// In [`Slot::Bare`]: no reason.
 const NO_TEXT: u32 = u32::MAX;
 
@@ -208,6 +211,20 @@ impl Results {
             Slot::Plain(k) => Some(self.plain[*k as usize].status),
             Slot::Bare { status, .. } => Some(*status),
             Slot::Full(r) => Some(r.status),
+        }
+    }
+
+    /// Whether job `i` was not started and has nothing to tell beyond that: no attempt, no
+    /// stderr, and no reason but the run's own (`not started: the run was interrupted`, …),
+    /// which the run's outcome says already. Without building the result.
+    pub fn plainly_not_started(&self, i: usize) -> bool {
+        match &self.slots[i] {
+            Slot::Bare {
+                status: Status::NotStarted,
+                error,
+                ..
+            } => *error == NO_TEXT || self.texts[*error as usize].starts_with(NOT_STARTED),
+            _ => false,
         }
     }
 

@@ -12,6 +12,7 @@ machine.
 */
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -48,36 +49,62 @@ impl From<JoblogError> for Error {
 }
 
 /// The joblog as a consumer of a run's events: a line for each job that gets its final result.
-/// A line that cannot be written is the run's failure, told once; nothing more is written.
+/// The lines of one moment (a job that ended and the dependents it settled; every job a stop
+/// settled) go out in one `write` when the engine flushes, or as soon as [`HELD_BYTES`] are
+/// held. A line that cannot be written is the run's failure, told once; nothing more is
+/// written.
 #[derive(Debug)]
 pub(crate) struct JoblogSink {
     log: Option<Joblog>,
+    /// Lines not written yet.
+    held: Vec<u8>,
     failure: Option<String>,
 }
+
+/// At most this many bytes of lines are held before they are written.
+pub(crate) const HELD_BYTES: usize = 256 * 1024;
 
 impl JoblogSink {
     /// Lines go to `log`.
     pub(crate) fn new(log: Joblog) -> Self {
         JoblogSink {
             log: Some(log),
+            held: Vec::new(),
             failure: None,
         }
+    }
+
+    fn write_held(&mut self) {
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        if let Err(e) = log.write_lines(&self.held) {
+            self.failure = Some(e.to_string());
+            self.log = None;
+        }
+        self.held.clear();
     }
 }
 
 impl EventSink for JoblogSink {
     fn handle(&mut self, event: &Event<'_>) {
-        let (Event::JobFinished { job, result }, Some(log)) = (event, self.log.as_mut()) else {
+        let (Event::JobFinished { job, result }, Some(_)) = (event, self.log.as_ref()) else {
             return;
         };
-        if let Err(e) = log.append(job, result) {
-            self.failure = Some(e.to_string());
-            self.log = None;
+        Joblog::line(job, result, &mut self.held);
+        if self.held.len() >= HELD_BYTES {
+            self.write_held();
         }
     }
 
     fn take_failure(&mut self) -> Option<String> {
         self.failure.take()
+    }
+
+    fn flush(&mut self) {
+        if !self.held.is_empty() {
+            self.write_held();
+        }
     }
 }
 
@@ -111,7 +138,30 @@ pub fn command_hash(job: &JobSpec) -> String {
         field(v.as_bytes());
     }
     let digest = h.finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(16);
+    for b in &digest[..8] {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+/// Adds `field` to a CSV line as the `csv` crate writes it: quoted (with quotes doubled) only
+/// when it holds a comma, a quote or a line end.
+fn csv_field(out: &mut Vec<u8>, field: &str) {
+    if !field
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        return out.extend_from_slice(field.as_bytes());
+    }
+    out.push(b'"');
+    for b in field.bytes() {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 /// An open joblog, appending.
@@ -154,32 +204,43 @@ impl Joblog {
     }
 
     /// Appends one job's line with a single `write`.
+    #[cfg(test)]
     pub fn append(&mut self, job: &JobSpec, r: &JobResult) -> Result<(), JoblogError> {
+        let mut line = Vec::with_capacity(128);
+        Joblog::line(job, r, &mut line);
+        self.write_lines(&line)
+    }
+
+    /// Adds one job's line to `out` (built by hand: this runs for every job, a million of them
+    /// when a big run is stopped).
+    pub fn line(job: &JobSpec, r: &JobResult, out: &mut Vec<u8>) {
         let last = r.last.as_ref();
         let (exit_code, signal) = r.exit_and_signal();
-        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::with_capacity(128));
-        let record = [
-            job.id.clone(),
-            r.status.as_str().to_string(),
-            r.attempts.to_string(),
-            opt(exit_code.map(i64::from)),
-            opt(signal.map(i64::from)),
-            last.map(|a| crate::util::text::rfc3339(a.started_at))
-                .unwrap_or_default(),
-            opt(last.map(|a| a.duration.as_millis() as i64)),
-            command_hash(job),
-        ];
-        let line = w
-            .write_record(&record)
-            .and_then(|_| w.into_inner().map_err(|e| e.into_error().into()))
-            .map_err(|e| JoblogError {
-                path: self.path.clone(),
-                source: std::io::Error::other(e),
-            })?;
-        self.file.write_all(&line).map_err(|source| JoblogError {
+        let number = |out: &mut Vec<u8>, v: Option<i64>| {
+            if let Some(v) = v {
+                let _ = std::io::Write::write_fmt(out, format_args!("{v}"));
+            }
+            out.push(b',');
+        };
+        csv_field(out, &job.id);
+        out.push(b',');
+        out.extend_from_slice(r.status.as_str().as_bytes());
+        out.push(b',');
+        number(out, Some(i64::from(r.attempts)));
+        number(out, exit_code.map(i64::from));
+        number(out, signal.map(i64::from));
+        if let Some(a) = last {
+            out.extend_from_slice(crate::util::text::rfc3339(a.started_at).as_bytes());
+        }
+        out.push(b',');
+        number(out, last.map(|a| a.duration.as_millis() as i64));
+        out.extend_from_slice(command_hash(job).as_bytes());
+        out.push(b'\n');
+    }
+
+    /// Writes whole lines with a single `write`.
+    pub fn write_lines(&mut self, lines: &[u8]) -> Result<(), JoblogError> {
+        self.file.write_all(lines).map_err(|source| JoblogError {
             path: self.path.clone(),
             source,
         })
@@ -256,6 +317,29 @@ pub fn read_history(path: &Path) -> Result<History, JoblogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_read_back_as_csv_whatever_the_id() {
+        for id in ["plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", ""] {
+            let mut j = crate::store::jobs::for_tests(&[("x", "true")]).get(0);
+            j.id = id.to_string();
+            let mut line = Vec::new();
+            Joblog::line(
+                &j,
+                &JobResult::without_attempt(Status::Skipped, "x"),
+                &mut line,
+            );
+            let mut rd = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(&line[..]);
+            let rec = rd.records().next().unwrap().unwrap();
+            assert_eq!(rec.len(), 8, "{id:?}: {}", String::from_utf8_lossy(&line));
+            assert_eq!(&rec[0], id);
+            assert_eq!(&rec[1], "skipped");
+            assert_eq!(&rec[7], command_hash(&j));
+            assert_eq!(command_hash(&j).len(), 16);
+        }
+    }
     use crate::manifest::parse;
     use crate::model::config::ManifestOptions;
 

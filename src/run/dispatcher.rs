@@ -159,6 +159,14 @@ impl Dispatcher<'_> {
         });
     }
 
+    /// The sinks write out what they held back for this moment; a failure stops the run.
+    fn flush_sinks(&mut self) {
+        self.sink.flush();
+        if let Some(msg) = self.sink.take_failure() {
+            self.internal_error(&msg);
+        }
+    }
+
     /// Hands an event to the sinks; a sink's own failure (the joblog) stops the run.
     fn emit(&mut self, event: &Event<'_>) {
         self.sink.handle(event);
@@ -476,6 +484,8 @@ impl Dispatcher<'_> {
                 self.stalled_until = None;
             }
             self.on_monitor(now);
+            // What the last message settled is written out before anything new starts.
+            self.flush_sinks();
             if self.may_start() {
                 self.start_ready(&dispatch.jobs, window);
             }
@@ -587,6 +597,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
     }
     let settled = d.table.settle_all(d.not_started_reason());
     d.record_all(settled);
+    d.flush_sinks();
     let (results, lost) = d.table.into_results();
     let mut internal_errors = d.internal_errors;
     let mut stop = d.stop;

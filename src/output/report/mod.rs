@@ -32,7 +32,6 @@ struct JsonReport<'a> {
     outcome: RunOutcome,
     exit_code: i32,
     counts: JsonCounts,
-    jobs: JsonJobs<'a>,
 }
 
 #[derive(Serialize)]
@@ -97,14 +96,38 @@ impl<'a> JsonJob<'a> {
     }
 }
 
-/// The report's `jobs`, serialised one at a time from the summary: no job list is built.
-struct JsonJobs<'a>(&'a RunSummary);
-
-impl Serialize for JsonJobs<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let s = self.0;
-        ser.collect_seq((0..s.results.len()).map(|i| JsonJob::new(s, i)))
+/// Writes the report's `jobs` array, one entry at a time from the summary (no job list is
+/// built): a job that was not started for the run's own reason (the run was interrupted, the
+/// deadline passed, …), and has nothing else to tell, as one compact line with its id, status
+/// and attempts (`{"id":"7","status":"not_started","attempts":0}`: the reason is the run's
+/// `outcome`); every other job as a pretty-printed object.
+fn write_jobs(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
+    w.write_all(b"  \"jobs\": [")?;
+    let mut entry = Vec::with_capacity(1024);
+    for i in 0..s.results.len() {
+        w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        entry.clear();
+        if s.results.plainly_not_started(i) {
+            entry.extend_from_slice(b"{\"id\":");
+            serde_json::to_writer(&mut entry, s.jobs.id(i))?;
+            entry.extend_from_slice(b",\"status\":\"not_started\",\"attempts\":");
+            entry.extend_from_slice(s.results.attempts(i).to_string().as_bytes());
+            entry.push(b'}');
+            w.write_all(&entry)?;
+            continue;
+        }
+        serde_json::to_writer_pretty(&mut entry, &JsonJob::new(s, i))?;
+        // Indented to sit inside the array.
+        for (k, line) in entry.split(|&b| b == b'\n').enumerate() {
+            w.write_all(if k == 0 { b"    " } else { b"\n    " })?;
+            w.write_all(line)?;
+        }
     }
+    w.write_all(if s.results.is_empty() {
+        b"]\n}\n"
+    } else {
+        b"\n  ]\n}\n"
+    })
 }
 
 /// Writes the JSON report (README's *Reports*) to `w`, streaming the jobs.
@@ -137,10 +160,13 @@ pub fn write_json(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
         outcome: s.outcome,
         exit_code: s.exit_code,
         counts,
-        jobs: JsonJobs(s),
     };
-    serde_json::to_writer_pretty(&mut *w, &report)?;
-    w.write_all(b"\n")
+    // The header pretty-printed, its closing brace replaced by the jobs.
+    let mut head = serde_json::to_vec_pretty(&report)?;
+    head.truncate(head.len() - 2); // "\n}"
+    head.extend_from_slice(b",\n");
+    w.write_all(&head)?;
+    write_jobs(w, s)
 }
 
 /// Runs a report writer into a `String`.
