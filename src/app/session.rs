@@ -188,10 +188,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         rc.workers,
         results.internal_errors,
     );
-    let slow = (!rc.reports.is_empty())
-        .then(|| SlowNotice::after(Duration::from_secs(1), &rc.reports, summary.jobs.len()));
-    let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);
-    drop(slow);
+    let (exit, written) = write_reports(&mut summary, rc, stop, any_failure);
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(&Event::Summary { summary: &summary });
     }
@@ -204,6 +201,20 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
         exit,
         summary: Some(summary),
     })
+}
+
+/// Writes the reports (one decision: see [`report::write_all`]), saying so on stderr when that
+/// takes more than a second.
+fn write_reports(
+    summary: &mut RunSummary,
+    rc: &RunConfig,
+    stop: Option<StopReason>,
+    any_failure: bool,
+) -> (Exit, Vec<(PathBuf, ReportFormat)>) {
+    let jobs = summary.jobs.len();
+    let _slow = (!rc.reports.is_empty())
+        .then(|| SlowNotice::after(Duration::from_secs(1), &rc.reports, jobs));
+    report::write_all(summary, &rc.reports, stop, any_failure)
 }
 
 /// A line on stderr saying what is being written, when writing it takes longer than a while
