@@ -100,7 +100,42 @@ impl Layout {
     }
 
     pub(crate) fn is_var(&self, name: &str) -> bool {
-        name == "id" || self.columns.iter().any(|c| c == name)
+        name == "id"
+            || self.columns.iter().any(|c| c == name)
+            || (self.is_list() && (template::is_item_form(name) || name == template::JOB_NUMBER))
+    }
+
+    /// Whether the input is a plain list (`--lines`, `--null`).
+    pub(crate) fn is_list(&self) -> bool {
+        self.opts.input != InputFormat::Table
+    }
+
+    /// Whether a list's item forms stand for several items each (`-n N`, N > 1).
+    pub(crate) fn multi(&self) -> bool {
+        self.is_list() && self.opts.items_per_job() > 1
+    }
+
+    /// `--command` for a plain list: the item appended as the last argument when the template
+    /// has no item form (as xargs and GNU parallel do), and with `-n N` in direct mode every
+    /// item form a word of its own.
+    fn list_template(&self, mut pieces: Vec<Piece>, problems: &mut Problems<'_>) -> CommandSource {
+        let uses_item = pieces.iter().any(
+            |p| matches!(p, Piece::Var(n) if template::is_item_form(n) || n == template::JOB_NUMBER),
+        );
+        if !uses_item {
+            pieces.push(Piece::Lit(" ".to_string()));
+            pieces.push(Piece::Var(String::new()));
+        }
+        if self.multi() && !self.opts.shell && !template::item_forms_alone(&pieces) {
+            problems.option(
+                "--command",
+                "with -n, {} (and {.}, {/}, {//}, {/.}) inside a longer word cannot stand for \
+                 several items (expected each as a word of its own, or --shell)"
+                    .to_string(),
+            );
+            return CommandSource::Invalid;
+        }
+        CommandSource::Template(pieces)
     }
 
     fn command_source(
@@ -119,6 +154,7 @@ impl Layout {
                 CommandSource::Invalid
             }
             (Some(t), None) => match template::checked(t, &is_var, &self.var_names) {
+                Ok(p) if self.is_list() => self.list_template(p, problems),
                 Ok(p) => CommandSource::Template(p),
                 Err(message) => {
                     problems.option("--command", message);
@@ -166,18 +202,43 @@ impl Layout {
     }
 
     /// A row's variables: every column, and `id` (the job's id, unless `--vars-only` made a
-    /// column named `id` a variable).
-    pub(crate) fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str) -> Vars<'a> {
+    /// column named `id` a variable); for a plain list, the item forms of its items and `{#}`
+    /// (`number`, the job's 1-based number).
+    pub(crate) fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
+        if self.is_list() {
+            return list_vars(fields, id, number);
+        }
         let mut vars = Vars::with_capacity(self.columns.len() + 1);
         vars.extend(
             self.columns
                 .iter()
                 .map(String::as_str)
-                .zip(fields.iter().copied()),
+                .zip(fields.iter().map(|f| std::borrow::Cow::Borrowed(*f))),
         );
         if !(self.opts.vars_only && self.columns.iter().any(|c| c == "id")) {
-            vars.insert("id", id);
+            vars.insert("id", std::borrow::Cow::Borrowed(id));
         }
         vars
     }
+}
+
+/// The variables of a plain list's job: each item form of its items (several items separated
+/// by NUL bytes), `{#}` and `{id}`.
+fn list_vars<'a>(items: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
+    let mut vars = Vars::with_capacity(8);
+    for form in template::ITEM_FORMS {
+        let value = match items {
+            [one] => template::item_form(form, one),
+            many => std::borrow::Cow::Owned(
+                many.iter()
+                    .map(|i| template::item_form(form, i))
+                    .collect::<Vec<_>>()
+                    .join("\0"),
+            ),
+        };
+        vars.insert(form, value);
+    }
+    vars.insert(template::JOB_NUMBER, std::borrow::Cow::Owned(number.to_string()));
+    vars.insert("id", std::borrow::Cow::Borrowed(id));
+    vars
 }

@@ -87,13 +87,12 @@ impl Reparse {
             line,
             problems: &mut problems,
         };
+        let per_job = self.layout.opts.items_per_job();
         let item = |sep: u8| {
-            let raw = at.split(|&b| b == sep).next().unwrap_or_default();
-            let raw = match sep {
-                b'\n' => raw.strip_suffix(b"\r").unwrap_or(raw),
-                _ => raw,
-            };
-            vec![std::str::from_utf8(raw).expect("a valid item")]
+            crate::manifest::list::items(at, sep)
+                .take(per_job)
+                .map(|(_, _, raw)| std::str::from_utf8(raw).expect("a valid item"))
+                .collect::<Vec<_>>()
         };
         let mut rec = csv::ByteRecord::new();
         let fields = match self.layout.opts.input {

@@ -160,6 +160,10 @@ pub fn summary_text(s: &RunSummary) -> String {
     out
 }
 
+/// The warning when a list read from standard input, because no file was given, had no item.
+pub const NO_ITEMS: &str =
+    "warning: standard input gave no item; nothing to run (give a list file, or pipe items in)";
+
 /// The human summary names the slowest jobs only when the run took longer than this ...
 pub const SLOWEST_AFTER: Duration = Duration::from_secs(10);
 
