@@ -119,6 +119,17 @@ impl Layout {
     /// has no item form (as xargs and GNU parallel do), and with `-n N` in direct mode every
     /// item form a word of its own.
     fn list_template(&self, mut pieces: Vec<Piece>, problems: &mut Problems<'_>) -> CommandSource {
+        let text = self.opts.command_template.as_deref().unwrap_or("");
+        if text.replace("{{%}}", "").contains("{%}") {
+            problems.option(
+                "--command",
+                "{%} (GNU parallel's job slot) is not supported: it would make commands, and \
+                 with them --resume, depend on timing (expected {#}, the job's number, or \
+                 {{%}} for the literal text)"
+                    .to_string(),
+            );
+            return CommandSource::Invalid;
+        }
         let uses_item = pieces.iter().any(
             |p| matches!(p, Piece::Var(n) if template::is_item_form(n) || n == template::JOB_NUMBER),
         );

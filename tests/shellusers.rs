@@ -1,0 +1,237 @@
+//! Issue 18, "no silent surprises for shell users": lists that behave like xargs and GNU
+//! parallel (the item appended, standard input implied, `{.} {/} {//} {/.} {#}`, `-n N`),
+//! shell syntax caught in direct mode, braces that are not placeholders left alone, list
+//! failures named by their item, hints for the common mistakes. A comment quoting the issue
+//! marks a test that failed before the behaviour it checks was built.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::util::{Run, TestEnv};
+
+/// Runs batchrun with `input` piped to its standard input.
+fn piped(t: &TestEnv, args: &[&str], input: &[u8]) -> Run {
+    let mut child = t
+        .cmd(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written on a thread: a large list must not block on a full pipe while batchrun waits.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let r = Run::wait(child, args);
+    writer.join().unwrap();
+    r
+}
+
+/// Runs batchrun with the file `rel` as its standard input.
+fn from_file(t: &TestEnv, args: &[&str], rel: &str) -> Run {
+    let child = t
+        .cmd(args)
+        .stdin(std::fs::File::open(t.path(rel)).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Run::wait(child, args)
+}
+
+// Issue 18, 1: "`printf 'a.txt\n' | batchrun run --lines - --command 'gzip -k'` runs `gzip -k`
+// with no file and reports `succeeded`".
+#[test]
+fn a_template_without_the_item_gets_it_appended_as_xargs_does() {
+    let t = TestEnv::new();
+    t.write("a.txt", "A\n");
+    t.write("b c.txt", "BC\n");
+    let r = piped(&t, &["run", "--lines", "-", "--command", "gzip -k"], b"a.txt\nb c.txt\n");
+    r.code(0);
+    assert!(t.path("a.txt.gz").exists() && t.path("b c.txt.gz").exists());
+    // Shell-quoted under --shell, and `check` shows it; `{id}` alone does not count.
+    t.write("l", "x y\n$(touch pwned)\n");
+    let r = t.run(&["check", "--lines", "l", "--shell", "--command", "echo {id}:"]);
+    r.code(0);
+    r.stdout_has("echo 1: 'x y'").stdout_has("echo 2: '$(touch pwned)'");
+    let r = t.run(&["run", "--lines", "l", "--shell", "--command", "echo {id}:"]);
+    r.code(0);
+    r.stdout_has("1: x y\n").stdout_has("2: $(touch pwned)\n");
+    assert!(!t.path("pwned").exists());
+    // A template with an item form is left as it is.
+    let r = t.run(&["check", "--lines", "l", "--command", "echo {/}"]);
+    r.code(0);
+    r.stdout_has("echo 'x y'").stdout_has("echo '$(touch pwned)'");
+}
+
+// Issue 18, 5: "`batchrun run --lines --command 'wc -l {}'` with data on stdin needs an
+// explicit `-`, and the error does not say so".
+#[test]
+fn a_list_is_read_from_standard_input_when_no_file_is_given() {
+    let t = TestEnv::new();
+    t.write("a", "1\n2\n");
+    let r = piped(&t, &["run", "--lines", "--command", "wc -l"], b"a\n");
+    r.code(0);
+    r.stdout_has("2 a");
+    // A regular file as stdin (`< list`) too, NUL-separated here.
+    t.write("list0", "a\0a\0");
+    let r = from_file(&t, &["run", "-0", "--command", "wc -l"], "list0");
+    r.code(0);
+    assert_eq!(r.stdout.matches("2 a").count(), 2, "{}", r.stdout);
+    // A terminal or /dev/null is no list: say that one is needed.
+    let r = t.run(&["run", "--lines", "--command", "wc -l"]);
+    r.code(2);
+    r.stderr_has("no list given, and standard input is a terminal or /dev/null");
+    // Without --lines, a missing manifest is a usage error too.
+    t.run(&["run", "--command", "true"]).code(2);
+    // Stdin that gives nothing: as `xargs -r`, exit 0, with a warning -q does not hide.
+    let r = piped(&t, &["run", "-q", "--lines", "--command", "touch ran"], b"\n  \n");
+    r.code(0);
+    r.stderr_has("warning: standard input gave no item");
+    assert!(!t.path("ran").exists());
+}
+
+#[test]
+fn gnu_parallel_replacement_strings() {
+    let t = TestEnv::new();
+    let r = piped(
+        &t,
+        &["run", "--lines", "--keep-order", "-j", "1", "--command", "echo {#} {} {.} {/} {//} {/.}"],
+        b"d/a.tar.gz\nb.txt\n/x\nc\n",
+    );
+    r.code(0);
+    assert_eq!(
+        r.stdout,
+        "1 d/a.tar.gz d/a.tar a.tar.gz d a.tar\n2 b.txt b b.txt . b\n3 /x /x x / x\n4 c c c . c\n"
+    );
+    // `{%}` is not one of them: a worker slot would make commands non-deterministic; it is
+    // refused, not passed on literally ({{%}} is the literal).
+    t.write("l", "a\n");
+    let r = t.run(&["check", "--lines", "l", "--command", "echo {%}"]);
+    r.code(2);
+    r.stderr_has("{%} (GNU parallel's job slot) is not supported");
+    let r = t.run(&["check", "--lines", "l", "--command", "echo {{%}}"]);
+    r.code(0);
+    r.stdout_has("echo '{%}' a");
+}
+
+#[test]
+fn max_args_gives_each_job_n_consecutive_items_one_argument_each() {
+    let t = TestEnv::new();
+    let r = piped(
+        &t,
+        &["run", "--lines", "-n", "2", "--keep-order", "--command", "printf [%s] {}"],
+        b"a b\n\nc\nd\ne\n",
+    );
+    r.code(0);
+    assert_eq!(r.stdout, "[a b][c][d][e]");
+    // Ids are the groups' numbers; the last group may be short.
+    t.write("l", "a\nb\nc\n");
+    let r = t.run(&["check", "--lines", "l", "-n", "2", "--command", "echo {#}: {}"]);
+    r.code(0);
+    r.stdout_has("1   echo 1: a b").stdout_has("2   echo 2: c");
+    // `{#}` is an item form: nothing is appended.
+    let r = t.run(&["check", "--lines", "l", "-n", "2", "--command", "echo {#}:"]);
+    r.stdout_has("1   echo 1:  ").code(0);
+    // Under --shell each item is quoted on its own.
+    let r = t.run(&["check", "--lines", "l", "-n", "2", "--shell", "--command", "echo"]);
+    r.stdout_has("echo a b").code(0);
+    // An item form inside a longer word cannot stand for several words in direct mode.
+    let r = t.run(&["check", "--lines", "l", "-n", "2", "--command", "echo x{}"]);
+    r.code(2);
+    r.stderr_has("with -n, {} (and {.}, {/}, {//}, {/.}) inside a longer word");
+    for bad in [
+        &["check", "l", "-n", "2", "--command", "echo"][..],
+        &["check", "--lines", "l", "-n", "0", "--command", "echo"],
+        &["check", "--lines", "l", "-n", "2"],
+        &["check", "--lines", "l", "-n", "2", "--id", "x{}", "--command", "echo"],
+    ] {
+        t.run(bad).code(2);
+    }
+}
+
+/// The names of the import: spaces, quotes, newlines, leading dashes, non-ASCII.
+fn awkward_name(i: usize) -> String {
+    match i % 6 {
+        0 => format!("-leading dash {i}"),
+        1 => format!("sp  ace {i} "),
+        2 => format!("quo'te\"s {i}"),
+        3 => format!("new\nline {i}"),
+        4 => format!("ünïcødé {i} 😀"),
+        _ => format!("--{i}"),
+    }
+}
+
+// Issue 18, "done means": a 20,000-file import through `-0`, appended `{}` and `-n 100` runs
+// every file exactly once.
+#[test]
+fn a_twenty_thousand_file_import_runs_every_file_exactly_once() {
+    let t = TestEnv::new();
+    std::fs::create_dir(t.path("in")).unwrap();
+    std::fs::create_dir(t.path("out")).unwrap();
+    let names: Vec<String> = (0..20_000).map(awkward_name).collect();
+    let mut list = Vec::new();
+    for n in &names {
+        std::fs::write(t.path("in").join(n), "").unwrap();
+        list.extend_from_slice(n.as_bytes());
+        list.push(0);
+    }
+    // Each job checks its files exist and writes their names, NUL-terminated, to a file of its
+    // own (the item arrives as the script's arguments, appended).
+    let script = r#"sh -c 'for f; do [ -f "$f" ] || exit 3; done; printf "%s\0" "$@" > "../out/$BATCHRUN_JOB_ID"' sh"#;
+    let r = piped(
+        &t,
+        &["-C", "in", "run", "-0", "-n", "100", "--report", "../r.json", "--command", script],
+        &list,
+    );
+    r.code(0);
+    let report = t.json("r.json");
+    assert_eq!(report["counts"]["succeeded"], 200);
+    let mut seen: Vec<String> = Vec::new();
+    for k in 1..=200 {
+        let bytes = std::fs::read(t.path(&format!("out/{k}"))).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let items: Vec<&str> = text.strip_suffix('\0').unwrap().split('\0').collect();
+        assert_eq!(items.len(), 100, "job {k}");
+        seen.extend(items.into_iter().map(str::to_string));
+    }
+    // In list order, each exactly once.
+    assert_eq!(seen, names);
+}
+
+// Issue 18, 3: "An awk program (`awk '{print $2}'`), `${HOME}` in a `--shell` template, or JSON
+// in a command is rejected: "placeholder {print $2} names no column"".
+#[test]
+fn braces_that_are_not_placeholders_are_text() {
+    let t = TestEnv::new();
+    t.write("data.txt", "a b c\n");
+    t.write(
+        "m.csv",
+        "id,command,my col\n\
+         awk,\"awk '{print $2}' data.txt\",x\n\
+         json,\"printf %s '{\"\"a\"\": {\"\"b\"\": 1}}'\",x\n\
+         spaced,echo {my col} {{id}},v w\n",
+    );
+    let r = t.run(&["run", "--keep-order", "-j", "1", "m.csv"]);
+    r.code(0);
+    assert_eq!(r.stdout, "b\n{\"a\": {\"b\": 1}}v w {id}\n");
+    // `${…}` is the shell's, under --shell.
+    t.write("l", "item\n");
+    let r = t.run(&["run", "--lines", "l", "--shell", "--command", "echo ${HOME:+home} {}"]);
+    r.code(0);
+    r.stdout_has("home item\n");
+}
+
+#[test]
+fn a_placeholder_naming_no_column_shows_both_ways_out() {
+    let t = TestEnv::new();
+    t.write("m.csv", "id,command,name,month\na,echo {nmae},x,y\n");
+    let r = t.run(&["check", "m.csv"]);
+    r.code(2);
+    r.stderr_has(
+        "m.csv:2: column 'command': placeholder {nmae} names no column (expected a column, \
+         nearest first: {name}, {id}, {command}, {month}; or {{nmae}} for literal braces)",
+    );
+}
