@@ -235,3 +235,52 @@ fn a_placeholder_naming_no_column_shows_both_ways_out() {
          nearest first: {name}, {id}, {command}, {month}; or {{nmae}} for literal braces)",
     );
 }
+
+// Issue 18, 2: "A command cell `echo hi > f` (direct mode) prints `hi > f` and succeeds".
+#[test]
+fn shell_syntax_in_direct_mode_is_an_error_and_globs_a_warning() {
+    let t = TestEnv::new();
+    t.write(
+        "m.csv",
+        "id,command\n\
+         redirect,echo hi > f\n\
+         pipe,echo hi | tr a-z A-Z\n\
+         and,true && touch ran\n\
+         seq,echo a; touch ran\n\
+         fd,ls nothing 2>/dev/null\n\
+         quoted,echo '>' \"|\" \\; a'&&'b\n\
+         glob,ls *.csv ~/x $HOME\n",
+    );
+    let r = t.run(&["run", "m.csv"]);
+    r.code(2);
+    for (line, words) in [
+        (2, "'>'"),
+        (3, "'|'"),
+        (4, "'&&'"),
+        (5, "'a;'"),
+        (6, "'2>/dev/null'"),
+    ] {
+        r.stderr_has(&format!(
+            "m.csv:{line}: column 'command': shell syntax {words} in a command run without a shell"
+        ));
+    }
+    r.stderr_has("(expected shell=true or --shell to run it through /bin/sh, or quotes around it to pass it literally)");
+    r.stderr_has("batchrun: 5 problems in m.csv; nothing was run");
+    // One warning of each kind, once.
+    r.stderr_has("an unquoted *, ? or [ in a command run without a shell");
+    r.stderr_has("an unquoted ~ in a command run without a shell");
+    assert_eq!(r.stderr.matches("$VAR, ${…}").count(), 1, "{}", r.stderr);
+    assert!(!t.path("f").exists() && !t.path("ran").exists());
+    // --command is checked once, not on every row.
+    t.write("l", "a\nb\n");
+    let r = t.run(&["check", "--lines", "l", "--command", "echo {} >> log"]);
+    r.code(2);
+    assert_eq!(r.stderr.matches("shell syntax '>>'").count(), 1, "{}", r.stderr);
+    // With --shell it is what it looks like.
+    let r = t.run(&["run", "--lines", "l", "--shell", "--command", "echo {} >> log"]);
+    r.code(0);
+    let log = t.read("log");
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["a", "b"]);
+}

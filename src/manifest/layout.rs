@@ -105,6 +105,24 @@ impl Layout {
             || (self.is_list() && (template::is_item_form(name) || name == template::JOB_NUMBER))
     }
 
+    /// Whether every row's command runs without a shell (no `--shell`, no `shell` column):
+    /// `--command` is then checked for shell syntax once, not on every row.
+    pub(crate) fn always_direct(&self) -> bool {
+        !self.opts.shell && self.cols.shell.is_none()
+    }
+
+    /// Reports the shell operators of a `--command` run without a shell; true if any.
+    fn direct_problem(&self, pieces: &[Piece], problems: &mut Problems<'_>) -> bool {
+        let found = crate::manifest::syntax::scan(pieces);
+        match crate::manifest::syntax::operators_problem(&found) {
+            Some(m) => {
+                problems.option("--command", m);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Whether the input is a plain list (`--lines`, `--null`).
     pub(crate) fn is_list(&self) -> bool {
         self.opts.input != InputFormat::Table
@@ -165,6 +183,9 @@ impl Layout {
                 CommandSource::Invalid
             }
             (Some(t), None) => match template::checked(t, &is_var, &self.var_names) {
+                Ok(p) if self.always_direct() && self.direct_problem(&p, problems) => {
+                    CommandSource::Invalid
+                }
                 Ok(p) if self.is_list() => self.list_template(p, problems),
                 Ok(p) => CommandSource::Template(p),
                 Err(message) => {

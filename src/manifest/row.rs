@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::manifest::layout::{CommandSource, Layout};
 use crate::manifest::problems::{Problems, Row};
+use crate::manifest::syntax;
 use crate::manifest::template::{self, Piece, Vars};
 use crate::manifest::warn::Warner;
 use crate::model::config::InputFormat;
@@ -250,6 +251,12 @@ fn row_command(
             l.multi(),
         ))
     } else {
+        let checked_once = matches!(l.command, CommandSource::Template(_)) && l.always_direct();
+        let found = (!checked_once).then(|| syntax::scan(&pieces));
+        if let Some(m) = found.as_ref().and_then(syntax::operators_problem) {
+            row.err("command", m);
+            return None;
+        }
         match template::split_direct(&pieces, vars.of(&pieces), l.multi()) {
             Ok(words) => CommandLine::Direct(words),
             Err(e) => {

@@ -342,7 +342,7 @@ pub fn item_forms_alone(pieces: &[Piece]) -> bool {
 const MARK: char = '\0';
 
 /// The template as text with each placeholder replaced by its marker.
-fn marked(pieces: &[Piece]) -> String {
+pub(crate) fn marked(pieces: &[Piece]) -> String {
     let mut out = String::new();
     for (i, p) in pieces.iter().enumerate() {
         match p {
