@@ -284,3 +284,35 @@ fn shell_syntax_in_direct_mode_is_an_error_and_globs_a_warning() {
     lines.sort_unstable();
     assert_eq!(lines, ["a", "b"]);
 }
+
+// Issue 18, 4: "With a plain list, a failure is named by its row number: the summary says
+// `failed 20777`, the Markdown heading `` `11` ``".
+#[test]
+fn list_failures_are_named_by_their_item() {
+    let t = TestEnv::new();
+    std::fs::create_dir(t.path("in")).unwrap();
+    t.write("in/ok", "");
+    let long = format!("in/{}", "x".repeat(100));
+    let list = format!("in/ok\nin/a b.txt\nin/new\\nline\n{long}\n");
+    t.write("l", &list);
+    let r = t.run(&[
+        "run", "--lines", "l", "--report", "r.md", "--report", "r.xml", "--joblog", "j.csv",
+        "--command", "test -e",
+    ]);
+    r.code(1);
+    r.stderr_has("batchrun: failed 2 (in/a b.txt): exit status 1");
+    r.stderr_has(&format!(
+        "batchrun: failed 4 (in/{}…{}): exit status 1",
+        "x".repeat(26),
+        "x".repeat(30)
+    ));
+    assert!(t.read("r.md").contains("### `2` (in/a b.txt) — failed"));
+    assert!(t.read("r.xml").contains("<testcase name=\"2 (in/a b.txt)\""));
+    // The joblog keeps its 8 columns and the id alone.
+    let joblog = t.read("j.csv");
+    assert!(joblog.lines().all(|l| l.split(',').count() == 8), "{joblog}");
+    assert!(joblog.lines().any(|l| l.starts_with("2,failed,")), "{joblog}");
+    // With -n, the first and last items and how many.
+    let r = t.run(&["run", "--lines", "l", "-n", "3", "--command", "false"]);
+    r.stderr_has("batchrun: failed 1 (in/ok … in/new\\nline, 3 items): exit status 1");
+}

@@ -116,4 +116,18 @@ impl RowSource for Reparse {
     fn job(&self, row: RowRef) -> JobSpec {
         self.job_at(row)
     }
+
+    fn items(&self, r: RowRef) -> Option<Vec<String>> {
+        let sep = match self.layout.opts.input {
+            InputFormat::Table => return None,
+            InputFormat::Lines => b'\n',
+            InputFormat::Null => b'\0',
+        };
+        let at = &self.bytes[self.start + r.offset as usize..];
+        let items = crate::manifest::list::items(at, sep)
+            .take(self.layout.opts.items_per_job())
+            .map(|(_, _, raw)| String::from_utf8_lossy(raw).into_owned())
+            .collect();
+        Some(items)
+    }
 }
