@@ -316,3 +316,30 @@ fn list_failures_are_named_by_their_item() {
     let r = t.run(&["run", "--lines", "l", "-n", "3", "--command", "false"]);
     r.stderr_has("batchrun: failed 1 (in/ok … in/new\\nline, 3 items): exit status 1");
 }
+
+// Issue 18, 5: "a plain command list without `--lines` gives "no 'command' column" without
+// suggesting `--lines`; a header `ID,Command` is rejected without a "did you mean
+// `id,command`"; with `-C proj` a missing manifest does not say it was looked for in `proj/`;
+// `PATH=$PATH:/x` in the `env` column is taken literally".
+#[test]
+fn common_mistakes_get_a_hint() {
+    let t = TestEnv::new();
+    t.write("cmds.txt", "echo a\necho b\n");
+    let r = t.run(&["check", "cmds.txt"]);
+    r.code(2);
+    r.stderr_has("did you mean --lines?");
+    t.write("m.csv", "ID,Command,month\na,true,x\n");
+    let r = t.run(&["check", "m.csv"]);
+    r.code(2);
+    r.stderr_has("column names are case-sensitive: did you mean the header `id,command,month`?");
+    std::fs::create_dir(t.path("proj")).unwrap();
+    let r = t.run(&["-C", "proj", "run", "nightly.csv"]);
+    r.code(2);
+    r.stderr_has("cannot read manifest nightly.csv (looked for proj/nightly.csv)");
+    // Warned (not hidden by the job's failure), never expanded.
+    t.write("e.csv", "id,command,env\na,sh -c 'printf %s \"$X\"',X=$HOME/x\n");
+    let r = t.run(&["run", "e.csv"]);
+    r.code(0);
+    assert_eq!(r.stdout, "$HOME/x");
+    r.stderr_has("e.csv:2: column 'env': $VAR in an env value: env values are not expanded");
+}

@@ -197,14 +197,42 @@ impl Layout {
             (None, Some(c)) => CommandSource::Column(c),
             (None, None) if header_line.is_none() => CommandSource::Invalid,
             (None, None) => {
-                problems.push(
-                    header_line,
-                    None,
-                    "no 'command' column (expected a 'command' column, or the --command option)",
-                );
+                problems.push(header_line, None, self.no_command_message());
                 CommandSource::Invalid
             }
         }
+    }
+
+    /// "no 'command' column", with what the header suggests was meant: setting names in
+    /// another case (`ID,Command`: did you mean `id,command`?), or a plain list (one column:
+    /// `--lines`?).
+    fn no_command_message(&self) -> String {
+        const SETTINGS: [&str; 9] = [
+            "id", "command", "shell", "timeout", "retries", "after", "group", "cwd", "env",
+        ];
+        let setting = |c: &str| {
+            let lower = c.trim().to_ascii_lowercase();
+            SETTINGS.contains(&lower.as_str()).then_some(lower)
+        };
+        let base = "no 'command' column (expected a 'command' column, or the --command option";
+        if self.columns.iter().any(|c| setting(c).as_deref() == Some("command")) {
+            let fixed: Vec<String> = self
+                .columns
+                .iter()
+                .map(|c| setting(c).unwrap_or_else(|| c.clone()))
+                .collect();
+            return format!(
+                "{base}; column names are case-sensitive: did you mean the header `{}`?)",
+                fixed.join(",")
+            );
+        }
+        if self.columns.len() == 1 {
+            return format!(
+                "{base}; a list of commands or file names, one a line, with no header needs \
+                 --lines: did you mean --lines?)"
+            );
+        }
+        format!("{base})")
     }
 
     fn id_source(

@@ -168,6 +168,12 @@ pub(crate) fn build_job(
     };
     let cwd = row_cwd(l, field(fields, l.cols.cwd), &vars, row);
     let env = row_env(l, field(fields, l.cols.env), &vars, row);
+    let mut warner = warner;
+    if let Some(w) = warner.as_deref_mut() {
+        if syntax::has_expansion(field(fields, l.cols.env)) {
+            w.env_not_expanded(row);
+        }
+    }
     let command = row_command(l, fields, &vars, shell, row, warner)?;
     Some(JobSpec {
         index,

@@ -116,6 +116,14 @@ pub(crate) fn scan(pieces: &[Piece]) -> Found {
     found
 }
 
+/// Whether text holds `$NAME`, `${…}` or `$(…)` anywhere (quoted or not): what a user who
+/// expects a shell's expansion writes.
+pub(crate) fn has_expansion(text: &str) -> bool {
+    text.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'$' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'_' | b'{' | b'(')))
+}
+
 /// The problem of shell operators in a direct-mode command, or `None`.
 pub(crate) fn operators_problem(found: &Found) -> Option<String> {
     if found.operators.is_empty() {

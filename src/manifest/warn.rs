@@ -36,6 +36,11 @@ const EXPANSION: &str = "$VAR, ${…}, $(…) or `…` in a command run without 
      program literally, not expanded (expected shell=true or --shell, or single quotes to say \
      it is meant literally)";
 
+/// `$VAR` in an `env` value.
+const ENV: &str = "$VAR in an env value: env values are not expanded, so the job gets the text as \
+     it is (expected a plain value; for PATH=$PATH:/x use shell=true or --shell with \
+     `export PATH=\"$PATH:/x\"; …` in the command, or a wrapper script)";
+
 /// The warnings given so far.
 #[derive(Default)]
 pub(crate) struct Warner {
@@ -74,12 +79,17 @@ impl Warner {
             }
         }
         for kind in kinds {
-            self.give(from_option, kind, row);
+            self.give(from_option, kind, row, "command");
         }
     }
 
-    /// Gives warning `kind` unless given before for this origin.
-    fn give(&mut self, from_option: bool, kind: &'static str, row: &Row) {
+    /// Warns, once, that `$VAR` in the `env` column is not expanded.
+    pub(crate) fn env_not_expanded(&mut self, row: &Row) {
+        self.give(false, ENV, row, "env");
+    }
+
+    /// Gives warning `kind` (about `column`) unless given before for this origin.
+    fn give(&mut self, from_option: bool, kind: &'static str, row: &Row, column: &str) {
         if !self.warned.insert((from_option, kind)) {
             return;
         }
@@ -89,7 +99,7 @@ impl Warner {
             (
                 row.problems.name.to_string(),
                 Some(row.line),
-                Some("command".to_string()),
+                Some(column.to_string()),
             )
         };
         let p = Problem {
