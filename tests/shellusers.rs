@@ -343,3 +343,95 @@ fn common_mistakes_get_a_hint() {
     assert_eq!(r.stdout, "$HOME/x");
     r.stderr_has("e.csv:2: column 'env': $VAR in an env value: env values are not expanded");
 }
+
+/// A pseudo-terminal: (controller, the terminal side as a file for a child's stderr).
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut controller, mut terminal) = (0, 0);
+    // SAFETY: openpty writes two descriptors it opened into the integers given; the null
+    // pointers ask for no name, settings or size.
+    let rc = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0);
+    // SAFETY: both descriptors were just opened by openpty and are owned by nothing else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(controller),
+            std::fs::File::from_raw_fd(terminal),
+        )
+    }
+}
+
+// Issue 18, 6: "the progress bar is left on screen, stale, after Ctrl+C".
+#[test]
+fn the_progress_bar_is_cleared_before_the_summary_after_ctrl_c() {
+    let t = TestEnv::new();
+    let rows: String = (0..4)
+        .map(|i| format!("j{i},touch started{i}; while [ ! -e go ]; do sleep 0.05; done\n"))
+        .collect();
+    t.write("m.csv", format!("id,command\n{rows}"));
+    let (mut controller, terminal) = pty();
+    let mut child = t
+        .cmd(&["run", "-j", "2", "--progress", "--shell", "m.csv"])
+        .stderr(terminal)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    t.wait_for_files("started", 2);
+    // Read the terminal until batchrun has exited and closed it; say when the interruption
+    // notice is there.
+    let (noticed_tx, noticed) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut controller, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&all).contains("starting no new jobs") {
+                let _ = noticed_tx.send(());
+            }
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    // Stop: nothing new starts; the running jobs finish once they may.
+    crate::util::kill(child.id(), libc::SIGINT);
+    noticed.recv().unwrap();
+    t.write("go", "");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let screen = reader.join().unwrap();
+    let summary = screen.rfind("4 jobs in").expect(&screen);
+    let bar = screen[..summary].rfind("done,").expect(&screen);
+    // Between the bar's last drawing and the summary, the bar's line is erased.
+    assert!(screen[bar..summary].contains("\x1b[2K"), "{screen:?}");
+}
+
+// Issue 18, 6: "`--output-dir` writes empty `.out`/`.err` files for every job".
+#[test]
+fn no_empty_output_files_and_stale_ones_are_removed() {
+    let t = TestEnv::new();
+    t.write(
+        "m.csv",
+        "id,command\nquiet,true\nspeaks,echo hi\ncomplains,sh -c 'echo oops >&2'\n",
+    );
+    // Stale files of an earlier run, for jobs that now write nothing.
+    std::fs::create_dir(t.path("out")).unwrap();
+    t.write("out/quiet.out", "stale");
+    t.write("out/speaks.err", "stale");
+    t.run(&["run", "--output-dir", "out", "m.csv"]).code(0);
+    let mut files: Vec<String> = std::fs::read_dir(t.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["complains.err", "speaks.out"]);
+    assert_eq!(t.read("out/speaks.out"), "hi\n");
+}
