@@ -435,3 +435,118 @@ fn no_empty_output_files_and_stale_ones_are_removed() {
     assert_eq!(files, ["complains.err", "speaks.out"]);
     assert_eq!(t.read("out/speaks.out"), "hi\n");
 }
+
+// Issue 18, 6: "the man page's SYNOPSIS shows `[-C ]` without `DIR`"; "README's man-page recipe
+// installs where `man` does not look unless `~/.local/bin` is on `PATH`".
+#[test]
+fn the_man_page_renders_and_the_documented_install_is_found_by_man() {
+    let t = TestEnv::new();
+    let page = t.run(&["man"]);
+    page.code(0);
+    let Ok(man) = which("man") else {
+        eprintln!("skipped: `man` is not installed, so the page cannot be rendered here");
+        return;
+    };
+    // The README's recipe, with the test's directory as HOME: next to ~/.cargo/bin, which is
+    // on PATH after `cargo install`.
+    let home = t.path("home");
+    std::fs::create_dir_all(home.join(".cargo/bin")).unwrap();
+    std::fs::create_dir_all(home.join(".cargo/share/man/man1")).unwrap();
+    let installed = home.join(".cargo/share/man/man1/batchrun.1");
+    std::fs::write(&installed, &page.stdout).unwrap();
+    let path = format!("{}:/usr/bin:/bin", home.join(".cargo/bin").display());
+    let man_cmd = |args: &[&str]| {
+        let out = std::process::Command::new(&man)
+            .args(args)
+            .env("HOME", &home)
+            .env("PATH", &path)
+            .env("MANWIDTH", "100")
+            .env_remove("MANPATH")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "man {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(man_cmd(&["-w", "batchrun"]).trim(), installed.display().to_string());
+    let text = man_cmd(&["-P", "cat", "-l", installed.to_str().unwrap()]);
+    for needle in ["batchrun [-C DIR]", "MANIFEST", "EXIT STATUS", "124", "EXAMPLES"] {
+        assert!(text.contains(needle), "{needle} missing in:\n{text}");
+    }
+}
+
+/// The path of a program on PATH.
+fn which(program: &str) -> Result<std::path::PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+/// The `run:` commands of a GitHub Actions workflow that call batchrun (folded `>-` blocks
+/// joined), in order.
+fn workflow_commands(yml: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut lines = yml.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.trim_start().strip_prefix("- run:").or_else(|| line.trim_start().strip_prefix("run:")) else {
+            continue;
+        };
+        let indent = line.len() - line.trim_start().len();
+        let command = if rest.trim() == ">-" {
+            let mut parts = Vec::new();
+            while let Some(next) = lines.next_if(|l| l.len() - l.trim_start().len() > indent + 2) {
+                parts.push(next.trim().to_string());
+            }
+            parts.join(" ")
+        } else {
+            rest.trim().to_string()
+        };
+        if command.starts_with("batchrun") {
+            commands.push(command);
+        }
+    }
+    commands
+}
+
+// Issue 18, 6: "the GitHub Actions example (`nightly-shards.yml`) runs `data/nightly.csv` from
+// the repository root, so no job can start (`6 start failed, 1 skipped`)".
+#[test]
+fn the_github_actions_example_runs_the_demo() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let yml = std::fs::read_to_string(repo.join("scripts/github-actions/nightly-shards.yml")).unwrap();
+    let commands = workflow_commands(&yml);
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    // A checkout: the demo's data directory.
+    let t = TestEnv::new();
+    std::fs::create_dir_all(t.path("data/out")).unwrap();
+    for e in std::fs::read_dir(repo.join("data")).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), t.path("data").join(e.file_name())).unwrap();
+        }
+    }
+    let bin_dir = std::path::Path::new(crate::util::BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let sh = |command: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(t.dir.path())
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for k in 1..=4 {
+        // The demo has a failing and a timing-out job by design: exit 0 or 1, never 2.
+        let out = sh(&commands[0].replace("${{ matrix.shard }}", &k.to_string()));
+        assert!(matches!(out.status.code(), Some(0 | 1)), "shard {k}: {out:?}");
+    }
+    let out = sh(&commands[1]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let merged = t.read("merged.md");
+    for line in ["| succeeded | 5 |", "| start_failed | 0 |", "| skipped | 0 |"] {
+        assert!(merged.contains(line), "{line} missing in:\n{merged}");
+    }
+    assert!(t.read("merged.xml").contains("report-eu"));
+}
