@@ -48,14 +48,26 @@ fn a_template_without_the_item_gets_it_appended_as_xargs_does() {
     let t = TestEnv::new();
     t.write("a.txt", "A\n");
     t.write("b c.txt", "BC\n");
-    let r = piped(&t, &["run", "--lines", "-", "--command", "gzip -k"], b"a.txt\nb c.txt\n");
+    let r = piped(
+        &t,
+        &["run", "--lines", "-", "--command", "gzip -k"],
+        b"a.txt\nb c.txt\n",
+    );
     r.code(0);
     assert!(t.path("a.txt.gz").exists() && t.path("b c.txt.gz").exists());
     // Shell-quoted under --shell, and `check` shows it; `{id}` alone does not count.
     t.write("l", "x y\n$(touch pwned)\n");
-    let r = t.run(&["check", "--lines", "l", "--shell", "--command", "echo {id}:"]);
+    let r = t.run(&[
+        "check",
+        "--lines",
+        "l",
+        "--shell",
+        "--command",
+        "echo {id}:",
+    ]);
     r.code(0);
-    r.stdout_has("echo 1: 'x y'").stdout_has("echo 2: '$(touch pwned)'");
+    r.stdout_has("echo 1: 'x y'")
+        .stdout_has("echo 2: '$(touch pwned)'");
     let r = t.run(&["run", "--lines", "l", "--shell", "--command", "echo {id}:"]);
     r.code(0);
     r.stdout_has("1: x y\n").stdout_has("2: $(touch pwned)\n");
@@ -63,7 +75,8 @@ fn a_template_without_the_item_gets_it_appended_as_xargs_does() {
     // A template with an item form is left as it is.
     let r = t.run(&["check", "--lines", "l", "--command", "echo {/}"]);
     r.code(0);
-    r.stdout_has("echo 'x y'").stdout_has("echo '$(touch pwned)'");
+    r.stdout_has("echo 'x y'")
+        .stdout_has("echo '$(touch pwned)'");
 }
 
 // Issue 18, 5: "`batchrun run --lines --command 'wc -l {}'` with data on stdin needs an
@@ -87,7 +100,11 @@ fn a_list_is_read_from_standard_input_when_no_file_is_given() {
     // Without --lines, a missing manifest is a usage error too.
     t.run(&["run", "--command", "true"]).code(2);
     // Stdin that gives nothing: as `xargs -r`, exit 0, with a warning -q does not hide.
-    let r = piped(&t, &["run", "-q", "--lines", "--command", "touch ran"], b"\n  \n");
+    let r = piped(
+        &t,
+        &["run", "-q", "--lines", "--command", "touch ran"],
+        b"\n  \n",
+    );
     r.code(0);
     r.stderr_has("warning: standard input gave no item");
     assert!(!t.path("ran").exists());
@@ -98,7 +115,15 @@ fn gnu_parallel_replacement_strings() {
     let t = TestEnv::new();
     let r = piped(
         &t,
-        &["run", "--lines", "--keep-order", "-j", "1", "--command", "echo {#} {} {.} {/} {//} {/.}"],
+        &[
+            "run",
+            "--lines",
+            "--keep-order",
+            "-j",
+            "1",
+            "--command",
+            "echo {#} {} {.} {/} {//} {/.}",
+        ],
         b"d/a.tar.gz\nb.txt\n/x\nc\n",
     );
     r.code(0);
@@ -122,21 +147,46 @@ fn max_args_gives_each_job_n_consecutive_items_one_argument_each() {
     let t = TestEnv::new();
     let r = piped(
         &t,
-        &["run", "--lines", "-n", "2", "--keep-order", "--command", "printf [%s] {}"],
+        &[
+            "run",
+            "--lines",
+            "-n",
+            "2",
+            "--keep-order",
+            "--command",
+            "printf [%s] {}",
+        ],
         b"a b\n\nc\nd\ne\n",
     );
     r.code(0);
     assert_eq!(r.stdout, "[a b][c][d][e]");
     // Ids are the groups' numbers; the last group may be short.
     t.write("l", "a\nb\nc\n");
-    let r = t.run(&["check", "--lines", "l", "-n", "2", "--command", "echo {#}: {}"]);
+    let r = t.run(&[
+        "check",
+        "--lines",
+        "l",
+        "-n",
+        "2",
+        "--command",
+        "echo {#}: {}",
+    ]);
     r.code(0);
     r.stdout_has("1   echo 1: a b").stdout_has("2   echo 2: c");
     // `{#}` is an item form: nothing is appended.
     let r = t.run(&["check", "--lines", "l", "-n", "2", "--command", "echo {#}:"]);
     r.stdout_has("1   echo 1:  ").code(0);
     // Under --shell each item is quoted on its own.
-    let r = t.run(&["check", "--lines", "l", "-n", "2", "--shell", "--command", "echo"]);
+    let r = t.run(&[
+        "check",
+        "--lines",
+        "l",
+        "-n",
+        "2",
+        "--shell",
+        "--command",
+        "echo",
+    ]);
     r.stdout_has("echo a b").code(0);
     // An item form inside a longer word cannot stand for several words in direct mode.
     let r = t.run(&["check", "--lines", "l", "-n", "2", "--command", "echo x{}"]);
@@ -146,7 +196,17 @@ fn max_args_gives_each_job_n_consecutive_items_one_argument_each() {
         &["check", "l", "-n", "2", "--command", "echo"][..],
         &["check", "--lines", "l", "-n", "0", "--command", "echo"],
         &["check", "--lines", "l", "-n", "2"],
-        &["check", "--lines", "l", "-n", "2", "--id", "x{}", "--command", "echo"],
+        &[
+            "check",
+            "--lines",
+            "l",
+            "-n",
+            "2",
+            "--id",
+            "x{}",
+            "--command",
+            "echo",
+        ],
     ] {
         t.run(bad).code(2);
     }
@@ -183,7 +243,18 @@ fn a_twenty_thousand_file_import_runs_every_file_exactly_once() {
     let script = r#"sh -c 'for f; do [ -f "$f" ] || exit 3; done; printf "%s\0" "$@" > "../out/$BATCHRUN_JOB_ID"' sh"#;
     let r = piped(
         &t,
-        &["-C", "in", "run", "-0", "-n", "100", "--report", "../r.json", "--command", script],
+        &[
+            "-C",
+            "in",
+            "run",
+            "-0",
+            "-n",
+            "100",
+            "--report",
+            "../r.json",
+            "--command",
+            script,
+        ],
         &list,
     );
     r.code(0);
@@ -219,7 +290,14 @@ fn braces_that_are_not_placeholders_are_text() {
     assert_eq!(r.stdout, "b\n{\"a\": {\"b\": 1}}v w {id}\n");
     // `${…}` is the shell's, under --shell.
     t.write("l", "item\n");
-    let r = t.run(&["run", "--lines", "l", "--shell", "--command", "echo ${HOME:+home} {}"]);
+    let r = t.run(&[
+        "run",
+        "--lines",
+        "l",
+        "--shell",
+        "--command",
+        "echo ${HOME:+home} {}",
+    ]);
     r.code(0);
     r.stdout_has("home item\n");
 }
@@ -275,9 +353,21 @@ fn shell_syntax_in_direct_mode_is_an_error_and_globs_a_warning() {
     t.write("l", "a\nb\n");
     let r = t.run(&["check", "--lines", "l", "--command", "echo {} >> log"]);
     r.code(2);
-    assert_eq!(r.stderr.matches("shell syntax '>>'").count(), 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("shell syntax '>>'").count(),
+        1,
+        "{}",
+        r.stderr
+    );
     // With --shell it is what it looks like.
-    let r = t.run(&["run", "--lines", "l", "--shell", "--command", "echo {} >> log"]);
+    let r = t.run(&[
+        "run",
+        "--lines",
+        "l",
+        "--shell",
+        "--command",
+        "echo {} >> log",
+    ]);
     r.code(0);
     let log = t.read("log");
     let mut lines: Vec<&str> = log.lines().collect();
@@ -296,8 +386,17 @@ fn list_failures_are_named_by_their_item() {
     let list = format!("in/ok\nin/a b.txt\nin/new\\nline\n{long}\n");
     t.write("l", &list);
     let r = t.run(&[
-        "run", "--lines", "l", "--report", "r.md", "--report", "r.xml", "--joblog", "j.csv",
-        "--command", "test -e",
+        "run",
+        "--lines",
+        "l",
+        "--report",
+        "r.md",
+        "--report",
+        "r.xml",
+        "--joblog",
+        "j.csv",
+        "--command",
+        "test -e",
     ]);
     r.code(1);
     r.stderr_has("batchrun: failed 2 (in/a b.txt): exit status 1");
@@ -307,11 +406,19 @@ fn list_failures_are_named_by_their_item() {
         "x".repeat(30)
     ));
     assert!(t.read("r.md").contains("### `2` (in/a b.txt) — failed"));
-    assert!(t.read("r.xml").contains("<testcase name=\"2 (in/a b.txt)\""));
+    assert!(t
+        .read("r.xml")
+        .contains("<testcase name=\"2 (in/a b.txt)\""));
     // The joblog keeps its 8 columns and the id alone.
     let joblog = t.read("j.csv");
-    assert!(joblog.lines().all(|l| l.split(',').count() == 8), "{joblog}");
-    assert!(joblog.lines().any(|l| l.starts_with("2,failed,")), "{joblog}");
+    assert!(
+        joblog.lines().all(|l| l.split(',').count() == 8),
+        "{joblog}"
+    );
+    assert!(
+        joblog.lines().any(|l| l.starts_with("2,failed,")),
+        "{joblog}"
+    );
     // With -n, the first and last items and how many.
     let r = t.run(&["run", "--lines", "l", "-n", "3", "--command", "false"]);
     r.stderr_has("batchrun: failed 1 (in/ok … in/new\\nline, 3 items): exit status 1");
@@ -337,7 +444,10 @@ fn common_mistakes_get_a_hint() {
     r.code(2);
     r.stderr_has("cannot read manifest nightly.csv (looked for proj/nightly.csv)");
     // Warned (not hidden by the job's failure), never expanded.
-    t.write("e.csv", "id,command,env\na,sh -c 'printf %s \"$X\"',X=$HOME/x\n");
+    t.write(
+        "e.csv",
+        "id,command,env\na,sh -c 'printf %s \"$X\"',X=$HOME/x\n",
+    );
     let r = t.run(&["run", "e.csv"]);
     r.code(0);
     assert_eq!(r.stdout, "$HOME/x");
@@ -467,9 +577,18 @@ fn the_man_page_renders_and_the_documented_install_is_found_by_man() {
         assert!(out.status.success(), "man {args:?}: {out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert_eq!(man_cmd(&["-w", "batchrun"]).trim(), installed.display().to_string());
+    assert_eq!(
+        man_cmd(&["-w", "batchrun"]).trim(),
+        installed.display().to_string()
+    );
     let text = man_cmd(&["-P", "cat", "-l", installed.to_str().unwrap()]);
-    for needle in ["batchrun [-C DIR]", "MANIFEST", "EXIT STATUS", "124", "EXAMPLES"] {
+    for needle in [
+        "batchrun [-C DIR]",
+        "MANIFEST",
+        "EXIT STATUS",
+        "124",
+        "EXAMPLES",
+    ] {
         assert!(text.contains(needle), "{needle} missing in:\n{text}");
     }
 }
@@ -489,7 +608,11 @@ fn workflow_commands(yml: &str) -> Vec<String> {
     let mut commands = Vec::new();
     let mut lines = yml.lines().peekable();
     while let Some(line) = lines.next() {
-        let Some(rest) = line.trim_start().strip_prefix("- run:").or_else(|| line.trim_start().strip_prefix("run:")) else {
+        let Some(rest) = line
+            .trim_start()
+            .strip_prefix("- run:")
+            .or_else(|| line.trim_start().strip_prefix("run:"))
+        else {
             continue;
         };
         let indent = line.len() - line.trim_start().len();
@@ -514,7 +637,8 @@ fn workflow_commands(yml: &str) -> Vec<String> {
 #[test]
 fn the_github_actions_example_runs_the_demo() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let yml = std::fs::read_to_string(repo.join("scripts/github-actions/nightly-shards.yml")).unwrap();
+    let yml =
+        std::fs::read_to_string(repo.join("scripts/github-actions/nightly-shards.yml")).unwrap();
     let commands = workflow_commands(&yml);
     assert_eq!(commands.len(), 2, "{commands:?}");
     // A checkout: the demo's data directory.
@@ -540,12 +664,19 @@ fn the_github_actions_example_runs_the_demo() {
     for k in 1..=4 {
         // The demo has a failing and a timing-out job by design: exit 0 or 1, never 2.
         let out = sh(&commands[0].replace("${{ matrix.shard }}", &k.to_string()));
-        assert!(matches!(out.status.code(), Some(0 | 1)), "shard {k}: {out:?}");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "shard {k}: {out:?}"
+        );
     }
     let out = sh(&commands[1]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let merged = t.read("merged.md");
-    for line in ["| succeeded | 5 |", "| start_failed | 0 |", "| skipped | 0 |"] {
+    for line in [
+        "| succeeded | 5 |",
+        "| start_failed | 0 |",
+        "| skipped | 0 |",
+    ] {
         assert!(merged.contains(line), "{line} missing in:\n{merged}");
     }
     assert!(t.read("merged.xml").contains("report-eu"));

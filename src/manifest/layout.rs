@@ -215,7 +215,11 @@ impl Layout {
             SETTINGS.contains(&lower.as_str()).then_some(lower)
         };
         let base = "no 'command' column (expected a 'command' column, or the --command option";
-        if self.columns.iter().any(|c| setting(c).as_deref() == Some("command")) {
+        if self
+            .columns
+            .iter()
+            .any(|c| setting(c).as_deref() == Some("command"))
+        {
             let fixed: Vec<String> = self
                 .columns
                 .iter()
@@ -298,7 +302,10 @@ fn list_vars<'a>(items: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
         };
         vars.insert(form, value);
     }
-    vars.insert(template::JOB_NUMBER, std::borrow::Cow::Owned(number.to_string()));
+    vars.insert(
+        template::JOB_NUMBER,
+        std::borrow::Cow::Owned(number.to_string()),
+    );
     vars.insert("id", std::borrow::Cow::Borrowed(id));
     vars
 }

@@ -250,12 +250,7 @@ fn row_command(
     }
     let item_shell = matches!(l.command, CommandSource::Item);
     let command = if shell || item_shell {
-        CommandLine::Shell(template::render(
-            &pieces,
-            vars.of(&pieces),
-            true,
-            l.multi(),
-        ))
+        CommandLine::Shell(template::render(&pieces, vars.of(&pieces), true, l.multi()))
     } else {
         let checked_once = matches!(l.command, CommandSource::Template(_)) && l.always_direct();
         let found = (!checked_once).then(|| syntax::scan(&pieces));

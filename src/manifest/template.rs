@@ -287,11 +287,7 @@ pub fn has_nul(pieces: &[Piece]) -> bool {
 /// substituted inside the word it is in, verbatim. With `multi` (`-n N`), a word that is an
 /// item form alone becomes one word per item. The template's literal text must hold no NUL
 /// byte (see [`has_nul`]).
-pub fn split_direct(
-    pieces: &[Piece],
-    vars: &Vars<'_>,
-    multi: bool,
-) -> Result<Vec<String>, String> {
+pub fn split_direct(pieces: &[Piece], vars: &Vars<'_>, multi: bool) -> Result<Vec<String>, String> {
     debug_assert!(!has_nul(pieces));
     let split = |text: &str| shell_words::split(text).map_err(|e| e.to_string());
     if let [Piece::Lit(text)] = pieces {

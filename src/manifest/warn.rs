@@ -13,12 +13,14 @@ use crate::model::problem::Problem;
 pub(crate) type Warning = (bool, &'static str, Problem);
 
 /// A placeholder inside quotes of its own in shell mode.
-const QUOTED: &str = "a placeholder inside quotes of the command's own (\"{x}\" or '{x}'): values are \
+const QUOTED: &str =
+    "a placeholder inside quotes of the command's own (\"{x}\" or '{x}'): values are \
      already shell-quoted, so these quotes unquote them again and the shell expands \
      `$(…)` in a value (expected {x} without quotes)";
 
 /// A shell run with `-c` whose script holds a placeholder.
-const NESTED: &str = "a shell run with -c and a placeholder in its arguments (sh -c '… {x} …'): that \
+const NESTED: &str =
+    "a shell run with -c and a placeholder in its arguments (sh -c '… {x} …'): that \
      shell parses the value again, so `$(…)` in a value runs (expected the value as an \
      argument of its own: sh -c '… \"$1\" …' sh {x}, or --shell)";
 

@@ -190,7 +190,11 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
                 w,
                 "### `{}`{} — {}\n\n{}\n",
                 s.jobs.id(i),
-                md_escape(job_name(&s.jobs, i).strip_prefix(s.jobs.id(i)).unwrap_or("")),
+                md_escape(
+                    job_name(&s.jobs, i)
+                        .strip_prefix(s.jobs.id(i))
+                        .unwrap_or("")
+                ),
                 label(s, i, r),
                 md_escape(r.error.as_deref().unwrap_or(""))
             )?;
