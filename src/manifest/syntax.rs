@@ -93,6 +93,14 @@ fn is_operator(word: &[Ch]) -> bool {
 
 /// Scans a direct-mode template's own text for shell syntax.
 pub(crate) fn scan(pieces: &[Piece]) -> Found {
+    // Most commands hold none of these: no words to split then (a scan runs on every row).
+    let special = |s: &str| s.contains(['|', '&', ';', '<', '>', '*', '?', '[', '~', '$', '`']);
+    if !pieces
+        .iter()
+        .any(|p| matches!(p, Piece::Lit(s) if special(s)))
+    {
+        return Found::default();
+    }
     let (words, expansion) = words(pieces);
     let mut found = Found {
         expansion,

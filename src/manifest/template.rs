@@ -458,6 +458,54 @@ mod tests {
     }
 
     #[test]
+    fn braces_that_are_not_placeholders_are_text() {
+        let cols = |n: &str| n == "my col";
+        let p = |s: &str| parse_with(s, &cols).unwrap();
+        let lit = |s: &str| vec![Piece::Lit(s.to_string())];
+        assert_eq!(p("awk '{print $2}'"), lit("awk '{print $2}'"));
+        assert_eq!(p("echo ${HOME} ${x}"), lit("echo ${HOME} ${x}"));
+        assert_eq!(p(r#"{"a": {"b": 1}}"#), lit(r#"{"a": {"b": 1}}"#));
+        assert_eq!(p("a } {{x}} {%"), lit("a } {x} {%"));
+        assert_eq!(
+            p("{my col}{x}{/.}{#}"),
+            ["my col", "x", "/.", "#"].map(|n| Piece::Var(n.to_string()))
+        );
+        assert!(parse_with("{name", &cols).is_err());
+        let e = checked("{nmae}", &|n| n == "name", &["id".into(), "name".into()]).unwrap_err();
+        assert!(
+            e.contains("nearest first: {name}, {id}; or {{nmae}}"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn item_forms_as_gnu_parallel() {
+        let f = |form: &str, item: &str| item_form(form, item).into_owned();
+        assert_eq!(f(".", "d/a.tar.gz"), "d/a.tar");
+        assert_eq!(f(".", "d.x/a"), "d.x/a");
+        assert_eq!(f(".", "d/.bashrc"), "d/.bashrc");
+        assert_eq!(f("/", "d/a.tar.gz"), "a.tar.gz");
+        assert_eq!(f("//", "d/e/a"), "d/e");
+        assert_eq!(f("//", "a"), ".");
+        assert_eq!(f("//", "/a"), "/");
+        assert_eq!(f("/.", "d/a.tar.gz"), "a.tar");
+        assert_eq!(f("", "-x y"), "-x y");
+    }
+
+    #[test]
+    fn several_items_become_several_words() {
+        let p = parse("cmd -v {} {/}").unwrap();
+        let v = vars(&[("", "a b\0-c"), ("/", "a b\0-c")]);
+        assert_eq!(
+            split_direct(&p, &v, true).unwrap(),
+            ["cmd", "-v", "a b", "-c", "a b", "-c"]
+        );
+        assert_eq!(render(&p, &v, true, true), "cmd -v 'a b' -c 'a b' -c");
+        assert!(item_forms_alone(&p));
+        assert!(!item_forms_alone(&parse("cmd x{}").unwrap()));
+    }
+
+    #[test]
     fn values_stay_inside_their_word() {
         let p = parse("cp '{a} x' pre{b}\"{a}\" {{lit}}").unwrap();
         let v = vars(&[("a", "1 '2\"\0"), ("b", "$(id) ;")]);
