@@ -128,7 +128,7 @@ fn every_manifest_problem_is_reported_in_one_pass_and_nothing_runs() {
         "bad.csv:3: column 'id': duplicate id 'a' (expected a unique id; first used on line 2)",
         "bad.csv:4: column 'shell': 'maybe' is not a boolean (expected true/false, yes/no, 1/0 or empty)",
         "bad.csv:5: column 'retries': '-1' is not a whole number (expected 0, 1, 2, …)",
-        "bad.csv:6: column 'command': placeholder {nope} names no column (expected one of: {id}, {command}, {timeout}, {shell}, {retries}, {after})",
+        "bad.csv:6: column 'command': placeholder {nope} names no column (expected a column, nearest first: {id}, {after}, {shell}, {command}, {timeout}, {retries}; or {{nope}} for literal braces)",
         "bad.csv:7: column 'command': empty command (expected a command line)",
         "bad.csv:8: column 'after': unknown id 'zz' (expected the id of a job in this manifest)",
         "bad.csv:9: column 'after': dependency cycle: g -> h -> g (expected `after` to form no cycle)",

@@ -144,7 +144,8 @@ fn created_files_have_the_documented_modes() {
     fs::create_dir(t.path("tmp")).unwrap();
     t.write(
         "m.csv",
-        "id,command\na,\"sh -c 'stat -c %a tmp/batchrun-* > tmpmode'\"\n",
+        // Output on both streams: an empty output file is not kept.
+        "id,command\na,\"sh -c 'stat -c %a tmp/batchrun-* > tmpmode; echo o; echo e >&2'\"\n",
     );
     let run = |umask: &str| {
         let mut c = Command::new("sh");

@@ -110,7 +110,19 @@ fn shell_option_runs_commands_through_the_shell_with_quoted_values() {
         "wc -l < {path} > {path}.count",
         "m.csv",
     ]);
-    // The second row's own `shell` column says no: `<` is then a literal argument of wc.
+    // The second row's own `shell` column says no: `<` would then be a literal argument of
+    // wc, so the row is refused (issue 18) and nothing runs.
+    r.code(2);
+    r.stderr_has("m.csv:3: column 'command': shell syntax '<', '>'");
+    assert!(!t.path("in put.csv.count").exists());
+    t.write("m.csv", "path,shell\nin put.csv,\n$(touch pwned),\n");
+    let r = t.run(&[
+        "run",
+        "--shell",
+        "--command",
+        "wc -l < {path} > {path}.count",
+        "m.csv",
+    ]);
     r.code(1);
     assert_eq!(t.read("in put.csv.count").trim(), "3");
     assert!(!t.path("pwned").exists());

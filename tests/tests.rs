@@ -13,6 +13,7 @@ mod resource_limits;
 mod scale;
 mod sched;
 mod shard;
+mod shellusers;
 mod snapshots;
 mod spawn;
 mod stops;

@@ -14,7 +14,7 @@ use crate::plan::Plan;
 /// With `--shard`, the whole manifest is validated, then the plan keeps only the shard's jobs.
 pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     let bytes = manifest::read_source(&config.manifest).map_err(|source| Error::ReadManifest {
-        path: config.manifest.clone(),
+        path: looked_for(config),
         source,
     })?;
     let sha256 = sha256_hex(&bytes);
@@ -24,6 +24,18 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
         Some(s) => crate::plan::shard::select(plan, s),
         None => plan,
     })
+}
+
+/// The manifest's path as given, and with `-C DIR` and a relative path, where it was looked
+/// for: `m.csv (looked for proj/m.csv)`.
+fn looked_for(config: &Config) -> String {
+    let m = &config.manifest;
+    match &config.dir {
+        Some(dir) if m != "-" && Path::new(m).is_relative() => {
+            format!("{m} (looked for {})", dir.join(m).display())
+        }
+        _ => m.clone(),
+    }
 }
 
 /// Parses and checks the manifest's bytes into the plan of every job.

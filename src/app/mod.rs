@@ -45,6 +45,15 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
         });
     }
     let plan = load::load_plan(config)?;
+    if config.implicit_stdin && config.shard.is_none() && plan.jobs.is_empty() {
+        // As `xargs -r`: nothing to do is a success, but never a silent one (not even with
+        // `-q`): a pipe that gave nothing is often a mistake upstream.
+        console::eprint_line(crate::output::text::NO_ITEMS);
+        return Ok(Finished {
+            exit: Exit::Success,
+            summary: None,
+        });
+    }
     let rc = match &config.action {
         // (`merge` returned above.)
         Action::Check | Action::Merge(_) => {

@@ -98,9 +98,18 @@ impl OutputPaths {
         Ok((f, Some(reader)))
     }
 
-    /// Where each stream of job `index` was captured, as the console reads it.
+    /// Where each stream of job `index` was captured, as the console reads it. A kept file
+    /// the job wrote nothing to is removed (no empty `.out`/`.err` files; one left by an
+    /// earlier run was replaced when the attempt started, so it goes too).
     pub(crate) fn captured(&self, id: &str, anonymous: Anonymous) -> (Captured, Captured) {
-        let named = |ext| self.kept(id, ext).map_or(Captured::Nothing, Captured::Path);
+        let named = |ext| match self.kept(id, ext) {
+            Some(p) if std::fs::metadata(&p).is_ok_and(|m| m.len() == 0) => {
+                let _ = std::fs::remove_file(&p);
+                Captured::Nothing
+            }
+            Some(p) => Captured::Path(p),
+            None => Captured::Nothing,
+        };
         if self.keep {
             return (named("out"), named("err"));
         }

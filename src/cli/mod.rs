@@ -96,9 +96,10 @@ pub struct MergeArgs {
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
     /// The manifest: a .csv or .tsv file (with --lines or -0, a plain list), or - for
-    /// standard input.
+    /// standard input. With --lines or -0 and no file, standard input when it is a pipe or a
+    /// file.
     #[arg(value_name = "MANIFEST")]
-    pub manifest: String,
+    pub manifest: Option<String>,
     /// The same command for every row, with {column} placeholders.
     #[arg(long, value_name = "TEMPLATE")]
     pub command: Option<String>,
@@ -118,6 +119,10 @@ pub struct ManifestArgs {
     /// Like --lines, with items separated by NUL bytes (find -print0).
     #[arg(short = '0', long)]
     pub null: bool,
+    /// With --lines or -0: N consecutive items per job ({} stands for all N, one argument
+    /// each); the job's id is its group's number.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub max_args: Option<usize>,
     /// Run every command through /bin/sh -c (placeholders shell-quoted); a row's shell
     /// column still overrides.
     #[arg(long)]
@@ -155,6 +160,55 @@ impl ManifestArgs {
             shell: self.shell,
             id_template: self.id.clone(),
             vars_only: self.vars_only,
+            max_args: self.max_args_checked(input, problems),
+        }
+    }
+
+    /// `-n N`, checked against the options it needs.
+    fn max_args_checked(&self, input: InputFormat, problems: &mut Vec<String>) -> usize {
+        let Some(n) = self.max_args else {
+            return 1;
+        };
+        let wrong = if n == 0 {
+            Some("-n 0 (expected at least 1 item per job)")
+        } else if input == InputFormat::Table {
+            Some("-n needs a plain list (expected --lines or -0 with it)")
+        } else if self.command.is_none() {
+            Some("-n needs --command (expected a template the items are given to)")
+        } else if n > 1 && self.id.is_some() {
+            Some("--id with -n: a job of several items is named by its group's number (expected no --id)")
+        } else {
+            None
+        };
+        if let Some(m) = wrong {
+            problems.push(m.to_string());
+        }
+        n.max(1)
+    }
+
+    /// The manifest's path: as given; for `merge`, empty when not given; for a plain list,
+    /// `-` when standard input is a pipe or a file. Returns it and whether stdin was implied.
+    fn manifest_path(&self, merge: bool, problems: &mut Vec<String>) -> (String, bool) {
+        match &self.manifest {
+            Some(m) => (m.clone(), false),
+            None if merge => (String::new(), false),
+            None if !(self.lines || self.null) => {
+                problems.push(
+                    "no manifest given (expected a .csv or .tsv file, - for standard input, or \
+                     --lines / -0 with a list on standard input)"
+                        .to_string(),
+                );
+                (String::new(), false)
+            }
+            None if crate::util::sys::stdin_is_data() => ("-".to_string(), true),
+            None => {
+                problems.push(
+                    "no list given, and standard input is a terminal or /dev/null (expected a \
+                     list file, or the items piped in: find . -print0 | batchrun run -0 --command …)"
+                        .to_string(),
+                );
+                (String::new(), false)
+            }
         }
     }
 
@@ -358,6 +412,8 @@ impl Cli {
                 problems.push(m);
                 None
             });
+        let merge = matches!(action, Action::Merge(_));
+        let (manifest, implicit_stdin) = margs.manifest_path(merge, &mut problems);
         let manifest_options = margs.options(&mut problems);
         let limits = margs.limits(&mut problems);
         if !problems.is_empty() {
@@ -366,7 +422,8 @@ impl Cli {
         Ok(Config {
             dir: self.dir,
             verbose: self.verbose,
-            manifest: margs.manifest,
+            manifest,
+            implicit_stdin,
             manifest_options,
             limits,
             shard,

@@ -100,7 +100,71 @@ impl Layout {
     }
 
     pub(crate) fn is_var(&self, name: &str) -> bool {
-        name == "id" || self.columns.iter().any(|c| c == name)
+        name == "id"
+            || self.columns.iter().any(|c| c == name)
+            || (self.is_list() && (template::is_item_form(name) || name == template::JOB_NUMBER))
+    }
+
+    /// Whether every row's command runs without a shell (no `--shell`, no `shell` column):
+    /// `--command` is then checked for shell syntax once, not on every row.
+    pub(crate) fn always_direct(&self) -> bool {
+        !self.opts.shell && self.cols.shell.is_none()
+    }
+
+    /// Reports the shell operators of a `--command` run without a shell; true if any.
+    fn direct_problem(&self, pieces: &[Piece], problems: &mut Problems<'_>) -> bool {
+        let found = crate::manifest::syntax::scan(pieces);
+        match crate::manifest::syntax::operators_problem(&found) {
+            Some(m) => {
+                problems.option("--command", m);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the input is a plain list (`--lines`, `--null`).
+    pub(crate) fn is_list(&self) -> bool {
+        self.opts.input != InputFormat::Table
+    }
+
+    /// Whether a list's item forms stand for several items each (`-n N`, N > 1).
+    pub(crate) fn multi(&self) -> bool {
+        self.is_list() && self.opts.items_per_job() > 1
+    }
+
+    /// `--command` for a plain list: the item appended as the last argument when the template
+    /// has no item form (as xargs and GNU parallel do), and with `-n N` in direct mode every
+    /// item form a word of its own.
+    fn list_template(&self, mut pieces: Vec<Piece>, problems: &mut Problems<'_>) -> CommandSource {
+        let text = self.opts.command_template.as_deref().unwrap_or("");
+        if text.replace("{{%}}", "").contains("{%}") {
+            problems.option(
+                "--command",
+                "{%} (GNU parallel's job slot) is not supported: it would make commands, and \
+                 with them --resume, depend on timing (expected {#}, the job's number, or \
+                 {{%}} for the literal text)"
+                    .to_string(),
+            );
+            return CommandSource::Invalid;
+        }
+        let uses_item = pieces.iter().any(
+            |p| matches!(p, Piece::Var(n) if template::is_item_form(n) || n == template::JOB_NUMBER),
+        );
+        if !uses_item {
+            pieces.push(Piece::Lit(" ".to_string()));
+            pieces.push(Piece::Var(String::new()));
+        }
+        if self.multi() && !self.opts.shell && !template::item_forms_alone(&pieces) {
+            problems.option(
+                "--command",
+                "with -n, {} (and {.}, {/}, {//}, {/.}) inside a longer word cannot stand for \
+                 several items (expected each as a word of its own, or --shell)"
+                    .to_string(),
+            );
+            return CommandSource::Invalid;
+        }
+        CommandSource::Template(pieces)
     }
 
     fn command_source(
@@ -119,6 +183,10 @@ impl Layout {
                 CommandSource::Invalid
             }
             (Some(t), None) => match template::checked(t, &is_var, &self.var_names) {
+                Ok(p) if self.always_direct() && self.direct_problem(&p, problems) => {
+                    CommandSource::Invalid
+                }
+                Ok(p) if self.is_list() => self.list_template(p, problems),
                 Ok(p) => CommandSource::Template(p),
                 Err(message) => {
                     problems.option("--command", message);
@@ -129,14 +197,46 @@ impl Layout {
             (None, Some(c)) => CommandSource::Column(c),
             (None, None) if header_line.is_none() => CommandSource::Invalid,
             (None, None) => {
-                problems.push(
-                    header_line,
-                    None,
-                    "no 'command' column (expected a 'command' column, or the --command option)",
-                );
+                problems.push(header_line, None, self.no_command_message());
                 CommandSource::Invalid
             }
         }
+    }
+
+    /// "no 'command' column", with what the header suggests was meant: setting names in
+    /// another case (`ID,Command`: did you mean `id,command`?), or a plain list (one column:
+    /// `--lines`?).
+    fn no_command_message(&self) -> String {
+        const SETTINGS: [&str; 9] = [
+            "id", "command", "shell", "timeout", "retries", "after", "group", "cwd", "env",
+        ];
+        let setting = |c: &str| {
+            let lower = c.trim().to_ascii_lowercase();
+            SETTINGS.contains(&lower.as_str()).then_some(lower)
+        };
+        let base = "no 'command' column (expected a 'command' column, or the --command option";
+        if self
+            .columns
+            .iter()
+            .any(|c| setting(c).as_deref() == Some("command"))
+        {
+            let fixed: Vec<String> = self
+                .columns
+                .iter()
+                .map(|c| setting(c).unwrap_or_else(|| c.clone()))
+                .collect();
+            return format!(
+                "{base}; column names are case-sensitive: did you mean the header `{}`?)",
+                fixed.join(",")
+            );
+        }
+        if self.columns.len() == 1 {
+            return format!(
+                "{base}; a list of commands or file names, one a line, with no header needs \
+                 --lines: did you mean --lines?)"
+            );
+        }
+        format!("{base})")
     }
 
     fn id_source(
@@ -166,18 +266,46 @@ impl Layout {
     }
 
     /// A row's variables: every column, and `id` (the job's id, unless `--vars-only` made a
-    /// column named `id` a variable).
-    pub(crate) fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str) -> Vars<'a> {
+    /// column named `id` a variable); for a plain list, the item forms of its items and `{#}`
+    /// (`number`, the job's 1-based number).
+    pub(crate) fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
+        if self.is_list() {
+            return list_vars(fields, id, number);
+        }
         let mut vars = Vars::with_capacity(self.columns.len() + 1);
         vars.extend(
             self.columns
                 .iter()
                 .map(String::as_str)
-                .zip(fields.iter().copied()),
+                .zip(fields.iter().map(|f| std::borrow::Cow::Borrowed(*f))),
         );
         if !(self.opts.vars_only && self.columns.iter().any(|c| c == "id")) {
-            vars.insert("id", id);
+            vars.insert("id", std::borrow::Cow::Borrowed(id));
         }
         vars
     }
+}
+
+/// The variables of a plain list's job: each item form of its items (several items separated
+/// by NUL bytes), `{#}` and `{id}`.
+fn list_vars<'a>(items: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
+    let mut vars = Vars::with_capacity(8);
+    for form in template::ITEM_FORMS {
+        let value = match items {
+            [one] => template::item_form(form, one),
+            many => std::borrow::Cow::Owned(
+                many.iter()
+                    .map(|i| template::item_form(form, i))
+                    .collect::<Vec<_>>()
+                    .join("\0"),
+            ),
+        };
+        vars.insert(form, value);
+    }
+    vars.insert(
+        template::JOB_NUMBER,
+        std::borrow::Cow::Owned(number.to_string()),
+    );
+    vars.insert("id", std::borrow::Cow::Borrowed(id));
+    vars
 }

@@ -21,6 +21,7 @@ mod problems;
 mod reparse;
 mod row;
 mod source;
+mod syntax;
 mod table;
 pub(crate) mod template;
 #[cfg(test)]

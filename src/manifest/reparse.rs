@@ -87,13 +87,12 @@ impl Reparse {
             line,
             problems: &mut problems,
         };
+        let per_job = self.layout.opts.items_per_job();
         let item = |sep: u8| {
-            let raw = at.split(|&b| b == sep).next().unwrap_or_default();
-            let raw = match sep {
-                b'\n' => raw.strip_suffix(b"\r").unwrap_or(raw),
-                _ => raw,
-            };
-            vec![std::str::from_utf8(raw).expect("a valid item")]
+            crate::manifest::list::items(at, sep)
+                .take(per_job)
+                .map(|(_, _, raw)| std::str::from_utf8(raw).expect("a valid item"))
+                .collect::<Vec<_>>()
         };
         let mut rec = csv::ByteRecord::new();
         let fields = match self.layout.opts.input {
@@ -116,5 +115,19 @@ impl Reparse {
 impl RowSource for Reparse {
     fn job(&self, row: RowRef) -> JobSpec {
         self.job_at(row)
+    }
+
+    fn items(&self, r: RowRef) -> Option<Vec<String>> {
+        let sep = match self.layout.opts.input {
+            InputFormat::Table => return None,
+            InputFormat::Lines => b'\n',
+            InputFormat::Null => b'\0',
+        };
+        let at = &self.bytes[self.start + r.offset as usize..];
+        let items = crate::manifest::list::items(at, sep)
+            .take(self.layout.opts.items_per_job())
+            .map(|(_, _, raw)| String::from_utf8_lossy(raw).into_owned())
+            .collect();
+        Some(items)
     }
 }

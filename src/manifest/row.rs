@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::manifest::layout::{CommandSource, Layout};
 use crate::manifest::problems::{Problems, Row};
+use crate::manifest::syntax;
 use crate::manifest::template::{self, Piece, Vars};
 use crate::manifest::warn::Warner;
 use crate::model::config::InputFormat;
@@ -30,17 +31,7 @@ pub(crate) fn row_fields<'r>(
         Some(String::from_utf8_lossy(raw).trim().to_string())
     };
     if layout.opts.input != InputFormat::Table {
-        return match std::str::from_utf8(&rec[0]) {
-            Ok(item) => Ok(vec![item]),
-            Err(e) => {
-                let m = format!(
-                    "invalid UTF-8 at byte {} of the item (expected UTF-8 text)",
-                    e.valid_up_to() + 1
-                );
-                problems.push(Some(line), None, m);
-                Err(None)
-            }
-        };
+        return list_fields(rec, line, layout, problems);
     }
     if rec.len() != columns.len() {
         problems.push(
@@ -80,6 +71,35 @@ pub(crate) fn row_fields<'r>(
     }
 }
 
+/// A plain list's items (one, or with `-n N` up to N), each checked to be UTF-8 (and, when
+/// they are several, to hold no NUL byte: NUL separates them in a value).
+fn list_fields<'r>(
+    rec: &'r csv::ByteRecord,
+    line: u64,
+    layout: &Layout,
+    problems: &mut Problems<'_>,
+) -> Result<Vec<&'r str>, Option<String>> {
+    let mut items = Vec::with_capacity(rec.len());
+    for raw in rec {
+        match std::str::from_utf8(raw) {
+            Ok(item) if layout.multi() && item.contains('\0') => {
+                problems.push(Some(line), None, nul_message("an item"));
+                return Err(None);
+            }
+            Ok(item) => items.push(item),
+            Err(e) => {
+                let m = format!(
+                    "invalid UTF-8 at byte {} of the item (expected UTF-8 text)",
+                    e.valid_up_to() + 1
+                );
+                problems.push(Some(line), None, m);
+                return Err(None);
+            }
+        }
+    }
+    Ok(items)
+}
+
 /// The message of a NUL byte where a process needs text.
 fn nul_message(what: &str) -> String {
     format!("{what} holds a NUL byte (expected text without NUL: no process can receive one)")
@@ -93,7 +113,12 @@ fn field<'f>(fields: &[&'f str], c: Option<usize>) -> &'f str {
 /// The row's id, unchecked: from the `id` column, built by `--id`, or the row number.
 pub(crate) fn row_id<'f>(l: &Layout, index: usize, fields: &[&'f str]) -> Cow<'f, str> {
     match (&l.id_template, l.cols.id) {
-        (Some(t), _) => Cow::Owned(template::render(t, &l.vars(fields, ""), false)),
+        (Some(t), _) => Cow::Owned(template::render(
+            t,
+            &l.vars(fields, "", index + 1),
+            false,
+            false,
+        )),
         (None, Some(i)) => Cow::Borrowed(fields[i].trim()),
         (None, None) => Cow::Owned((index + 1).to_string()),
     }
@@ -138,10 +163,17 @@ pub(crate) fn build_job(
         l,
         fields,
         id,
+        number: index + 1,
         vars: std::cell::OnceCell::new(),
     };
     let cwd = row_cwd(l, field(fields, l.cols.cwd), &vars, row);
     let env = row_env(l, field(fields, l.cols.env), &vars, row);
+    let mut warner = warner;
+    if let Some(w) = warner.as_deref_mut() {
+        if syntax::has_expansion(field(fields, l.cols.env)) {
+            w.env_not_expanded(row);
+        }
+    }
     let command = row_command(l, fields, &vars, shell, row, warner)?;
     Some(JobSpec {
         index,
@@ -167,6 +199,8 @@ struct RowVars<'a> {
     l: &'a Layout,
     fields: &'a [&'a str],
     id: &'a str,
+    /// The job's 1-based number (`{#}`).
+    number: usize,
     vars: std::cell::OnceCell<Vars<'a>>,
 }
 
@@ -178,7 +212,8 @@ impl<'a> RowVars<'a> {
     /// The variables `pieces` need: all of them, or none for a template without placeholders.
     fn of(&self, pieces: &[Piece]) -> &Vars<'a> {
         if pieces.iter().any(|p| matches!(p, Piece::Var(_))) {
-            self.vars.get_or_init(|| self.l.vars(self.fields, self.id))
+            self.vars
+                .get_or_init(|| self.l.vars(self.fields, self.id, self.number))
         } else {
             &NO_VARS
         }
@@ -215,9 +250,15 @@ fn row_command(
     }
     let item_shell = matches!(l.command, CommandSource::Item);
     let command = if shell || item_shell {
-        CommandLine::Shell(template::render(&pieces, vars.of(&pieces), true))
+        CommandLine::Shell(template::render(&pieces, vars.of(&pieces), true, l.multi()))
     } else {
-        match template::split_direct(&pieces, vars.of(&pieces)) {
+        let checked_once = matches!(l.command, CommandSource::Template(_)) && l.always_direct();
+        let found = (!checked_once).then(|| syntax::scan(&pieces));
+        if let Some(m) = found.as_ref().and_then(syntax::operators_problem) {
+            row.err("command", m);
+            return None;
+        }
+        match template::split_direct(&pieces, vars.of(&pieces), l.multi()) {
             Ok(words) => CommandLine::Direct(words),
             Err(e) => {
                 row.err(
@@ -252,7 +293,7 @@ fn row_cwd(l: &Layout, text: &str, vars: &RowVars<'_>, row: &mut Row) -> Option<
     let pieces = template::checked(text, &is_var, &l.var_names)
         .map_err(|m| row.err("cwd", m))
         .ok()?;
-    let dir = template::render(&pieces, vars.of(&pieces), false);
+    let dir = template::render(&pieces, vars.of(&pieces), false, false);
     if dir.contains('\0') {
         row.err("cwd", nul_message("the working directory"));
         return None;
@@ -296,7 +337,7 @@ fn row_env(l: &Layout, text: &str, vars: &RowVars<'_>, row: &mut Row) -> Vec<(St
         else {
             continue;
         };
-        let value = template::render(&pieces, vars.of(&pieces), false);
+        let value = template::render(&pieces, vars.of(&pieces), false, false);
         if value.contains('\0') {
             row.err("env", nul_message(&format!("the value of {k}")));
             continue;

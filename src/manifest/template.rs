@@ -15,6 +15,7 @@ In shell mode each value is substituted shell-quoted.
 re-parsed by a shell after all), for the warnings of `check` and `run`.
 */
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// One piece of a template.
@@ -26,8 +27,41 @@ pub enum Piece {
     Var(String),
 }
 
-/// Parses `{name}` placeholders, `{{` and `}}`.
+/// GNU parallel's replacement strings for a list item: `{}` (the item), `{.}` (without its
+/// extension), `{/}` (its basename), `{//}` (its dirname) and `{/.}` (its basename without
+/// extension). With `-n N` each stands for the items of the job, one word each.
+pub const ITEM_FORMS: [&str; 5] = ["", ".", "/", "//", "/."];
+
+/// `{#}`: the job's number, 1-based (GNU parallel's sequence number).
+pub const JOB_NUMBER: &str = "#";
+
+/// Whether `name` is one of the [`ITEM_FORMS`].
+pub fn is_item_form(name: &str) -> bool {
+    ITEM_FORMS.contains(&name)
+}
+
+/// Whether `s` is an identifier, `[A-Za-z_][A-Za-z0-9_]*`: between braces, a placeholder
+/// even when it names no column (a typo must not run).
+pub fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Parses a template where every `{identifier}` is a placeholder (see [`parse_with`]).
+#[cfg(test)]
 pub fn parse(s: &str) -> Result<Vec<Piece>, String> {
+    parse_with(s, &|_| false)
+}
+
+/// Parses `{name}` placeholders, `{{` and `}}`. A placeholder is `{}`, an item form
+/// ([`ITEM_FORMS`], [`JOB_NUMBER`]), `{name}` where `is_name(name)` (a header name, which may
+/// hold spaces or dots) or `{identifier}` ([`is_ident`]; an error later when it names no
+/// column). Every other `{…}` (braces matched), `${…}` and a lone `}` is literal text: an awk
+/// program, JSON, a shell's parameter expansion.
+pub fn parse_with(s: &str, is_name: &dyn Fn(&str) -> bool) -> Result<Vec<Piece>, String> {
     if !s.contains(['{', '}']) {
         return Ok(match s.is_empty() {
             true => Vec::new(),
@@ -48,24 +82,34 @@ pub fn parse(s: &str) -> Result<Vec<Piece>, String> {
                 lit.push('}');
             }
             '{' => {
-                let mut name = String::new();
-                loop {
-                    match chars.next() {
-                        Some('}') => break,
-                        Some('{') | None => {
-                            return Err(format!(
-                                "unclosed '{{' after '{{{name}' (expected {{column}}, or {{{{ for a literal brace)"
-                            ))
-                        }
-                        Some(c) => name.push(c),
+                let after_dollar = lit.ends_with('$');
+                let (inner, closed) = braced(&mut chars);
+                if !closed {
+                    if inner.is_empty() || is_ident(&inner) {
+                        return Err(format!(
+                            "unclosed '{{' after '{{{inner}' (expected {{column}}, or {{{{ for a literal brace)"
+                        ));
                     }
+                    lit.push('{');
+                    lit.push_str(&inner);
+                    continue;
+                }
+                let placeholder = !after_dollar
+                    && (is_item_form(&inner)
+                        || inner == JOB_NUMBER
+                        || is_ident(&inner)
+                        || is_name(&inner));
+                if !placeholder {
+                    lit.push('{');
+                    lit.push_str(&inner);
+                    lit.push('}');
+                    continue;
                 }
                 if !lit.is_empty() {
                     pieces.push(Piece::Lit(std::mem::take(&mut lit)));
                 }
-                pieces.push(Piece::Var(name));
+                pieces.push(Piece::Var(inner));
             }
-            '}' => return Err("lone '}' (expected }} for a literal brace)".to_string()),
             c => lit.push(c),
         }
     }
@@ -75,7 +119,55 @@ pub fn parse(s: &str) -> Result<Vec<Piece>, String> {
     Ok(pieces)
 }
 
-/// Names in a template that are not variables, as one message.
+/// The text up to the `}` that matches a `{` just read (inner braces matched too), and
+/// whether that `}` was found.
+fn braced(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> (String, bool) {
+    let mut inner = String::new();
+    let mut depth = 1;
+    for c in chars.by_ref() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (inner, true);
+                }
+            }
+            _ => {}
+        }
+        inner.push(c);
+    }
+    (inner, false)
+}
+
+/// Edit distance between two names, ignoring ASCII case (for "did you mean").
+pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_ascii_lowercase().chars().collect();
+    let b: Vec<char> = b.to_ascii_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// `known` sorted nearest to `name` first (equal distances keep their order).
+pub fn nearest<'k>(name: &str, known: &'k [String]) -> Vec<&'k String> {
+    let mut sorted: Vec<&String> = known.iter().collect();
+    sorted.sort_by_key(|k| distance(name, k));
+    sorted
+}
+
+/// How many columns a "names no column" message offers.
+const OFFERED: usize = 8;
+
+/// Names in a template that are not variables, as one message that shows both ways out:
+/// the columns it could mean, nearest first, or doubled braces for a literal.
 fn unknown_placeholders(
     pieces: &[Piece],
     vars: &dyn Fn(&str) -> bool,
@@ -88,18 +180,26 @@ fn unknown_placeholders(
             _ => None,
         })
         .collect();
-    if unknown.is_empty() {
-        return None;
-    }
+    let first = unknown.iter().next()?;
     let names: Vec<String> = unknown.iter().map(|n| format!("{{{n}}}")).collect();
+    let literal: Vec<String> = unknown.iter().map(|n| format!("{{{{{n}}}}}")).collect();
+    let offered: Vec<String> = nearest(first, known)
+        .into_iter()
+        .take(OFFERED)
+        .map(|k| format!("{{{k}}}"))
+        .collect();
+    let columns = match offered.is_empty() {
+        true => String::new(),
+        false => format!("a column, nearest first: {}; or ", offered.join(", ")),
+    };
+    let item_hint = match unknown.iter().any(|n| is_item_form(n) || *n == JOB_NUMBER) {
+        true => "; item forms need --lines or -0",
+        false => "",
+    };
     Some(format!(
-        "placeholder {} names no column (expected one of: {})",
+        "placeholder {} names no column (expected {columns}{} for literal braces{item_hint})",
         names.join(", "),
-        known
-            .iter()
-            .map(|k| format!("{{{k}}}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        literal.join(", "),
     ))
 }
 
@@ -110,25 +210,61 @@ pub fn checked(
     vars: &dyn Fn(&str) -> bool,
     known: &[String],
 ) -> Result<Vec<Piece>, String> {
-    let pieces = parse(text)?;
+    let pieces = parse_with(text, vars)?;
     match unknown_placeholders(&pieces, vars, known) {
         Some(msg) => Err(msg),
         None => Ok(pieces),
     }
 }
 
-/// The values of a row's variables.
-pub type Vars<'a> = hashbrown::HashMap<&'a str, &'a str>;
+/// The values of a row's variables. With `-n N`, an item form's value holds the job's items
+/// separated by NUL bytes (no item can hold one then), each becoming a word of its own.
+pub type Vars<'a> = hashbrown::HashMap<&'a str, Cow<'a, str>>;
 
-/// Fills a template; `quote` shell-quotes each value (shell mode).
-pub fn render(pieces: &[Piece], vars: &Vars<'_>, quote: bool) -> String {
+/// The value of item form `form` ([`ITEM_FORMS`]) for `item`, as GNU parallel computes it.
+pub fn item_form<'i>(form: &str, item: &'i str) -> Cow<'i, str> {
+    let base = |s: &'i str| match s.trim_end_matches('/').rfind('/') {
+        Some(i) => &s[i + 1..],
+        None => s,
+    };
+    let no_ext = |s: &'i str| {
+        let b = base(s);
+        match b.rfind('.') {
+            Some(i) if i > 0 => &s[..s.len() - b.len() + i],
+            _ => s,
+        }
+    };
+    Cow::Borrowed(match form {
+        "." => no_ext(item),
+        "/" => base(item),
+        "//" => match item.trim_end_matches('/').rfind('/') {
+            Some(0) => "/",
+            Some(i) => &item[..i],
+            None => ".",
+        },
+        "/." => base(no_ext(item)),
+        _ => item,
+    })
+}
+
+/// The value of a variable (empty when there is none).
+fn value<'v>(vars: &'v Vars<'_>, name: &str) -> &'v str {
+    vars.get(name).map_or("", |v| v.as_ref())
+}
+
+/// Fills a template; `quote` shell-quotes each value (shell mode), and each item of a
+/// multi-item value ([`Vars`], when `multi`) is quoted on its own.
+pub fn render(pieces: &[Piece], vars: &Vars<'_>, quote: bool, multi: bool) -> String {
     let mut out = String::new();
     for p in pieces {
         match p {
             Piece::Lit(s) => out.push_str(s),
             Piece::Var(name) => {
-                let value = vars.get(name.as_str()).copied().unwrap_or("");
-                if quote {
+                let value = value(vars, name);
+                if quote && multi && is_item_form(name) {
+                    let words: Vec<_> = value.split('\0').map(shell_words::quote).collect();
+                    out.push_str(&words.join(" "));
+                } else if quote {
                     out.push_str(&shell_words::quote(value));
                 } else {
                     out.push_str(value);
@@ -148,22 +284,53 @@ pub fn has_nul(pieces: &[Piece]) -> bool {
 }
 
 /// Splits a template into words with POSIX shell quoting, then fills each word: a value is
-/// substituted inside the word it is in, verbatim. The template's literal text must hold no
-/// NUL byte (see [`has_nul`]).
-pub fn split_direct(pieces: &[Piece], vars: &Vars<'_>) -> Result<Vec<String>, String> {
+/// substituted inside the word it is in, verbatim. With `multi` (`-n N`), a word that is an
+/// item form alone becomes one word per item. The template's literal text must hold no NUL
+/// byte (see [`has_nul`]).
+pub fn split_direct(pieces: &[Piece], vars: &Vars<'_>, multi: bool) -> Result<Vec<String>, String> {
     debug_assert!(!has_nul(pieces));
     let split = |text: &str| shell_words::split(text).map_err(|e| e.to_string());
     if let [Piece::Lit(text)] = pieces {
         return split(text);
     }
     let words = split(&marked(pieces))?;
-    Ok(words
-        .into_iter()
-        .map(|w| match w.contains(MARK) {
-            true => fill_marked(&w, pieces, vars),
-            false => w,
+    let mut out = Vec::with_capacity(words.len());
+    for w in words {
+        if !w.contains(MARK) {
+            out.push(w);
+        } else if let Some(name) = multi.then(|| alone(&w, pieces)).flatten() {
+            out.extend(value(vars, name).split(MARK).map(str::to_string));
+        } else {
+            out.push(fill_marked(&w, pieces, vars));
+        }
+    }
+    Ok(out)
+}
+
+/// The item form a word is made of alone (a marker and nothing else), if it is.
+fn alone<'p>(word: &str, pieces: &'p [Piece]) -> Option<&'p str> {
+    let n = word.strip_prefix(MARK)?.strip_suffix(MARK)?;
+    match pieces.get(n.parse::<usize>().ok()?)? {
+        Piece::Var(name) if is_item_form(name) => Some(name),
+        _ => None,
+    }
+}
+
+/// Whether every item form of a direct-mode template is a word of its own (with `-n N`
+/// each stands for several words).
+pub fn item_forms_alone(pieces: &[Piece]) -> bool {
+    let Ok(words) = shell_words::split(&marked(pieces)) else {
+        return true;
+    };
+    words
+        .iter()
+        .filter(|w| w.contains(MARK) && alone(w, pieces).is_none())
+        .all(|w| {
+            w.split(MARK).skip(1).step_by(2).all(|n| {
+                !matches!(n.parse::<usize>().ok().and_then(|i| pieces.get(i)),
+                    Some(Piece::Var(name)) if is_item_form(name))
+            })
         })
-        .collect())
 }
 
 /// Opens and closes the marker of a placeholder: `NUL n NUL`, with the placeholder's piece
@@ -171,7 +338,7 @@ pub fn split_direct(pieces: &[Piece], vars: &Vars<'_>) -> Result<Vec<String>, St
 const MARK: char = '\0';
 
 /// The template as text with each placeholder replaced by its marker.
-fn marked(pieces: &[Piece]) -> String {
+pub(crate) fn marked(pieces: &[Piece]) -> String {
     let mut out = String::new();
     for (i, p) in pieces.iter().enumerate() {
         match p {
@@ -196,7 +363,7 @@ fn fill_marked(word: &str, pieces: &[Piece], vars: &Vars<'_>) -> String {
     }
     while let (Some(n), Some(text)) = (parts.next(), parts.next()) {
         if let Some(Piece::Var(name)) = n.parse::<usize>().ok().and_then(|i| pieces.get(i)) {
-            out.push_str(vars.get(name.as_str()).copied().unwrap_or(""));
+            out.push_str(value(vars, name));
         }
         out.push_str(text);
     }
@@ -273,7 +440,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn vars<'a>(pairs: &[(&'a str, &'a str)]) -> Vars<'a> {
-        pairs.iter().copied().collect()
+        pairs.iter().map(|&(k, v)| (k, Cow::Borrowed(v))).collect()
     }
 
     #[test]
@@ -281,13 +448,61 @@ mod tests {
         let p = parse("echo \u{E000} 1 \u{E001} {x}").unwrap();
         let v = vars(&[("x", "VALUE")]);
         assert_eq!(
-            split_direct(&p, &v).unwrap(),
+            split_direct(&p, &v, false).unwrap(),
             ["echo", "\u{E000}", "1", "\u{E001}", "VALUE"]
         );
         assert_eq!(
-            render(&p, &v, true),
+            render(&p, &v, true, false),
             "echo \u{E000} 1 \u{E001} VALUE".to_string()
         );
+    }
+
+    #[test]
+    fn braces_that_are_not_placeholders_are_text() {
+        let cols = |n: &str| n == "my col";
+        let p = |s: &str| parse_with(s, &cols).unwrap();
+        let lit = |s: &str| vec![Piece::Lit(s.to_string())];
+        assert_eq!(p("awk '{print $2}'"), lit("awk '{print $2}'"));
+        assert_eq!(p("echo ${HOME} ${x}"), lit("echo ${HOME} ${x}"));
+        assert_eq!(p(r#"{"a": {"b": 1}}"#), lit(r#"{"a": {"b": 1}}"#));
+        assert_eq!(p("a } {{x}} {%"), lit("a } {x} {%"));
+        assert_eq!(
+            p("{my col}{x}{/.}{#}"),
+            ["my col", "x", "/.", "#"].map(|n| Piece::Var(n.to_string()))
+        );
+        assert!(parse_with("{name", &cols).is_err());
+        let e = checked("{nmae}", &|n| n == "name", &["id".into(), "name".into()]).unwrap_err();
+        assert!(
+            e.contains("nearest first: {name}, {id}; or {{nmae}}"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn item_forms_as_gnu_parallel() {
+        let f = |form: &str, item: &str| item_form(form, item).into_owned();
+        assert_eq!(f(".", "d/a.tar.gz"), "d/a.tar");
+        assert_eq!(f(".", "d.x/a"), "d.x/a");
+        assert_eq!(f(".", "d/.bashrc"), "d/.bashrc");
+        assert_eq!(f("/", "d/a.tar.gz"), "a.tar.gz");
+        assert_eq!(f("//", "d/e/a"), "d/e");
+        assert_eq!(f("//", "a"), ".");
+        assert_eq!(f("//", "/a"), "/");
+        assert_eq!(f("/.", "d/a.tar.gz"), "a.tar");
+        assert_eq!(f("", "-x y"), "-x y");
+    }
+
+    #[test]
+    fn several_items_become_several_words() {
+        let p = parse("cmd -v {} {/}").unwrap();
+        let v = vars(&[("", "a b\0-c"), ("/", "a b\0-c")]);
+        assert_eq!(
+            split_direct(&p, &v, true).unwrap(),
+            ["cmd", "-v", "a b", "-c", "a b", "-c"]
+        );
+        assert_eq!(render(&p, &v, true, true), "cmd -v 'a b' -c 'a b' -c");
+        assert!(item_forms_alone(&p));
+        assert!(!item_forms_alone(&parse("cmd x{}").unwrap()));
     }
 
     #[test]
@@ -295,7 +510,7 @@ mod tests {
         let p = parse("cp '{a} x' pre{b}\"{a}\" {{lit}}").unwrap();
         let v = vars(&[("a", "1 '2\"\0"), ("b", "$(id) ;")]);
         assert_eq!(
-            split_direct(&p, &v).unwrap(),
+            split_direct(&p, &v, false).unwrap(),
             ["cp", "1 '2\"\0 x", "pre$(id) ;1 '2\"\0", "{lit}"]
         );
     }
@@ -358,9 +573,9 @@ mod tests {
                 .enumerate()
                 .filter_map(|(i, (_, v, _))| v.clone().map(|v| (format!("v{i}"), v)))
                 .collect();
-            let v: Vars<'_> = names.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let v: Vars<'_> = names.iter().map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))).collect();
             let pieces = parse(&text).unwrap();
-            prop_assert_eq!(split_direct(&pieces, &v).unwrap(), expected);
+            prop_assert_eq!(split_direct(&pieces, &v, false).unwrap(), expected);
         }
 
         /// Shell mode: the rendered string, split as the shell would, gives back each value as
@@ -375,8 +590,8 @@ mod tests {
                 text.push_str(&format!(" {{v{i}}}"));
             }
             let names: Vec<String> = (0..vals.len()).map(|i| format!("v{i}")).collect();
-            let v: Vars<'_> = names.iter().map(String::as_str).zip(vals.iter().map(String::as_str)).collect();
-            let rendered = render(&parse(&text).unwrap(), &v, true);
+            let v: Vars<'_> = names.iter().map(String::as_str).zip(vals.iter().map(|v| Cow::Borrowed(v.as_str()))).collect();
+            let rendered = render(&parse(&text).unwrap(), &v, true, false);
             let mut expected = vec![lit];
             expected.extend(vals.iter().cloned());
             prop_assert_eq!(shell_words::split(&rendered).unwrap(), expected);
@@ -386,7 +601,7 @@ mod tests {
     /// `value` printed by a real `/bin/sh` from `printf %s {x}` in shell mode.
     fn through_sh(value: &str) -> String {
         let p = parse("printf %s {x}").unwrap();
-        let s = render(&p, &vars(&[("x", value)]), true);
+        let s = render(&p, &vars(&[("x", value)]), true, false);
         let out = std::process::Command::new("/bin/sh")
             .args(["-c", &s])
             .output()

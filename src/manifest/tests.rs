@@ -283,7 +283,7 @@ fn shell_option_and_column_override() {
         shell: true,
         ..Default::default()
     };
-    let m = with(opts, b"command,shell\necho a > f,\necho b > g,no\n").unwrap();
+    let m = with(opts, b"command,shell\necho a > f,\necho b '>' g,no\n").unwrap();
     assert_eq!(
         m.jobs.get(0).command,
         CommandLine::Shell("echo a > f".into())

@@ -5,11 +5,43 @@ use std::collections::HashSet;
 
 use crate::manifest::layout::{CommandSource, Layout};
 use crate::manifest::problems::Row;
+use crate::manifest::syntax;
 use crate::manifest::template::{self, Piece};
 use crate::model::problem::Problem;
 
 /// A warning: whether it is about `--command`, its kind, and where it is.
 pub(crate) type Warning = (bool, &'static str, Problem);
+
+/// A placeholder inside quotes of its own in shell mode.
+const QUOTED: &str =
+    "a placeholder inside quotes of the command's own (\"{x}\" or '{x}'): values are \
+     already shell-quoted, so these quotes unquote them again and the shell expands \
+     `$(…)` in a value (expected {x} without quotes)";
+
+/// A shell run with `-c` whose script holds a placeholder.
+const NESTED: &str =
+    "a shell run with -c and a placeholder in its arguments (sh -c '… {x} …'): that \
+     shell parses the value again, so `$(…)` in a value runs (expected the value as an \
+     argument of its own: sh -c '… \"$1\" …' sh {x}, or --shell)";
+
+/// Unquoted globs in direct mode.
+const GLOB: &str = "an unquoted *, ? or [ in a command run without a shell: passed to the program \
+     literally, not expanded (expected shell=true or --shell for a glob, or quotes to say it is \
+     meant literally)";
+
+/// An unquoted `~` in direct mode.
+const TILDE: &str = "an unquoted ~ in a command run without a shell: passed to the program \
+     literally, not as the home directory (expected shell=true or --shell, or a full path)";
+
+/// `$VAR` in direct mode.
+const EXPANSION: &str = "$VAR, ${…}, $(…) or `…` in a command run without a shell: passed to the \
+     program literally, not expanded (expected shell=true or --shell, or single quotes to say \
+     it is meant literally)";
+
+/// `$VAR` in an `env` value.
+const ENV: &str = "$VAR in an env value: env values are not expanded, so the job gets the text as \
+     it is (expected a plain value; for PATH=$PATH:/x use shell=true or --shell with \
+     `export PATH=\"$PATH:/x\"; …` in the command, or a wrapper script)";
 
 /// The warnings given so far.
 #[derive(Default)]
@@ -29,17 +61,37 @@ impl Warner {
         if from_option && !self.option_checked.insert(shell) {
             return;
         }
-        let kind = if shell && template::quoted_placeholder(pieces) {
-            "a placeholder inside quotes of the command's own (\"{x}\" or '{x}'): values are \
-             already shell-quoted, so these quotes unquote them again and the shell expands \
-             `$(…)` in a value (expected {x} without quotes)"
-        } else if !shell && template::nested_shell(pieces) {
-            "a shell run with -c and a placeholder in its arguments (sh -c '… {x} …'): that \
-             shell parses the value again, so `$(…)` in a value runs (expected the value as an \
-             argument of its own: sh -c '… \"$1\" …' sh {x}, or --shell)"
-        } else {
-            return;
-        };
+        let mut kinds = Vec::new();
+        if shell && template::quoted_placeholder(pieces) {
+            kinds.push(QUOTED);
+        }
+        if !shell {
+            if template::nested_shell(pieces) {
+                kinds.push(NESTED);
+            }
+            let found = syntax::scan(pieces);
+            for (yes, kind) in [
+                (found.glob, GLOB),
+                (found.tilde, TILDE),
+                (found.expansion, EXPANSION),
+            ] {
+                if yes {
+                    kinds.push(kind);
+                }
+            }
+        }
+        for kind in kinds {
+            self.give(from_option, kind, row, "command");
+        }
+    }
+
+    /// Warns, once, that `$VAR` in the `env` column is not expanded.
+    pub(crate) fn env_not_expanded(&mut self, row: &Row) {
+        self.give(false, ENV, row, "env");
+    }
+
+    /// Gives warning `kind` (about `column`) unless given before for this origin.
+    fn give(&mut self, from_option: bool, kind: &'static str, row: &Row, column: &str) {
         if !self.warned.insert((from_option, kind)) {
             return;
         }
@@ -49,7 +101,7 @@ impl Warner {
             (
                 row.problems.name.to_string(),
                 Some(row.line),
-                Some("command".to_string()),
+                Some(column.to_string()),
             )
         };
         let p = Problem {

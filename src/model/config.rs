@@ -34,6 +34,15 @@ pub struct ManifestOptions {
     pub id_template: Option<String>,
     /// `--vars-only`: every column is a variable, none is a setting.
     pub vars_only: bool,
+    /// `-n N` (`--max-args`): items of a plain list per job (0 counts as 1).
+    pub max_args: usize,
+}
+
+impl ManifestOptions {
+    /// Items of a plain list per job: `-n N`, at least 1.
+    pub fn items_per_job(&self) -> usize {
+        self.max_args.max(1)
+    }
 }
 
 /// A report file format, chosen by extension.
@@ -79,6 +88,8 @@ pub struct Config {
     pub verbose: u8,
     /// The manifest path as given (`-` is stdin).
     pub manifest: String,
+    /// The manifest is standard input because a plain list was asked for without a file.
+    pub implicit_stdin: bool,
     /// How rows become jobs.
     pub manifest_options: ManifestOptions,
     /// `--limit GROUP=N`.

@@ -1,5 +1,6 @@
 //! Every line people read about a run: the summary, the status lines and the warnings.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use crate::event::summary::RunSummary;
 use crate::event::Event;
 use crate::model::outcome::{JobResult, Status};
 use crate::process::board::{Running, Snapshot};
+use crate::store::jobs::Jobs;
 use crate::util::text::human;
 use crate::util::text::plural;
 
@@ -127,6 +129,30 @@ pub(crate) fn label(s: &RunSummary, i: usize, r: &JobResult) -> String {
     }
 }
 
+/// How long an item may be in a job's name before it is shortened in the middle.
+const ITEM_SHOWN: usize = 60;
+
+/// A job as people read its name: its id, and for a job of a plain list its item, shortened
+/// in the middle when long (`11 (in/a b.txt)`; with `-n`, `3 (a … z, 100 items)`).
+pub fn job_name(jobs: &Jobs, i: usize) -> Cow<'_, str> {
+    let id = jobs.id(i);
+    let items = match jobs.items(i) {
+        Some(items) if !items.is_empty() => items,
+        _ => return Cow::Borrowed(id),
+    };
+    let shown = |s: &str| crate::util::text::shorten_middle(s, ITEM_SHOWN);
+    Cow::Owned(match items.as_slice() {
+        [one] => format!("{id} ({})", shown(one)),
+        [first, .., last] => format!(
+            "{id} ({} … {}, {} items)",
+            shown(first),
+            shown(last),
+            items.len()
+        ),
+        [] => id.to_string(),
+    })
+}
+
 /// The human summary for stderr: counts, wall time, and every failure with its reason and the
 /// last lines of its stderr. Each line starts `batchrun: ` or is indented under one.
 pub fn summary_text(s: &RunSummary) -> String {
@@ -137,7 +163,7 @@ pub fn summary_text(s: &RunSummary) -> String {
             out,
             "batchrun: {} {}: {}",
             label(s, i, &r),
-            s.jobs.id(i),
+            job_name(&s.jobs, i),
             r.error.as_deref().unwrap_or("")
         );
         if let Some(tail) = &r.stderr_tail {
@@ -159,6 +185,10 @@ pub fn summary_text(s: &RunSummary) -> String {
     let _ = writeln!(out, "batchrun: {}", counts_line(s));
     out
 }
+
+/// The warning when a list read from standard input, because no file was given, had no item.
+pub const NO_ITEMS: &str =
+    "warning: standard input gave no item; nothing to run (give a list file, or pipe items in)";
 
 /// The human summary names the slowest jobs only when the run took longer than this ...
 pub const SLOWEST_AFTER: Duration = Duration::from_secs(10);

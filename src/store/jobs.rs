@@ -143,6 +143,10 @@ impl RowTable {
 pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
     /// The job of the row at `row` (a row that was valid when first read).
     fn job(&self, row: RowRef) -> JobSpec;
+
+    /// The items of a plain list's job (`--lines`, `--null`), to name it by them; `None` for
+    /// a table's row.
+    fn items(&self, row: RowRef) -> Option<Vec<String>>;
 }
 
 /// How the jobs' full specs are had.
@@ -233,6 +237,14 @@ impl Jobs {
         match &self.inner.specs {
             Specs::Kept(specs) => specs[i].clone(),
             Specs::Reparse(source) => source.job(self.inner.rows.get(i)),
+        }
+    }
+
+    /// Job `i`'s items, when it is a job of a plain list.
+    pub fn items(&self, i: usize) -> Option<Vec<String>> {
+        match &self.inner.specs {
+            Specs::Kept(_) => None,
+            Specs::Reparse(source) => source.items(self.inner.rows.get(i)),
         }
     }
 

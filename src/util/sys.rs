@@ -310,6 +310,21 @@ pub fn group_members(pgid: libc::pid_t) -> Vec<libc::pid_t> {
         .collect()
 }
 
+/// Whether standard input is a pipe, a socket or a regular file: data someone gave, not a
+/// terminal or `/dev/null`.
+pub fn stdin_is_data() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let Ok(meta) = std::fs::File::from(fd).metadata() else {
+        return false;
+    };
+    let t = meta.file_type();
+    t.is_fifo() || t.is_socket() || t.is_file()
+}
+
 /// The name of a signal number, such as `SIGTERM`.
 pub fn signal_name(signal: i32) -> String {
     let name = match signal {

@@ -2,6 +2,27 @@
 
 use std::time::{Duration, SystemTime};
 
+/// `s` for one line of text: control characters escaped (`\n`), and when longer than `max`
+/// characters, shortened in the middle with `…`.
+pub fn shorten_middle(s: &str, max: usize) -> String {
+    let escaped: Vec<char> = s
+        .chars()
+        .flat_map(|c| match c.is_control() {
+            true => c.escape_debug().collect::<Vec<char>>(),
+            false => vec![c],
+        })
+        .collect();
+    if escaped.len() <= max {
+        return escaped.into_iter().collect();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let mut out: String = escaped[..head].iter().collect();
+    out.push('…');
+    out.extend(&escaped[escaped.len() - tail..]);
+    out
+}
+
 /// `1 job`, `2 jobs`, `2 processes`: a count and a noun, in the plural unless the count is 1.
 pub fn plural(n: usize, word: &str) -> String {
     match (n, word.ends_with('s')) {

@@ -317,8 +317,12 @@ impl Console {
         self.stderr(format!("batchrun: {msg}\n").into_bytes());
     }
 
-    /// The summary at the end of a run.
+    /// The summary at the end of a run, however it ended: the progress bar is cleared first,
+    /// so no stale bar is left above it.
     fn summary(&mut self, summary: &RunSummary) {
+        if let Some(bar) = BAR.lock().take() {
+            bar.finish_and_clear();
+        }
         self.stderr(crate::output::text::summary_text(summary).into_bytes());
     }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::event::summary::RunSummary;
 use crate::model::config::ReportFormat;
 use crate::model::outcome::{RunOutcome, Status};
-use crate::output::text::{label, slowest};
+use crate::output::text::{job_name, label, slowest};
 use crate::util::fs::{parent_dir, plain};
 use crate::util::sys::Usage;
 use crate::util::text::{kib, rfc3339};
@@ -214,8 +214,13 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
             let r = &s.results.job(i);
             writeln!(
                 w,
-                "### `{}` — {}\n\n{}\n",
+                "### `{}`{} — {}\n\n{}\n",
                 s.jobs.id(i),
+                md_escape(
+                    job_name(&s.jobs, i)
+                        .strip_prefix(s.jobs.id(i))
+                        .unwrap_or("")
+                ),
                 label(s, i, r),
                 md_escape(r.error.as_deref().unwrap_or(""))
             )?;
@@ -338,7 +343,7 @@ pub fn write_junit(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
         write!(
             w,
             "    <testcase name=\"{}\" classname=\"{name}\" time=\"{secs:.3}\"",
-            xml_escape(s.jobs.id(i))
+            xml_escape(&job_name(&s.jobs, i))
         )?;
         let msg = xml_escape(r.error.as_deref().unwrap_or(""));
         match r.status {
