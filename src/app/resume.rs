@@ -14,7 +14,7 @@
   changed).
 */
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::Path;
 
 use crate::output::joblog::{self, History, JoblogError};
@@ -25,21 +25,23 @@ use crate::plan::Plan;
 pub fn from_joblog(plan: &Plan, joblog: Option<&Path>) -> Result<Vec<bool>, JoblogError> {
     match joblog {
         None => Ok(vec![false; plan.jobs.len()]),
-        Some(path) => Ok(resumed(plan, &joblog::read_history(path)?)),
+        Some(path) => Ok(resumed(
+            plan,
+            &joblog::read_history(path, plan.ids_from_rows)?,
+        )),
     }
 }
 
 /// For each job of `plan`, whether the joblog `history` lets it be skipped.
 pub fn resumed(plan: &Plan, history: &History) -> Vec<bool> {
-    let hashes = plan.jobs.iter().map(|j| joblog::command_hash(&j));
+    if history.is_empty() {
+        return vec![false; plan.jobs.len()];
+    }
+    let keys = command_keys(plan);
     let mut resumed: Vec<bool> = if plan.ids_from_rows {
-        let mut left: HashMap<&str, usize> = history
-            .by_hash
-            .iter()
-            .map(|(h, n)| (h.as_str(), *n))
-            .collect();
-        hashes
-            .map(|h| match left.get_mut(h.as_str()) {
+        let mut left = history.successes();
+        keys.iter()
+            .map(|k| match left.get_mut(k) {
                 Some(n) if *n > 0 => {
                     *n -= 1;
                     true
@@ -50,12 +52,27 @@ pub fn resumed(plan: &Plan, history: &History) -> Vec<bool> {
     } else {
         plan.jobs
             .ids()
-            .zip(hashes)
-            .map(|(id, h)| history.by_id.get(id) == Some(&h))
+            .zip(&keys)
+            .map(|(id, k)| history.succeeded(id) == Some(*k))
             .collect()
     };
     run_dependents_too(plan, &mut resumed);
     resumed
+}
+
+/// Every job's command key, built from its row on every core (a big manifest has a million).
+fn command_keys(plan: &Plan) -> Vec<u64> {
+    const CHUNK: usize = 4096;
+    let n = plan.jobs.len();
+    let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+    let chunks = crate::util::par::scope(n, |par| {
+        par.map(&starts, |&s| {
+            (s..n.min(s + CHUNK))
+                .map(|i| joblog::command_key(&plan.jobs.get(i)))
+                .collect::<Vec<u64>>()
+        })
+    });
+    chunks.concat()
 }
 
 /// Un-resumes every job that is `after` (transitively) a job that runs.
@@ -82,7 +99,7 @@ mod tests {
     }
 
     fn history(plan: &Plan, ok: &[usize]) -> History {
-        let mut h = History::default();
+        let mut h = History::new(plan.ids_from_rows);
         for &i in ok {
             let job = &plan.jobs.get(i);
             h.record(&job.id, true, &joblog::command_hash(job));

@@ -11,9 +11,8 @@ extra environment, each length-prefixed. The same row gives the same hash on eve
 machine.
 */
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
+use std::hash::BuildHasher;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -108,8 +107,9 @@ impl EventSink for JoblogSink {
     }
 }
 
-/// The stable hash of what a job does.
-pub fn command_hash(job: &JobSpec) -> String {
+/// The stable hash of what a job does, as 64 bits: the first 8 bytes of a SHA-256 over its
+/// command, working directory and environment.
+pub fn command_key(job: &JobSpec) -> u64 {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
@@ -138,11 +138,12 @@ pub fn command_hash(job: &JobSpec) -> String {
         field(v.as_bytes());
     }
     let digest = h.finalize();
-    let mut hex = String::with_capacity(16);
-    for b in &digest[..8] {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    u64::from_be_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
+}
+
+/// [`command_key`] as the joblog writes it: 16 hex digits.
+pub fn command_hash(job: &JobSpec) -> String {
+    format!("{:016x}", command_key(job))
 }
 
 /// Adds `field` to a CSV line as the `csv` crate writes it: quoted (with quotes doubled) only
@@ -247,35 +248,85 @@ impl Joblog {
     }
 }
 
-/// What an earlier joblog says, for `--resume` (see [`crate::app::resume`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What an earlier joblog says, for `--resume` (see [`crate::app::resume`]): per id (or per
+/// command, when ids are row numbers) only two numbers are kept, so a million-line joblog
+/// takes tens of MiB, not hundreds.
+#[derive(Debug, Clone, Default)]
 pub struct History {
-    /// For each id, the command hash of its last line, when that line is a success.
-    pub by_id: HashMap<String, String>,
-    /// For each command hash, how many successes it has since its last line that is not a
+    /// For each id (hashed), the command key of its last line, when that line is a success.
+    by_id: hashbrown::HashMap<u64, u64>,
+    /// For each command key, how many successes it has since its last line that is not a
     /// success.
-    pub by_hash: HashMap<String, usize>,
+    by_key: hashbrown::HashMap<u64, usize>,
+    /// Hashes ids (seeded per process: both sides of a lookup hash in this process).
+    ids: hashbrown::DefaultHashBuilder,
+    /// Jobs are matched by command alone (their ids are row numbers): `by_id` is not kept.
+    by_command: bool,
 }
 
 impl History {
-    /// Takes one joblog line into account, in file order.
+    /// Takes one joblog line into account, in file order: its id, whether it is a success, and
+    /// its command hash as written (16 hex digits).
     pub fn record(&mut self, id: &str, success: bool, hash: &str) {
-        if success {
-            self.by_id.insert(id.to_string(), hash.to_string());
-            *self.by_hash.entry(hash.to_string()).or_default() += 1;
-        } else {
-            self.by_id.remove(id);
-            self.by_hash.insert(hash.to_string(), 0);
+        let key = self.key_of(hash);
+        if self.by_command {
+            let left = self.by_key.entry(key).or_default();
+            *left = if success { *left + 1 } else { 0 };
+            return;
         }
+        let id = self.ids.hash_one(id);
+        if success {
+            self.by_id.insert(id, key);
+        } else {
+            self.by_id.remove(&id);
+        }
+    }
+
+    /// The command key a joblog's hash text stands for (any other text: a key no job has, but
+    /// the same for the same text).
+    fn key_of(&self, hash: &str) -> u64 {
+        match u64::from_str_radix(hash, 16) {
+            Ok(k) if hash.len() == 16 => k,
+            _ => self.ids.hash_one(("not a command hash", hash)),
+        }
+    }
+
+    /// The command key of `id`'s last line, when that line is a success.
+    pub fn succeeded(&self, id: &str) -> Option<u64> {
+        self.by_id.get(&self.ids.hash_one(id)).copied()
+    }
+
+    /// How many successes the command with `key` has left to give, each taken once.
+    pub fn successes(&self) -> hashbrown::HashMap<u64, usize> {
+        self.by_key.clone()
+    }
+
+    /// How many ids have a success as their last line.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// An empty history, matching jobs by id and command, or by command alone.
+    pub fn new(by_command: bool) -> History {
+        History {
+            by_command,
+            ..History::default()
+        }
+    }
+
+    /// Whether the joblog had no line to tell.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty() && self.by_key.is_empty()
     }
 }
 
 /// Reads an earlier joblog (a missing one is empty). Lines that cannot be read (a torn last
-/// line) are skipped with a warning.
-pub fn read_history(path: &Path) -> Result<History, JoblogError> {
+/// line) are skipped with a warning. Each line is read into one reused record.
+pub fn read_history(path: &Path, by_command: bool) -> Result<History, JoblogError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::new(by_command)),
         Err(source) => {
             return Err(JoblogError {
                 path: path.to_path_buf(),
@@ -287,15 +338,17 @@ pub fn read_history(path: &Path) -> Result<History, JoblogError> {
         .flexible(true)
         .has_headers(true)
         .from_reader(bytes.as_slice());
-    let mut history = History::default();
-    for rec in reader.records() {
-        let line = match rec {
-            Ok(r) => r,
+    let mut history = History::new(by_command);
+    let mut line = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut line) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 log::warn!("{}: unreadable joblog line skipped: {e}", path.display());
                 continue;
             }
-        };
+        }
         let pos = line.position().map_or(0, |p| p.line());
         if line.len() != 8 || line[0] == *"id" {
             if line.len() != 8 {
@@ -382,9 +435,9 @@ mod tests {
             format!("{HEADER}\na,succeeded,1,0,,2026-01-01T00:00:00Z,5,h1\nb,failed,1,1,,x,5,h2\nc,succ"),
         )
         .unwrap();
-        let ok = read_history(&p).unwrap().by_id;
+        let ok = read_history(&p, false).unwrap();
         assert_eq!(ok.len(), 1);
-        assert_eq!(ok["a"], "h1");
+        assert_eq!(ok.succeeded("a"), Some(ok.key_of("h1")));
         // Reopening ends the torn line first.
         let mut log = Joblog::open(&p).unwrap();
         let j = job("id,command\nd,true\n");
