@@ -58,5 +58,7 @@ pub use model::job::{CommandLine, JobSpec};
 pub use output::console::{print_error, write_stdout, LogWriter};
 pub use plan::Plan;
 pub use process::cancel::CancelToken;
-pub use process::signals::{install_signal_handler, SignalEvent, SignalSource, StopSignal};
+pub use process::signals::{
+    ignore_status_requests, install_signal_handler, SignalEvent, SignalSource, StopSignal,
+};
 pub use run::pool::WorkerPool;

@@ -44,26 +44,35 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
             summary: Some(summary),
         });
     }
-    let plan = load::load_plan(config)?;
+    let plan = load::load_plan_or_stop(config, &signals)?;
     let rc = match &config.action {
         // (`merge` returned above.)
         Action::Check | Action::Merge(_) => {
             console::stream_stdout(|w| check::write_plan_table(w, &plan));
-            return Ok(Finished {
-                exit: Exit::Success,
-                summary: None,
-            });
+            return printed(&signals);
         }
         Action::Run(rc) => rc,
     };
     if rc.dry_run {
         check::dry_run(&plan, rc)?;
-        return Ok(Finished {
-            exit: Exit::Success,
-            summary: None,
-        });
+        return printed(&signals);
     }
     session::run_plan(&plan, rc, signals)
+}
+
+/// The end of `check` and `--dry-run`, which print and run nothing: exit 0, or 130 when a stop
+/// signal arrived while they printed.
+fn printed(signals: &SignalSource) -> Result<Finished, Error> {
+    if let Some(s) = signals.pending_stop() {
+        return Err(Error::Stopped {
+            signal: s.name(),
+            during: "printing the plan",
+        });
+    }
+    Ok(Finished {
+        exit: Exit::Success,
+        summary: None,
+    })
 }
 
 /// Makes every job of this process see `BATCHRUN_SHARD=K/N`: call before any thread starts

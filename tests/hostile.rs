@@ -1,0 +1,261 @@
+//! Hostile conditions, round two (issue 21): signals before the first job, descriptors with
+//! `--output-dir` and `--keep-order`, links planted in shared directories, hostile merge inputs.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// The mask of signal `sig` in a `/proc/PID/status` signal mask.
+fn mask_has(status: &str, field: &str, sig: libc::c_int) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+}
+
+/// Waits until process `pid` catches or ignores `sig` (its handler is installed); false if
+/// that did not happen within a few seconds (then the caller goes on, and the test shows
+/// what the signal's default action does).
+fn wait_disposition(pid: u32, sig: libc::c_int) -> bool {
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if mask_has(&status, "SigCgt:", sig) || mask_has(&status, "SigIgn:", sig) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// batchrun reading its manifest from a pipe the test keeps open after writing `first`.
+fn reading_stdin(t: &TestEnv, args: &[&str], first: &str) -> (Live, std::process::ChildStdin) {
+    let mut cmd = t.cmd(args);
+    cmd.stdin(Stdio::piped());
+    let mut live = Live::start(cmd, args);
+    let mut stdin = live.child.stdin.take().unwrap();
+    stdin.write_all(first.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    (live, stdin)
+}
+
+#[test]
+fn a_stop_signal_while_the_manifest_is_read_ends_the_run_at_once() {
+    // Item 2: INT, TERM and HUP were ignored until the input ended.
+    let t = TestEnv::new();
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let args = [
+            "run", "--lines", "--report", "r.json", "--joblog", "j.csv", "-",
+        ];
+        let (live, stdin) = reading_stdin(&t, &args, "touch ran\n");
+        assert!(
+            wait_disposition(live.pid(), sig),
+            "signal {sig} never caught"
+        );
+        kill(live.pid(), sig);
+        let r = live.finish();
+        drop(stdin);
+        r.code(130)
+            .stderr_has("while reading and checking the manifest; nothing was run");
+        assert!(!t.path("ran").exists(), "a job ran");
+        assert!(!t.path("r.json").exists(), "a report was written");
+        assert!(!t.path("j.csv").exists(), "a joblog was created");
+    }
+    // `check` too.
+    let (live, stdin) = reading_stdin(&t, &["check", "-"], "id,command\na,true\n");
+    assert!(wait_disposition(live.pid(), libc::SIGTERM));
+    kill(live.pid(), libc::SIGTERM);
+    let r = live.finish();
+    drop(stdin);
+    r.code(130);
+    assert_eq!(r.stdout, "");
+    t.assert_nothing_left();
+}
+
+#[test]
+fn a_status_request_while_batchrun_starts_does_not_kill_it() {
+    // Item 7: SIGUSR1 before the status handler was installed killed batchrun (exit 138).
+    let t = TestEnv::new();
+    for args in [
+        &["check", "-"][..],
+        &["run", "--dry-run", "-"][..],
+        &["run", "--report", "r.json", "-"][..],
+    ] {
+        let (live, stdin) = reading_stdin(&t, args, "id,command\na,echo hello\n");
+        wait_disposition(live.pid(), libc::SIGUSR1);
+        kill(live.pid(), libc::SIGUSR1);
+        drop(stdin);
+        let r = live.finish();
+        r.code(0);
+    }
+    assert_eq!(t.json("r.json")["counts"]["succeeded"], 1);
+    t.assert_nothing_left();
+}
+
+#[test]
+fn jobs_get_the_default_disposition_of_signals_batchrun_ignores() {
+    // Item 7: an ignored signal stays ignored across exec; jobs must not inherit it.
+    let t = TestEnv::new();
+    t.write("job.sh", "exec grep -E '^Sig(Ign|Blk)' /proc/self/status\n");
+    t.write("m.csv", "id,command\na,sh job.sh\n");
+    let script = format!("trap '' USR1 INT; exec {BIN} run m.csv");
+    let mut c = std::process::Command::new("bash");
+    c.args(["-c", &script])
+        .current_dir(t.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let r = Run::wait(c.spawn().unwrap(), &[&script]);
+    r.code(0);
+    for field in ["SigIgn:", "SigBlk:"] {
+        assert!(!mask_has(&r.stdout, field, libc::SIGUSR1), "{}", r.stdout);
+        assert!(!mask_has(&r.stdout, field, libc::SIGTERM), "{}", r.stdout);
+    }
+}
+
+/// The uid of the user whose run is attacked, and of the user who plants links.
+const VICTIM: u32 = 60998;
+const ATTACKER: u32 = 60997;
+
+/// Runs batchrun as user [`VICTIM`] in the test directory.
+fn run_as_victim(t: &TestEnv, args: &[&str]) -> Run {
+    let mut c = std::process::Command::new("setpriv");
+    c.args([
+        "--reuid",
+        &VICTIM.to_string(),
+        "--regid",
+        &VICTIM.to_string(),
+        "--clear-groups",
+        BIN,
+    ])
+    .args(args)
+    .current_dir(t.dir.path())
+    .env_remove("RUST_LOG")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    Run::wait(c.spawn().unwrap(), args)
+}
+
+#[test]
+fn joblog_and_lock_never_follow_links_another_user_planted() {
+    // Item 4. A directory anybody can write and without the sticky bit, which
+    // fs.protected_symlinks does not cover whatever it is set to.
+    use std::os::unix::fs::{lchown, symlink, PermissionsExt};
+    // SAFETY: plain system call.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "skipped: needs root to run batchrun as a user of its own and plant links as another"
+        );
+        return;
+    }
+    let t = TestEnv::new();
+    let mode = |p: &std::path::Path, m| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    mode(t.dir.path(), 0o755);
+    t.write("m.csv", "id,command\na,true\n");
+    std::fs::create_dir(t.path("shared")).unwrap();
+    mode(&t.path("shared"), 0o777);
+    let header = "id,status,attempts,exit_code,signal,started_at,duration_ms,command_hash\n";
+    let history = format!("{header}x,succeeded,1,0,,2026-01-01T00:00:00Z,5,abc\n");
+    t.write("victim/nightly.csv", &history);
+    for p in ["victim", "victim/nightly.csv"] {
+        lchown(t.path(p), Some(VICTIM), Some(VICTIM)).unwrap();
+    }
+    let plant = |name: &str, target: &str, owner: u32| {
+        symlink(target, t.path(name)).unwrap();
+        lchown(t.path(name), Some(owner), Some(owner)).unwrap();
+    };
+    plant("shared/joblog.csv", "../victim/nightly.csv", ATTACKER);
+    plant("shared/run.lock", "../victim/created.lock", ATTACKER);
+    plant("shared/new.csv", "../victim/created.csv", ATTACKER);
+
+    let r = run_as_victim(&t, &["run", "--joblog", "shared/joblog.csv", "m.csv"]);
+    r.code(3).stderr_has(&format!(
+        "symbolic link owned by another user (uid {ATTACKER})"
+    ));
+    assert_eq!(t.read("victim/nightly.csv"), history);
+    let r = run_as_victim(&t, &["run", "--joblog", "shared/new.csv", "m.csv"]);
+    r.code(3);
+    assert!(!t.path("victim/created.csv").exists());
+    let r = run_as_victim(&t, &["run", "--lock", "shared/run.lock", "m.csv"]);
+    r.code(3).stderr_has("refusing to follow it");
+    assert!(!t.path("victim/created.lock").exists());
+
+    // The user's own links are followed, as before.
+    plant("shared/mine.csv", "../victim/nightly.csv", VICTIM);
+    plant("shared/mine.lock", "../victim/mine.lock", VICTIM);
+    let args = [
+        "run",
+        "--joblog",
+        "shared/mine.csv",
+        "--lock",
+        "shared/mine.lock",
+    ];
+    run_as_victim(&t, &[&args[..], &["m.csv"]].concat()).code(0);
+    assert!(t.read("victim/nightly.csv").starts_with(&history));
+    assert!(t.read("victim/nightly.csv").contains("\na,succeeded,"));
+    assert!(t.path("victim/mine.lock").exists());
+}
+
+#[test]
+fn a_job_called_id_is_resumed() {
+    // Item 9: its joblog lines were skipped as if they were the header.
+    let t = TestEnv::new();
+    t.write("m.csv", "id,command\nid,true\nb,true\n");
+    t.run(&["run", "--joblog", "j.csv", "m.csv"]).code(0);
+    t.run(&[
+        "run", "--joblog", "j.csv", "--resume", "--report", "r.json", "m.csv",
+    ])
+    .code(0);
+    let rep = t.json("r.json");
+    assert_eq!(job_status(&rep, "id"), "resumed");
+    assert_eq!(job_status(&rep, "b"), "resumed");
+}
+
+#[test]
+fn files_named_like_a_jobs_output_in_the_output_dir_are_refused() {
+    // Item 10: a joblog or lock at DIR/ID.out was replaced by that job's output.
+    let t = TestEnv::new();
+    t.write("m.csv", "id,command\na,touch ran\n");
+    std::fs::create_dir(t.path("out")).unwrap();
+    let header = "id,status,attempts,exit_code,signal,started_at,duration_ms,command_hash\n";
+    t.write("out/a.out", header);
+    for (flag, path) in [("--joblog", "out/a.out"), ("--lock", "out/a.err")] {
+        let r = t.run(&["run", "--output-dir", "out", flag, path, "m.csv"]);
+        r.code(2).stderr_has(&format!(
+            "{flag} {path} is {} in --output-dir out, where a job's output would replace it",
+            &path[4..]
+        ));
+        assert!(!t.path("ran").exists());
+    }
+    assert_eq!(t.read("out/a.out"), header);
+    // An output directory not made yet.
+    t.run(&[
+        "run",
+        "--output-dir",
+        "new",
+        "--joblog",
+        "new/a.out",
+        "m.csv",
+    ])
+    .code(2);
+    // Other names in the directory stay valid.
+    t.run(&[
+        "run",
+        "--output-dir",
+        "out",
+        "--report",
+        "out/r.json",
+        "--joblog",
+        "out/joblog.csv",
+        "m.csv",
+    ])
+    .code(0);
+    assert!(t.path("ran").exists());
+    assert_eq!(t.json("out/r.json")["counts"]["succeeded"], 1);
+}
