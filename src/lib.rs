@@ -47,6 +47,7 @@ pub(crate) mod store;
 pub(crate) mod util;
 
 pub use app::load::load_plan;
+pub use app::merge::fold_reports;
 pub use app::{prepare_process, run, Finished};
 pub use cli::Cli;
 pub use event::summary::RunSummary;

@@ -35,13 +35,10 @@ fn init_logging(verbose: u8, quiet: bool) {
 }
 
 /// The signal source for `action`: the real handler, installed before the manifest is read so
-/// that a stop signal while it is read ends batchrun at once (exit 130). `merge` keeps the
-/// default dispositions (SIGUSR1 ignored). When no thread can be started for the handler,
-/// `check` and `--dry-run` go on without it; a real run cannot.
+/// that a stop signal while it is read ends batchrun at once (exit 130). When no thread can
+/// be started for the handler, `check`, `--dry-run` and `merge` go on without it; a real run
+/// cannot.
 fn install_signals(action: &Action) -> Result<batchrun::SignalSource, Error> {
-    if matches!(action, Action::Merge(_)) {
-        return Ok(batchrun::SignalSource::manual().0);
-    }
     match batchrun::install_signal_handler() {
         Ok(s) => Ok(s),
         Err(e) if matches!(action, Action::Run(r) if !r.dry_run) => Err(Error::Internal(format!(

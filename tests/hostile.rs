@@ -259,3 +259,113 @@ fn files_named_like_a_jobs_output_in_the_output_dir_are_refused() {
     assert!(t.path("ran").exists());
     assert_eq!(t.json("out/r.json")["counts"]["succeeded"], 1);
 }
+
+/// A manifest `m.md` (any name is a manifest) split into two shards with reports s1.json and
+/// s2.json.
+fn two_shard_reports(t: &TestEnv) {
+    t.write("m.md", "id,command\na,true\nb,true\nc,true\nd,true\n");
+    for k in 1..=2 {
+        let shard = format!("{k}/2");
+        let report = format!("s{k}.json");
+        t.run(&["run", "--shard", &shard, "--report", &report, "m.md"])
+            .code(0);
+    }
+}
+
+#[test]
+fn merge_never_overwrites_its_inputs() {
+    // Item 11.
+    let t = TestEnv::new();
+    two_shard_reports(&t);
+    let s1 = t.read("s1.json");
+    let r = t.run(&["merge", "--report", "s1.json", "s1.json", "s2.json"]);
+    r.code(2).stderr_has(
+        "--report s1.json is the report s1.json given to merge (refusing to overwrite an input)",
+    );
+    assert_eq!(t.read("s1.json"), s1);
+    // Also through another name of the same file, and the manifest.
+    std::fs::hard_link(t.path("s2.json"), t.path("other.json")).unwrap();
+    t.run(&["merge", "--report", "other.json", "s1.json", "s2.json"])
+        .code(2);
+    let manifest = t.read("m.md");
+    t.run(&["merge", "--report", "m.md", "s1.json", "s2.json"])
+        .code(2)
+        .stderr_has("--report m.md is the manifest given to merge");
+    assert_eq!(t.read("m.md"), manifest);
+    t.run(&["merge", "--report", "all.json", "s1.json", "s2.json"])
+        .code(0);
+}
+
+#[test]
+fn merge_refuses_fifos_and_devices_without_reading_them() {
+    // Item 12: a FIFO hung merge; /dev/zero grew it to gigabytes.
+    let t = TestEnv::new();
+    two_shard_reports(&t);
+    assert!(std::process::Command::new("mkfifo")
+        .arg(t.path("fifo.json"))
+        .status()
+        .unwrap()
+        .success());
+    for bad in ["fifo.json", "/dev/zero"] {
+        t.run(&["merge", "--report", "all.json", "s1.json", bad, "s2.json"])
+            .code(2)
+            .stderr_has(&format!(
+                "{bad}: not a regular file (expected a batchrun JSON report)"
+            ));
+    }
+    assert!(!t.path("all.json").exists());
+}
+
+#[test]
+fn merge_sums_huge_worker_counts_without_wrapping() {
+    // Item 12: workers 2^63 + 2^63 wrapped to 0.
+    let t = TestEnv::new();
+    two_shard_reports(&t);
+    for k in 1..=2 {
+        let name = format!("s{k}.json");
+        let mut r = t.json(&name);
+        r["workers"] = serde_json::json!(1u64 << 63);
+        t.write(&name, serde_json::to_string(&r).unwrap());
+    }
+    t.run(&["merge", "--report", "all.json", "s1.json", "s2.json"])
+        .code(0);
+    assert_eq!(t.json("all.json")["workers"], serde_json::json!(u64::MAX));
+}
+
+#[test]
+fn a_stop_signal_during_merge_exits_130_and_writes_nothing() {
+    // Item 12: SIGTERM during merge exited 143 and left a temporary file. The shards read
+    // their manifest from standard input, so merge reads it from there too, from a pipe the
+    // test keeps open: merge is busy until the signal.
+    let t = TestEnv::new();
+    let manifest = "id,command\na,true\nb,true\n";
+    for k in 1..=2 {
+        let shard = format!("{k}/2");
+        let report = format!("s{k}.json");
+        let args = ["run", "--shard", &shard, "--report", &report, "-"];
+        let (live, stdin) = reading_stdin(&t, &args, manifest);
+        drop(stdin);
+        live.finish().code(0);
+    }
+    let args = [
+        "merge",
+        "--manifest",
+        "-",
+        "--report",
+        "all.json",
+        "s1.json",
+        "s2.json",
+    ];
+    let (live, stdin) = reading_stdin(&t, &args, manifest);
+    assert!(wait_disposition(live.pid(), libc::SIGTERM));
+    kill(live.pid(), libc::SIGTERM);
+    let r = live.finish();
+    drop(stdin);
+    r.code(130).stderr_has("interrupted by SIGTERM");
+    let left: Vec<String> = std::fs::read_dir(t.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp") || n.starts_with("all"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -38,7 +38,7 @@ pub struct Finished {
 /// `signals`. Prints job output, notices and the summary; returns the exit code.
 pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
     if let Action::Merge(mc) = &config.action {
-        let (exit, summary) = merge::merge(config, mc)?;
+        let (exit, summary) = merge::merge(config, mc, &signals)?;
         return Ok(Finished {
             exit,
             summary: Some(summary),
