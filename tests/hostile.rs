@@ -388,3 +388,29 @@ fn a_header_of_many_columns_is_checked_in_linear_time() {
     t.write("m.csv", &m);
     t.run(&["check", "m.csv"]).code(0);
 }
+
+#[test]
+fn a_start_error_that_never_clears_costs_its_budget_once_per_run() {
+    // Item 6: ETXTBSY (the program is open for writing) was retried for ~22 s per job, so
+    // four jobs took 90 s. Now the budget is spent once; the other jobs fail at once.
+    let t = TestEnv::new();
+    let busy = t.write("busy", "#!/bin/sh\ntrue\n");
+    std::fs::set_permissions(&busy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let _writer = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&busy)
+        .unwrap();
+    t.write(
+        "m.csv",
+        "id,command\na,./busy\nb,./busy\nc,./busy\nd,./busy\n",
+    );
+    let r = t.run(&["run", "-j", "1", "--report", "r.json", "m.csv"]);
+    r.code(1).stderr_has("gave up after 12 tries in a row");
+    let rep = t.json("r.json");
+    for id in ["a", "b", "c", "d"] {
+        assert_eq!(job_status(&rep, id), "start_failed");
+        let error = job(&rep, id)["error"].as_str().unwrap();
+        assert!(error.contains("Text file busy"), "{error}");
+    }
+    t.assert_nothing_left();
+}
