@@ -414,3 +414,35 @@ fn a_start_error_that_never_clears_costs_its_budget_once_per_run() {
     }
     t.assert_nothing_left();
 }
+
+#[test]
+fn check_warns_about_a_placeholder_in_an_unquoted_here_document() {
+    // Item 14: `$(touch PWNED)` in a value ran inside `cat <<EOF`, and check said nothing.
+    let t = TestEnv::new();
+    t.write("m.csv", "name\n$(touch PWNED)\n");
+    let heredoc = "cat <<EOF\n{name}\nEOF";
+    let r = t.run(&["check", "--shell", "--command", heredoc, "m.csv"]);
+    r.code(0)
+        .stderr_has("warn: --command: a placeholder in the body of a here-document");
+    // In a manifest's own command column too, with the row's line.
+    t.write(
+        "m2.csv",
+        "id,shell,command\na,true,\"cat <<-END\n\t{id}\n\tEND\"\n",
+    );
+    t.run(&["check", "m2.csv"])
+        .code(0)
+        .stderr_has("m2.csv:2: column 'command': a placeholder in the body of a here-document");
+    // What the warning is about: the value runs.
+    t.run(&["run", "--shell", "--command", heredoc, "m.csv"])
+        .code(0);
+    assert!(t.path("PWNED").exists());
+    // A quoted delimiter keeps the body literal: no warning.
+    let r = t.run(&[
+        "check",
+        "--shell",
+        "--command",
+        "cat <<'EOF'\n{name}\nEOF",
+        "m.csv",
+    ]);
+    assert!(!r.stderr.contains("warn"), "{}", r.stderr);
+}

@@ -33,6 +33,10 @@ impl Warner {
             "a placeholder inside quotes of the command's own (\"{x}\" or '{x}'): values are \
              already shell-quoted, so these quotes unquote them again and the shell expands \
              `$(…)` in a value (expected {x} without quotes)"
+        } else if shell && template::heredoc_placeholder(pieces) {
+            "a placeholder in the body of a here-document whose delimiter is not quoted \
+             (cat <<EOF … {x} … EOF): the shell expands `$(…)` in a value there, whatever \
+             quotes it has (expected a quoted delimiter, <<'EOF', or the value as an argument)"
         } else if !shell && template::nested_shell(pieces) {
             "a shell run with -c and a placeholder in its arguments (sh -c '… {x} …'): that \
              shell parses the value again, so `$(…)` in a value runs (expected the value as an \
