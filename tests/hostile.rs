@@ -446,3 +446,74 @@ fn check_warns_about_a_placeholder_in_an_unquoted_here_document() {
     ]);
     assert!(!r.stderr.contains("warn"), "{}", r.stderr);
 }
+
+#[test]
+fn the_documented_way_to_stop_a_run_now_from_a_script() {
+    // Item 16: two identical signals sent at once may arrive as one (POSIX does not queue
+    // them). What README tells a script to do instead: the second signal once batchrun said
+    // it acted on the first, then wait.
+    let t = TestEnv::new();
+    t.write(
+        "m.csv",
+        "id,command\na,\"sh -c 'touch started.a; exec sleep 600'\"\nb,\"sh -c 'exec sleep 600'\"\n",
+    );
+    let script = format!(
+        r#"{BIN} run -j 1 --grace 1s --report r.json m.csv 2>err & p=$!
+        while [ ! -e started.a ]; do sleep 0.02; done
+        kill -TERM $p
+        until grep -q 'interrupted: ' err; do sleep 0.02; done
+        kill -TERM $p
+        wait $p; echo "exit $?""#
+    );
+    let mut c = std::process::Command::new("bash");
+    c.args(["-c", &script])
+        .current_dir(t.dir.path())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let r = Run::wait(c.spawn().unwrap(), &["stop script"]);
+    assert_eq!(r.stdout, "exit 130\n", "{}\n{}", r.stderr, t.read("err"));
+    let rep = t.json("r.json");
+    assert_eq!(job_status(&rep, "a"), "cancelled");
+    assert_eq!(job_status(&rep, "b"), "not_started");
+    t.assert_nothing_left();
+}
+
+/// The date (in UTC+1) and hour of the next `HH:MM:SS` local time at least an hour away, as
+/// a day of the year counted from 0 (a POSIX TZ rule day), its date, and the hour.
+fn an_hour_ahead_in_utc_plus_1() -> (u32, chrono::NaiveDate, u32) {
+    use chrono::{Datelike, Timelike};
+    let local = chrono::Utc::now().naive_utc() + chrono::TimeDelta::hours(1);
+    let mut at = local + chrono::TimeDelta::hours(2);
+    if at.hour() == 23 {
+        at += chrono::TimeDelta::hours(1);
+    }
+    (at.ordinal0(), at.date(), at.hour())
+}
+
+#[test]
+fn a_deadline_in_a_dst_gap_or_repeated_hour_is_documented_and_told() {
+    // Item 13: --deadline 02:00:05 in a DST gap silently moved to the next day. A POSIX TZ
+    // with a change of its own, an hour or two ahead, stands for Europe/Berlin's.
+    let t = TestEnv::new();
+    t.write("m.csv", "id,command\na,true\n");
+    let (day, date, hour) = an_hour_ahead_in_utc_plus_1();
+    let end = (day + 100) % 365;
+    // Clocks go forward at HOUR:00 on that day.
+    let tz = format!("XST-1XDT-2,{day}/{hour},{end}/3");
+    let deadline = format!("{hour:02}:00:05");
+    let r = t.run_env(&["run", "--dry-run", "--deadline", &deadline, "m.csv"], &tz);
+    r.code(0).stderr_has(&format!(
+        "--deadline {deadline}: {date} {deadline} does not exist that day (the clocks go forward): using the first time after the gap, {date} {:02}:00:00 +02:00",
+        hour + 1
+    ));
+    // Clocks go back at HOUR+1:00 summer time on that day: HOUR:30 occurs twice.
+    let start = (day + 265) % 365;
+    let tz = format!("XST-1XDT-2,{start}/2,{day}/{}", hour + 1);
+    let deadline = format!("{hour:02}:30");
+    let r = t.run_env(&["run", "--dry-run", "--deadline", &deadline, "m.csv"], &tz);
+    r.code(0).stderr_has(&format!(
+        "--deadline {deadline}: {date} {hour:02}:30:00 occurs twice that day (the clocks go back): using its first occurrence, {date} {hour:02}:30:00 +02:00"
+    ));
+}

@@ -12,7 +12,7 @@ pub(crate) mod resume;
 pub(crate) mod session;
 
 use crate::event::summary::RunSummary;
-use crate::model::config::{Action, Config};
+use crate::model::config::{Action, Config, RunConfig};
 use crate::model::error::Error;
 use crate::model::exit::Exit;
 use crate::model::shard::Shard;
@@ -37,6 +37,13 @@ pub struct Finished {
 /// Does what `config` asks: `check`, `run --dry-run`, or a real run with signals from
 /// `signals`. Prints job output, notices and the summary; returns the exit code.
 pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
+    if let Action::Run(RunConfig {
+        deadline_note: Some(note),
+        ..
+    }) = &config.action
+    {
+        log::warn!("{note}");
+    }
     if let Action::Merge(mc) = &config.action {
         let (exit, summary) = merge::merge(config, mc, &signals)?;
         return Ok(Finished {
