@@ -517,3 +517,38 @@ fn a_deadline_in_a_dst_gap_or_repeated_hour_is_documented_and_told() {
         "--deadline {deadline}: {date} {hour:02}:30:00 occurs twice that day (the clocks go back): using its first occurrence, {date} {hour:02}:30:00 +02:00"
     ));
 }
+
+#[test]
+fn a_daemons_output_never_shows_up_in_the_next_jobs_output() {
+    // Item 8: a daemon (out of its job's process group) kept writing to its job's capture
+    // files, which the worker reused for the next job: job b's stderr_tail showed job a's
+    // daemon's stdout. The daemon writes only once b runs.
+    let t = TestEnv::new();
+    t.write(
+        "daemon.sh",
+        "while [ ! -e b.started ]; do sleep 0.02; done\n\
+         echo daemon-out; echo daemon-err >&2; touch daemon.done\n",
+    );
+    t.write(
+        "b.sh",
+        "touch b.started\n\
+         while [ ! -e daemon.done ]; do sleep 0.02; done\n\
+         echo b-out; echo b-err >&2; exit 1\n",
+    );
+    t.write(
+        "m.csv",
+        "id,command\na,\"sh -c 'setsid sh daemon.sh &'\"\nb,sh b.sh\n",
+    );
+    let r = t.run(&["run", "-j", "1", "--report", "r.json", "m.csv"]);
+    r.code(1);
+    let rep = t.json("r.json");
+    assert_eq!(job(&rep, "b")["stderr_tail"], "b-err\n", "{}", r.stderr);
+    assert!(!r.stdout.contains("daemon"), "{}", r.stdout);
+    assert!(!r.stderr.contains("daemon"), "{}", r.stderr);
+    // The daemon ends by itself once it has written.
+    let end = Instant::now() + PATIENCE;
+    while !t.live_processes().is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.assert_nothing_left();
+}
