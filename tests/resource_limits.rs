@@ -99,6 +99,35 @@ fn keep_order_prints_out_of_order_rather_than_run_out_of_descriptors() {
 }
 
 #[test]
+fn under_an_address_space_limit_batchrun_degrades_instead_of_aborting() {
+    // Issue 21, item 15: under `ulimit -v` of 30-50 MB, malloc's per-thread arenas made an
+    // allocation fail and batchrun abort (exit 134, no report).
+    let t = TestEnv::new();
+    let mut m = String::from("id,command\n");
+    for k in 0..2000 {
+        m.push_str(&format!("j{k},echo {k}\n"));
+    }
+    t.write("m.csv", m);
+    for (limit, workers) in [(30_000, 2), (40_000, 16), (50_000, 64)] {
+        let r = run_limited(
+            &t,
+            &format!("-v {limit}"),
+            "",
+            &format!("run -j {workers} --report r.json m.csv"),
+        );
+        r.code(0);
+        assert_eq!(
+            t.json("r.json")["counts"]["succeeded"],
+            2000,
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stdout.lines().count(), 2000);
+    }
+    t.assert_nothing_left();
+}
+
+#[test]
 fn out_of_processes_jobs_wait_instead_of_failing() {
     // SAFETY: plain system call.
     if unsafe { libc::geteuid() } != 0 {

@@ -20,8 +20,10 @@ use crate::output::console;
 use crate::process::signals::SignalSource;
 
 /// Prepares the process for `config` before any thread starts: with `--shard`, exports
-/// `BATCHRUN_SHARD` for every job (and without, removes an inherited one).
+/// `BATCHRUN_SHARD` for every job (and without, removes an inherited one); under `ulimit -v`,
+/// one malloc arena for every thread ([`crate::util::sys::fit_malloc_to_address_space`]).
 pub fn prepare_process(config: &Config) {
+    crate::util::sys::fit_malloc_to_address_space();
     export_env(config.shard);
 }
 

@@ -297,6 +297,29 @@ pub fn raise_nofile_limit() -> io::Result<(u64, u64)> {
     Ok((old, lim.rlim_cur))
 }
 
+/// Under an address-space limit (`ulimit -v`, `RLIMIT_AS`), makes every thread allocate from
+/// one malloc arena: glibc reserves 64 MiB of address space for each thread's own arena, so a
+/// few threads under a limit of some 40 MB made an allocation fail, and Rust aborts on that.
+/// With one arena, threads that cannot be started are what runs short, and batchrun degrades
+/// (fewer workers, starts put off). Call before any thread starts. Without a limit nothing
+/// changes.
+pub fn fit_malloc_to_address_space() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a live rlimit the kernel writes into.
+    let limited = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
+        && lim.rlim_cur != libc::RLIM_INFINITY;
+    #[cfg(target_env = "gnu")]
+    if limited {
+        // SAFETY: mallopt only sets a tunable of glibc's malloc; no thread allocates yet.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    }
+    #[cfg(not(target_env = "gnu"))]
+    let _ = limited;
+}
+
 /// The soft open-file limit (`RLIMIT_NOFILE`), `u64::MAX` when unlimited or unknown.
 pub fn nofile_limit() -> u64 {
     let mut lim = libc::rlimit {
