@@ -3,9 +3,12 @@ The files batchrun creates or is given, handled so that a user's file is never d
 
 - the `--lock` file is opened read-only (created if missing) and only `flock`ed, so its
   content never changes, even through a symlink; the holder's pid comes from `/proc/locks`;
+- the lock and the joblog never follow a symbolic link planted by another user
+  ([`crate::util::fs::open_no_planted_link`]);
 - before anything runs, an output path that is the manifest itself (same device and inode,
-  so also through a link), a joblog that is not a joblog, and a report path that cannot be a
-  file are refused;
+  so also through a link), a joblog, lock or manifest that a job's `--output-dir` file would
+  replace, a joblog that is not a joblog, and a report path that cannot be a file are
+  refused;
 - `--output-dir` files are created new and renamed into place, so a planted symlink (or hard
   link) at `DIR/ID.out` is replaced, never written through;
 - the private temporary directory for captured output is 0700 whatever the umask;
