@@ -526,8 +526,15 @@ fn a_daemons_output_never_shows_up_in_the_next_jobs_output() {
     let t = TestEnv::new();
     t.write(
         "daemon.sh",
-        "while [ ! -e b.started ]; do sleep 0.02; done\n\
+        "touch daemon.up\n\
+         while [ ! -e b.started ]; do sleep 0.02; done\n\
          echo daemon-out; echo daemon-err >&2; touch daemon.done\n",
+    );
+    // Job a ends only once the daemon has left its process group (else the group's sweep
+    // would terminate it).
+    t.write(
+        "a.sh",
+        "setsid sh daemon.sh &\nwhile [ ! -e daemon.up ]; do sleep 0.02; done\n",
     );
     t.write(
         "b.sh",
@@ -537,7 +544,7 @@ fn a_daemons_output_never_shows_up_in_the_next_jobs_output() {
     );
     t.write(
         "m.csv",
-        "id,command\na,\"sh -c 'setsid sh daemon.sh &'\"\nb,sh b.sh\n",
+        "id,command\na,sh a.sh\nb,sh b.sh\n",
     );
     let r = t.run(&["run", "-j", "1", "--report", "r.json", "m.csv"]);
     r.code(1);
