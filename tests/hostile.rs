@@ -542,10 +542,7 @@ fn a_daemons_output_never_shows_up_in_the_next_jobs_output() {
          while [ ! -e daemon.done ]; do sleep 0.02; done\n\
          echo b-out; echo b-err >&2; exit 1\n",
     );
-    t.write(
-        "m.csv",
-        "id,command\na,sh a.sh\nb,sh b.sh\n",
-    );
+    t.write("m.csv", "id,command\na,sh a.sh\nb,sh b.sh\n");
     let r = t.run(&["run", "-j", "1", "--report", "r.json", "m.csv"]);
     r.code(1);
     let rep = t.json("r.json");
