@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes manifest parsing + planning (`manifest`) and template substitution (`template`) with
+# Fuzzes manifest parsing + planning (`manifest`), template substitution (`template`) and
+# shard reports parsed and folded as `merge` does (`merge`) with
 # cargo-fuzz (libFuzzer), each for SECONDS (default 60). Needs cargo-fuzz
 # (`cargo install cargo-fuzz`); unstable flags come from RUSTC_BOOTSTRAP=1 on stable.
 # Skips (exit 0, with a message) when cargo-fuzz is missing or cannot build; exits 1 on a crash,
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/../fuzz"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(manifest template)
+[ ${#targets[@]} -eq 0 ] && targets=(manifest template merge)
 skip() { echo "fuzz: skipped: $*"; exit 0; }
 
 command -v cargo-fuzz >/dev/null || skip "cargo-fuzz is not installed (cargo install cargo-fuzz)"

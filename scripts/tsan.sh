@@ -11,7 +11,8 @@
 # fails the script (exit 1).
 #
 # Signal-delivery tests are skipped: TSan defers signal handlers, which changes what they test.
-# The peak-RSS test is skipped too (TSan's shadow memory is most of a process's RSS).
+# The peak-RSS test is skipped too (TSan's shadow memory is most of a process's RSS), and so
+# is the `ulimit -v` test (TSan reserves terabytes of address space for its shadow).
 #
 # Usage: scripts/tsan.sh [TIMEOUT]   (default 45m; a run that does not fit is "skipped")
 set -uo pipefail
@@ -70,7 +71,9 @@ echo "== tsan: running the tests"
 timeout "$limit" cargo test -Zbuild-std --target "$target" --locked -- \
     --skip first_sig --skip second_sig --skip ctrl_c --skip interrupt --skip signal_meets \
     --skip blocked_stdout --skip sigusr1 --skip frees_its_slot_once \
-    --skip tagged_output_memory_stays_flat --skip hundred_thousand_rows
+    --skip tagged_output_memory_stays_flat --skip hundred_thousand_rows \
+    --skip stop_signal --skip status_request --skip the_documented_way_to_stop \
+    --skip address_space_limit
 code=$?
 [ "$code" -eq 124 ] && skip "the instrumented tests did not fit in $limit"
 

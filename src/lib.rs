@@ -47,6 +47,7 @@ pub(crate) mod store;
 pub(crate) mod util;
 
 pub use app::load::load_plan;
+pub use app::merge::fold_reports;
 pub use app::{prepare_process, run, Finished};
 pub use cli::Cli;
 pub use event::summary::RunSummary;
@@ -58,5 +59,7 @@ pub use model::job::{CommandLine, JobSpec};
 pub use output::console::{print_error, write_stdout, LogWriter};
 pub use plan::Plan;
 pub use process::cancel::CancelToken;
-pub use process::signals::{install_signal_handler, SignalEvent, SignalSource, StopSignal};
+pub use process::signals::{
+    ignore_status_requests, install_signal_handler, SignalEvent, SignalSource, StopSignal,
+};
 pub use run::pool::WorkerPool;

@@ -34,7 +34,23 @@ fn init_logging(verbose: u8, quiet: bool) {
         .init();
 }
 
+/// The signal source for `action`: the real handler, installed before the manifest is read so
+/// that a stop signal while it is read ends batchrun at once (exit 130). When no thread can
+/// be started for the handler, `check`, `--dry-run` and `merge` go on without it; a real run
+/// cannot.
+fn install_signals(action: &Action) -> Result<batchrun::SignalSource, Error> {
+    match batchrun::install_signal_handler() {
+        Ok(s) => Ok(s),
+        Err(e) if matches!(action, Action::Run(r) if !r.dry_run) => Err(Error::Internal(format!(
+            "cannot install the signal handler: {e}"
+        ))),
+        Err(_) => Ok(batchrun::SignalSource::manual().0),
+    }
+}
+
 fn main() -> ExitCode {
+    // First thing: a status request (SIGUSR1) while batchrun starts must not kill it.
+    batchrun::ignore_status_requests();
     let cli = Cli::parse();
     if let Some(text) = cli.generated() {
         return match batchrun::write_stdout(&text) {
@@ -65,16 +81,12 @@ fn main() -> ExitCode {
     }
     // Before any thread starts: every job inherits BATCHRUN_SHARD.
     batchrun::prepare_process(&config);
-    let signals = match &config.action {
-        Action::Run(r) if !r.dry_run => match batchrun::install_signal_handler() {
-            Ok(s) => s,
-            Err(e) => {
-                let e = Error::Internal(format!("cannot install the signal handler: {e}"));
-                batchrun::print_error(&e);
-                return ExitCode::from(e.exit().code());
-            }
-        },
-        _ => batchrun::SignalSource::manual().0,
+    let signals = match install_signals(&config.action) {
+        Ok(s) => s,
+        Err(e) => {
+            batchrun::print_error(&e);
+            return ExitCode::from(e.exit().code());
+        }
     };
     match batchrun::run(&config, signals) {
         Ok(f) => ExitCode::from(f.exit.code()),

@@ -40,6 +40,94 @@ fn out_of_descriptors_jobs_wait_instead_of_failing() {
 }
 
 #[test]
+fn out_of_descriptors_with_output_dir_jobs_wait_instead_of_failing() {
+    // Issue 21, item 1: the errno of a file created in --output-dir was lost, so EMFILE
+    // failed jobs (exit 3) instead of putting their start off.
+    let t = TestEnv::new();
+    let mut m = String::from("command\n");
+    for _ in 0..300 {
+        m.push_str("sleep 0.05\n");
+    }
+    t.write("m.csv", m);
+    let r = run_limited(
+        &t,
+        "-n 64",
+        "",
+        "run -j 60 --output-dir od --report r.json m.csv",
+    );
+    r.code(0);
+    assert_eq!(t.json("r.json")["counts"]["succeeded"], 300, "{}", r.stderr);
+    let names: Vec<String> = std::fs::read_dir(t.path("od"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 600, "{names:?}");
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    t.assert_nothing_left();
+}
+
+#[test]
+fn keep_order_prints_out_of_order_rather_than_run_out_of_descriptors() {
+    // Issue 21, item 3: held output kept a descriptor per job until jobs could not start.
+    let t = TestEnv::new();
+    let n = 1100;
+    let mut m = format!("id,command,after\nfirst,echo first,j{n}\n");
+    for k in 1..=n {
+        m.push_str(&format!("j{k},echo out{k},\n"));
+    }
+    t.write("m.csv", m);
+    let r = run_limited(
+        &t,
+        "-n 1024",
+        "",
+        "run -j 4 --keep-order --report r.json m.csv",
+    );
+    r.code(0);
+    assert_eq!(
+        t.json("r.json")["counts"]["succeeded"],
+        n + 1,
+        "{}",
+        r.stderr
+    );
+    r.stderr_has("printing this job's output (and any other such) out of order");
+    let mut lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), n + 1);
+    lines.sort_unstable();
+    lines.dedup();
+    assert_eq!(lines.len(), n + 1, "every job's output exactly once");
+    t.assert_nothing_left();
+}
+
+#[test]
+fn under_an_address_space_limit_batchrun_degrades_instead_of_aborting() {
+    // Issue 21, item 15: under `ulimit -v` of 30-50 MB, malloc's per-thread arenas made an
+    // allocation fail and batchrun abort (exit 134, no report).
+    let t = TestEnv::new();
+    let mut m = String::from("id,command\n");
+    for k in 0..2000 {
+        m.push_str(&format!("j{k},echo {k}\n"));
+    }
+    t.write("m.csv", m);
+    for (limit, workers) in [(30_000, 2), (40_000, 16), (50_000, 64)] {
+        let r = run_limited(
+            &t,
+            &format!("-v {limit}"),
+            "",
+            &format!("run -j {workers} --report r.json m.csv"),
+        );
+        r.code(0);
+        assert_eq!(
+            t.json("r.json")["counts"]["succeeded"],
+            2000,
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stdout.lines().count(), 2000);
+    }
+    t.assert_nothing_left();
+}
+
+#[test]
 fn out_of_processes_jobs_wait_instead_of_failing() {
     // SAFETY: plain system call.
     if unsafe { libc::geteuid() } != 0 {

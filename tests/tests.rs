@@ -6,6 +6,7 @@ mod util;
 mod core;
 mod cron;
 mod faults;
+mod hostile;
 mod layers;
 mod lists;
 mod ops;

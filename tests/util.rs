@@ -76,6 +76,18 @@ impl TestEnv {
         Run::wait(child, args)
     }
 
+    /// Runs batchrun to completion with the time zone `tz` (the `TZ` variable).
+    pub fn run_env(&self, args: &[&str], tz: &str) -> Run {
+        let child = self
+            .cmd(args)
+            .env("TZ", tz)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Run::wait(child, args)
+    }
+
     /// Starts batchrun in the background with piped output.
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.cmd(args)

@@ -9,6 +9,52 @@ use crate::manifest;
 use crate::model::config::Config;
 use crate::model::error::Error;
 use crate::plan::Plan;
+use crate::process::signals::{SignalEvent, SignalSource};
+
+/// What batchrun is doing while [`load_plan_or_stop`] waits (for the stop message).
+const LOADING: &str = "reading and checking the manifest";
+
+/// [`load_plan`], ended early by a stop signal: the manifest is read and checked on a thread
+/// of its own while this one waits for it or for a signal, so a signal during a read that
+/// blocks (standard input from a pipe that stays open) or a long check ends the run at once
+/// with [`Error::Stopped`]. The reading thread is left behind; the process exits without
+/// waiting for it. A status request (SIGUSR1) is answered on the log: there is no run yet.
+/// With no thread free (`ulimit -u`), the manifest is read on this thread.
+pub fn load_plan_or_stop(config: &Config, signals: &SignalSource) -> Result<Plan, Error> {
+    let stopped = |s: crate::process::signals::StopSignal| Error::Stopped {
+        signal: s.name(),
+        during: LOADING,
+    };
+    if let Some(s) = signals.pending_stop() {
+        return Err(stopped(s));
+    }
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let owned = config.clone();
+    let spawned = std::thread::Builder::new()
+        .name("batchrun-load".into())
+        .spawn(move || {
+            let _ = tx.send(load_plan(&owned));
+        });
+    if spawned.is_err() {
+        return load_plan(config);
+    }
+    let mut events = Some(&signals.events);
+    loop {
+        let never = crossbeam_channel::never();
+        crossbeam_channel::select! {
+            recv(rx) -> r => {
+                return r.unwrap_or_else(|_| {
+                    Err(Error::Internal("the manifest reader thread panicked".into()))
+                });
+            }
+            recv(events.unwrap_or(&never)) -> e => match e {
+                Ok(SignalEvent::Stop(s)) => return Err(stopped(s)),
+                Ok(SignalEvent::Status) => log::warn!("status: {LOADING}; no job has started"),
+                Err(_) => events = None,
+            },
+        }
+    }
+}
 
 /// Reads and validates the manifest named in `config`, returning the plan or every problem.
 /// With `--shard`, the whole manifest is validated, then the plan keeps only the shard's jobs.

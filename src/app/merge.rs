@@ -28,6 +28,7 @@ use crate::output::console;
 use crate::output::report;
 use crate::plan::shard::assign;
 use crate::plan::Plan;
+use crate::process::signals::SignalSource;
 use crate::util::sys::Usage;
 
 /// The parts of a JSON report merge reads; other fields (per-job fields of later versions
@@ -75,11 +76,46 @@ struct InJob {
     system_ms: Option<u64>,
 }
 
-/// Reads one report file, checking it is a batchrun JSON report with a manifest hash.
+/// The largest report merge reads: far more than a report of the largest manifest takes.
+pub const MAX_REPORT_BYTES: u64 = 1 << 30;
+
+/// Reads one report file: a regular file (a FIFO or a device, `/dev/zero`, is refused without
+/// reading it, so it can neither hang merge nor fill its memory) of at most
+/// [`MAX_REPORT_BYTES`], then [`parse_report`].
 fn read_report(path: &Path) -> Result<InReport, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let name = path.display();
-    let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
-    let r: InReport = serde_json::from_slice(&bytes)
+    let cannot = |e: std::io::Error| format!("{name}: cannot read: {e}");
+    // O_NONBLOCK: opening a FIFO does not wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{name}: not a regular file (expected a batchrun JSON report)"
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_REPORT_BYTES {
+        return Err(format!(
+            "{name}: larger than {} MiB (expected a batchrun JSON report)",
+            MAX_REPORT_BYTES >> 20
+        ));
+    }
+    parse_report(path, &bytes)
+}
+
+/// Parses one report, checking it is a batchrun JSON report with a manifest hash.
+fn parse_report(path: &Path, bytes: &[u8]) -> Result<InReport, String> {
+    let name = path.display();
+    let r: InReport = serde_json::from_slice(bytes)
         .map_err(|e| format!("{name}: not a batchrun JSON report ({e})"))?;
     if r.schema != 1 {
         return Err(format!(
@@ -295,7 +331,8 @@ impl<'p> Merged<'p> {
             ));
         }
         self.add_times(path, &r);
-        self.workers += r.workers;
+        // Saturating: reports of `-j 2^64-1` runs must not wrap to 0.
+        self.workers = self.workers.saturating_add(r.workers);
         let (mut shown, mut more) = (0, 0);
         for j in r.jobs {
             if let Err(e) = self.add_job(path, s, j) {
@@ -381,7 +418,12 @@ impl<'p> Merged<'p> {
 
 /// Reads the manifest (the one report `r` names, unless `--manifest` is given), checking its
 /// SHA-256 against the report's.
-fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
+fn load(
+    config: &Config,
+    first: &Path,
+    r: &InReport,
+    signals: &SignalSource,
+) -> Result<Plan, Error> {
     let from_report = config.manifest.is_empty();
     let manifest = if from_report {
         if r.manifest == "<stdin>" {
@@ -399,7 +441,7 @@ fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
         shard: None,
         ..config.clone()
     };
-    let plan = crate::app::load::load_plan(&full).map_err(|e| match e {
+    let plan = crate::app::load::load_plan_or_stop(&full, signals).map_err(|e| match e {
         Error::ReadManifest { path, source } if from_report => Error::usage(format!(
             "cannot read manifest {path} (named in {}, relative to the directory the shard ran in): {source}; give its path with --manifest",
             first.display()
@@ -420,8 +462,19 @@ fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
 }
 
 /// `batchrun merge`: checks and folds the shard reports, writes the merged reports, prints the
-/// summary as `run` does, and returns the exit code by `run`'s precedence.
-pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Error> {
+/// summary as `run` does, and returns the exit code by `run`'s precedence. A stop signal
+/// before the reports are written ends it with [`Error::Stopped`]: nothing is written.
+pub fn merge(
+    config: &Config,
+    mc: &MergeConfig,
+    signals: &SignalSource,
+) -> Result<(Exit, RunSummary), Error> {
+    let stopped = || {
+        signals.pending_stop().map(|s| Error::Stopped {
+            signal: s.name(),
+            during: "merging reports",
+        })
+    };
     // The first readable report names the manifest and is the one the others must match.
     let mut problems = Vec::new();
     let mut inputs = mc.inputs.iter();
@@ -434,8 +487,10 @@ pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Er
             Ok(r) => break (path, r),
             Err(e) => problems.push(e),
         }
+        stopped().map_or(Ok(()), Err)?;
     };
-    let plan = load(config, first, &r)?;
+    let plan = load(config, first, &r, signals)?;
+    refuse_overwriting_inputs(mc, &plan)?;
     let expected = Expected {
         file: first.clone(),
         sha256: plan.manifest_sha256.clone(),
@@ -445,6 +500,7 @@ pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Er
     m.problems = problems;
     m.add(first, r);
     for path in inputs {
+        stopped().map_or(Ok(()), Err)?;
         match read_report(path) {
             Ok(r) => m.add(path, r),
             Err(e) => m.problems.push(e),
@@ -456,8 +512,81 @@ pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Er
         problems.push("inconsistent reports; nothing was written".into());
         return Err(Error::Usage(problems));
     }
+    stopped().map_or(Ok(()), Err)?;
     let (summary, stop, any_failure) = finish(m, &missing);
     Ok(write_and_print(summary, &mc.reports, stop, any_failure))
+}
+
+/// Refuses (exit 2, before anything is written) a `--report` that is one of the shard reports
+/// or the manifest (the same file, by device and inode, or the same path).
+fn refuse_overwriting_inputs(mc: &MergeConfig, plan: &Plan) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
+    let inputs: Vec<(&Path, Option<(u64, u64)>)> = mc
+        .inputs
+        .iter()
+        .map(PathBuf::as_path)
+        .chain(manifest)
+        .map(|p| (p, id(p)))
+        .collect();
+    let problems: Vec<String> = mc
+        .reports
+        .iter()
+        .filter_map(|(out, _)| {
+            let out_id = id(out);
+            let (input, _) = inputs
+                .iter()
+                .find(|(p, i)| *p == out.as_path() || (i.is_some() && *i == out_id))?;
+            Some(format!(
+                "--report {} is {} given to merge (refusing to overwrite an input); nothing was written",
+                out.display(),
+                if Some(*input) == manifest { "the manifest".to_string() } else { format!("the report {}", input.display()) }
+            ))
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Usage(problems))
+    }
+}
+
+/// Folds reports already read into one summary for `plan`, as `merge` does once the manifest
+/// is loaded (the first report sets what the others must match), or returns every problem.
+/// For the fuzz target: any bytes, never a panic.
+pub fn fold_reports(plan: &Plan, reports: &[(&Path, &[u8])]) -> Result<RunSummary, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut merged: Option<Merged<'_>> = None;
+    for &(path, bytes) in reports {
+        let r = match parse_report(path, bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let m = merged.get_or_insert_with(|| {
+            Merged::new(
+                plan,
+                Expected {
+                    file: path.to_path_buf(),
+                    sha256: r.manifest_sha256.clone().unwrap_or_default(),
+                    count: shard_of(&r).count,
+                },
+            )
+        });
+        m.add(path, r);
+    }
+    let Some(mut m) = merged else {
+        return Err(problems);
+    };
+    let missing = m.check_complete();
+    problems.append(&mut m.problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(finish(m, &missing).0)
 }
 
 /// The merged summary: missing shards' jobs `not_started`, the exit code by `run`'s rules.
@@ -547,6 +676,47 @@ fn write_and_print(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_saturates_and_garbage_is_refused() {
+        let m = crate::manifest::parse(
+            "m.csv",
+            b"id,command\na,true\nb,false\n",
+            false,
+            &Default::default(),
+        )
+        .unwrap();
+        let plan = Plan::new(m, &[]).unwrap();
+        // One report per shard, each of 2^63 workers.
+        let shards = assign(&plan, 2);
+        let texts: Vec<String> = (1..=2u32)
+            .map(|k| {
+                let jobs: Vec<String> = plan
+                    .jobs
+                    .ids()
+                    .zip(&shards)
+                    .filter(|&(_, &s)| s == k)
+                    .map(|(id, _)| format!(
+                        r#"{{"id":"{id}","status":"succeeded","attempts":1,"exit_code":0,"signal":null,"started_at":"2026-11-23T02:00:01Z","duration_ms":5,"error":null,"stderr_tail":null}}"#
+                    ))
+                    .collect();
+                format!(
+                    r#"{{"schema":1,"batchrun_version":"0.1.0","manifest":"m.csv","manifest_sha256":"","shard":{{"index":{k},"count":2}},"started_at":"2026-11-23T02:00:00Z","finished_at":"2026-11-23T02:04:12Z","duration_ms":9,"workers":9223372036854775808,"outcome":"succeeded","exit_code":0,"jobs":[{}]}}"#,
+                    jobs.join(",")
+                )
+            })
+            .collect();
+        let reports: Vec<(&Path, &[u8])> = texts
+            .iter()
+            .map(|r| (Path::new("s.json"), r.as_bytes()))
+            .collect();
+        let summary = fold_reports(&plan, &reports).unwrap();
+        assert_eq!(summary.workers, usize::MAX);
+        assert_eq!(summary.results.len(), 2);
+        for bad in [&b""[..], b"[]", b"{\"schema\": 1}", b"\xff"] {
+            assert!(fold_reports(&plan, &[(Path::new("x"), bad)]).is_err());
+        }
+    }
 
     #[test]
     fn attempts_round_trip_their_status() {

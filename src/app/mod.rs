@@ -12,7 +12,7 @@ pub(crate) mod resume;
 pub(crate) mod session;
 
 use crate::event::summary::RunSummary;
-use crate::model::config::{Action, Config};
+use crate::model::config::{Action, Config, RunConfig};
 use crate::model::error::Error;
 use crate::model::exit::Exit;
 use crate::model::shard::Shard;
@@ -20,8 +20,10 @@ use crate::output::console;
 use crate::process::signals::SignalSource;
 
 /// Prepares the process for `config` before any thread starts: with `--shard`, exports
-/// `BATCHRUN_SHARD` for every job (and without, removes an inherited one).
+/// `BATCHRUN_SHARD` for every job (and without, removes an inherited one); under `ulimit -v`,
+/// one malloc arena for every thread ([`crate::util::sys::fit_malloc_to_address_space`]).
 pub fn prepare_process(config: &Config) {
+    crate::util::sys::fit_malloc_to_address_space();
     export_env(config.shard);
 }
 
@@ -37,14 +39,21 @@ pub struct Finished {
 /// Does what `config` asks: `check`, `run --dry-run`, or a real run with signals from
 /// `signals`. Prints job output, notices and the summary; returns the exit code.
 pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
+    if let Action::Run(RunConfig {
+        deadline_note: Some(note),
+        ..
+    }) = &config.action
+    {
+        log::warn!("{note}");
+    }
     if let Action::Merge(mc) = &config.action {
-        let (exit, summary) = merge::merge(config, mc)?;
+        let (exit, summary) = merge::merge(config, mc, &signals)?;
         return Ok(Finished {
             exit,
             summary: Some(summary),
         });
     }
-    let plan = load::load_plan(config)?;
+    let plan = load::load_plan_or_stop(config, &signals)?;
     if config.implicit_stdin && config.shard.is_none() && plan.jobs.is_empty() {
         // As `xargs -r`: nothing to do is a success, but never a silent one (not even with
         // `-q`): a pipe that gave nothing is often a mistake upstream.
@@ -58,21 +67,30 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
         // (`merge` returned above.)
         Action::Check | Action::Merge(_) => {
             console::stream_stdout(|w| check::write_plan_table(w, &plan));
-            return Ok(Finished {
-                exit: Exit::Success,
-                summary: None,
-            });
+            return printed(&signals);
         }
         Action::Run(rc) => rc,
     };
     if rc.dry_run {
         check::dry_run(&plan, rc)?;
-        return Ok(Finished {
-            exit: Exit::Success,
-            summary: None,
-        });
+        return printed(&signals);
     }
     session::run_plan(&plan, rc, signals)
+}
+
+/// The end of `check` and `--dry-run`, which print and run nothing: exit 0, or 130 when a stop
+/// signal arrived while they printed.
+fn printed(signals: &SignalSource) -> Result<Finished, Error> {
+    if let Some(s) = signals.pending_stop() {
+        return Err(Error::Stopped {
+            signal: s.name(),
+            during: "printing the plan",
+        });
+    }
+    Ok(Finished {
+        exit: Exit::Success,
+        summary: None,
+    })
 }
 
 /// Makes every job of this process see `BATCHRUN_SHARD=K/N`: call before any thread starts

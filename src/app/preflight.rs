@@ -3,9 +3,12 @@ The files batchrun creates or is given, handled so that a user's file is never d
 
 - the `--lock` file is opened read-only (created if missing) and only `flock`ed, so its
   content never changes, even through a symlink; the holder's pid comes from `/proc/locks`;
+- the lock and the joblog never follow a symbolic link planted by another user
+  ([`crate::util::fs::open_no_planted_link`]);
 - before anything runs, an output path that is the manifest itself (same device and inode,
-  so also through a link), a joblog that is not a joblog, and a report path that cannot be a
-  file are refused;
+  so also through a link), a joblog, lock or manifest that a job's `--output-dir` file would
+  replace, a joblog that is not a joblog, and a report path that cannot be a file are
+  refused;
 - `--output-dir` files are created new and renamed into place, so a planted symlink (or hard
   link) at `DIR/ID.out` is replaced, never written through;
 - the private temporary directory for captured output is 0700 whatever the umask;
@@ -95,13 +98,8 @@ pub fn check_given_files(
     rc: &RunConfig,
 ) -> Result<(), Error> {
     let mut problems = Vec::new();
-    if let (Some(m), Some(dir)) = (manifest, &rc.output_dir) {
-        if let Some(name) = output_file_named_like(m, dir, plan) {
-            problems.push(format!(
-                "the manifest is {name} in --output-dir {}, where a job's output would replace it",
-                dir.display()
-            ));
-        }
+    if let Some(dir) = &rc.output_dir {
+        problems.extend(output_dir_collisions(manifest, plan, rc, dir));
     }
     if let Some(m) = manifest.and_then(file_id) {
         let outputs = rc
@@ -132,17 +130,67 @@ pub fn check_given_files(
     }
 }
 
-/// The name of the manifest `m` if it lies in `dir` under the name of a job's output file
-/// (`ID.out`, `ID.err`), which creating that output file would replace.
+/// The files batchrun is given or writes that are a job's output file in `--output-dir`
+/// `dir` (`DIR/ID.out`, `DIR/ID.err`), which creating that output file would replace: the
+/// manifest, the joblog, the lock and the reports, one problem each.
+fn output_dir_collisions(
+    manifest: Option<&Path>,
+    plan: &Plan,
+    rc: &RunConfig,
+    dir: &Path,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(name) = manifest.and_then(|m| output_file_named_like(m, dir, plan)) {
+        problems.push(format!(
+            "the manifest is {name} in --output-dir {}, where a job's output would replace it",
+            dir.display()
+        ));
+    }
+    let given = rc
+        .reports
+        .iter()
+        .map(|(p, _)| ("--report", p))
+        .chain(rc.joblog.iter().map(|p| ("--joblog", p)))
+        .chain(rc.lock.iter().map(|p| ("--lock", p)));
+    for (flag, path) in given {
+        if let Some(name) = output_file_named_like(path, dir, plan) {
+            problems.push(format!(
+                "{flag} {} is {name} in --output-dir {}, where a job's output would replace it",
+                path.display(),
+                dir.display()
+            ));
+        }
+    }
+    problems
+}
+
+/// The name of the file `m` if it lies in `dir` under the name of a job's output file
+/// (`ID.out`, `ID.err`), which creating that output file would replace. `m` need not exist
+/// (a joblog not created yet); a link at `m` is followed, as opening it would.
 fn output_file_named_like(m: &Path, dir: &Path, plan: &Plan) -> Option<String> {
-    let real = std::fs::canonicalize(m).ok()?;
-    let (parent, name) = (real.parent()?, real.file_name()?.to_str()?);
-    if file_id(parent) != file_id(dir) {
+    let real = std::fs::canonicalize(m).unwrap_or_else(|_| m.to_path_buf());
+    let (parent, name) = (
+        crate::util::fs::parent_dir(&real),
+        real.file_name()?.to_str()?,
+    );
+    if !same_dir(&parent, dir) {
         return None;
     }
     let (id, ext) = name.rsplit_once('.')?;
     let is_output = matches!(ext, "out" | "err") && plan.jobs.ids().any(|j| j == id);
     is_output.then(|| name.to_string())
+}
+
+/// Whether `a` and `b` are one directory: by device and inode when both exist, else by their
+/// absolute paths (`--output-dir` is created later).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (file_id(a), file_id(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => match (std::path::absolute(a), std::path::absolute(b)) {
+            (Ok(x), Ok(y)) => x.components().eq(y.components()),
+            _ => false,
+        },
+    }
 }
 
 /// Why `path` cannot be appended to as a joblog: it exists, is not empty, and does not start

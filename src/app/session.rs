@@ -118,6 +118,17 @@ fn flush_output(
     }
 }
 
+/// How many capture files `--keep-order` may hold open: half of what the open-file limit
+/// leaves after what the workers, the printer's queue (64 jobs) and batchrun itself need, so
+/// jobs never run out of descriptors because output waits to be printed.
+fn held_output_budget(workers: usize) -> usize {
+    let limit = usize::try_from(sys::nofile_limit()).unwrap_or(usize::MAX);
+    limit
+        .saturating_sub(192)
+        .saturating_sub(workers.saturating_mul(8))
+        / 2
+}
+
 /// Runs a validated plan for real.
 pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
     // Everything batchrun must write is checked before any job starts.
@@ -145,7 +156,7 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     };
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
     if rc.keep_order {
-        console.keep_order(&outputs.resumed);
+        console.keep_order(&outputs.resumed, held_output_budget(rc.workers));
     }
     let board = Board::new(outputs.resumed.iter().filter(|&&r| !r).count());
     let started_at = SystemTime::now();

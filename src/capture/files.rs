@@ -18,17 +18,42 @@ pub fn private_tempdir() -> std::io::Result<tempfile::TempDir> {
 
 /// Creates the `--output-dir` file `path` for a job to write: a new file (0666 less the
 /// umask) renamed over whatever is at `path`, so an existing symlink or hard link there is
-/// replaced and never written through.
+/// replaced and never written through. Errors keep their errno (out of descriptors is told
+/// apart from other failures: such a start waits instead of failing).
 pub fn create_output(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".batchrun-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)?;
-    tmp.persist(path).map_err(|e| e.error)
+    loop {
+        let tmp = dir.join(format!(
+            ".batchrun-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+        {
+            Ok(f) => f,
+            // A name left by an earlier run with our pid: try the next.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        return match std::fs::rename(&tmp, path) {
+            Ok(()) => Ok(file),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        };
+    }
 }
 
 /// Why an attempt's output could not be captured, if that is why it failed: the attempt

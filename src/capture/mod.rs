@@ -92,9 +92,7 @@ impl OutputPaths {
             return Ok((f, None));
         }
         let reader = spare::take(&self.dir).map_err(|e| CreateError::new(e, &self.dir))?;
-        let f = reader
-            .try_clone()
-            .map_err(|e| CreateError::new(e, &self.dir))?;
+        let f = spare::writer(&reader).map_err(|e| CreateError::new(e, &self.dir))?;
         Ok((f, Some(reader)))
     }
 

@@ -6,15 +6,19 @@ the files of its last job when nothing was written to them (or when nobody will 
 rewound and truncated, and hands them to its next job instead of creating new ones. A file
 with output in it goes to the console as before and the worker creates a new one.
 
-A file is reused only after a job that left no process behind in its process group, so a
-leftover writer cannot add to the next job's output. (A process that left the job's process
-group on purpose, a daemon, can still hold the file; its output was lost before and may now
-show up in a later job's output.)
+A file is reused only when nothing but the worker still has it open, so a leftover writer
+cannot add to the next job's output: not after a job that left a process behind in its process
+group, and not while a process that left the group on purpose (a daemon) still holds it. The
+job gets a writing handle of its own ([`writer`], a new open of the file, not a copy of the
+worker's), so when it (or a daemon it started) still has the file open, the kernel refuses the
+worker a write lease on it ([`sole_holder`]), and the file is dropped instead of reused; what
+the daemon writes goes nowhere anybody reads, as without reuse.
 */
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Seek;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Files kept per worker: one per stream.
@@ -33,6 +37,28 @@ pub fn take(dir: &Path) -> std::io::Result<File> {
     }
 }
 
+/// A handle for a job to write to `f` with: a new open of the same file (its own open file
+/// description), so [`sole_holder`] can tell later whether anything still has it open.
+pub fn writer(f: &File) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", f.as_raw_fd()))
+}
+
+/// Whether `f` (open for reading and writing) is open nowhere else: the kernel grants a write
+/// lease only then. The lease is given back at once. False when leases cannot be had at all
+/// (a file system without them, `fs.leases-enable=0`): then files are not reused.
+fn sole_holder(f: &File) -> bool {
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this File owns; no memory is passed.
+    let granted = unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_WRLCK) } == 0;
+    if granted {
+        // SAFETY: as above.
+        unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) };
+    }
+    granted
+}
+
 /// Keeps `f` for this worker's next job when it is empty or `unread` (nobody will read it,
 /// so it is truncated); returns it when it holds output someone will read. `clean`: the job
 /// left no process behind that could still write to it (otherwise the file is dropped).
@@ -42,7 +68,7 @@ pub fn give_back(f: Option<File>, unread: bool, clean: bool) -> Option<File> {
     if !empty && !unread {
         return Some(f);
     }
-    let reset = clean && (empty || f.set_len(0).is_ok()) && f.rewind().is_ok();
+    let reset = clean && sole_holder(&f) && (empty || f.set_len(0).is_ok()) && f.rewind().is_ok();
     if reset {
         SPARE.with_borrow_mut(|s| {
             if s.len() < KEPT {
@@ -61,8 +87,15 @@ mod tests {
     #[test]
     fn empty_and_unread_files_are_reused_files_with_output_are_not() {
         let dir = tempfile::tempdir().unwrap();
+        // Still open elsewhere (a daemon holding the job's handle): not kept.
+        let f = take(dir.path()).unwrap();
+        let held = writer(&f).unwrap();
+        assert!(give_back(Some(f), false, true).is_none());
+        assert_eq!(SPARE.with_borrow(Vec::len), 0);
+        drop(held);
         // Empty: kept, and handed out again at its start.
         let f = take(dir.path()).unwrap();
+        drop(writer(&f).unwrap());
         let ino = |f: &File| std::os::unix::fs::MetadataExt::ino(&f.metadata().unwrap());
         let first = ino(&f);
         assert!(give_back(Some(f), false, true).is_none());

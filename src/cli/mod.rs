@@ -318,11 +318,12 @@ pub struct RunArgs {
 }
 
 /// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
-/// RFC 3339 timestamp (which must be in the future).
-pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
+/// RFC 3339 timestamp (which must be in the future). With the time, a note for the user when
+/// the local time does not exist that day or exists twice ([`resolve_local`]).
+pub fn parse_deadline(s: &str, now: SystemTime) -> Result<(SystemTime, Option<String>), String> {
     let s = s.trim();
     match duration(s) {
-        Ok(d) => return Ok(now + d),
+        Ok(d) => return Ok((now + d, None)),
         Err(BadDuration::NotADuration) => {}
         Err(bad) => return Err(format!("--deadline: {}", bad.message(s))),
     }
@@ -340,7 +341,7 @@ pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
                 "--deadline {s} is more than 10 years away (expected at most 10y from now)"
             ));
         }
-        return Ok(t);
+        return Ok((t, None));
     }
     let time = chrono::NaiveTime::parse_from_str(s, "%H:%M")
         .or_else(|_| chrono::NaiveTime::parse_from_str(s, "%H:%M:%S"));
@@ -348,15 +349,10 @@ pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
         let local_now: chrono::DateTime<chrono::Local> = now.into();
         let mut day = local_now.date_naive();
         loop {
-            let candidate = day
-                .and_time(time)
-                .and_local_timezone(chrono::Local)
-                .earliest();
-            if let Some(c) = candidate {
-                let c: SystemTime = c.into();
-                if c > now {
-                    return Ok(c);
-                }
+            let (c, note) = resolve_local(&chrono::Local, day.and_time(time));
+            let c: SystemTime = c.into();
+            if c > now {
+                return Ok((c, note.map(|n| format!("--deadline {s}: {n}"))));
             }
             day = day.succ_opt().ok_or("date out of range")?;
         }
@@ -364,6 +360,58 @@ pub fn parse_deadline(s: &str, now: SystemTime) -> Result<SystemTime, String> {
     Err(format!(
         "--deadline '{s}' is not a duration, a time or an RFC 3339 timestamp (expected e.g. 2h, 06:00 or 2026-11-23T06:00:00Z)"
     ))
+}
+
+/// The instant of the local time `naive` in `tz`. A time in a gap (the clocks go forward) is
+/// the first instant after the gap; a time that occurs twice (the clocks go back) is its first
+/// occurrence; both with a note saying so.
+pub fn resolve_local<Tz: chrono::TimeZone>(
+    tz: &Tz,
+    naive: chrono::NaiveDateTime,
+) -> (chrono::DateTime<Tz>, Option<String>) {
+    use chrono::{LocalResult, Offset};
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) => (t, None),
+        LocalResult::Ambiguous(a, b) => {
+            // The earlier instant (not every time zone source gives it first).
+            let first = if a <= b { a } else { b };
+            let note = format!(
+                "{naive} occurs twice that day (the clocks go back): using its first occurrence, {}",
+                first.fixed_offset()
+            );
+            (first, Some(note))
+        }
+        LocalResult::None => {
+            // In a gap: the offset before it, then the first second with another offset (a
+            // gap is at most a day long; a bisection on whole seconds finds its end).
+            let at = |secs: i64| {
+                chrono::DateTime::from_timestamp(secs, 0)
+                    .unwrap_or_default()
+                    .naive_utc()
+            };
+            let offset_at = |secs: i64| tz.offset_from_utc_datetime(&at(secs)).fix();
+            let before = tz
+                .offset_from_utc_datetime(&(naive - chrono::TimeDelta::days(1)))
+                .fix();
+            let mut hi = (naive - before).and_utc().timestamp();
+            let mut lo = hi - 86_400;
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(mid) == before {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let hi = at(hi);
+            let after = tz.from_utc_datetime(&hi);
+            let note = format!(
+                "{naive} does not exist that day (the clocks go forward): using the first time after the gap, {}",
+                after.fixed_offset()
+            );
+            (after, Some(note))
+        }
+    }
 }
 
 fn duration_flag(flag: &str, s: &str) -> Result<Duration, String> {
@@ -450,16 +498,16 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
     };
     let heartbeat = optional("--heartbeat", &r.heartbeat);
     let slow = optional("--slow", &r.slow);
-    let deadline = match r
+    let (deadline, deadline_note) = match r
         .deadline
         .as_deref()
         .map(|d| parse_deadline(d, SystemTime::now()))
     {
-        None => None,
-        Some(Ok(t)) => Some(t),
+        None => (None, None),
+        Some(Ok((t, note))) => (Some(t), note),
         Some(Err(m)) => {
             problems.push(m);
-            None
+            (None, None)
         }
     };
     if r.jobs == Some(0) {
@@ -483,6 +531,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         retry_delay,
         max_failures: if r.fail_fast { Some(1) } else { r.max_failures },
         deadline,
+        deadline_note,
         grace,
         reports,
         joblog: r.joblog.clone(),
@@ -565,16 +614,16 @@ mod tests {
     fn deadlines() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         assert_eq!(
-            parse_deadline("2h", now).unwrap(),
+            parse_deadline("2h", now).unwrap().0,
             now + Duration::from_secs(7200)
         );
         assert!(parse_deadline("2020-01-01T00:00:00Z", now).is_err());
         assert!(parse_deadline("2027-01-15T08:00:00Z", now).is_err()); // that is `now`
         assert_eq!(
-            parse_deadline("2027-01-15T16:00:00+00:00", now).unwrap(),
+            parse_deadline("2027-01-15T16:00:00+00:00", now).unwrap().0,
             now + Duration::from_secs(8 * 3600)
         );
-        let t = parse_deadline("06:00", now).unwrap();
+        let t = parse_deadline("06:00", now).unwrap().0;
         let d = t.duration_since(now).unwrap();
         assert!(d > Duration::ZERO && d <= Duration::from_secs(86_400));
         assert!(parse_deadline("tomorrow", now).is_err());

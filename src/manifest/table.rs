@@ -70,7 +70,9 @@ fn header_columns(
     header_line: u64,
     problems: &mut Problems<'_>,
 ) -> Vec<String> {
-    let mut columns: Vec<String> = Vec::new();
+    let mut columns: Vec<String> = Vec::with_capacity(header.len());
+    // Names seen so far: a set, so a header of a million columns is checked in linear time.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (i, raw) in header.iter().enumerate() {
         let Ok(s) = std::str::from_utf8(raw) else {
             problems.push(
@@ -94,7 +96,7 @@ fn header_columns(
                     i + 1
                 ),
             );
-        } else if columns.contains(&s) {
+        } else if !seen.insert(s.clone()) {
             problems.push(
                 Some(header_line),
                 Some(&s),

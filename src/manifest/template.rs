@@ -11,8 +11,9 @@ marker never collides with anything a user wrote.
 
 In shell mode each value is substituted shell-quoted.
 
-[`quoted_placeholder`] and [`nested_shell`] spot the two patterns that defeat this (a value
-re-parsed by a shell after all), for the warnings of `check` and `run`.
+[`quoted_placeholder`], [`heredoc_placeholder`] and [`nested_shell`] spot the three patterns
+that defeat this (a value re-parsed or expanded by a shell after all), for the warnings of
+`check` and `run`.
 */
 
 use std::borrow::Cow;
@@ -403,6 +404,66 @@ pub fn quoted_placeholder(pieces: &[Piece]) -> bool {
     false
 }
 
+/// Whether a shell-mode template puts a placeholder in the body of a here-document whose
+/// delimiter is not quoted (`cat <<EOF` … `{x}` … `EOF`): the shell expands `$(…)` and `$x`
+/// in such a body whatever quotes batchrun put around the value (they are literal there).
+pub fn heredoc_placeholder(pieces: &[Piece]) -> bool {
+    if !pieces.iter().any(|p| matches!(p, Piece::Var(_))) {
+        return false;
+    }
+    let text = marked(pieces);
+    // Delimiters of here-documents opened on the current line, in order; bodies follow.
+    let mut pending: std::collections::VecDeque<(String, bool, bool)> = Default::default();
+    let mut body: Option<(String, bool, bool)> = None;
+    for line in text.split('\n') {
+        if let Some((word, strip_tabs, expands)) = &body {
+            let end = if *strip_tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            if end == word {
+                body = pending.pop_front();
+            } else if *expands && line.contains(MARK) {
+                return true;
+            }
+            continue;
+        }
+        pending.extend(heredocs_opened(line));
+        body = pending.pop_front();
+    }
+    false
+}
+
+/// The here-documents a command line opens (`<<WORD`, `<<-WORD`; not `<<<`): each delimiter,
+/// whether leading tabs are stripped (`<<-`), and whether the body is expanded (the
+/// delimiter has no quotes or backslashes).
+fn heredocs_opened(line: &str) -> Vec<(String, bool, bool)> {
+    let mut found = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("<<") {
+        rest = &rest[at + 2..];
+        if let Some(after) = rest.strip_prefix('<') {
+            rest = after.trim_start_matches('<');
+            continue;
+        }
+        let strip_tabs = rest.starts_with('-');
+        let word_start = rest.trim_start_matches('-').trim_start_matches([' ', '\t']);
+        let len = word_start
+            .find(|c: char| c.is_whitespace() || ";|&<>()".contains(c))
+            .unwrap_or(word_start.len());
+        let raw = &word_start[..len];
+        rest = &word_start[len..];
+        if raw.is_empty() {
+            continue;
+        }
+        let expands = !raw.contains(['\'', '"', '\\']);
+        let word: String = raw.chars().filter(|c| !"'\"\\".contains(*c)).collect();
+        found.push((word, strip_tabs, expands));
+    }
+    found
+}
+
 /// Shells that take a script with `-c`.
 const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"];
 
@@ -525,6 +586,20 @@ mod tests {
         assert!(quoted_placeholder(&t("echo \"{x}\"")));
         assert!(quoted_placeholder(&t("echo 'a {x}'")));
         assert!(!quoted_placeholder(&t("echo {x} 'q' \\'{y}")));
+        assert!(heredoc_placeholder(&t("cat <<EOF\n{name}\nEOF")));
+        assert!(heredoc_placeholder(&t(
+            "cat <<-END >out\n\tx {name}\n\tEND"
+        )));
+        assert!(heredoc_placeholder(&t("a <<'Q' && b <<R\n{x}\nQ\n{y}\nR")));
+        assert!(!heredoc_placeholder(&t("a <<'Q' && b <<R\n{x}\nQ\ny\nR")));
+        assert!(!heredoc_placeholder(&t("cat <<'EOF'\n{name}\nEOF")));
+        assert!(!heredoc_placeholder(&t(
+            "cat <<\"EOF\"\n{name}\nEOF\necho {x}"
+        )));
+        assert!(!heredoc_placeholder(&t(
+            "cat <<EOF {x}\nbody\nEOF\necho {y}"
+        )));
+        assert!(!heredoc_placeholder(&t("cat <<< {x}")));
     }
 
     /// A literal piece of a word of a template: anything but NUL, and often the characters

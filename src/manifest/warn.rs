@@ -18,6 +18,11 @@ const QUOTED: &str =
      already shell-quoted, so these quotes unquote them again and the shell expands \
      `$(…)` in a value (expected {x} without quotes)";
 
+/// A placeholder in an unquoted here-document's body in shell mode.
+const HEREDOC: &str = "a placeholder in the body of a here-document whose delimiter is not quoted \
+(cat <<EOF … {x} … EOF): the shell expands `$(…)` in a value there, whatever quotes it has \
+(expected a quoted delimiter, <<'EOF', or the value as an argument)";
+
 /// A shell run with `-c` whose script holds a placeholder.
 const NESTED: &str =
     "a shell run with -c and a placeholder in its arguments (sh -c '… {x} …'): that \
@@ -64,6 +69,8 @@ impl Warner {
         let mut kinds = Vec::new();
         if shell && template::quoted_placeholder(pieces) {
             kinds.push(QUOTED);
+        } else if shell && template::heredoc_placeholder(pieces) {
+            kinds.push(HEREDOC);
         }
         if !shell {
             if template::nested_shell(pieces) {

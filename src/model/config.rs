@@ -133,6 +133,9 @@ pub struct RunConfig {
     pub max_failures: Option<usize>,
     /// When the run must end.
     pub deadline: Option<SystemTime>,
+    /// Told to the user at the start: how a `--deadline` local time that does not exist that
+    /// day (or exists twice) was taken.
+    pub deadline_note: Option<String>,
     /// SIGTERM → SIGKILL delay.
     pub grace: Duration,
     /// Report files and their formats.

@@ -53,6 +53,15 @@ pub enum Error {
     /// Anything else of batchrun's own (exit 3).
     #[error("{0}")]
     Internal(String),
+    /// A stop signal arrived before the plan existed (exit 130): nothing was started and
+    /// there is no run to report on.
+    #[error("interrupted by {signal} while {during}; nothing was run and no report was written")]
+    Stopped {
+        /// The signal's name (`SIGINT`, …).
+        signal: &'static str,
+        /// What batchrun was doing: "reading and checking the manifest", …
+        during: &'static str,
+    },
 }
 
 impl Error {
@@ -67,6 +76,7 @@ impl Error {
             Error::Usage(_) | Error::Invalid { .. } | Error::ReadManifest { .. } => Exit::Usage,
             Error::Locked { .. } => Exit::Locked,
             Error::Output { .. } | Error::Internal(_) => Exit::Internal,
+            Error::Stopped { .. } => Exit::Interrupted,
         }
     }
 }

@@ -14,6 +14,7 @@ machine.
 use std::fs::{File, OpenOptions};
 use std::hash::BuildHasher;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -180,12 +181,16 @@ impl Joblog {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(err)?;
+        // A link planted in a shared directory is never followed.
+        let mut file = crate::util::fs::open_no_planted_link(path, |p| {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(p)
+        })
+        .map_err(err)?;
         let len = file.metadata().map_err(err)?.len();
         if len == 0 {
             file.write_all(format!("{HEADER}\n").as_bytes())
@@ -350,7 +355,9 @@ pub fn read_history(path: &Path, by_command: bool) -> Result<History, JoblogErro
             }
         }
         let pos = line.position().map_or(0, |p| p.line());
-        if line.len() != 8 || line[0] == *"id" {
+        // A header line (the first, or one of a joblog appended to another) is the whole
+        // header, not any line whose id is `id`: a job may be called that.
+        if line.len() != 8 || line.iter().eq(HEADER.split(',')) {
             if line.len() != 8 {
                 log::warn!(
                     "{}:{pos}: torn or malformed joblog line skipped ({} fields, expected 8)",

@@ -87,20 +87,42 @@ impl Drop for SignalSource {
     }
 }
 
+/// Ignores SIGUSR1 until [`install_signal_handler`] catches it: call first thing in `main`, so
+/// a status request sent while batchrun starts (a monitoring script) never kills it with the
+/// signal's default action. Jobs get the default disposition back when they are spawned
+/// (`POSIX_SPAWN_SETSIGDEF`), and a caught signal is reset by `exec` anyway.
+pub fn ignore_status_requests() {
+    // SAFETY: SIG_IGN is a valid disposition, and no handler of ours is replaced (this runs
+    // before any is installed).
+    unsafe { libc::signal(libc::SIGUSR1, libc::SIG_IGN) };
+}
+
 /// Installs the process-wide handler for SIGINT, SIGTERM, SIGHUP and SIGUSR1 and returns the
-/// channel their events arrive on. Call it once.
+/// channel their events arrive on. Call it once. The signals are registered on the signal
+/// thread itself, so when no thread can be started (`ulimit -u`) nothing is registered and
+/// the signals keep their dispositions.
 pub fn install_signal_handler() -> std::io::Result<SignalSource> {
-    let mut signals = signal_hook::iterator::Signals::new([
-        libc::SIGINT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGUSR1,
-    ])?;
-    let handle = signals.handle();
     let (tx, rx) = crossbeam_channel::unbounded();
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
     let thread = std::thread::Builder::new()
         .name("batchrun-signals".into())
         .spawn(move || {
+            let registered = signal_hook::iterator::Signals::new([
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGUSR1,
+            ]);
+            let mut signals = match registered {
+                Ok(s) => {
+                    let _ = ready_tx.send(Ok(s.handle()));
+                    s
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
             for signal in signals.forever() {
                 let event = match signal {
                     libc::SIGUSR1 => SignalEvent::Status,
@@ -113,6 +135,17 @@ pub fn install_signal_handler() -> std::io::Result<SignalSource> {
                 }
             }
         })?;
+    let handle = match ready_rx.recv() {
+        Ok(Ok(handle)) => handle,
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            return Err(e);
+        }
+        Err(_) => {
+            let _ = thread.join();
+            return Err(std::io::Error::other("the signal thread ended at once"));
+        }
+    };
     Ok(SignalSource {
         events: rx,
         _keep: None,

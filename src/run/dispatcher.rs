@@ -81,8 +81,12 @@ pub struct RunResults {
 }
 
 /// How often in a row a start may be put off for want of descriptors or processes before the
-/// job fails to start.
+/// job fails to start (per run: the count starts again only when a job starts).
 const MAX_DEFERRALS: u32 = 12;
+
+/// Appended to the error of a job whose start kept failing for want of descriptors or
+/// processes (or with ETXTBSY) with no job running.
+const GAVE_UP: &str = " (no job was running to free anything: gave up after 12 tries in a row; until a job starts, a start that fails so fails at once)";
 
 /// The dispatcher's state while the run goes on.
 struct Dispatcher<'a> {
@@ -278,7 +282,16 @@ impl Dispatcher<'_> {
                 let msg = a.error().unwrap_or_default();
                 self.defer(i, &msg);
             }
-            TaskEnd::Ran(a, anonymous, job) => self.ran(i, a, anonymous, &job),
+            TaskEnd::Ran(mut a, anonymous, job) => {
+                if let AttemptEnd::StartFailed {
+                    message,
+                    transient: true,
+                } = &mut a.end
+                {
+                    message.push_str(GAVE_UP);
+                }
+                self.ran(i, a, anonymous, &job)
+            }
         }
     }
 
@@ -311,7 +324,7 @@ impl Dispatcher<'_> {
             let attempt = self.table.running_attempt(i).unwrap_or(1);
             let a = Attempt {
                 end: AttemptEnd::StartFailed {
-                    message: msg.to_string(),
+                    message: format!("{msg}{GAVE_UP}"),
                     transient: true,
                 },
                 started_at: SystemTime::now(),
@@ -346,7 +359,11 @@ impl Dispatcher<'_> {
 
     /// An attempt ran: show its output, then retry it or give the job its final result.
     fn ran(&mut self, i: usize, attempt: Attempt, anonymous: Anonymous, job: &JobSpec) {
-        self.deferrals = 0;
+        // Only a start that worked proves the cause cleared: once the budget of starts put
+        // off with no job running is spent, the next start that fails so fails at once.
+        if !matches!(attempt.end, AttemptEnd::StartFailed { .. }) {
+            self.deferrals = 0;
+        }
         let Some(attempts) = self.table.running_attempt(i) else {
             return self.internal_error(&format!(
                 "job '{}' ran but was not running",

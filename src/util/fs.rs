@@ -28,6 +28,60 @@ pub fn plain(e: std::io::Error) -> std::io::Error {
     }
 }
 
+/// How many links in a row [`open_no_planted_link`] follows.
+const MAX_LINKS: usize = 16;
+
+/// Opens `path` with `open`, which must open without following a link at the last component
+/// (`O_NOFOLLOW`), following a symbolic link there only when it was made by someone trusted:
+/// the user batchrun runs as, the owner of the directory it is in, or root. A link made by
+/// anybody else (planted in a shared directory, say `/run/lock` or `/tmp`, pointing at one of
+/// the user's files or at a file not there yet) is refused with an error saying so, so a file
+/// batchrun creates or appends to is never reached through it, whatever
+/// `fs.protected_symlinks` says. The link is checked again after it is read, so one swapped in
+/// meanwhile is refused too.
+pub fn open_no_planted_link<T>(
+    path: &Path,
+    mut open: impl FnMut(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    use std::os::unix::fs::MetadataExt;
+    let mut at = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match open(&at) {
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
+            done => return done,
+        }
+        let link = std::fs::symlink_metadata(&at)?;
+        if !link.file_type().is_symlink() {
+            return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        let dir = parent_dir(&at);
+        let dir_owner = std::fs::metadata(&dir)?.uid();
+        // SAFETY: plain system call, which cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if ![me, dir_owner, 0].contains(&link.uid()) {
+            return Err(planted(&at, link.uid()));
+        }
+        let target = std::fs::read_link(&at)?;
+        let again = std::fs::symlink_metadata(&at)?;
+        if (again.ino(), again.uid()) != (link.ino(), link.uid()) {
+            return Err(planted(&at, again.uid()));
+        }
+        at = dir.join(target);
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// The error for a symbolic link at `at` owned by `uid`, who is not trusted.
+fn planted(at: &Path, uid: u32) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!(
+            "{} is a symbolic link owned by another user (uid {uid}), not by you, the directory's owner or root; refusing to follow it",
+            at.display()
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +91,28 @@ mod tests {
         let e = check_writable(Path::new("/proc/nope/r.json")).unwrap_err();
         assert!(!e.to_string().contains(".tmp"), "{e}");
         assert_eq!(parent_dir(Path::new("r.json")), PathBuf::from("."));
+    }
+
+    #[test]
+    fn own_links_are_followed() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, "x").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("target", &link).unwrap();
+        let open = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(p)
+        };
+        assert!(open(&link).is_err());
+        let f = open_no_planted_link(&link, open).unwrap();
+        assert_eq!(f.metadata().unwrap().len(), 1);
+        // A loop ends.
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        let e = open_no_planted_link(&dir.path().join("loop"), open).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
     }
 }

@@ -218,6 +218,11 @@ pub fn reap_if_exited(pid: libc::pid_t) -> bool {
 /// Opens `path` read-only for `flock`, creating it (mode 0666 less the umask) if missing. It is
 /// never truncated or written, so its content never changes, even through a symlink.
 pub fn open_for_lock(path: &std::path::Path) -> io::Result<std::fs::File> {
+    crate::util::fs::open_no_planted_link(path, open_for_lock_here)
+}
+
+/// [`open_for_lock`] without following a link at `path` (`O_NOFOLLOW`: ELOOP if there is one).
+fn open_for_lock_here(path: &std::path::Path) -> io::Result<std::fs::File> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -227,7 +232,12 @@ pub fn open_for_lock(path: &std::path::Path) -> io::Result<std::fs::File> {
             c.as_ptr(),
             // O_NONBLOCK: a FIFO given as the lock must not hang the open (it changes
             // nothing for a regular file); O_NOCTTY: nor may a terminal become ours.
-            libc::O_RDONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
+            libc::O_RDONLY
+                | libc::O_CREAT
+                | libc::O_CLOEXEC
+                | libc::O_NONBLOCK
+                | libc::O_NOCTTY
+                | libc::O_NOFOLLOW,
             0o666 as libc::c_uint,
         )
     };
@@ -285,6 +295,44 @@ pub fn raise_nofile_limit() -> io::Result<(u64, u64)> {
         check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } as libc::c_long)?;
     }
     Ok((old, lim.rlim_cur))
+}
+
+/// Under an address-space limit (`ulimit -v`, `RLIMIT_AS`), makes every thread allocate from
+/// one malloc arena: glibc reserves 64 MiB of address space for each thread's own arena, so a
+/// few threads under a limit of some 40 MB made an allocation fail, and Rust aborts on that.
+/// With one arena, threads that cannot be started are what runs short, and batchrun degrades
+/// (fewer workers, starts put off). Call before any thread starts. Without a limit nothing
+/// changes.
+pub fn fit_malloc_to_address_space() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a live rlimit the kernel writes into.
+    let limited = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
+        && lim.rlim_cur != libc::RLIM_INFINITY;
+    #[cfg(target_env = "gnu")]
+    if limited {
+        // SAFETY: mallopt only sets a tunable of glibc's malloc; no thread allocates yet.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    }
+    #[cfg(not(target_env = "gnu"))]
+    let _ = limited;
+}
+
+/// The soft open-file limit (`RLIMIT_NOFILE`), `u64::MAX` when unlimited or unknown.
+pub fn nofile_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a live rlimit the kernel writes into.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
+        || lim.rlim_cur == libc::RLIM_INFINITY
+    {
+        return u64::MAX;
+    }
+    lim.rlim_cur
 }
 
 /// The pids of the live (not zombie) processes in process group `pgid`, read from `/proc`.
@@ -474,6 +522,9 @@ pub fn spawn(req: &SpawnRequest<'_>) -> io::Result<libc::pid_t> {
         ))?;
         libc::sigemptyset(&mut default_set);
         libc::sigaddset(&mut default_set, libc::SIGPIPE);
+        // Ignored by batchrun while it starts (`ignore_status_requests`); an ignored signal
+        // would stay ignored across `exec`.
+        libc::sigaddset(&mut default_set, libc::SIGUSR1);
         spawn_check(libc::posix_spawnattr_setsigdefault(
             &mut setup.attr,
             &default_set,

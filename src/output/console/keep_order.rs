@@ -106,6 +106,16 @@ impl Kept {
     }
 }
 
+impl Kept {
+    /// How many open files holding this takes.
+    pub fn files(&self) -> usize {
+        [&self.out, &self.err]
+            .into_iter()
+            .filter(|c| matches!(c, Captured::File(_)))
+            .count()
+    }
+}
+
 /// What to hold instead of one captured stream: `Some(Nothing)` when it is empty, a copy of a
 /// named file, or `None` to hold the stream itself.
 fn keep(c: &Captured) -> std::io::Result<Option<Captured>> {

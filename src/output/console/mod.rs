@@ -81,8 +81,23 @@ pub struct Console {
     abandoned: bool,
     /// `--keep-order`: output held until the jobs before it have printed.
     order: Option<OrderedOutput<Kept>>,
+    /// `--keep-order`: how many open files the held output takes, and may take.
+    held: HeldFiles,
     /// Jobs whose attempt failed and that wait for (or run) another one.
     retrying: std::collections::HashSet<String>,
+}
+
+/// `--keep-order`'s account of the open files its held output takes.
+#[derive(Debug, Default)]
+struct HeldFiles {
+    /// Open files held now.
+    files: usize,
+    /// Jobs' attempts held now.
+    jobs: usize,
+    /// At most this many files are held.
+    budget: usize,
+    /// The user was told that output is printed out of order (once per run).
+    warned: bool,
 }
 
 impl Console {
@@ -112,15 +127,19 @@ impl Console {
             printer,
             abandoned: false,
             order: None,
+            held: HeldFiles::default(),
             retrying: Default::default(),
         }
     }
 
     /// `--keep-order`: job output is printed in manifest order. `resumed` marks the jobs
     /// (by index) that will not run.
-    pub fn keep_order(&mut self, resumed: &[bool]) {
+    /// `max_files`: how many capture files the held output may keep open; beyond that, output
+    /// is printed out of order (with a warning) rather than starve jobs of descriptors.
+    pub fn keep_order(&mut self, resumed: &[bool], max_files: usize) {
         if self.mode != OutputMode::None {
             self.order = Some(OrderedOutput::new(resumed));
+            self.held.budget = max_files;
         }
     }
 
@@ -214,18 +233,35 @@ impl Console {
     /// One attempt's output: printed now, or with `--keep-order` held until the jobs before
     /// it have printed (its capture files stay open; nothing is read into memory).
     fn job_output(&mut self, job: &JobSpec, out: Captured, err: Captured, tag: Option<String>) {
-        let Some(order) = self.order.as_mut().filter(|o| !o.may_print(job.index)) else {
+        if self.order.as_ref().is_none_or(|o| o.may_print(job.index)) {
             return self.print_job(out, err, tag);
-        };
-        match Kept::new(tag, out, err) {
-            Ok(kept) => order.hold(job.index, kept),
+        }
+        let kept = match Kept::new(tag, out, err) {
+            Ok(kept) => kept,
             Err((e, kept)) => {
                 log::warn!(
                     "{}: cannot keep the output for later ({e}); printing it out of order",
                     job.id
                 );
-                self.print_kept(vec![kept]);
+                return self.print_job(kept.out, kept.err, kept.tag);
             }
+        };
+        let files = kept.files();
+        if self.held.files + files > self.held.budget {
+            if !self.held.warned {
+                self.held.warned = true;
+                log::warn!(
+                    "{}: the output of {} jobs is held for --keep-order, as many open files as the open-file limit leaves room for; printing this job's output (and any other such) out of order",
+                    job.id,
+                    self.held.jobs
+                );
+            }
+            return self.print_job(kept.out, kept.err, kept.tag);
+        }
+        self.held.files += files;
+        self.held.jobs += 1;
+        if let Some(order) = self.order.as_mut() {
+            order.hold(job.index, kept);
         }
     }
 
@@ -248,6 +284,8 @@ impl Console {
     /// Queues held output that may be printed now.
     fn print_kept(&mut self, kept: Vec<Kept>) {
         for k in kept {
+            self.held.files = self.held.files.saturating_sub(k.files());
+            self.held.jobs = self.held.jobs.saturating_sub(1);
             self.print_job(k.out, k.err, k.tag);
         }
     }
