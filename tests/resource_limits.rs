@@ -45,8 +45,9 @@ fn out_of_descriptors_with_output_dir_jobs_wait_instead_of_failing() {
     // failed jobs (exit 3) instead of putting their start off.
     let t = TestEnv::new();
     let mut m = String::from("command\n");
+    // Each job writes both streams: --output-dir keeps no empty file.
     for _ in 0..300 {
-        m.push_str("sleep 0.05\n");
+        m.push_str("\"sh -c 'echo o; echo e >&2; sleep 0.05'\"\n");
     }
     t.write("m.csv", m);
     let r = run_limited(

@@ -15,6 +15,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crossbeam_channel::{Receiver, Sender};
 
+/// The address space a worker thread takes: its stack (std's default, 2 MiB) and its signal
+/// stack, guard pages and thread-local data.
+const WORKER_STACK_GUESS: u64 = 2 * 1024 * 1024 + 256 * 1024;
+
 /// What a worker sends back for each item.
 #[derive(Debug)]
 pub enum Done<R> {
@@ -133,7 +137,17 @@ impl WorkerPool {
         std::thread::scope(|s| {
             let mut workers = 0;
             let mut spawn_error = None;
-            for n in 0..self.workers {
+            // Under `ulimit -v`, only as many threads as the address space has room for: a
+            // thread started at the very edge of the limit cannot get its signal stack, and
+            // Rust aborts the process then.
+            let fit = crate::util::sys::threads_that_fit(WORKER_STACK_GUESS).unwrap_or(usize::MAX);
+            let wanted = self.workers.min(fit.max(1));
+            if wanted < self.workers {
+                spawn_error = Some(format!(
+                    "the address-space limit (ulimit -v) leaves room for {wanted}"
+                ));
+            }
+            for n in 0..wanted {
                 let job_rx = job_rx.clone();
                 let res_tx = res_tx.clone();
                 let work = &work;

@@ -320,6 +320,32 @@ pub fn fit_malloc_to_address_space() {
     let _ = limited;
 }
 
+/// Under an address-space limit (`RLIMIT_AS`), how many more threads of `per_thread` bytes
+/// fit in what the process has left, keeping 16 MiB for allocations; `None` without a limit
+/// (or when the process's size cannot be read).
+pub fn threads_that_fit(per_thread: u64) -> Option<usize> {
+    const MARGIN: u64 = 16 * 1024 * 1024;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a live rlimit the kernel writes into.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } != 0
+        || lim.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().next()?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+    let left = lim
+        .rlim_cur
+        .saturating_sub(pages * page)
+        .saturating_sub(MARGIN);
+    usize::try_from(left / per_thread.max(1)).ok()
+}
+
 /// The soft open-file limit (`RLIMIT_NOFILE`), `u64::MAX` when unlimited or unknown.
 pub fn nofile_limit() -> u64 {
     let mut lim = libc::rlimit {
