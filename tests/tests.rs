@@ -5,6 +5,7 @@ mod util;
 
 mod core;
 mod cron;
+mod engines;
 mod faults;
 mod layers;
 mod lists;

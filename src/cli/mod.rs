@@ -73,7 +73,8 @@ pub struct CompletionsArgs {
 /// `--shard`, shared by `run` and `check`.
 #[derive(Debug, Args)]
 pub struct ShardArgs {
-    /// Only the jobs of shard K of N (1-based), or `auto` from a Slurm job array.
+    /// Only the jobs of shard K of N (1-based), or `auto` from the job array of a cluster engine
+    /// (Slurm, Kubernetes, AWS Batch, Google Cloud Batch, HyperQueue).
     #[arg(long, value_name = "K/N|auto")]
     pub shard: Option<String>,
 }
