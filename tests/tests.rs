@@ -17,4 +17,5 @@ mod shard;
 mod shellusers;
 mod snapshots;
 mod spawn;
+mod stop_signal;
 mod stops;
