@@ -15,7 +15,7 @@ fn shard_of(id: &str, n: u64) -> u64 {
 }
 
 /// Ids `job-0`, `job-1`, … grouped by their shard of `n`, at least `per_shard` in each.
-fn ids_by_shard(n: u64, per_shard: usize) -> Vec<Vec<String>> {
+pub(crate) fn ids_by_shard(n: u64, per_shard: usize) -> Vec<Vec<String>> {
     let mut by: Vec<Vec<String>> = vec![Vec::new(); n as usize + 1];
     let mut i = 0;
     while by[1..].iter().any(|v| v.len() < per_shard) {

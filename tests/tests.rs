@@ -9,6 +9,7 @@ mod engines;
 mod faults;
 mod layers;
 mod lists;
+mod merge_recovery;
 mod ops;
 mod resource_limits;
 mod scale;

@@ -18,7 +18,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::event::summary::{RunSummary, Span};
+use crate::app::merge_inputs::{recover, Recovery, Shards};
+use crate::event::summary::{MergeInfo, RunSummary, Span};
 use crate::model::config::{Config, MergeConfig};
 use crate::model::error::Error;
 use crate::model::exit::{Exit, StopReason};
@@ -424,7 +425,8 @@ fn load(config: &Config, first: &Path, r: &InReport) -> Result<Plan, Error> {
 pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Error> {
     // The first readable report names the manifest and is the one the others must match.
     let mut problems = Vec::new();
-    let mut inputs = mc.inputs.iter();
+    let paths = crate::app::merge_inputs::report_paths(mc)?;
+    let mut inputs = paths.iter();
     let (first, r) = loop {
         let Some(path) = inputs.next() else {
             problems.push("no readable shard report; nothing was written".into());
@@ -451,13 +453,42 @@ pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Er
         }
     }
     let missing = m.check_complete();
+    let (missing, recovered) = recover_from_joblogs(&mut m, missing, &mc.joblogs);
     if !m.problems.is_empty() {
         let mut problems = m.problems;
         problems.push("inconsistent reports; nothing was written".into());
         return Err(Error::Usage(problems));
     }
-    let (summary, stop, any_failure) = finish(m, &missing);
+    let count = m.expected.count;
+    let (mut summary, stop, any_failure) = finish(m, &missing);
+    crate::app::merge_inputs::tell(&recovered, count);
+    summary.merged = Some(MergeInfo {
+        shards: count,
+        recovered_from_joblogs: recovered.iter().map(|r| r.shard).collect(),
+    });
+    // A shard recovered from its joblog died: the merge is not a success.
+    let any_failure = any_failure || !recovered.is_empty();
     Ok(write_and_print(summary, &mc.reports, stop, any_failure))
+}
+
+/// `--joblog`: fills the shards whose report is missing or older than their joblog; returns the
+/// shards still missing and those recovered.
+fn recover_from_joblogs(
+    m: &mut Merged<'_>,
+    missing: Vec<u32>,
+    joblogs: &[PathBuf],
+) -> (Vec<u32>, Vec<Recovery>) {
+    let shards = Shards {
+        plan: m.plan,
+        of_job: &m.shards,
+        given: &m.given,
+    };
+    let recovered = recover(&shards, &mut m.results, joblogs, &mut m.problems);
+    let missing = missing
+        .into_iter()
+        .filter(|s| !recovered.iter().any(|r| r.shard == *s))
+        .collect();
+    (missing, recovered)
 }
 
 /// The merged summary: missing shards' jobs `not_started`, the exit code by `run`'s rules.

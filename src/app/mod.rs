@@ -7,6 +7,7 @@ pub(crate) mod check;
 pub(crate) mod hook;
 pub(crate) mod load;
 pub(crate) mod merge;
+pub(crate) mod merge_inputs;
 pub(crate) mod preflight;
 pub(crate) mod resume;
 pub(crate) mod session;

@@ -88,8 +88,19 @@ pub struct MergeArgs {
     /// Write the merged report; format by extension: .json, .md, .xml (JUnit). Repeatable.
     #[arg(long, value_name = "FILE")]
     pub report: Vec<PathBuf>,
-    /// The JSON reports of `batchrun run --shard K/N`, one per shard.
-    #[arg(value_name = "REPORT.json", required = true)]
+    /// The joblog of a shard that left no report (killed, its node lost) or whose report is
+    /// older than the joblog: the jobs with a line there get their status from it. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Vec<PathBuf>,
+    /// Read the paths of the shard reports from FILE, one per line (- for standard input).
+    #[arg(long, value_name = "FILE|-")]
+    pub reports_from: Option<PathBuf>,
+    /// The JSON reports of `batchrun run --shard K/N`, one per shard, or directories: every
+    /// `*.json` report in one, merged reports skipped.
+    #[arg(
+        value_name = "REPORT.json|DIR",
+        required_unless_present = "reports_from"
+    )]
     pub inputs: Vec<PathBuf>,
 }
 
@@ -396,6 +407,8 @@ impl Cli {
                 let merge = MergeConfig {
                     inputs: m.inputs,
                     reports,
+                    joblogs: m.joblog,
+                    reports_from: m.reports_from,
                 };
                 (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
             }

@@ -120,6 +120,10 @@ pub struct MergeConfig {
     pub inputs: Vec<PathBuf>,
     /// Report files to write and their formats.
     pub reports: Vec<(PathBuf, ReportFormat)>,
+    /// `--joblog`: joblogs of shards that left no report.
+    pub joblogs: Vec<PathBuf>,
+    /// `--reports-from`: a file listing report paths, one per line (`-`: standard input).
+    pub reports_from: Option<PathBuf>,
 }
 
 /// Validated `run` settings.
