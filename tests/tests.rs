@@ -3,6 +3,7 @@
 
 mod util;
 
+mod balance;
 mod core;
 mod cron;
 mod engines;

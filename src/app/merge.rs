@@ -40,6 +40,8 @@ struct InReport {
     manifest: String,
     manifest_sha256: Option<String>,
     shard: Option<InShard>,
+    #[serde(default)]
+    balance_sha256: Option<String>,
     started_at: String,
     finished_at: String,
     duration_ms: u64,
@@ -193,6 +195,8 @@ struct Expected {
     file: PathBuf,
     sha256: String,
     count: u32,
+    /// `balance_sha256`: the report the shards were balanced by.
+    balance: Option<String>,
 }
 
 /// The shard a report is of; a report of a run without `--shard` is shard 1 of 1.
@@ -253,6 +257,14 @@ impl<'p> Merged<'p> {
             self.problems.push(format!(
                 "{name}: manifest_sha256 {sha} differs from {} in {first} (expected reports of one manifest)",
                 self.expected.sha256
+            ));
+            return None;
+        }
+        if r.balance_sha256 != self.expected.balance {
+            self.problems.push(format!(
+                "{name}: balance_sha256 {} differs from {} in {first} (expected shards balanced by one report)",
+                r.balance_sha256.as_deref().unwrap_or("(none)"),
+                self.expected.balance.as_deref().unwrap_or("(none)")
             ));
             return None;
         }
@@ -442,8 +454,19 @@ pub fn merge(config: &Config, mc: &MergeConfig) -> Result<(Exit, RunSummary), Er
         file: first.clone(),
         sha256: plan.manifest_sha256.clone(),
         count: shard_of(&r).count,
+        balance: r.balance_sha256.clone(),
     };
+    let balanced = crate::app::merge_inputs::balanced_partition(
+        &plan,
+        expected.count,
+        expected.balance.as_deref(),
+        first,
+        config.balance_from.as_deref(),
+    )?;
     let mut m = Merged::new(&plan, expected);
+    if let Some(shards) = balanced {
+        m.shards = shards;
+    }
     m.problems = problems;
     m.add(first, r);
     for path in inputs {

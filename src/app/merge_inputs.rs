@@ -324,3 +324,40 @@ pub fn tell(recovered: &[Recovery], count: u32) {
         ));
     }
 }
+
+/// The partition of shards balanced by `--balance-from`: `None` when the shards were not
+/// balanced (`recorded`, the first report's `balance_sha256`, is empty). The report the shards
+/// were balanced by must be given, and only then (exit 2 otherwise).
+pub fn balanced_partition(
+    plan: &Plan,
+    count: u32,
+    recorded: Option<&str>,
+    first: &Path,
+    given: Option<&Path>,
+) -> Result<Option<Vec<u32>>, Error> {
+    match (recorded, given) {
+        (None, None) => Ok(None),
+        (None, Some(g)) => Err(Error::usage(format!(
+            "--balance-from {}: the shards were not balanced ({} has no balance_sha256); merge without it",
+            g.display(),
+            first.display()
+        ))),
+        (Some(sha), None) => Err(Error::usage(format!(
+            "{}: the shards were balanced by a report with SHA-256 {sha}; give that report with --balance-from so merge can recompute the partition",
+            first.display()
+        ))),
+        (Some(sha), Some(g)) => {
+            let (got, durations) = crate::app::balance::read(g)?;
+            if got != sha {
+                return Err(Error::usage(format!(
+                    "--balance-from {}: SHA-256 {got} differs from the balance_sha256 {sha} in {} (expected the report the shards were balanced by)",
+                    g.display(),
+                    first.display()
+                )));
+            }
+            Ok(Some(crate::plan::shard::assign_balanced(
+                plan, count, &durations,
+            )))
+        }
+    }
+}

@@ -3,6 +3,7 @@ What each subcommand does, from a validated [`Config`] to a [`Finished`]: load a
 manifest, `check` and `--dry-run`, one real run from start to end, and `merge`.
 */
 
+pub(crate) mod balance;
 pub(crate) mod check;
 pub(crate) mod hook;
 pub(crate) mod load;

@@ -77,6 +77,10 @@ pub struct ShardArgs {
     /// (Slurm, Kubernetes, AWS Batch, Google Cloud Batch, HyperQueue).
     #[arg(long, value_name = "K/N|auto")]
     pub shard: Option<String>,
+    /// Balance the shards by the job durations in this JSON report (an earlier merged report
+    /// or whole run) instead of by count; merge needs the same file.
+    #[arg(long, value_name = "REPORT.json", requires = "shard")]
+    pub balance_from: Option<PathBuf>,
 }
 
 /// `merge` flags.
@@ -92,6 +96,10 @@ pub struct MergeArgs {
     /// older than the joblog: the jobs with a line there get their status from it. Repeatable.
     #[arg(long, value_name = "FILE")]
     pub joblog: Vec<PathBuf>,
+    /// The --balance-from report the shards were balanced by (needed to recompute their
+    /// partition).
+    #[arg(long, value_name = "REPORT.json")]
+    pub balance_from: Option<PathBuf>,
     /// Read the paths of the shard reports from FILE, one per line (- for standard input).
     #[arg(long, value_name = "FILE|-")]
     pub reports_from: Option<PathBuf>,
@@ -410,7 +418,11 @@ impl Cli {
                     joblogs: m.joblog,
                     reports_from: m.reports_from,
                 };
-                (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
+                let shard = ShardArgs {
+                    shard: None,
+                    balance_from: m.balance_from,
+                };
+                (m.manifest, Action::Merge(merge), shard)
             }
             Command::Completions(_) | Command::Man => {
                 return Err(Error::usage(
@@ -418,6 +430,7 @@ impl Cli {
                 ))
             }
         };
+        let balance_from = shard.balance_from;
         let shard = shard
             .shard
             .map(|s| crate::model::shard::parse_spec(&s, |v| std::env::var(v).ok()))
@@ -441,6 +454,7 @@ impl Cli {
             manifest_options,
             limits,
             shard,
+            balance_from,
             action,
         })
     }

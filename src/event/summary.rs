@@ -89,7 +89,7 @@ impl RunSummary {
             manifest: plan.manifest.clone(),
             manifest_sha256: plan.manifest_sha256.clone(),
             shard: plan.shard,
-            balance_sha256: plan.balance_sha256.clone(),
+            balance_sha256: plan.balance.as_ref().map(|b| b.sha256.clone()),
             merged: None,
             started_at: span.started_at,
             finished_at: span.finished_at,

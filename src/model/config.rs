@@ -96,6 +96,8 @@ pub struct Config {
     pub limits: Vec<(String, usize)>,
     /// `--shard`: run (or check) only this shard's jobs.
     pub shard: Option<Shard>,
+    /// `--balance-from`: the report whose durations balance the shards (run, check, merge).
+    pub balance_from: Option<PathBuf>,
     /// What to do.
     pub action: Action,
 }
