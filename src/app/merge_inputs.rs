@@ -251,7 +251,7 @@ pub fn recover(
         shards.dedup();
         let shard = match shards.as_slice() {
             [] => {
-                log::warn!("{name}: no line for a job of this manifest; nothing recovered");
+                log::info!("{name}: no line for a job of this manifest; nothing recovered");
                 continue;
             }
             [one] => *one,
