@@ -8,6 +8,7 @@ shard report (`balance_sha256`), and `merge` needs the same file to recompute th
 use std::path::Path;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::model::error::Error;
 use crate::plan::shard::Durations;
@@ -45,5 +46,9 @@ pub fn read(path: &Path) -> Result<(String, Durations), Error> {
         .into_iter()
         .filter_map(|j| Some((j.id, j.duration_ms?)))
         .collect();
-    Ok((crate::app::load::sha256_hex(&bytes), durations))
+    let sha256 = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((sha256, durations))
 }
