@@ -15,7 +15,7 @@ fn shard_of(id: &str, n: u64) -> u64 {
 }
 
 /// Ids `job-0`, `job-1`, … grouped by their shard of `n`, at least `per_shard` in each.
-fn ids_by_shard(n: u64, per_shard: usize) -> Vec<Vec<String>> {
+pub(crate) fn ids_by_shard(n: u64, per_shard: usize) -> Vec<Vec<String>> {
     let mut by: Vec<Vec<String>> = vec![Vec::new(); n as usize + 1];
     let mut i = 0;
     while by[1..].iter().any(|v| v.len() < per_shard) {
@@ -195,9 +195,53 @@ fn the_whole_manifest_is_validated_before_the_shard_is_taken() {
     assert!(!t.path("ran").exists());
 }
 
-#[test]
-fn auto_reads_the_slurm_array_variables() {
-    let t = TestEnv::new();
+/// Every variable of every engine `--shard auto` reads, so a test starts from none.
+const ENGINE_VARS: [&str; 12] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_STEP",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MAX",
+    "JOB_COMPLETION_INDEX",
+    "BATCHRUN_SHARD_COUNT",
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+    "AWS_BATCH_JOB_ARRAY_SIZE",
+    "BATCH_TASK_INDEX",
+    "BATCH_TASK_COUNT",
+    "HQ_TASK_ID",
+];
+
+/// batchrun with `args`, only `vars` of the engines' variables set.
+fn with_engine_vars(t: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut cmd = t.cmd(args);
+    for k in ENGINE_VARS {
+        cmd.env_remove(k);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    Live::start(cmd, args).finish()
+}
+
+/// Slurm's variables for task `id` of an array.
+fn slurm_vars<'a>(
+    id: &'a str,
+    min: &'a str,
+    step: &'a str,
+    count: &'a str,
+    max: &'a str,
+) -> [(&'static str, &'a str); 5] {
+    [
+        ("SLURM_ARRAY_TASK_ID", id),
+        ("SLURM_ARRAY_TASK_MIN", min),
+        ("SLURM_ARRAY_TASK_STEP", step),
+        ("SLURM_ARRAY_TASK_COUNT", count),
+        ("SLURM_ARRAY_TASK_MAX", max),
+    ]
+}
+
+/// A manifest of jobs spread over 4 shards, each writing `ID.shard` with its BATCHRUN_SHARD.
+fn shard_file_manifest(t: &TestEnv) -> Vec<Vec<String>> {
     let by = ids_by_shard(4, 2);
     let text = String::from("id,command\n")
         + &by[1..]
@@ -206,36 +250,121 @@ fn auto_reads_the_slurm_array_variables() {
             .map(|id| format!("{id},\"sh -c 'echo $BATCHRUN_SHARD > $BATCHRUN_JOB_ID.shard'\"\n"))
             .collect::<String>();
     t.write("m.csv", text);
+    by
+}
+
+#[test]
+fn auto_reads_the_slurm_array_variables() {
+    let t = TestEnv::new();
+    let by = shard_file_manifest(&t);
     // --array=10-16:2, task 14: shard 3 of 4.
-    let mut cmd = t.cmd(&["run", "--shard", "auto", "--report", "r.json", "m.csv"]);
-    for (k, v) in [("ID", "14"), ("MIN", "10"), ("STEP", "2"), ("COUNT", "4")] {
-        cmd.env(format!("SLURM_ARRAY_TASK_{k}"), v);
-    }
-    let r = Live::start(cmd, &["run", "--shard", "auto"]).finish();
-    r.code(0);
+    let args = ["run", "--shard", "auto", "--report", "r.json", "m.csv"];
+    with_engine_vars(&t, &args, &slurm_vars("14", "10", "2", "4", "16")).code(0);
     let rep = t.json("r.json");
     assert_eq!(report_ids(&rep), by[3]);
     assert_eq!(rep["shard"], serde_json::json!({"index": 3, "count": 4}));
     assert_eq!(t.read(&format!("{}.shard", by[3][0])), "3/4\n");
 
-    let mut outside = t.cmd(&["run", "--shard", "auto", "m.csv"]);
-    for k in ["ID", "MIN", "STEP", "COUNT"] {
-        outside.env_remove(format!("SLURM_ARRAY_TASK_{k}"));
-    }
-    Live::start(outside, &["run", "--shard", "auto", "(no array)"])
-        .finish()
+    with_engine_vars(&t, &["run", "--shard", "auto", "m.csv"], &[])
         .code(2)
-        .stderr_has("not inside a Slurm job array");
-    // --array=1,3,8: not a regular range.
-    let mut uneven = t.cmd(&["run", "--shard", "auto", "m.csv"]);
-    for (k, v) in [("ID", "8"), ("MIN", "1"), ("STEP", "1"), ("COUNT", "3")] {
-        uneven.env(format!("SLURM_ARRAY_TASK_{k}"), v);
-    }
-    Live::start(uneven, &["run", "--shard", "auto", "(uneven)"])
-        .finish()
-        .code(2)
-        .stderr_has("does not give a shard");
+        .stderr_has("not inside a job array")
+        .stderr_has("SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX");
     assert!(!t.path(&format!("{}.shard", by[1][0])).exists());
+}
+
+/// Issue 20, problem 1: with `--array=1,3,8` every task sees MIN=1 STEP=1 COUNT=3 MAX=8; tasks
+/// 1 and 3 used to run shards 1/3 and 3/3 while shard 2 never ran. Every task is refused.
+#[test]
+fn an_irregular_slurm_array_is_refused_on_every_task() {
+    let t = TestEnv::new();
+    shard_file_manifest(&t);
+    for id in ["1", "3", "8"] {
+        for cmd in ["check", "run"] {
+            with_engine_vars(
+                &t,
+                &[cmd, "--shard", "auto", "m.csv"],
+                &slurm_vars(id, "1", "1", "3", "8"),
+            )
+            .code(2)
+            .stderr_has(&format!(
+                "task {id} of an array with min 1, max 8, step 1 and 3 tasks does not give a shard"
+            ));
+        }
+    }
+    assert!(t.read("m.csv").lines().skip(1).all(|l| {
+        let id = l.split(',').next().unwrap();
+        !t.path(&format!("{id}.shard")).exists()
+    }));
+}
+
+/// Issue 20, problem 4: Kubernetes, AWS Batch, Google Cloud Batch and HyperQueue arrays, with
+/// 0-based indexes, run shard index + 1.
+#[test]
+fn auto_reads_every_engine_with_a_zero_based_index() {
+    let t = TestEnv::new();
+    let by = shard_file_manifest(&t);
+    let count = ("BATCHRUN_SHARD_COUNT", "4");
+    let engines: [(&str, [(&str, &str); 2]); 4] = [
+        ("k8s", [("JOB_COMPLETION_INDEX", "0"), count]),
+        (
+            "aws",
+            [
+                ("AWS_BATCH_JOB_ARRAY_INDEX", "1"),
+                ("AWS_BATCH_JOB_ARRAY_SIZE", "4"),
+            ],
+        ),
+        (
+            "gcb",
+            [("BATCH_TASK_INDEX", "2"), ("BATCH_TASK_COUNT", "4")],
+        ),
+        ("hq", [("HQ_TASK_ID", "3"), count]),
+    ];
+    for (k, (name, vars)) in engines.iter().enumerate() {
+        let rep = format!("{name}.json");
+        with_engine_vars(&t, &["check", "--shard", "auto", "m.csv"], vars)
+            .code(0)
+            .stdout_has(&format!("shard {}/4", k + 1));
+        with_engine_vars(
+            &t,
+            &["run", "--shard", "auto", "--report", &rep, "m.csv"],
+            vars,
+        )
+        .code(0);
+        let r = t.json(&rep);
+        assert_eq!(report_ids(&r), by[k + 1], "{name}");
+        assert_eq!(r["shard"], serde_json::json!({"index": k + 1, "count": 4}));
+        assert_eq!(
+            t.read(&format!("{}.shard", by[k + 1][0])),
+            format!("{}/4\n", k + 1)
+        );
+    }
+    // The four shards together ran every job once: merge says so.
+    t.run(&["merge", "k8s.json", "aws.json", "gcb.json", "hq.json"])
+        .code(0);
+}
+
+#[test]
+fn auto_names_what_is_missing_or_ambiguous() {
+    let t = TestEnv::new();
+    shard_file_manifest(&t);
+    let args = ["run", "--shard", "auto", "m.csv"];
+    with_engine_vars(&t, &args, &[("JOB_COMPLETION_INDEX", "1")])
+        .code(2)
+        .stderr_has("JOB_COMPLETION_INDEX is set (Kubernetes) but BATCHRUN_SHARD_COUNT is not");
+    with_engine_vars(
+        &t,
+        &args,
+        &[("HQ_TASK_ID", "4"), ("BATCHRUN_SHARD_COUNT", "4")],
+    )
+    .code(2)
+    .stderr_has("HQ_TASK_ID=4 is not below BATCHRUN_SHARD_COUNT=4");
+    let mut both = slurm_vars("1", "1", "1", "4", "4").to_vec();
+    both.push(("BATCH_TASK_INDEX", "0"));
+    both.push(("BATCH_TASK_COUNT", "4"));
+    with_engine_vars(&t, &args, &both)
+        .code(2)
+        .stderr_has("SLURM_ARRAY_TASK_ID for Slurm, BATCH_TASK_INDEX for Google Cloud Batch");
+    assert!(t.live_processes().is_empty());
 }
 
 /// Writes a manifest of jobs spread over `n` shards (two per shard) where `fail` (if any)

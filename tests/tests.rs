@@ -3,12 +3,15 @@
 
 mod util;
 
+mod balance;
 mod core;
 mod cron;
+mod engines;
 mod faults;
 mod hostile;
 mod layers;
 mod lists;
+mod merge_recovery;
 mod ops;
 mod resource_limits;
 mod scale;
@@ -17,4 +20,5 @@ mod shard;
 mod shellusers;
 mod snapshots;
 mod spawn;
+mod stop_signal;
 mod stops;

@@ -159,6 +159,33 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
             }
         )?;
     }
+    write_loads(w, plan)
+}
+
+/// With `--balance-from`: every shard's jobs and expected total time, this one marked.
+fn write_loads(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
+    let (Some(b), Some(this)) = (&plan.balance, plan.shard) else {
+        return Ok(());
+    };
+    writeln!(
+        w,
+        "balanced by the durations in the report with SHA-256 {}; expected total time per shard:",
+        b.sha256
+    )?;
+    for (k, &(jobs, ms)) in b.loads.iter().enumerate().skip(1) {
+        let time = humantime::format_duration(std::time::Duration::from_millis(ms));
+        let mark = if k == this.index as usize {
+            "  <- this shard"
+        } else {
+            ""
+        };
+        writeln!(
+            w,
+            "shard {k}/{}: {}, {time}{mark}",
+            this.count,
+            plural(jobs, "job")
+        )?;
+    }
     Ok(())
 }
 

@@ -135,6 +135,8 @@ mod tests {
             manifest: "m.csv".into(),
             manifest_sha256: String::new(),
             shard: None,
+            balance_sha256: None,
+            merged: None,
             started_at: SystemTime::UNIX_EPOCH,
             finished_at: SystemTime::UNIX_EPOCH,
             duration: Duration::from_millis(1500),

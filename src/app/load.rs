@@ -66,9 +66,13 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
     let sha256 = sha256_hex(&bytes);
     let mut plan = validate(config, bytes)?;
     plan.manifest_sha256 = sha256;
-    Ok(match config.shard {
-        Some(s) => crate::plan::shard::select(plan, s),
-        None => plan,
+    Ok(match (config.shard, &config.balance_from) {
+        (Some(s), Some(path)) => {
+            let (sha256, durations) = crate::app::balance::read(path)?;
+            crate::plan::shard::select_balanced(plan, s, &durations, sha256)
+        }
+        (Some(s), None) => crate::plan::shard::select(plan, s),
+        (None, _) => plan,
     })
 }
 

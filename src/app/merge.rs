@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
-
-use crate::event::summary::{RunSummary, Span};
+use crate::app::merge_inputs::{recover, Recovery, Shards};
+use crate::app::merge_read::{parse_report, read_input, InJob, InReport};
+use crate::event::summary::{MergeInfo, RunSummary, Span};
 use crate::model::config::{Config, MergeConfig};
 use crate::model::error::Error;
 use crate::model::exit::{Exit, StopReason};
@@ -30,115 +30,6 @@ use crate::plan::shard::assign;
 use crate::plan::Plan;
 use crate::process::signals::SignalSource;
 use crate::util::sys::Usage;
-
-/// The parts of a JSON report merge reads; other fields (per-job fields of later versions
-/// too) are ignored.
-#[derive(Debug, Deserialize)]
-struct InReport {
-    schema: u32,
-    batchrun_version: String,
-    manifest: String,
-    manifest_sha256: Option<String>,
-    shard: Option<InShard>,
-    started_at: String,
-    finished_at: String,
-    duration_ms: u64,
-    workers: usize,
-    outcome: String,
-    exit_code: i32,
-    jobs: Vec<InJob>,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-struct InShard {
-    index: u32,
-    count: u32,
-}
-
-#[derive(Debug, Deserialize)]
-struct InJob {
-    id: String,
-    status: String,
-    attempts: u32,
-    exit_code: Option<i32>,
-    signal: Option<i32>,
-    started_at: Option<String>,
-    duration_ms: Option<u64>,
-    error: Option<String>,
-    stderr_tail: Option<String>,
-    #[serde(default)]
-    leaked_processes: u32,
-    #[serde(default)]
-    max_rss_kib: Option<u64>,
-    #[serde(default)]
-    user_ms: Option<u64>,
-    #[serde(default)]
-    system_ms: Option<u64>,
-}
-
-/// The largest report merge reads: far more than a report of the largest manifest takes.
-pub const MAX_REPORT_BYTES: u64 = 1 << 30;
-
-/// Reads one report file: a regular file (a FIFO or a device, `/dev/zero`, is refused without
-/// reading it, so it can neither hang merge nor fill its memory) of at most
-/// [`MAX_REPORT_BYTES`], then [`parse_report`].
-fn read_report(path: &Path) -> Result<InReport, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let name = path.display();
-    let cannot = |e: std::io::Error| format!("{name}: cannot read: {e}");
-    // O_NONBLOCK: opening a FIFO does not wait for a writer.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(cannot)?;
-    let meta = file.metadata().map_err(cannot)?;
-    if !meta.is_file() {
-        return Err(format!(
-            "{name}: not a regular file (expected a batchrun JSON report)"
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_REPORT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_REPORT_BYTES {
-        return Err(format!(
-            "{name}: larger than {} MiB (expected a batchrun JSON report)",
-            MAX_REPORT_BYTES >> 20
-        ));
-    }
-    parse_report(path, &bytes)
-}
-
-/// Parses one report, checking it is a batchrun JSON report with a manifest hash.
-fn parse_report(path: &Path, bytes: &[u8]) -> Result<InReport, String> {
-    let name = path.display();
-    let r: InReport = serde_json::from_slice(bytes)
-        .map_err(|e| format!("{name}: not a batchrun JSON report ({e})"))?;
-    if r.schema != 1 {
-        return Err(format!(
-            "{name}: not a batchrun JSON report (schema {}, expected 1)",
-            r.schema
-        ));
-    }
-    if let Some(s) = r.shard {
-        if s.count == 0 || s.count > shard::MAX_COUNT || s.index == 0 || s.index > s.count {
-            return Err(format!(
-                "{name}: not a batchrun JSON report (shard {}/{} is out of range)",
-                s.index, s.count
-            ));
-        }
-    }
-    if r.manifest_sha256.is_none() {
-        return Err(format!(
-            "{name}: no manifest_sha256 (expected the report of a batchrun that has `merge`; this one is of batchrun {})",
-            r.batchrun_version
-        ));
-    }
-    Ok(r)
-}
 
 fn parse_time(path: &Path, what: &str, s: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339_weak(s).map_err(|e| {
@@ -228,6 +119,8 @@ struct Expected {
     file: PathBuf,
     sha256: String,
     count: u32,
+    /// `balance_sha256`: the report the shards were balanced by.
+    balance: Option<String>,
 }
 
 /// The shard a report is of; a report of a run without `--shard` is shard 1 of 1.
@@ -288,6 +181,14 @@ impl<'p> Merged<'p> {
             self.problems.push(format!(
                 "{name}: manifest_sha256 {sha} differs from {} in {first} (expected reports of one manifest)",
                 self.expected.sha256
+            ));
+            return None;
+        }
+        if r.balance_sha256 != self.expected.balance {
+            self.problems.push(format!(
+                "{name}: balance_sha256 {} differs from {} in {first} (expected shards balanced by one report)",
+                r.balance_sha256.as_deref().unwrap_or("(none)"),
+                self.expected.balance.as_deref().unwrap_or("(none)")
             ));
             return None;
         }
@@ -477,79 +378,67 @@ pub fn merge(
     };
     // The first readable report names the manifest and is the one the others must match.
     let mut problems = Vec::new();
-    let mut inputs = mc.inputs.iter();
+    let paths = crate::app::merge_inputs::report_paths(mc)?;
+    let mut inputs = paths.iter();
     let (first, r) = loop {
-        let Some(path) = inputs.next() else {
+        let Some((path, in_dir)) = inputs.next() else {
             problems.push("no readable shard report; nothing was written".into());
             return Err(Error::Usage(problems));
         };
-        match read_report(path) {
-            Ok(r) => break (path, r),
+        match read_input(path, *in_dir) {
+            Ok(Some(r)) => break (path, r),
+            Ok(None) => {}
             Err(e) => problems.push(e),
         }
         stopped().map_or(Ok(()), Err)?;
     };
     let plan = load(config, first, &r, signals)?;
-    refuse_overwriting_inputs(mc, &plan)?;
+    crate::app::merge_inputs::refuse_overwriting_inputs(mc, &plan)?;
     let expected = Expected {
         file: first.clone(),
         sha256: plan.manifest_sha256.clone(),
         count: shard_of(&r).count,
+        balance: r.balance_sha256.clone(),
     };
+    let balanced = crate::app::merge_inputs::balanced_partition(
+        &plan,
+        expected.count,
+        expected.balance.as_deref(),
+        first,
+        config.balance_from.as_deref(),
+    )?;
     let mut m = Merged::new(&plan, expected);
+    if let Some(shards) = balanced {
+        m.shards = shards;
+    }
     m.problems = problems;
     m.add(first, r);
-    for path in inputs {
+    for (path, in_dir) in inputs {
         stopped().map_or(Ok(()), Err)?;
-        match read_report(path) {
-            Ok(r) => m.add(path, r),
+        match read_input(path, *in_dir) {
+            Ok(Some(r)) => m.add(path, r),
+            Ok(None) => {}
             Err(e) => m.problems.push(e),
         }
     }
     let missing = m.check_complete();
+    let (missing, recovered) = recover_from_joblogs(&mut m, missing, &mc.joblogs);
     if !m.problems.is_empty() {
         let mut problems = m.problems;
         problems.push("inconsistent reports; nothing was written".into());
         return Err(Error::Usage(problems));
     }
     stopped().map_or(Ok(()), Err)?;
-    let (summary, stop, any_failure) = finish(m, &missing);
+    let count = m.expected.count;
+    let (mut summary, stop, any_failure) = finish(m, &missing);
+    crate::app::merge_inputs::tell(&recovered, count);
+    summary.merged = Some(MergeInfo {
+        shards: count,
+        recovered_from_joblogs: recovered.iter().map(|r| r.shard).collect(),
+    });
+    // A shard recovered from its joblog died: the merge is not a success.
+    let any_failure = any_failure || !recovered.is_empty();
     Ok(write_and_print(summary, &mc.reports, stop, any_failure))
-}
-
-/// Refuses (exit 2, before anything is written) a `--report` that is one of the shard reports
-/// or the manifest (the same file, by device and inode, or the same path).
-fn refuse_overwriting_inputs(mc: &MergeConfig, plan: &Plan) -> Result<(), Error> {
-    use std::os::unix::fs::MetadataExt;
-    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
-    let inputs: Vec<(&Path, Option<(u64, u64)>)> = mc
-        .inputs
-        .iter()
-        .map(PathBuf::as_path)
-        .chain(manifest)
-        .map(|p| (p, id(p)))
-        .collect();
-    let problems: Vec<String> = mc
-        .reports
-        .iter()
-        .filter_map(|(out, _)| {
-            let out_id = id(out);
-            let (input, _) = inputs
-                .iter()
-                .find(|(p, i)| *p == out.as_path() || (i.is_some() && *i == out_id))?;
-            Some(format!(
-                "--report {} is {} given to merge (refusing to overwrite an input); nothing was written",
-                out.display(),
-                if Some(*input) == manifest { "the manifest".to_string() } else { format!("the report {}", input.display()) }
-            ))
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Usage(problems))
-    }
 }
 
 /// Folds reports already read into one summary for `plan`, as `merge` does once the manifest
@@ -573,6 +462,7 @@ pub fn fold_reports(plan: &Plan, reports: &[(&Path, &[u8])]) -> Result<RunSummar
                     file: path.to_path_buf(),
                     sha256: r.manifest_sha256.clone().unwrap_or_default(),
                     count: shard_of(&r).count,
+                    balance: r.balance_sha256.clone(),
                 },
             )
         });
@@ -587,6 +477,26 @@ pub fn fold_reports(plan: &Plan, reports: &[(&Path, &[u8])]) -> Result<RunSummar
         return Err(problems);
     }
     Ok(finish(m, &missing).0)
+}
+
+/// `--joblog`: fills the shards whose report is missing or older than their joblog; returns the
+/// shards still missing and those recovered.
+fn recover_from_joblogs(
+    m: &mut Merged<'_>,
+    missing: Vec<u32>,
+    joblogs: &[PathBuf],
+) -> (Vec<u32>, Vec<Recovery>) {
+    let shards = Shards {
+        plan: m.plan,
+        of_job: &m.shards,
+        given: &m.given,
+    };
+    let recovered = recover(&shards, &mut m.results, joblogs, &mut m.problems);
+    let missing = missing
+        .into_iter()
+        .filter(|s| !recovered.iter().any(|r| r.shard == *s))
+        .collect();
+    (missing, recovered)
 }
 
 /// The merged summary: missing shards' jobs `not_started`, the exit code by `run`'s rules.
@@ -676,6 +586,7 @@ fn write_and_print(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::merge_read::read_report;
 
     #[test]
     fn folding_saturates_and_garbage_is_refused() {

@@ -3,10 +3,13 @@ What each subcommand does, from a validated [`Config`] to a [`Finished`]: load a
 manifest, `check` and `--dry-run`, one real run from start to end, and `merge`.
 */
 
+pub(crate) mod balance;
 pub(crate) mod check;
 pub(crate) mod hook;
 pub(crate) mod load;
 pub(crate) mod merge;
+pub(crate) mod merge_inputs;
+pub(crate) mod merge_read;
 pub(crate) mod preflight;
 pub(crate) mod resume;
 pub(crate) mod session;

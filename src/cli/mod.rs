@@ -73,9 +73,14 @@ pub struct CompletionsArgs {
 /// `--shard`, shared by `run` and `check`.
 #[derive(Debug, Args)]
 pub struct ShardArgs {
-    /// Only the jobs of shard K of N (1-based), or `auto` from a Slurm job array.
+    /// Only the jobs of shard K of N (1-based), or `auto` from the job array of a cluster engine
+    /// (Slurm, Kubernetes, AWS Batch, Google Cloud Batch, HyperQueue).
     #[arg(long, value_name = "K/N|auto")]
     pub shard: Option<String>,
+    /// Balance the shards by the job durations in this JSON report (an earlier merged report
+    /// or whole run) instead of by count; merge needs the same file.
+    #[arg(long, value_name = "REPORT.json", requires = "shard")]
+    pub balance_from: Option<PathBuf>,
 }
 
 /// `merge` flags.
@@ -87,8 +92,23 @@ pub struct MergeArgs {
     /// Write the merged report; format by extension: .json, .md, .xml (JUnit). Repeatable.
     #[arg(long, value_name = "FILE")]
     pub report: Vec<PathBuf>,
-    /// The JSON reports of `batchrun run --shard K/N`, one per shard.
-    #[arg(value_name = "REPORT.json", required = true)]
+    /// The joblog of a shard that left no report (killed, its node lost) or whose report is
+    /// older than the joblog: the jobs with a line there get their status from it. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Vec<PathBuf>,
+    /// The --balance-from report the shards were balanced by (needed to recompute their
+    /// partition).
+    #[arg(long, value_name = "REPORT.json")]
+    pub balance_from: Option<PathBuf>,
+    /// Read the paths of the shard reports from FILE, one per line (- for standard input).
+    #[arg(long, value_name = "FILE|-")]
+    pub reports_from: Option<PathBuf>,
+    /// The JSON reports of `batchrun run --shard K/N`, one per shard, or directories: every
+    /// `*.json` report in one, merged reports skipped.
+    #[arg(
+        value_name = "REPORT.json|DIR",
+        required_unless_present = "reports_from"
+    )]
     pub inputs: Vec<PathBuf>,
 }
 
@@ -443,8 +463,14 @@ impl Cli {
                 let merge = MergeConfig {
                     inputs: m.inputs,
                     reports,
+                    joblogs: m.joblog,
+                    reports_from: m.reports_from,
                 };
-                (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
+                let shard = ShardArgs {
+                    shard: None,
+                    balance_from: m.balance_from,
+                };
+                (m.manifest, Action::Merge(merge), shard)
             }
             Command::Completions(_) | Command::Man => {
                 return Err(Error::usage(
@@ -452,6 +478,7 @@ impl Cli {
                 ))
             }
         };
+        let balance_from = shard.balance_from;
         let shard = shard
             .shard
             .map(|s| crate::model::shard::parse_spec(&s, |v| std::env::var(v).ok()))
@@ -475,6 +502,7 @@ impl Cli {
             manifest_options,
             limits,
             shard,
+            balance_from,
             action,
         })
     }

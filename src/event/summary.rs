@@ -19,6 +19,10 @@ pub struct RunSummary {
     pub manifest_sha256: String,
     /// With `--shard`: which shard ran.
     pub shard: Option<Shard>,
+    /// With `--balance-from`: the hex SHA-256 of the report the shards were balanced by.
+    pub balance_sha256: Option<String>,
+    /// Set on the report of `batchrun merge`, so a merged report is told apart from a shard's.
+    pub merged: Option<MergeInfo>,
     /// When the run started.
     pub started_at: SystemTime,
     /// When it ended.
@@ -40,6 +44,15 @@ pub struct RunSummary {
     pub max_attempts: Vec<u32>,
     /// batchrun's own errors during the run.
     pub internal_errors: Vec<String>,
+}
+
+/// What a merged report was made of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MergeInfo {
+    /// N: the shards merged.
+    pub shards: u32,
+    /// The shards whose results came from their joblogs (`merge --joblog`), ascending.
+    pub recovered_from_joblogs: Vec<u32>,
 }
 
 /// When a run (or the shards of a merge) ran.
@@ -76,6 +89,8 @@ impl RunSummary {
             manifest: plan.manifest.clone(),
             manifest_sha256: plan.manifest_sha256.clone(),
             shard: plan.shard,
+            balance_sha256: plan.balance.as_ref().map(|b| b.sha256.clone()),
+            merged: None,
             started_at: span.started_at,
             finished_at: span.finished_at,
             duration: span.duration,

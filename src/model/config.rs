@@ -96,6 +96,8 @@ pub struct Config {
     pub limits: Vec<(String, usize)>,
     /// `--shard`: run (or check) only this shard's jobs.
     pub shard: Option<Shard>,
+    /// `--balance-from`: the report whose durations balance the shards (run, check, merge).
+    pub balance_from: Option<PathBuf>,
     /// What to do.
     pub action: Action,
 }
@@ -120,6 +122,10 @@ pub struct MergeConfig {
     pub inputs: Vec<PathBuf>,
     /// Report files to write and their formats.
     pub reports: Vec<(PathBuf, ReportFormat)>,
+    /// `--joblog`: joblogs of shards that left no report.
+    pub joblogs: Vec<PathBuf>,
+    /// `--reports-from`: a file listing report paths, one per line (`-`: standard input).
+    pub reports_from: Option<PathBuf>,
 }
 
 /// Validated `run` settings.

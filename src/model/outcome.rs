@@ -85,7 +85,15 @@ pub enum KillReason {
     Timeout(Duration),
     /// The run was stopped (second signal, fail-fast, max-failures, deadline).
     Cancel,
+    /// Not batchrun: the job died of a stop signal (SIGTERM, SIGINT, SIGHUP) within
+    /// [`STOP_SIGNAL_WINDOW`] of batchrun receiving one, as when a cluster engine signals every
+    /// process of a task at once (`scancel`). The job was stopped with the run.
+    StopSignal,
 }
+
+/// How close (before or after) a job's death by a stop signal must be to batchrun receiving
+/// one for the job to count as `cancelled` with the run ([`KillReason::StopSignal`]).
+pub const STOP_SIGNAL_WINDOW: Duration = Duration::from_secs(1);
 
 /// How one started process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +144,7 @@ impl Attempt {
                 ..
             } => Status::TimedOut,
             AttemptEnd::Ended {
-                killed: Some(KillReason::Cancel),
+                killed: Some(KillReason::Cancel | KillReason::StopSignal),
                 ..
             } => Status::Cancelled,
             AttemptEnd::Ended {
@@ -144,6 +152,24 @@ impl Attempt {
             } => Status::Succeeded,
             AttemptEnd::Ended { .. } => Status::Failed,
         }
+    }
+
+    /// Whether the main process died of a stop signal (SIGTERM, SIGINT, SIGHUP) that batchrun
+    /// did not send.
+    pub fn died_of_stop_signal(&self) -> bool {
+        matches!(
+            self.end,
+            AttemptEnd::Ended {
+                exit_code: None,
+                signal: Some(libc::SIGTERM | libc::SIGINT | libc::SIGHUP),
+                killed: None,
+            }
+        )
+    }
+
+    /// When the main process ended (wall clock).
+    pub fn ended_at(&self) -> SystemTime {
+        self.started_at + self.duration
     }
 
     /// Whether another attempt could end differently: after a failure or a timeout, or a
@@ -177,6 +203,14 @@ impl Attempt {
                 killed: Some(KillReason::Cancel),
                 ..
             } => Some("terminated: the run was stopped".to_string()),
+            AttemptEnd::Ended {
+                killed: Some(KillReason::StopSignal),
+                signal,
+                ..
+            } => Some(format!(
+                "killed by {}, as the run was stopped",
+                signal.map_or_else(|| "a stop signal".into(), crate::util::sys::signal_name)
+            )),
             AttemptEnd::Ended {
                 exit_code: Some(0), ..
             } => None,
@@ -286,6 +320,26 @@ mod tests {
             leaked_processes: 0,
             usage: None,
         }
+    }
+
+    #[test]
+    fn a_death_by_the_stop_signal_is_cancelled_and_not_retried() {
+        let term = ended(None, Some(libc::SIGTERM), None);
+        assert!(term.died_of_stop_signal());
+        assert_eq!(term.status(), Status::Failed);
+        assert!(ended(None, Some(libc::SIGHUP), None).died_of_stop_signal());
+        assert!(ended(None, Some(libc::SIGINT), None).died_of_stop_signal());
+        assert!(!ended(None, Some(libc::SIGKILL), None).died_of_stop_signal());
+        assert!(!ended(Some(143), None, None).died_of_stop_signal());
+        let cancel = ended(None, Some(libc::SIGTERM), Some(KillReason::Cancel));
+        assert!(!cancel.died_of_stop_signal());
+        let stopped = ended(None, Some(libc::SIGTERM), Some(KillReason::StopSignal));
+        assert_eq!(stopped.status(), Status::Cancelled);
+        assert!(!stopped.retryable());
+        assert_eq!(
+            stopped.error().unwrap(),
+            "killed by SIGTERM, as the run was stopped"
+        );
     }
 
     #[test]

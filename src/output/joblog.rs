@@ -374,6 +374,79 @@ pub fn read_history(path: &Path, by_command: bool) -> Result<History, JoblogErro
     Ok(history)
 }
 
+/// One line of a joblog, as `merge --joblog` reads it: the fields as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The job's id.
+    pub id: String,
+    /// Its status name (`succeeded`, `failed`, …).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last attempt's exit code.
+    pub exit_code: Option<i32>,
+    /// The signal that killed the last attempt.
+    pub signal: Option<i32>,
+    /// When the last attempt started (RFC 3339), empty when none did.
+    pub started_at: String,
+    /// How long the last attempt ran.
+    pub duration_ms: Option<u64>,
+    /// [`command_hash`] of the job as it ran.
+    pub command_hash: String,
+}
+
+/// An empty field as `None`; `None` outside when the field is not a number.
+fn optional<T: std::str::FromStr>(field: &str) -> Option<Option<T>> {
+    if field.is_empty() {
+        Some(None)
+    } else {
+        field.parse().ok().map(Some)
+    }
+}
+
+/// Reads every line of a joblog, in file order (later lines of an id supersede earlier ones).
+/// A file whose first line is not [`HEADER`] is refused; torn or malformed lines (a shard
+/// killed mid-write) are skipped and counted in the second value.
+pub fn read_lines(path: &Path) -> Result<(Vec<LogLine>, usize), String> {
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    if !bytes.starts_with(HEADER.as_bytes()) {
+        return Err(format!(
+            "{name}: not a batchrun joblog (expected the header {HEADER})"
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(bytes.as_slice());
+    let (mut lines, mut skipped) = (Vec::new(), 0);
+    for rec in reader.records() {
+        let Ok(l) = rec else {
+            skipped += 1;
+            continue;
+        };
+        let parsed = (l.len() == 8 && l[0] != *"id")
+            .then(|| {
+                Some(LogLine {
+                    id: l[0].to_string(),
+                    status: l[1].to_string(),
+                    attempts: l[2].parse().ok()?,
+                    exit_code: optional(&l[3])?,
+                    signal: optional(&l[4])?,
+                    started_at: l[5].to_string(),
+                    duration_ms: optional(&l[6])?,
+                    command_hash: l[7].to_string(),
+                })
+            })
+            .flatten();
+        match parsed {
+            Some(line) => lines.push(line),
+            None => skipped += 1,
+        }
+    }
+    Ok((lines, skipped))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,8 @@ pub struct Plan {
     pub manifest_sha256: String,
     /// With `--shard`: the shard these jobs are (the plan holds only its jobs).
     pub shard: Option<crate::model::shard::Shard>,
+    /// With `--balance-from`: the report the shards were balanced by, and every shard's load.
+    pub balance: Option<shard::Balanced>,
     /// The widest cell of each column of the plan table, when known for these jobs (measured
     /// as the manifest was read; not for a subset).
     pub table_widths: Option<[usize; 6]>,
@@ -108,6 +110,7 @@ impl Plan {
             ids_from_rows: manifest.ids_from_rows,
             manifest_sha256: String::new(),
             shard: None,
+            balance: None,
             table_widths: Some(manifest.table_widths),
         })
     }

@@ -3,10 +3,25 @@ The partition of a plan into shards (`--shard K/N`): components of `after`-conne
 assigned whole to the shard its key hashes to (see [`crate::model::shard`] for the rules).
 */
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
 use sha2::{Digest, Sha256};
 
 use crate::model::shard::Shard;
 use crate::plan::Plan;
+
+/// Recorded durations in milliseconds by job id (`--balance-from`).
+pub type Durations = HashMap<String, u64>;
+
+/// What `--balance-from` gave a sharded plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balanced {
+    /// Hex SHA-256 of the report the durations came from.
+    pub sha256: String,
+    /// For each shard (index 0 unused): its jobs and their expected total time in ms.
+    pub loads: Vec<(usize, u64)>,
+}
 
 /// The shard (1 to `count`) of a component whose smallest id is `key`.
 ///
@@ -69,6 +84,76 @@ fn shards_of(plan: &Plan, roots: &[usize], count: u32) -> Vec<u32> {
             memo[r]
         })
         .collect()
+}
+
+/// For each job, its expected duration in ms: the recorded one, else the median of those
+/// recorded for the plan's jobs (1 ms when none is).
+pub fn estimates(plan: &Plan, durations: &Durations) -> Vec<u64> {
+    let known: Vec<Option<u64>> = plan
+        .jobs
+        .ids()
+        .map(|id| durations.get(id).copied())
+        .collect();
+    let mut sorted: Vec<u64> = known.iter().flatten().copied().collect();
+    sorted.sort_unstable();
+    let median = match sorted.len() {
+        0 => 1,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+    };
+    known.into_iter().map(|d| d.unwrap_or(median)).collect()
+}
+
+/// For each job, its shard by recorded durations: whole components, heaviest first (ties by
+/// key, as bytes), each to the shard with the least expected time so far (ties: the lowest
+/// shard). The same plan, durations and count always give the same partition.
+pub fn assign_balanced(plan: &Plan, count: u32, durations: &Durations) -> Vec<u32> {
+    let roots = components(plan);
+    let est = estimates(plan, durations);
+    let mut weight: HashMap<usize, u64> = HashMap::new();
+    for (i, &r) in roots.iter().enumerate() {
+        *weight.entry(r).or_default() += est[i];
+    }
+    let mut comps: Vec<(usize, u64)> = weight.into_iter().collect();
+    comps.sort_by(|a, b| {
+        b.1.cmp(&a.1).then_with(|| {
+            plan.jobs
+                .id(a.0)
+                .as_bytes()
+                .cmp(plan.jobs.id(b.0).as_bytes())
+        })
+    });
+    let mut heap: BinaryHeap<Reverse<(u64, u32)>> = (1..=count).map(|k| Reverse((0, k))).collect();
+    let mut shard_of_root: HashMap<usize, u32> = HashMap::with_capacity(comps.len());
+    for (root, w) in comps {
+        let Reverse((load, k)) = heap.pop().expect("count >= 1");
+        shard_of_root.insert(root, k);
+        heap.push(Reverse((load.saturating_add(w), k)));
+    }
+    roots.iter().map(|r| shard_of_root[r]).collect()
+}
+
+/// Each shard's jobs and expected total time (index 0 unused).
+pub fn loads(plan: &Plan, shards: &[u32], count: u32, durations: &Durations) -> Vec<(usize, u64)> {
+    let mut loads = vec![(0usize, 0u64); count as usize + 1];
+    for (&s, d) in shards.iter().zip(estimates(plan, durations)) {
+        let l = &mut loads[s as usize];
+        l.0 += 1;
+        l.1 = l.1.saturating_add(d);
+    }
+    loads
+}
+
+/// Keeps only the jobs of `shard` of the partition balanced by `durations` (from the report
+/// whose SHA-256 is `sha256`), recording every shard's load on the plan.
+pub fn select_balanced(plan: Plan, shard: Shard, durations: &Durations, sha256: String) -> Plan {
+    let shards = assign_balanced(&plan, shard.count, durations);
+    let loads = loads(&plan, &shards, shard.count, durations);
+    let keep: Vec<bool> = shards.iter().map(|&s| s == shard.index).collect();
+    let mut sub = plan.subset(&keep);
+    sub.shard = Some(shard);
+    sub.balance = Some(Balanced { sha256, loads });
+    sub
 }
 
 /// The size of the largest component and its key, when it holds more than half of the jobs
@@ -198,6 +283,44 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn balanced_shards_take_whole_components_greedily() {
+        // c0 → c1 → c2 is one component of 30; five jobs of 10; one unknown (the median, 10).
+        let p = plan(
+            "id,command,after\nc0,true,\nc1,true,c0\nc2,true,c1\na,true,\nb,true,\nd,true,\ne,true,\nf,true,\nu,true,\n",
+        );
+        let d: Durations = [
+            ("c0", 10),
+            ("c1", 10),
+            ("c2", 10),
+            ("a", 10),
+            ("b", 10),
+            ("d", 10),
+            ("e", 10),
+            ("f", 10),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(estimates(&p, &d)[8], 10);
+        let s = assign_balanced(&p, 3, &d);
+        // Heaviest first: the chain (30) to shard 1; then a, b, d, e, f, u (ties by key) to
+        // the least loaded, lowest shard first.
+        assert_eq!(s, [1, 1, 1, 2, 3, 2, 3, 2, 3]);
+        assert_eq!(loads(&p, &s, 3, &d), [(0, 0), (3, 30), (3, 30), (3, 30)]);
+        // Deterministic, and every component whole.
+        assert_eq!(assign_balanced(&p, 3, &d), s);
+        assert_eq!(assign_balanced(&p, 1, &d), vec![1; 9]);
+        let none = Durations::new();
+        assert_eq!(
+            loads(&p, &assign_balanced(&p, 2, &none), 2, &none)[1..]
+                .iter()
+                .map(|l| l.0)
+                .sum::<usize>(),
+            9
+        );
     }
 
     #[test]

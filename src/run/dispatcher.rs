@@ -28,6 +28,7 @@ use crate::process::signals::{SignalEvent, SignalSource};
 use crate::run::monitor::{Monitor, MonitorSettings};
 use crate::run::pool::{Dispatch, Done, WorkerPool};
 use crate::run::schedule::{retry_delay, JobTable, LastAttempt};
+use crate::run::stop_deaths::{Held, StopDeaths};
 use crate::run::worker::{work, Shared, Task, TaskEnd};
 
 /// Settings of the run loop (validated; see [`crate::cli`]).
@@ -122,6 +123,9 @@ struct Dispatcher<'a> {
     warned_deferral: bool,
     stalled_until: Option<Instant>,
     rng: u64,
+    /// Jobs that died of a stop signal, held until batchrun's own tells whether they were
+    /// stopped with the run.
+    stop_deaths: StopDeaths,
 }
 
 impl Dispatcher<'_> {
@@ -290,8 +294,17 @@ impl Dispatcher<'_> {
                 {
                     message.push_str(GAVE_UP);
                 }
-                self.ran(i, a, anonymous, &job)
+                if let Some(h) = self.stop_deaths.arrived(i, a, anonymous, job) {
+                    self.ran(h.index, h.attempt, h.anonymous, &h.job);
+                }
             }
+        }
+    }
+
+    /// Attempts held by [`StopDeaths`] go on: now `cancelled` (`stopped`), or as they were.
+    fn release(&mut self, held: Vec<Held>) {
+        for h in held {
+            self.ran(h.index, h.attempt, h.anonymous, &h.job);
         }
     }
 
@@ -422,6 +435,7 @@ impl Dispatcher<'_> {
     }
 
     fn on_signal(&mut self) {
+        let held = self.stop_deaths.on_stop(SystemTime::now());
         self.signals_seen += 1;
         StopReason::escalate(&mut self.stop, StopReason::Interrupted);
         let running = self.running();
@@ -435,6 +449,7 @@ impl Dispatcher<'_> {
                 grace: self.settings.grace,
             });
         }
+        self.release(held);
     }
 
     fn on_deadline(&mut self) {
@@ -478,7 +493,8 @@ impl Dispatcher<'_> {
         };
         let deadline = self.settings.deadline.filter(|_| !self.deadline_reached);
         let monitor = self.board.and(self.monitor.next_wake());
-        [retry, deadline, self.stalled_until, monitor]
+        let held = self.stop_deaths.next_wake();
+        [retry, deadline, self.stalled_until, monitor, held]
             .into_iter()
             .flatten()
             .min()
@@ -501,13 +517,16 @@ impl Dispatcher<'_> {
                 self.stalled_until = None;
             }
             self.on_monitor(now);
+            // Held deaths whose second has passed go on as they are (`failed`).
+            let expired = self.stop_deaths.expired(now);
+            self.release(expired);
             // What the last message settled is written out before anything new starts.
             self.flush_sinks();
             if self.may_start() {
                 self.start_ready(&dispatch.jobs, window);
             }
             let nothing_can_start = self.stopping() || self.table.idle();
-            if self.in_flight == 0 && nothing_can_start {
+            if self.in_flight == 0 && self.stop_deaths.is_empty() && nothing_can_start {
                 break;
             }
             let timer = self.next_wake().map_or_else(never, crossbeam_channel::at);
@@ -592,6 +611,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         halted: false,
         deadline_reached: false,
         signals_seen: 0,
+        stop_deaths: StopDeaths::default(),
         internal_errors: Vec::new(),
         deferrals: 0,
         warned_deferral: false,

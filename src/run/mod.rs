@@ -5,4 +5,5 @@ pub(crate) mod dispatcher;
 pub(crate) mod monitor;
 pub mod pool;
 pub(crate) mod schedule;
+pub(crate) mod stop_deaths;
 pub(crate) mod worker;

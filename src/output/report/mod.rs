@@ -25,6 +25,10 @@ struct JsonReport<'a> {
     manifest_sha256: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     shard: Option<JsonShard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balance_sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merged: Option<JsonMerged<'a>>,
     started_at: String,
     finished_at: String,
     duration_ms: u128,
@@ -32,6 +36,13 @@ struct JsonReport<'a> {
     outcome: RunOutcome,
     exit_code: i32,
     counts: JsonCounts,
+}
+
+/// The mark of a merged report (`merge DIR` skips such reports).
+#[derive(Serialize)]
+struct JsonMerged<'a> {
+    shards: u32,
+    recovered_from_joblogs: &'a [u32],
 }
 
 #[derive(Serialize)]
@@ -152,6 +163,11 @@ pub fn write_json(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
         shard: s.shard.map(|sh| JsonShard {
             index: sh.index,
             count: sh.count,
+        }),
+        balance_sha256: s.balance_sha256.as_deref(),
+        merged: s.merged.as_ref().map(|m| JsonMerged {
+            shards: m.shards,
+            recovered_from_joblogs: &m.recovered_from_joblogs,
         }),
         started_at: rfc3339(s.started_at),
         finished_at: rfc3339(s.finished_at),
@@ -551,6 +567,8 @@ mod tests {
             manifest: "m.csv".into(),
             manifest_sha256: String::new(),
             shard: None,
+            balance_sha256: None,
+            merged: None,
             started_at: t,
             finished_at: t,
             duration: Duration::from_secs(1),
@@ -641,6 +659,8 @@ mod tests {
             manifest: "m.csv".into(),
             manifest_sha256: String::new(),
             shard: None,
+            balance_sha256: None,
+            merged: None,
             started_at: SystemTime::UNIX_EPOCH,
             finished_at: SystemTime::UNIX_EPOCH,
             duration,

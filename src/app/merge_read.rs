@@ -1,0 +1,136 @@
+//! Reading merge's inputs: one shard report at a time, a regular file of bounded size (a
+//! FIFO or a device is refused unread), parsed into the parts merge folds.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::model::shard;
+
+/// The parts of a JSON report merge reads; other fields (per-job fields of later versions
+/// too) are ignored.
+#[derive(Debug, Deserialize)]
+pub(crate) struct InReport {
+    pub(crate) schema: u32,
+    pub(crate) batchrun_version: String,
+    pub(crate) manifest: String,
+    pub(crate) manifest_sha256: Option<String>,
+    pub(crate) shard: Option<InShard>,
+    #[serde(default)]
+    pub(crate) balance_sha256: Option<String>,
+    /// Set in a merged report: merge takes the shards' reports, not its own.
+    #[serde(default)]
+    pub(crate) merged: Option<serde::de::IgnoredAny>,
+    pub(crate) started_at: String,
+    pub(crate) finished_at: String,
+    pub(crate) duration_ms: u64,
+    pub(crate) workers: usize,
+    pub(crate) outcome: String,
+    pub(crate) exit_code: i32,
+    pub(crate) jobs: Vec<InJob>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+pub(crate) struct InShard {
+    pub(crate) index: u32,
+    pub(crate) count: u32,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct InJob {
+    pub(crate) id: String,
+    pub(crate) status: String,
+    pub(crate) attempts: u32,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) signal: Option<i32>,
+    pub(crate) started_at: Option<String>,
+    pub(crate) duration_ms: Option<u64>,
+    pub(crate) error: Option<String>,
+    pub(crate) stderr_tail: Option<String>,
+    #[serde(default)]
+    pub(crate) leaked_processes: u32,
+    #[serde(default)]
+    pub(crate) max_rss_kib: Option<u64>,
+    #[serde(default)]
+    pub(crate) user_ms: Option<u64>,
+    #[serde(default)]
+    pub(crate) system_ms: Option<u64>,
+}
+
+/// The largest report merge reads: far more than a report of the largest manifest takes.
+pub const MAX_REPORT_BYTES: u64 = 1 << 30;
+
+/// Reads one report file: a regular file (a FIFO or a device, `/dev/zero`, is refused without
+/// reading it, so it can neither hang merge nor fill its memory) of at most
+/// [`MAX_REPORT_BYTES`], then [`parse_report`].
+pub(crate) fn read_report(path: &Path) -> Result<InReport, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.display();
+    let cannot = |e: std::io::Error| format!("{name}: cannot read: {e}");
+    // O_NONBLOCK: opening a FIFO does not wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{name}: not a regular file (expected a batchrun JSON report)"
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_REPORT_BYTES {
+        return Err(format!(
+            "{name}: larger than {} MiB (expected a batchrun JSON report)",
+            MAX_REPORT_BYTES >> 20
+        ));
+    }
+    parse_report(path, &bytes)
+}
+
+/// Reads one input of merge: `None` for a merged report found in a directory (skipped), an
+/// error for one given by name (merge takes the shards' reports).
+pub(crate) fn read_input(path: &Path, in_dir: bool) -> Result<Option<InReport>, String> {
+    let r = read_report(path)?;
+    match (r.merged.is_some(), in_dir) {
+        (false, _) => Ok(Some(r)),
+        (true, true) => Ok(None),
+        (true, false) => Err(format!(
+            "{}: a merged report (expected the reports of the shards)",
+            path.display()
+        )),
+    }
+}
+
+/// Parses one report, checking it is a batchrun JSON report with a manifest hash.
+pub(crate) fn parse_report(path: &Path, bytes: &[u8]) -> Result<InReport, String> {
+    let name = path.display();
+    let r: InReport = serde_json::from_slice(bytes)
+        .map_err(|e| format!("{name}: not a batchrun JSON report ({e})"))?;
+    if r.schema != 1 {
+        return Err(format!(
+            "{name}: not a batchrun JSON report (schema {}, expected 1)",
+            r.schema
+        ));
+    }
+    if let Some(s) = r.shard {
+        if s.count == 0 || s.count > shard::MAX_COUNT || s.index == 0 || s.index > s.count {
+            return Err(format!(
+                "{name}: not a batchrun JSON report (shard {}/{} is out of range)",
+                s.index, s.count
+            ));
+        }
+    }
+    if r.manifest_sha256.is_none() {
+        return Err(format!(
+            "{name}: no manifest_sha256 (expected the report of a batchrun that has `merge`; this one is of batchrun {})",
+            r.batchrun_version
+        ));
+    }
+    Ok(r)
+}

@@ -1,0 +1,81 @@
+//! A job that dies of the signal that stopped the run is `cancelled`, not `failed` (issue 20,
+//! problem 3): a cluster engine stopping a task (`scancel`) sends SIGTERM to every process of
+//! it at once, so the job may die of it just before or just after batchrun receives its own.
+//! Jobs run in their own process groups, so the test signals the job's pid and batchrun's, one
+//! right after the other, in both orders.
+
+use crate::util::*;
+
+/// A job that writes its pid to `w.pid` (atomically), then sleeps; its second attempt succeeds.
+const MANIFEST: &str = "id,command,retries\n\
+    w,\"sh -c 'if [ $BATCHRUN_ATTEMPT = 2 ]; then exit 0; fi; echo $$ > w.tmp; mv w.tmp w.pid; exec sleep 60'\",2\n";
+
+/// Starts the run, waits for the job, then signals both (the job first, or batchrun first).
+fn stopped_like_scancel(job_first: bool) {
+    let t = TestEnv::new();
+    t.write("m.csv", MANIFEST);
+    let args = [
+        "run",
+        "--retry-delay",
+        "10ms",
+        "--report",
+        "r.json",
+        "m.csv",
+    ];
+    let live = Live::start(t.cmd(&args), &args);
+    t.wait_for_file("w.pid");
+    let job_pid: u32 = t.read("w.pid").trim().parse().unwrap();
+    if job_first {
+        kill(job_pid, libc::SIGTERM);
+        kill(live.pid(), libc::SIGTERM);
+    } else {
+        kill(live.pid(), libc::SIGTERM);
+        kill(job_pid, libc::SIGTERM);
+    }
+    let r = live.finish();
+    r.code(130).stderr_has("1 cancelled");
+    let rep = t.json("r.json");
+    let w = job(&rep, "w");
+    assert_eq!(w["status"], "cancelled", "{w}");
+    assert_eq!(w["attempts"], 1, "not retried: {w}");
+    assert_eq!(w["signal"], libc::SIGTERM);
+    assert_eq!(w["error"], "killed by SIGTERM, as the run was stopped");
+    assert_eq!(rep["counts"]["failed"], 0);
+    assert_eq!(rep["outcome"], "interrupted");
+    t.assert_nothing_left();
+}
+
+#[test]
+fn a_job_killed_just_before_batchrun_is_signalled_is_cancelled() {
+    stopped_like_scancel(true);
+}
+
+#[test]
+fn a_job_killed_just_after_batchrun_is_signalled_is_cancelled() {
+    stopped_like_scancel(false);
+}
+
+/// Without a stop signal to batchrun, a job killed by SIGTERM failed (someone else killed it),
+/// and is retried.
+#[test]
+fn a_job_killed_by_sigterm_alone_failed_and_is_retried() {
+    let t = TestEnv::new();
+    t.write("m.csv", MANIFEST);
+    let args = [
+        "run",
+        "--retry-delay",
+        "10ms",
+        "--report",
+        "r.json",
+        "m.csv",
+    ];
+    let live = Live::start(t.cmd(&args), &args);
+    t.wait_for_file("w.pid");
+    let job_pid: u32 = t.read("w.pid").trim().parse().unwrap();
+    kill(job_pid, libc::SIGTERM);
+    live.finish().code(0);
+    let w = job(&t.json("r.json"), "w").clone();
+    assert_eq!(w["status"], "succeeded", "{w}");
+    assert_eq!(w["attempts"], 2, "{w}");
+    t.assert_nothing_left();
+}
