@@ -11,6 +11,7 @@ mod layers;
 mod lists;
 mod ops;
 mod resource_limits;
+mod retry_on;
 mod scale;
 mod sched;
 mod shard;

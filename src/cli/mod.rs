@@ -17,6 +17,7 @@ use crate::model::config::ReportFormat;
 use crate::model::config::{Action, Config, MergeConfig, RunConfig};
 use crate::model::config::{InputFormat, ManifestOptions};
 use crate::model::error::Error;
+use crate::model::retry::RetryOn;
 use crate::util::duration::{duration, parse_duration, BadDuration};
 
 /// Raw flags, as clap parses them.
@@ -109,6 +110,10 @@ pub struct ManifestArgs {
     /// Default extra attempts after a failure or timeout.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
+    /// Retry only these failures: exit codes, ranges, timeout, signal names
+    /// (75,100-110,timeout,SIGKILL); a row's retry_on column overrides [default: any failure].
+    #[arg(long, value_name = "LIST")]
+    pub retry_on: Option<String>,
     /// Cap a group's concurrency (repeatable).
     #[arg(long, value_name = "GROUP=N")]
     pub limit: Vec<String>,
@@ -147,6 +152,14 @@ impl ManifestArgs {
                 problems.push(m);
                 None
             });
+        let default_retry_on = match self.retry_on.as_deref().map(|l| RetryOn::parse(l, true)) {
+            None => None,
+            Some(Ok(r)) => r,
+            Some(Err(bad)) => {
+                problems.extend(bad.into_iter().map(|m| format!("--retry-on: {m}")));
+                None
+            }
+        };
         let input = match (self.null, self.lines) {
             (true, _) => InputFormat::Null,
             (false, true) => InputFormat::Lines,
@@ -156,6 +169,7 @@ impl ManifestArgs {
             command_template: self.command.clone(),
             default_timeout,
             default_retries: self.retries,
+            default_retry_on,
             input,
             shell: self.shell,
             id_template: self.id.clone(),
