@@ -10,6 +10,7 @@ mod hostile;
 mod layers;
 mod lists;
 mod ops;
+mod ping;
 mod resource_limits;
 mod retry_on;
 mod scale;

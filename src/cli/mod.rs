@@ -88,6 +88,10 @@ pub struct MergeArgs {
     /// Write the merged report; format by extension: .json, .md, .xml (JUnit). Repeatable.
     #[arg(long, value_name = "FILE")]
     pub report: Vec<PathBuf>,
+    /// Ping a health check (healthchecks.io style) when the merge is done: URL on exit 0,
+    /// URL/fail otherwise, with the summary in the body.
+    #[arg(long, value_name = "URL")]
+    pub ping: Option<String>,
     /// The JSON reports of `batchrun run --shard K/N`, one per shard.
     #[arg(value_name = "REPORT.json", required = true)]
     pub inputs: Vec<PathBuf>,
@@ -329,6 +333,11 @@ pub struct RunArgs {
     /// Warn (once per attempt) about a job that has run longer than DUR.
     #[arg(long, value_name = "DUR")]
     pub slow: Option<String>,
+    /// Ping a health check (healthchecks.io style): URL/start when the run starts, URL on exit
+    /// 0, URL/fail on any other exit (an invalid manifest too), nothing on exit 75; the
+    /// summary in the body. A failed ping is a warning, even with -q.
+    #[arg(long, value_name = "URL")]
+    pub ping: Option<String>,
 }
 
 /// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
@@ -443,6 +452,17 @@ impl Cli {
         }
     }
 
+    /// The `--ping` URL of a run (not a dry run) or a merge, when it is a valid one: where
+    /// batchrun reports a failure even when the other flags are bad.
+    pub fn ping_url(&self) -> Option<String> {
+        let url = match &self.command {
+            Command::Run(r) if !r.dry_run => r.ping.as_deref(),
+            Command::Merge(m) => m.ping.as_deref(),
+            _ => None,
+        };
+        crate::output::ping::check_url(url?).ok()
+    }
+
     /// Validates the flags into a [`Config`], collecting every problem.
     pub fn into_config(self) -> Result<Config, Error> {
         let mut problems: Vec<String> = Vec::new();
@@ -457,6 +477,7 @@ impl Cli {
                 let merge = MergeConfig {
                     inputs: m.inputs,
                     reports,
+                    ping: ping_flag(m.ping.as_deref(), &mut problems),
                 };
                 (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
             }
@@ -531,6 +552,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         problems.push("--max-failures 0: expected at least 1".into());
     }
     let reports = report_formats(&r.report, problems);
+    let ping = ping_flag(r.ping.as_deref(), problems);
     let workers = r
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -562,7 +584,15 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         // A terminal has the progress bar; heartbeats are for logs.
         heartbeat: heartbeat.filter(|_| !std::io::stderr().is_terminal()),
         slow,
+        ping,
     }
+}
+
+/// `--ping URL`, checked.
+fn ping_flag(url: Option<&str>, problems: &mut Vec<String>) -> Option<String> {
+    crate::output::ping::check_url(url?)
+        .map_err(|m| problems.push(m))
+        .ok()
 }
 
 /// Each `--report` file with its format, from its extension.

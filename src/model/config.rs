@@ -122,6 +122,8 @@ pub struct MergeConfig {
     pub inputs: Vec<PathBuf>,
     /// Report files to write and their formats.
     pub reports: Vec<(PathBuf, ReportFormat)>,
+    /// `--ping`: the health check's URL (checked, without a trailing `/`).
+    pub ping: Option<String>,
 }
 
 /// Validated `run` settings.
@@ -168,4 +170,6 @@ pub struct RunConfig {
     pub heartbeat: Option<Duration>,
     /// `--slow`.
     pub slow: Option<Duration>,
+    /// `--ping`: the health check's URL (checked, without a trailing `/`).
+    pub ping: Option<String>,
 }
