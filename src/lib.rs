@@ -48,7 +48,7 @@ pub(crate) mod util;
 
 pub use app::load::load_plan;
 pub use app::merge::fold_reports;
-pub use app::{prepare_process, run, Finished};
+pub use app::{ping_error, prepare_process, run, Finished};
 pub use cli::Cli;
 pub use event::summary::RunSummary;
 pub use manifest::{parse as parse_manifest, Manifest};

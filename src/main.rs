@@ -62,31 +62,34 @@ fn main() -> ExitCode {
             }
         };
     }
+    // With --ping, a cron run that cannot even start still tells its health check.
+    let ping = cli.ping_url();
+    let fail = |e: Error| {
+        batchrun::print_error(&e);
+        if let Some(url) = &ping {
+            batchrun::ping_error(url, &e);
+        }
+        ExitCode::from(e.exit().code())
+    };
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {
             init_logging(0, false);
-            batchrun::print_error(&e);
-            return ExitCode::from(e.exit().code());
+            return fail(e);
         }
     };
     let quiet = matches!(&config.action, Action::Run(r) if r.quiet);
     init_logging(config.verbose, quiet);
     if let Some(dir) = &config.dir {
         if let Err(e) = std::env::set_current_dir(dir) {
-            let e = Error::usage(format!("-C {}: {e}", dir.display()));
-            batchrun::print_error(&e);
-            return ExitCode::from(e.exit().code());
+            return fail(Error::usage(format!("-C {}: {e}", dir.display())));
         }
     }
     // Before any thread starts: every job inherits BATCHRUN_SHARD.
     batchrun::prepare_process(&config);
     let signals = match install_signals(&config.action) {
         Ok(s) => s,
-        Err(e) => {
-            batchrun::print_error(&e);
-            return ExitCode::from(e.exit().code());
-        }
+        Err(e) => return fail(e),
     };
     match batchrun::run(&config, signals) {
         Ok(f) => ExitCode::from(f.exit.code()),

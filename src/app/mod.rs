@@ -20,6 +20,7 @@ use crate::model::error::Error;
 use crate::model::exit::Exit;
 use crate::model::shard::Shard;
 use crate::output::console;
+use crate::output::ping::{self, Pinger};
 use crate::process::signals::SignalSource;
 
 /// Prepares the process for `config` before any thread starts: with `--shard`, exports
@@ -40,7 +41,8 @@ pub struct Finished {
 }
 
 /// Does what `config` asks: `check`, `run --dry-run`, or a real run with signals from
-/// `signals`. Prints job output, notices and the summary; returns the exit code.
+/// `signals`. Prints job output, notices and the summary; returns the exit code. With
+/// `--ping`, the health check hears how it ended, errors included.
 pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
     if let Action::Run(RunConfig {
         deadline_note: Some(note),
@@ -49,6 +51,40 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
     {
         log::warn!("{note}");
     }
+    let mut ping = match &config.action {
+        Action::Run(rc) if !rc.dry_run => rc.ping.as_deref(),
+        Action::Merge(mc) => mc.ping.as_deref(),
+        _ => None,
+    }
+    .map(Pinger::new);
+    let result = run_action(config, signals, ping.as_mut());
+    if let Some(p) = ping {
+        match &result {
+            Ok(f) => {
+                let body = match &f.summary {
+                    Some(s) => ping::run_body(s, f.exit),
+                    None => format!("exit code: {}\n", f.exit.code()),
+                };
+                p.finish(f.exit, body);
+            }
+            Err(e) => p.finish(e.exit(), ping::error_body(e)),
+        }
+    }
+    result
+}
+
+/// Tells the health check at `url` (`--ping`) that batchrun ended with `e` before it could do
+/// what it was asked (bad flags).
+pub fn ping_error(url: &str, e: &Error) {
+    Pinger::new(url).finish(e.exit(), ping::error_body(e));
+}
+
+/// [`run`] without the final ping; a real run sends `/start` through `ping`.
+fn run_action(
+    config: &Config,
+    signals: SignalSource,
+    ping: Option<&mut Pinger>,
+) -> Result<Finished, Error> {
     if let Action::Merge(mc) = &config.action {
         let (exit, summary) = merge::merge(config, mc, &signals)?;
         return Ok(Finished {
@@ -78,7 +114,7 @@ pub fn run(config: &Config, signals: SignalSource) -> Result<Finished, Error> {
         check::dry_run(&plan, rc)?;
         return printed(&signals);
     }
-    session::run_plan(&plan, rc, signals)
+    session::run_plan(&plan, rc, signals, ping)
 }
 
 /// The end of `check` and `--dry-run`, which print and run nothing: exit 0, or 130 when a stop

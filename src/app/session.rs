@@ -15,6 +15,7 @@ use crate::model::error::Error;
 use crate::model::exit::{self, Exit, StopReason};
 use crate::model::outcome;
 use crate::output::joblog::{self, JoblogSink};
+use crate::output::ping::Pinger;
 use crate::output::{console, report};
 use crate::plan::Plan;
 use crate::process::board::Board;
@@ -129,12 +130,32 @@ fn held_output_budget(workers: usize) -> usize {
         / 2
 }
 
-/// Runs a validated plan for real.
-pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
-    // Everything batchrun must write is checked before any job starts.
+/// Checks the files batchrun was given and takes `--lock`; then, with `ping`, sends `/start`.
+/// Returns the lock, held while it lives.
+fn check_and_lock(
+    plan: &Plan,
+    rc: &RunConfig,
+    ping: Option<&mut Pinger>,
+) -> Result<Option<std::fs::File>, Error> {
     let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
     preflight::check_given_files(manifest, plan, rc)?;
-    let _lock = rc.lock.as_deref().map(preflight::take_lock).transpose()?;
+    let lock = rc.lock.as_deref().map(preflight::take_lock).transpose()?;
+    if let Some(p) = ping {
+        p.start();
+    }
+    Ok(lock)
+}
+
+/// Runs a validated plan for real.
+/// With `ping`, `/start` is sent once the lock is taken (the final ping is the caller's).
+pub fn run_plan(
+    plan: &Plan,
+    rc: &RunConfig,
+    signals: SignalSource,
+    ping: Option<&mut Pinger>,
+) -> Result<Finished, Error> {
+    // Everything batchrun must write is checked before any job starts.
+    let _lock = check_and_lock(plan, rc, ping)?;
     let mut outputs = prepare_outputs(plan, rc)?;
     match sys::raise_nofile_limit() {
         Ok((old, new)) => log::debug!("open-file limit: soft {old}, raised to {new}"),

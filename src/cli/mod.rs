@@ -17,6 +17,7 @@ use crate::model::config::ReportFormat;
 use crate::model::config::{Action, Config, MergeConfig, RunConfig};
 use crate::model::config::{InputFormat, ManifestOptions};
 use crate::model::error::Error;
+use crate::model::retry::RetryOn;
 use crate::util::duration::{duration, parse_duration, BadDuration};
 
 /// Raw flags, as clap parses them.
@@ -92,6 +93,10 @@ pub struct MergeArgs {
     /// Write the merged report; format by extension: .json, .md, .xml (JUnit). Repeatable.
     #[arg(long, value_name = "FILE")]
     pub report: Vec<PathBuf>,
+    /// Ping a health check (healthchecks.io style) when the merge is done: URL on exit 0,
+    /// URL/fail otherwise, with the summary in the body.
+    #[arg(long, value_name = "URL")]
+    pub ping: Option<String>,
     /// The joblog of a shard that left no report (killed, its node lost) or whose report is
     /// older than the joblog: the jobs with a line there get their status from it. Repeatable.
     #[arg(long, value_name = "FILE")]
@@ -129,6 +134,10 @@ pub struct ManifestArgs {
     /// Default extra attempts after a failure or timeout.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
+    /// Retry only these failures: exit codes, ranges, timeout, signal names
+    /// (75,100-110,timeout,SIGKILL); a row's retry_on column overrides [default: any failure].
+    #[arg(long, value_name = "LIST")]
+    pub retry_on: Option<String>,
     /// Cap a group's concurrency (repeatable).
     #[arg(long, value_name = "GROUP=N")]
     pub limit: Vec<String>,
@@ -167,6 +176,14 @@ impl ManifestArgs {
                 problems.push(m);
                 None
             });
+        let default_retry_on = match self.retry_on.as_deref().map(|l| RetryOn::parse(l, true)) {
+            None => None,
+            Some(Ok(r)) => r,
+            Some(Err(bad)) => {
+                problems.extend(bad.into_iter().map(|m| format!("--retry-on: {m}")));
+                None
+            }
+        };
         let input = match (self.null, self.lines) {
             (true, _) => InputFormat::Null,
             (false, true) => InputFormat::Lines,
@@ -176,6 +193,7 @@ impl ManifestArgs {
             command_template: self.command.clone(),
             default_timeout,
             default_retries: self.retries,
+            default_retry_on,
             input,
             shell: self.shell,
             id_template: self.id.clone(),
@@ -335,6 +353,11 @@ pub struct RunArgs {
     /// Warn (once per attempt) about a job that has run longer than DUR.
     #[arg(long, value_name = "DUR")]
     pub slow: Option<String>,
+    /// Ping a health check (healthchecks.io style): URL/start when the run starts, URL on exit
+    /// 0, URL/fail on any other exit (an invalid manifest too), nothing on exit 75; the
+    /// summary in the body. A failed ping is a warning, even with -q.
+    #[arg(long, value_name = "URL")]
+    pub ping: Option<String>,
 }
 
 /// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
@@ -449,6 +472,17 @@ impl Cli {
         }
     }
 
+    /// The `--ping` URL of a run (not a dry run) or a merge, when it is a valid one: where
+    /// batchrun reports a failure even when the other flags are bad.
+    pub fn ping_url(&self) -> Option<String> {
+        let url = match &self.command {
+            Command::Run(r) if !r.dry_run => r.ping.as_deref(),
+            Command::Merge(m) => m.ping.as_deref(),
+            _ => None,
+        };
+        crate::output::ping::check_url(url?).ok()
+    }
+
     /// Validates the flags into a [`Config`], collecting every problem.
     pub fn into_config(self) -> Result<Config, Error> {
         let mut problems: Vec<String> = Vec::new();
@@ -465,6 +499,7 @@ impl Cli {
                     reports,
                     joblogs: m.joblog,
                     reports_from: m.reports_from,
+                    ping: ping_flag(m.ping.as_deref(), &mut problems),
                 };
                 let shard = ShardArgs {
                     shard: None,
@@ -545,6 +580,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         problems.push("--max-failures 0: expected at least 1".into());
     }
     let reports = report_formats(&r.report, problems);
+    let ping = ping_flag(r.ping.as_deref(), problems);
     let workers = r
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -576,7 +612,15 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         // A terminal has the progress bar; heartbeats are for logs.
         heartbeat: heartbeat.filter(|_| !std::io::stderr().is_terminal()),
         slow,
+        ping,
     }
+}
+
+/// `--ping URL`, checked.
+fn ping_flag(url: Option<&str>, problems: &mut Vec<String>) -> Option<String> {
+    crate::output::ping::check_url(url?)
+        .map_err(|m| problems.push(m))
+        .ok()
 }
 
 /// Each `--report` file with its format, from its extension.

@@ -12,6 +12,7 @@ use crate::manifest::template::{self, Piece, Vars};
 use crate::manifest::warn::Warner;
 use crate::model::config::InputFormat;
 use crate::model::job::{CommandLine, JobSpec};
+use crate::model::retry::RetryOn;
 use crate::util::duration::{parse_bool, parse_duration};
 
 /// The message of an empty command.
@@ -159,6 +160,15 @@ pub(crate) fn build_job(
             0
         }),
     };
+    let retry_on = match field(fields, l.cols.retry_on).trim() {
+        "" => l.opts.default_retry_on.clone(),
+        s => RetryOn::parse(s, false).unwrap_or_else(|problems| {
+            for m in problems {
+                row.err("retry_on", m);
+            }
+            None
+        }),
+    };
     let vars = RowVars {
         l,
         fields,
@@ -182,6 +192,7 @@ pub(crate) fn build_job(
         command,
         timeout,
         retries,
+        retry_on,
         after: field(fields, l.cols.after)
             .split_whitespace()
             .map(str::to_string)

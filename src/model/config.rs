@@ -26,6 +26,8 @@ pub struct ManifestOptions {
     pub default_timeout: Option<Duration>,
     /// `--retries`: the retries of rows with an empty `retries`.
     pub default_retries: u32,
+    /// `--retry-on`: the failures retried in rows with an empty `retry_on` (`None`: every one).
+    pub default_retry_on: Option<crate::model::retry::RetryOn>,
     /// `--lines` / `--null`: a plain list instead of a table.
     pub input: InputFormat,
     /// `--shell`: rows with an empty (or no) `shell` column run through `/bin/sh -c`.
@@ -126,6 +128,8 @@ pub struct MergeConfig {
     pub joblogs: Vec<PathBuf>,
     /// `--reports-from`: a file listing report paths, one per line (`-`: standard input).
     pub reports_from: Option<PathBuf>,
+    /// `--ping`: the health check's URL (checked, without a trailing `/`).
+    pub ping: Option<String>,
 }
 
 /// Validated `run` settings.
@@ -172,4 +176,6 @@ pub struct RunConfig {
     pub heartbeat: Option<Duration>,
     /// `--slow`.
     pub slow: Option<Duration>,
+    /// `--ping`: the health check's URL (checked, without a trailing `/`).
+    pub ping: Option<String>,
 }

@@ -69,6 +69,8 @@ pub struct JobSpec {
     pub timeout: Option<Duration>,
     /// Extra attempts after a failure or timeout.
     pub retries: u32,
+    /// `retry_on` / `--retry-on`: the failures that are retried (`None`: every one).
+    pub retry_on: Option<crate::model::retry::RetryOn>,
     /// Ids that must succeed first (checked in [`crate::plan`]).
     pub after: Vec<String>,
     /// Concurrency group.

@@ -7,4 +7,5 @@ pub mod job;
 pub mod outcome;
 pub mod problem;
 pub mod results;
+pub mod retry;
 pub mod shard;

@@ -266,6 +266,18 @@ impl JobResult {
         self.status.went_wrong()
     }
 
+    /// Adds `note` to the error, in parentheses: `exit status 3 (not retried: …)`.
+    pub fn note(&mut self, note: &str) {
+        match &mut self.error {
+            Some(e) => {
+                e.push_str(" (");
+                e.push_str(note);
+                e.push(')');
+            }
+            None => self.error = Some(format!("({note})")),
+        }
+    }
+
     /// A result for a job that never ran.
     pub fn without_attempt(status: Status, error: impl Into<String>) -> Self {
         JobResult {

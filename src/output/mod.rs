@@ -2,5 +2,6 @@
 
 pub(crate) mod console;
 pub(crate) mod joblog;
+pub(crate) mod ping;
 pub mod report;
 pub(crate) mod text;

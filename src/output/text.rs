@@ -91,7 +91,7 @@ pub fn slow_line(r: &Running, now: Instant, limit: Duration) -> String {
 }
 
 /// The counts line: `12 jobs in 3.2s: 9 succeeded, 1 failed, …` (zero counts left out).
-fn counts_line(s: &RunSummary) -> String {
+pub(crate) fn counts_line(s: &RunSummary) -> String {
     let parts: Vec<String> = s
         .counts()
         .into_iter()

@@ -384,7 +384,10 @@ impl Dispatcher<'_> {
             ));
         };
         let status = attempt.status();
-        let retry = attempt.retryable() && attempts <= job.retries && !self.stopping();
+        // A failure that could be retried, when `retry_on` does not refuse it.
+        let could = attempt.retryable() && attempts <= job.retries && !self.stopping();
+        let refused = job.retry_on.as_ref().and_then(|r| r.refuses(&attempt.end));
+        let retry = could && refused.is_none();
         let (out, err) = self.paths.captured(self.plan.jobs.id(i), anonymous);
         let stderr_tail = if status.is_success() {
             None
@@ -404,7 +407,11 @@ impl Dispatcher<'_> {
             attempts,
         };
         if !retry {
-            return self.finish(i, last.into_result(), Some(job));
+            let mut result = last.into_result();
+            if let Some(why) = refused.filter(|_| could) {
+                result.note(&why);
+            }
+            return self.finish(i, result, Some(job));
         }
         let delay = retry_delay(self.settings.retry_delay, attempts, self.jitter());
         self.emit(&Event::RetryScheduled {

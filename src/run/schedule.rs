@@ -62,11 +62,7 @@ impl LastAttempt {
     /// The final result when the retry is not attempted because the run stopped.
     fn into_stopped_result(self) -> JobResult {
         let mut r = self.into_result();
-        let note = " (retry not attempted: the run was stopped)";
-        match &mut r.error {
-            Some(e) => e.push_str(note),
-            None => r.error = Some(note.trim_start().to_string()),
-        }
+        r.note("retry not attempted: the run was stopped");
         r
     }
 }

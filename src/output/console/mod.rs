@@ -34,8 +34,8 @@ use crate::model::job::JobSpec;
 use crate::model::outcome::Attempt;
 use crate::output::console::keep_order::{Kept, OrderedOutput};
 pub use crate::output::console::printer::{
-    eprint_line, print_error, print_summary, stream_stdout, would_be_resumed, write_stdout,
-    LogWriter, OUTPUT_BACKLOG,
+    eprint_line, print_error, print_summary, stream_stdout, warn_always, would_be_resumed,
+    write_stdout, LogWriter, OUTPUT_BACKLOG,
 };
 use crate::output::console::printer::{
     print_job, write_bounded, Print, Printer, BAR, LINES, MESSAGE,

@@ -85,6 +85,13 @@ pub fn eprint_line(msg: &str) {
     queue_stderr(format!("batchrun: {msg}\n").into_bytes());
 }
 
+/// Prints a warning on stderr that `-q` does not hide, formatted as the log's warnings are:
+/// `batchrun: TIME warn: MESSAGE`.
+pub fn warn_always(msg: &str) {
+    let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    queue_stderr(format!("batchrun: {time} warn: {msg}\n").into_bytes());
+}
+
 /// Prints an error that ended batchrun, with every manifest problem first.
 pub fn print_error(e: &crate::model::error::Error) {
     use crate::model::error::Error;
