@@ -23,6 +23,7 @@ use crate::model::config::{Config, MergeConfig};
 use crate::model::error::Error;
 use crate::model::exit::{Exit, StopReason};
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, KillReason, Status};
+use crate::model::results::Results;
 use crate::model::shard::{self, Shard};
 use crate::output::console;
 use crate::output::report;
@@ -138,7 +139,7 @@ struct Merged<'p> {
     shards: Vec<u32>,
     index: HashMap<&'p str, usize>,
     expected: Expected,
-    results: Vec<Option<JobResult>>,
+    results: Results,
     /// For each shard (index 0 unused), the file that gave it.
     given: Vec<Option<PathBuf>>,
     started_at: Option<SystemTime>,
@@ -159,7 +160,7 @@ impl<'p> Merged<'p> {
             shards: assign(plan, count),
             index: plan.jobs.ids().enumerate().map(|(i, id)| (id, i)).collect(),
             expected,
-            results: vec![None; plan.jobs.len()],
+            results: Results::new(plan.jobs.len()),
             given: vec![None; count as usize + 1],
             started_at: None,
             finished_at: None,
@@ -282,19 +283,19 @@ impl<'p> Merged<'p> {
                 j.id, self.shards[i], s.count
             ));
         }
-        if self.results[i].is_some() {
+        if self.results.has(i) {
             return Err(format!("{name}: job '{}' appears twice", j.id));
         }
-        self.results[i] = Some(to_result(path, j)?);
+        self.results.set(i, to_result(path, j)?);
         Ok(())
     }
 
     /// Checks every given shard's report listed all of its jobs; returns the missing shards.
     fn check_complete(&mut self) -> Vec<u32> {
         let mut lacking: Vec<(usize, usize)> = vec![(0, 0); self.given.len()];
-        for (i, r) in self.results.iter().enumerate() {
+        for i in 0..self.results.len() {
             let s = self.shards[i] as usize;
-            if r.is_none() && self.given[s].is_some() {
+            if !self.results.has(i) && self.given[s].is_some() {
                 if lacking[s].0 == 0 {
                     lacking[s].1 = i;
                 }
@@ -505,20 +506,14 @@ fn recover_from_joblogs(
 fn finish(m: Merged<'_>, missing: &[u32]) -> (RunSummary, Option<StopReason>, bool) {
     let count = m.expected.count;
     let mut missing_jobs = 0;
-    let results: Vec<JobResult> = m
-        .results
-        .into_iter()
-        .zip(&m.shards)
-        .map(|(r, &s)| {
-            r.unwrap_or_else(|| {
-                missing_jobs += 1;
-                JobResult::without_attempt(
-                    Status::NotStarted,
-                    format!("shard {s}/{count} has no report"),
-                )
-            })
-        })
-        .collect();
+    let mut results = m.results;
+    for (i, &s) in m.shards.iter().enumerate() {
+        if !results.has(i) {
+            missing_jobs += 1;
+            let why = format!("shard {s}/{count} has no report");
+            results.set(i, JobResult::without_attempt(Status::NotStarted, why));
+        }
+    }
     if !missing.is_empty() {
         console::eprint_line(&format!(
             "no report for shard {} of {count}: its {} are not_started",
@@ -530,7 +525,7 @@ fn finish(m: Merged<'_>, missing: &[u32]) -> (RunSummary, Option<StopReason>, bo
             }
         ));
     }
-    let any_failure = results.iter().any(|r| r.status.is_failure()) || !missing.is_empty();
+    let any_failure = results.statuses().any(Status::is_failure) || !missing.is_empty();
     let stop = stop_reason(!m.internal_errors.is_empty(), m.interrupted, m.deadline);
     let decision = crate::model::exit::decide(stop, any_failure);
     let now = SystemTime::now();
@@ -542,7 +537,6 @@ fn finish(m: Merged<'_>, missing: &[u32]) -> (RunSummary, Option<StopReason>, bo
         finished_at,
         duration: span.max(m.longest),
     };
-    let results = results.into_iter().collect();
     let summary = RunSummary::new(
         m.plan,
         results,

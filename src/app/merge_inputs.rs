@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use crate::model::config::MergeConfig;
 use crate::model::error::Error;
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, KillReason, Status};
+use crate::model::results::Results;
 use crate::output::joblog::{self, LogLine};
 use crate::plan::Plan;
 
@@ -209,7 +210,7 @@ fn last_results(s: &Shards<'_>, lines: &[LogLine]) -> HashMap<usize, JobResult> 
 /// for one shard) go to `problems`.
 pub fn recover(
     s: &Shards<'_>,
-    results: &mut [Option<JobResult>],
+    results: &mut Results,
     joblogs: &[PathBuf],
     problems: &mut Vec<String>,
 ) -> Vec<Recovery> {
@@ -270,17 +271,18 @@ pub fn recover(
             stale_report: report,
         };
         let mut found = found;
-        for (i, slot) in results.iter_mut().enumerate() {
+        for i in 0..results.len() {
             if s.of_job[i] != shard {
                 continue;
             }
             rec.total += 1;
-            *slot = Some(found.remove(&i).unwrap_or_else(|| {
+            let r = found.remove(&i).unwrap_or_else(|| {
                 JobResult::without_attempt(
                     Status::NotStarted,
                     format!("shard {shard}/{count} left no report and no joblog line for it"),
                 )
-            }));
+            });
+            results.set(i, r);
         }
         done.push(rec);
     }
