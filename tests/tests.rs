@@ -8,6 +8,7 @@ mod cron;
 mod faults;
 mod layers;
 mod lists;
+mod operators;
 mod ops;
 mod resource_limits;
 mod scale;

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::app::{preflight, Finished};
 use crate::event::summary::RunSummary;
 use crate::event::{Event, EventSink, Fanout};
-use crate::model::config::{ReportFormat, RunConfig};
+use crate::model::config::{EventsTarget, ReportFormat, RunConfig};
 use crate::model::error::Error;
 use crate::model::exit::{self, Exit, StopReason};
 use crate::model::outcome;
+use crate::output::events::EventsSink;
 use crate::output::joblog::{self, JoblogSink};
+use crate::output::metrics::{Metrics, MetricsSink};
 use crate::output::{console, report};
 use crate::plan::Plan;
 use crate::process::board::Board;
@@ -32,6 +34,10 @@ struct Outputs {
     paths: crate::capture::OutputPaths,
     /// Jobs already done per the joblog (`--resume`).
     resumed: Vec<bool>,
+    /// `--events`, opened.
+    events: Option<EventsSink>,
+    /// `--metrics`, with what the file said before this run.
+    metrics: Option<Metrics>,
     /// The private directory for captured output; removed when dropped.
     _tmp: tempfile::TempDir,
 }
@@ -41,6 +47,15 @@ fn monitor_settings(rc: &RunConfig) -> MonitorSettings {
     MonitorSettings {
         heartbeat: rc.heartbeat,
         slow: rc.slow,
+    }
+}
+
+/// What the reports need besides the summary: the failures listed, the metrics.
+fn report_context(rc: &RunConfig, metrics: Option<Metrics>) -> report::Context {
+    report::Context {
+        max_listed: rc.max_listed,
+        see: report::Context::see_also(&rc.reports, rc.joblog.as_deref()),
+        metrics,
     }
 }
 
@@ -67,6 +82,17 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
             source,
         })?;
     }
+    let metrics = match &rc.metrics {
+        Some(m) => {
+            preflight::check_report(&m.path).map_err(|source| Error::Output {
+                what: "metrics file",
+                path: m.path.clone(),
+                source,
+            })?;
+            Some(Metrics::new(m, &plan.manifest))
+        }
+        None => None,
+    };
     let resumed = crate::app::resume::from_joblog(plan, rc.joblog.as_deref().filter(|_| rc.resume))
         .map_err(Error::from)?;
     let joblog = rc
@@ -91,10 +117,23 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
         }
         None => crate::capture::OutputPaths::new(tmp.path().to_path_buf(), false),
     };
+    let events = match &rc.events {
+        Some(target) => Some(EventsSink::open(target).map_err(|source| Error::Output {
+            what: "events file",
+            path: match target {
+                EventsTarget::Path(p) => p.clone(),
+                EventsTarget::Stdout => PathBuf::from("-"),
+            },
+            source,
+        })?),
+        None => None,
+    };
     Ok(Outputs {
         joblog,
         paths,
         resumed,
+        events,
+        metrics,
         _tmp: tmp,
     })
 }
@@ -170,17 +209,36 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
             .map(|t| Instant::now() + t.duration_since(SystemTime::now()).unwrap_or_default()),
         grace: rc.grace,
     };
+    let ctx = report_context(rc, outputs.metrics.take());
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
+    console.list_at_most(rc.max_listed, ctx.see.clone());
     if rc.keep_order {
         console.keep_order(&outputs.resumed);
     }
-    let board = Board::new(outputs.resumed.iter().filter(|&&r| !r).count());
+    let to_run = outputs.resumed.iter().filter(|&&r| !r).count();
+    // Attempts are told as they start only when someone listens: the stream.
+    let board = if outputs.events.is_some() {
+        Board::with_starts(to_run)
+    } else {
+        Board::new(to_run)
+    };
+    let mut refresh = ctx
+        .metrics
+        .clone()
+        .filter(|_| rc.heartbeat.is_some())
+        .map(MetricsSink::new);
     let started_at = SystemTime::now();
     let t0 = Instant::now();
-    let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(2);
+    let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(4);
     // The joblog first: a job's line is on disk before its output is printed.
     if let Some(j) = outputs.joblog.as_mut() {
         sinks.push(j);
+    }
+    if let Some(e) = outputs.events.as_mut() {
+        sinks.push(e);
+    }
+    if let Some(m) = refresh.as_mut() {
+        sinks.push(m);
     }
     sinks.push(&mut console);
     let results = runner::run(runner::RunContext {
@@ -203,7 +261,14 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     let any_failure = results.results.statuses().any(outcome::Status::is_failure);
     let run = (started_at, t0.elapsed());
     let mut summary = summarize(plan, rc, results, exit::decide(stop, any_failure), run);
-    let (exit, written) = report::write_all(&mut summary, &rc.reports, stop, any_failure);
+    let (exit, written) = report::write_all(&mut summary, &rc.reports, &ctx, stop, any_failure);
+    if let Some(events) = outputs.events.as_mut() {
+        events.handle(&Event::RunFinished {
+            summary: &summary,
+            reports: &written,
+        });
+        events.close(&signals.events);
+    }
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(&Event::Summary { summary: &summary });
     }

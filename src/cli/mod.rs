@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::model::config::OutputMode;
 use crate::model::config::ReportFormat;
 use crate::model::config::{Action, Config, MergeConfig, RunConfig};
+use crate::model::config::{EventsTarget, MetricsConfig, OutputMode, DEFAULT_MAX_LISTED};
 use crate::model::config::{InputFormat, ManifestOptions};
 use crate::model::error::Error;
 use crate::util::duration::{duration, parse_duration, BadDuration};
@@ -87,9 +87,53 @@ pub struct MergeArgs {
     /// Write the merged report; format by extension: .json, .md, .xml (JUnit). Repeatable.
     #[arg(long, value_name = "FILE")]
     pub report: Vec<PathBuf>,
+    /// `--metrics`, `--metrics-label` and `--max-listed`.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
     /// The JSON reports of `batchrun run --shard K/N`, one per shard.
     #[arg(value_name = "REPORT.json", required = true)]
     pub inputs: Vec<PathBuf>,
+}
+
+/// What `run` and `merge` both give an operator: metrics and bounded failure lists.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// Write Prometheus metrics (text format, for node_exporter's textfile collector) to FILE,
+    /// replaced atomically at the end (and every --heartbeat during a run).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// The `run` label of every metric [default: the manifest's file stem].
+    #[arg(long, value_name = "NAME", requires = "metrics")]
+    pub metrics_label: Option<String>,
+    /// List at most N failures in the summary and the Markdown report (the JSON report and
+    /// the joblog keep all).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_LISTED)]
+    pub max_listed: usize,
+}
+
+impl OperatorArgs {
+    /// `--metrics` with its label, or the problem with it.
+    fn metrics(&self, problems: &mut Vec<String>) -> Option<MetricsConfig> {
+        if self
+            .metrics_label
+            .as_deref()
+            .is_some_and(|l| l.trim().is_empty())
+        {
+            problems.push("--metrics-label: expected a non-empty name".into());
+        }
+        if let Some(p) = &self.metrics {
+            if p.as_os_str().is_empty() || p.as_os_str() == "-" {
+                problems.push(format!(
+                    "--metrics {}: expected a file name (the file is replaced atomically)",
+                    p.display()
+                ));
+            }
+        }
+        Some(MetricsConfig {
+            path: self.metrics.clone()?,
+            label: self.metrics_label.clone(),
+        })
+    }
 }
 
 /// Options that shape how the manifest's rows become jobs (shared by `run` and `check`).
@@ -261,6 +305,13 @@ pub struct RunArgs {
     /// Warn (once per attempt) about a job that has run longer than DUR.
     #[arg(long, value_name = "DUR")]
     pub slow: Option<String>,
+    /// Write every event of the run as a line of JSON to FILE (appended; a FIFO is fine), or
+    /// to stdout with - (needs --output none).
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
+    /// `--metrics`, `--metrics-label` and `--max-listed`.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
 }
 
 /// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
@@ -341,6 +392,8 @@ impl Cli {
                 let merge = MergeConfig {
                     inputs: m.inputs,
                     reports,
+                    metrics: m.operator.metrics(&mut problems),
+                    max_listed: m.operator.max_listed,
                 };
                 (m.manifest, Action::Merge(merge), ShardArgs { shard: None })
             }
@@ -412,6 +465,25 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         problems.push("--max-failures 0: expected at least 1".into());
     }
     let reports = report_formats(&r.report, problems);
+    let events = match r.events.as_deref() {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => {
+            if r.output != OutputMode::None {
+                problems.push(
+                    "--events - writes the events to stdout, where job output goes: add \
+                     --output none (with --output-dir, job output is still kept in files)"
+                        .into(),
+                );
+            }
+            Some(EventsTarget::Stdout)
+        }
+        Some(p) if p.as_os_str().is_empty() => {
+            problems.push("--events: expected a file name, or - for stdout".into());
+            None
+        }
+        Some(p) => Some(EventsTarget::Path(p.to_path_buf())),
+    };
+    let metrics = r.operator.metrics(problems);
     let workers = r
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -439,9 +511,12 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         keep_order: r.keep_order,
         on_finish: r.on_finish.clone(),
         on_finish_timeout,
-        // A terminal has the progress bar; heartbeats are for logs.
-        heartbeat: heartbeat.filter(|_| !std::io::stderr().is_terminal()),
+        // (A terminal has the progress bar: the console prints heartbeats only to a log.)
+        heartbeat,
         slow,
+        events,
+        metrics,
+        max_listed: r.operator.max_listed,
     }
 }
 

@@ -211,6 +211,16 @@ impl Results {
         }
     }
 
+    /// Job `i`'s attempts, if it has a result; without building the result.
+    pub fn attempts(&self, i: usize) -> Option<u32> {
+        match &self.slots[i] {
+            Slot::Empty => None,
+            Slot::Plain(k) => Some(self.plain[*k as usize].attempts),
+            Slot::Bare { attempts, .. } => Some(*attempts),
+            Slot::Full(r) => Some(r.attempts),
+        }
+    }
+
     /// How long job `i`'s last attempt ran, if it had one; without building the result.
     pub fn duration(&self, i: usize) -> Option<Duration> {
         match &self.slots[i] {
