@@ -184,13 +184,8 @@ fn summarize(
     }
 }
 
-/// Runs a validated plan for real.
-pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
-    // Everything batchrun must write is checked before any job starts.
-    let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
-    preflight::check_given_files(manifest, plan, rc)?;
-    let _lock = rc.lock.as_deref().map(preflight::take_lock).transpose()?;
-    let mut outputs = prepare_outputs(plan, rc)?;
+/// Raises the open-file limit and makes batchrun the subreaper of its jobs' processes.
+fn prepare_limits() {
     match sys::raise_nofile_limit() {
         Ok((old, new)) => log::debug!("open-file limit: soft {old}, raised to {new}"),
         Err(e) => log::debug!("cannot raise the open-file limit: {e}"),
@@ -198,9 +193,11 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
     if let Err(e) = sys::become_subreaper() {
         log::warn!("cannot become a child subreaper ({e}): background processes that jobs leave behind may not be found");
     }
-    let token = CancelToken::new()
-        .map_err(|e| Error::Internal(format!("cannot create the cancel token: {e}")))?;
-    let settings = runner::RunSettings {
+}
+
+/// The run loop's settings.
+fn run_settings(rc: &RunConfig) -> runner::RunSettings {
+    runner::RunSettings {
         workers: rc.workers,
         retry_delay: rc.retry_delay,
         max_failures: rc.max_failures,
@@ -208,7 +205,20 @@ pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Fi
             .deadline
             .map(|t| Instant::now() + t.duration_since(SystemTime::now()).unwrap_or_default()),
         grace: rc.grace,
-    };
+    }
+}
+
+/// Runs a validated plan for real.
+pub fn run_plan(plan: &Plan, rc: &RunConfig, signals: SignalSource) -> Result<Finished, Error> {
+    // Everything batchrun must write is checked before any job starts.
+    let manifest = (plan.manifest != "<stdin>").then(|| Path::new(&plan.manifest));
+    preflight::check_given_files(manifest, plan, rc)?;
+    let _lock = rc.lock.as_deref().map(preflight::take_lock).transpose()?;
+    let mut outputs = prepare_outputs(plan, rc)?;
+    prepare_limits();
+    let token = CancelToken::new()
+        .map_err(|e| Error::Internal(format!("cannot create the cancel token: {e}")))?;
+    let settings = run_settings(rc);
     let ctx = report_context(rc, outputs.metrics.take());
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
     console.list_at_most(rc.max_listed, ctx.see.clone());

@@ -465,24 +465,7 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         problems.push("--max-failures 0: expected at least 1".into());
     }
     let reports = report_formats(&r.report, problems);
-    let events = match r.events.as_deref() {
-        None => None,
-        Some(p) if p.as_os_str() == "-" => {
-            if r.output != OutputMode::None {
-                problems.push(
-                    "--events - writes the events to stdout, where job output goes: add \
-                     --output none (with --output-dir, job output is still kept in files)"
-                        .into(),
-                );
-            }
-            Some(EventsTarget::Stdout)
-        }
-        Some(p) if p.as_os_str().is_empty() => {
-            problems.push("--events: expected a file name, or - for stdout".into());
-            None
-        }
-        Some(p) => Some(EventsTarget::Path(p.to_path_buf())),
-    };
+    let events = events_target(r, problems);
     let metrics = r.operator.metrics(problems);
     let workers = r
         .jobs
@@ -518,6 +501,26 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         metrics,
         max_listed: r.operator.max_listed,
     }
+}
+
+/// `--events`: `-` (stdout, only with `--output none`) or a path.
+fn events_target(r: &RunArgs, problems: &mut Vec<String>) -> Option<EventsTarget> {
+    let p = r.events.as_deref()?;
+    if p.as_os_str().is_empty() {
+        problems.push("--events: expected a file name, or - for stdout".into());
+        return None;
+    }
+    if p.as_os_str() != "-" {
+        return Some(EventsTarget::Path(p.to_path_buf()));
+    }
+    if r.output != OutputMode::None {
+        problems.push(
+            "--events - writes the events to stdout, where job output goes: add --output none \
+             (with --output-dir, job output is still kept in files)"
+                .into(),
+        );
+    }
+    Some(EventsTarget::Stdout)
 }
 
 /// Each `--report` file with its format, from its extension.

@@ -31,8 +31,9 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde::Serialize;
 
+use crate::event::summary::RunSummary;
 use crate::event::{Event, EventSink};
-use crate::model::config::EventsTarget;
+use crate::model::config::{EventsTarget, ReportFormat};
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult};
 use crate::process::signals::SignalEvent;
 use crate::util::text::rfc3339_millis;
@@ -406,6 +407,40 @@ fn line(event: &Event<'_>, dropped: u64) -> Option<String> {
             l.finish()
         }
         Event::JobFinished { job, result } => job_line(&job.id, result),
+        Event::RunFinished { summary, reports } => finished_line(summary, reports, dropped),
+        _ => return stop_line(event),
+    })
+}
+
+/// `run_finished`: the outcome, the counts, the reports, the lines dropped before it.
+fn finished_line(s: &RunSummary, reports: &[(PathBuf, ReportFormat)], dropped: u64) -> String {
+    let counts = Ordered(
+        std::iter::once(("total", s.results.len()))
+            .chain(s.counts().into_iter().map(|(st, n)| (st.as_str(), n)))
+            .collect(),
+    );
+    let mut l = Line::new("run_finished", SystemTime::now());
+    l.field("outcome", s.outcome)
+        .field("exit_code", s.exit_code)
+        .field("started_at", rfc3339_millis(s.started_at))
+        .field("finished_at", rfc3339_millis(s.finished_at))
+        .field("duration_ms", millis(s.duration))
+        .field("counts", counts)
+        .field("errors", &s.internal_errors)
+        .field(
+            "reports",
+            reports
+                .iter()
+                .map(|(p, _)| p.display().to_string())
+                .collect::<Vec<_>>(),
+        )
+        .field("dropped", dropped);
+    l.finish()
+}
+
+/// The `stopping` line of a stop.
+fn stop_line(event: &Event<'_>) -> Option<String> {
+    Some(match event {
         Event::Draining { running, signal } => {
             let mut l = stopping("signal", "drain", Some(*running));
             l.field("signal", signal.number());
@@ -441,33 +476,6 @@ fn line(event: &Event<'_>, dropped: u64) -> Option<String> {
         Event::InternalError { message, running } => {
             let mut l = stopping("internal", "terminate", Some(*running));
             l.field("error", message);
-            l.finish()
-        }
-        Event::RunFinished {
-            summary: s,
-            reports,
-        } => {
-            let counts = Ordered(
-                std::iter::once(("total", s.results.len()))
-                    .chain(s.counts().into_iter().map(|(st, n)| (st.as_str(), n)))
-                    .collect(),
-            );
-            let mut l = Line::new("run_finished", now);
-            l.field("outcome", s.outcome)
-                .field("exit_code", s.exit_code)
-                .field("started_at", rfc3339_millis(s.started_at))
-                .field("finished_at", rfc3339_millis(s.finished_at))
-                .field("duration_ms", millis(s.duration))
-                .field("counts", counts)
-                .field("errors", &s.internal_errors)
-                .field(
-                    "reports",
-                    reports
-                        .iter()
-                        .map(|(p, _)| p.display().to_string())
-                        .collect::<Vec<_>>(),
-                )
-                .field("dropped", dropped);
             l.finish()
         }
         _ => return None,

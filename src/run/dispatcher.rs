@@ -276,12 +276,33 @@ impl Dispatcher<'_> {
         }
     }
 
+    /// Tells the sinks the run starts, and the result of every job `resumed`; returns the
+    /// number of jobs to run.
+    fn announce(&mut self, resumed: &[bool]) -> usize {
+        let done = self.table.counts().done;
+        let total = self.plan.jobs.len() - done;
+        self.emit(&Event::RunStarted {
+            total,
+            resumed: done,
+            plan: self.plan,
+            workers: self.settings.workers,
+        });
+        let plan = self.plan;
+        for i in (0..resumed.len()).filter(|&i| resumed[i]) {
+            if let Some(result) = &self.table.result(i) {
+                self.emit(&Event::JobResumed {
+                    id: plan.jobs.id(i),
+                    result,
+                });
+            }
+        }
+        total
+    }
+
     /// Tells the sinks every attempt spawned since the last call (`--events`).
     fn drain_starts(&mut self) {
-        let Some(starts) = self.board.and_then(|b| b.starts()) else {
-            return;
-        };
-        for s in starts.try_iter() {
+        let starts = self.board.and_then(|b| b.starts());
+        for s in starts.into_iter().flat_map(|rx| rx.try_iter()) {
             self.emit(&Event::from(&s));
         }
     }
@@ -605,27 +626,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         stalled_until: None,
         rng: seed,
     };
-    let resumed_count = d.table.counts().done;
-    let to_run = plan.jobs.len() - resumed_count;
-    d.emit(&Event::RunStarted {
-        total: to_run,
-        resumed: resumed_count,
-        plan,
-        workers: settings.workers,
-    });
-    for i in resumed
-        .iter()
-        .enumerate()
-        .filter(|(_, &r)| r)
-        .map(|(i, _)| i)
-    {
-        if let Some(result) = d.table.result(i) {
-            d.emit(&Event::JobResumed {
-                id: plan.jobs.id(i),
-                result: &result,
-            });
-        }
-    }
+    let to_run = d.announce(resumed);
     if to_run > 0 {
         let shared = Shared {
             plan,
