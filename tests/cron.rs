@@ -385,9 +385,11 @@ fn quiet_prints_nothing_when_all_succeed_and_the_summary_when_one_fails() {
     t.write("bad.csv", format!("{ok}bad,yes,\"echo why >&2; exit 5\"\n"));
     let r = t.run(&["run", "-q", "bad.csv"]);
     r.code(1)
-        .stderr_has("batchrun: failed bad: exit status 5\n    | why\n")
+        .stderr_has("why\nbatchrun: failed bad: exit status 5\n")
         .stderr_has("batchrun: 3 jobs in ")
         .stderr_has("2 succeeded, 1 failed; failed");
+    // The failing job's output is printed; the summary does not repeat its tail.
+    assert_eq!(r.stderr.matches("why").count(), 1, "{}", r.stderr);
     // Succeeding jobs stay quiet (README: -q hides their output).
     assert!(!r.stdout.contains("out-a"), "{}", r.stdout);
     assert!(!r.stderr.contains("err-a"), "{}", r.stderr);

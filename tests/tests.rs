@@ -12,6 +12,7 @@ mod hostile;
 mod layers;
 mod lists;
 mod merge_recovery;
+mod operators;
 mod ops;
 mod ping;
 mod resource_limits;

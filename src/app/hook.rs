@@ -7,7 +7,8 @@ The command runs as `/bin/sh -c CMD` in its own process group, with stdin from `
 its stdout and stderr on batchrun's stderr (stdout carries only job output), and the run's
 result in its environment ([`environment`]). It may run for the `--on-finish-timeout` (60 s by
 default); then its process group is killed. When it ends, whatever it left in its process
-group is killed too. Its failure is a warning: it never changes batchrun's exit code.
+group is killed too. Its failure is an error line on stderr, shown also under `-q`; it never
+changes batchrun's exit code.
 */
 
 use std::os::fd::AsFd;
@@ -59,13 +60,15 @@ pub fn first_json_report(reports: &[(PathBuf, ReportFormat)]) -> Option<PathBuf>
     Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()))
 }
 
-/// Runs the `--on-finish` command for a finished run; any failure is logged as a warning.
+/// Runs the `--on-finish` command for a finished run; any failure is logged as an error, so
+/// that `-q` (which keeps only errors) still shows it: a broken notifier must not go unseen in
+/// the cron runs it is for. It never changes the exit code.
 pub fn on_finish(cmd: &str, limits: (Duration, Duration), s: &RunSummary, report: Option<&Path>) {
     match run(cmd, limits, &environment(s, report)) {
         Ok(None) => {}
-        Ok(Some(problem)) => log::warn!("--on-finish: {problem} (the exit code is unchanged)"),
+        Ok(Some(problem)) => log::error!("--on-finish: {problem} (the exit code is unchanged)"),
         Err(e) => {
-            log::warn!("--on-finish: cannot run the command: {e} (the exit code is unchanged)")
+            log::error!("--on-finish: cannot run the command: {e} (the exit code is unchanged)")
         }
     }
 }

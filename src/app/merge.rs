@@ -439,7 +439,21 @@ pub fn merge(
     });
     // A shard recovered from its joblog died: the merge is not a success.
     let any_failure = any_failure || !recovered.is_empty();
-    Ok(write_and_print(summary, &mc.reports, stop, any_failure))
+    let ctx = report::Context {
+        max_listed: mc.max_listed,
+        see: report::Context::see_also(&mc.reports, None),
+        metrics: mc
+            .metrics
+            .as_ref()
+            .map(|m| crate::output::metrics::Metrics::new(m, &plan.manifest)),
+    };
+    Ok(write_and_print(
+        summary,
+        &mc.reports,
+        &ctx,
+        stop,
+        any_failure,
+    ))
 }
 
 /// Folds reports already read into one summary for `plan`, as `merge` does once the manifest
@@ -569,11 +583,12 @@ fn stop_reason(internal: bool, interrupted: bool, deadline: bool) -> Option<Stop
 fn write_and_print(
     mut summary: RunSummary,
     reports: &[(PathBuf, crate::model::config::ReportFormat)],
+    ctx: &report::Context,
     stop: Option<StopReason>,
     any_failure: bool,
 ) -> (Exit, RunSummary) {
-    let (exit, _) = report::write_all(&mut summary, reports, stop, any_failure);
-    console::print_summary(&summary);
+    let (exit, _) = report::write_all(&mut summary, reports, ctx, stop, any_failure);
+    console::print_summary(&summary, &ctx.listing());
     (exit, summary)
 }
 

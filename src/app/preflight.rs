@@ -108,7 +108,12 @@ pub fn check_given_files(
             .map(|(p, _)| ("--report", p))
             .chain(rc.joblog.iter().map(|p| ("--joblog", p)))
             .chain(rc.lock.iter().map(|p| ("--lock", p)))
-            .chain(rc.output_dir.iter().map(|p| ("--output-dir", p)));
+            .chain(rc.output_dir.iter().map(|p| ("--output-dir", p)))
+            .chain(rc.metrics.iter().map(|m| ("--metrics", &m.path)))
+            .chain(rc.events.iter().filter_map(|e| match e {
+                crate::model::config::EventsTarget::Path(p) => Some(("--events", p)),
+                crate::model::config::EventsTarget::Stdout => None,
+            }));
         for (flag, path) in outputs {
             if file_id(path) == Some(m) {
                 problems.push(format!(

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::app::{preflight, Finished};
 use crate::event::summary::{RunSummary, Span};
 use crate::event::{Event, EventSink, Fanout};
-use crate::model::config::{ReportFormat, RunConfig};
+use crate::model::config::{EventsTarget, ReportFormat, RunConfig};
 use crate::model::error::Error;
 use crate::model::exit::{self, Exit, StopReason};
 use crate::model::outcome;
+use crate::output::events::EventsSink;
 use crate::output::joblog::{self, JoblogSink};
+use crate::output::metrics::{Metrics, MetricsSink};
 use crate::output::ping::Pinger;
 use crate::output::{console, report};
 use crate::plan::Plan;
@@ -33,6 +35,10 @@ struct Outputs {
     paths: crate::capture::OutputPaths,
     /// Jobs already done per the joblog (`--resume`).
     resumed: Vec<bool>,
+    /// `--events`, opened.
+    events: Option<EventsSink>,
+    /// `--metrics`, with what the file said before this run.
+    metrics: Option<Metrics>,
     /// The private directory for captured output; removed when dropped.
     _tmp: tempfile::TempDir,
 }
@@ -42,6 +48,15 @@ fn monitor_settings(rc: &RunConfig) -> MonitorSettings {
     MonitorSettings {
         heartbeat: rc.heartbeat,
         slow: rc.slow,
+    }
+}
+
+/// What the reports need besides the summary: the failures listed, the metrics.
+fn report_context(rc: &RunConfig, metrics: Option<Metrics>) -> report::Context {
+    report::Context {
+        max_listed: rc.max_listed,
+        see: report::Context::see_also(&rc.reports, rc.joblog.as_deref()),
+        metrics,
     }
 }
 
@@ -68,6 +83,17 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
             source,
         })?;
     }
+    let metrics = match &rc.metrics {
+        Some(m) => {
+            preflight::check_report(&m.path).map_err(|source| Error::Output {
+                what: "metrics file",
+                path: m.path.clone(),
+                source,
+            })?;
+            Some(Metrics::new(m, &plan.manifest))
+        }
+        None => None,
+    };
     let resumed = crate::app::resume::from_joblog(plan, rc.joblog.as_deref().filter(|_| rc.resume))
         .map_err(Error::from)?;
     let joblog = rc
@@ -92,10 +118,23 @@ fn prepare_outputs(plan: &Plan, rc: &RunConfig) -> Result<Outputs, Error> {
         }
         None => crate::capture::OutputPaths::new(tmp.path().to_path_buf(), false),
     };
+    let events = match &rc.events {
+        Some(target) => Some(EventsSink::open(target).map_err(|source| Error::Output {
+            what: "events file",
+            path: match target {
+                EventsTarget::Path(p) => p.clone(),
+                EventsTarget::Stdout => PathBuf::from("-"),
+            },
+            source,
+        })?),
+        None => None,
+    };
     Ok(Outputs {
         joblog,
         paths,
         resumed,
+        events,
+        metrics,
         _tmp: tmp,
     })
 }
@@ -130,6 +169,30 @@ fn held_output_budget(workers: usize) -> usize {
         / 2
 }
 
+/// Raises the open-file limit and makes batchrun the subreaper of its jobs' processes.
+fn prepare_limits() {
+    match sys::raise_nofile_limit() {
+        Ok((old, new)) => log::debug!("open-file limit: soft {old}, raised to {new}"),
+        Err(e) => log::debug!("cannot raise the open-file limit: {e}"),
+    }
+    if let Err(e) = sys::become_subreaper() {
+        log::warn!("cannot become a child subreaper ({e}): background processes that jobs leave behind may not be found");
+    }
+}
+
+/// The run loop's settings.
+fn run_settings(rc: &RunConfig) -> runner::RunSettings {
+    runner::RunSettings {
+        workers: rc.workers,
+        retry_delay: rc.retry_delay,
+        max_failures: rc.max_failures,
+        deadline: rc
+            .deadline
+            .map(|t| Instant::now() + t.duration_since(SystemTime::now()).unwrap_or_default()),
+        grace: rc.grace,
+    }
+}
+
 /// Checks the files batchrun was given and takes `--lock`; then, with `ping`, sends `/start`.
 /// Returns the lock, held while it lives.
 fn check_and_lock(
@@ -157,35 +220,40 @@ pub fn run_plan(
     // Everything batchrun must write is checked before any job starts.
     let _lock = check_and_lock(plan, rc, ping)?;
     let mut outputs = prepare_outputs(plan, rc)?;
-    match sys::raise_nofile_limit() {
-        Ok((old, new)) => log::debug!("open-file limit: soft {old}, raised to {new}"),
-        Err(e) => log::debug!("cannot raise the open-file limit: {e}"),
-    }
-    if let Err(e) = sys::become_subreaper() {
-        log::warn!("cannot become a child subreaper ({e}): background processes that jobs leave behind may not be found");
-    }
+    prepare_limits();
     let token = CancelToken::new()
         .map_err(|e| Error::Internal(format!("cannot create the cancel token: {e}")))?;
-    let settings = runner::RunSettings {
-        workers: rc.workers,
-        retry_delay: rc.retry_delay,
-        max_failures: rc.max_failures,
-        deadline: rc
-            .deadline
-            .map(|t| Instant::now() + t.duration_since(SystemTime::now()).unwrap_or_default()),
-        grace: rc.grace,
-    };
+    let settings = run_settings(rc);
+    let ctx = report_context(rc, outputs.metrics.take());
     let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
+    console.list_at_most(rc.max_listed, ctx.see.clone());
     if rc.keep_order {
         console.keep_order(&outputs.resumed, held_output_budget(rc.workers));
     }
-    let board = Board::new(outputs.resumed.iter().filter(|&&r| !r).count());
+    let to_run = outputs.resumed.iter().filter(|&&r| !r).count();
+    // Attempts are told as they start only when someone listens: the stream.
+    let board = if outputs.events.is_some() {
+        Board::with_starts(to_run)
+    } else {
+        Board::new(to_run)
+    };
+    let mut refresh = ctx
+        .metrics
+        .clone()
+        .filter(|_| rc.heartbeat.is_some())
+        .map(MetricsSink::new);
     let started_at = SystemTime::now();
     let t0 = Instant::now();
-    let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(2);
+    let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(4);
     // The joblog first: a job's line is on disk before its output is printed.
     if let Some(j) = outputs.joblog.as_mut() {
         sinks.push(j);
+    }
+    if let Some(e) = outputs.events.as_mut() {
+        sinks.push(e);
+    }
+    if let Some(m) = refresh.as_mut() {
+        sinks.push(m);
     }
     sinks.push(&mut console);
     let results = runner::run(runner::RunContext {
@@ -220,7 +288,14 @@ pub fn run_plan(
         rc.workers,
         results.internal_errors,
     );
-    let (exit, written) = write_reports(&mut summary, rc, stop, any_failure);
+    let (exit, written) = write_reports(&mut summary, rc, &ctx, stop, any_failure);
+    if let Some(events) = outputs.events.as_mut() {
+        events.handle(&Event::RunFinished {
+            summary: &summary,
+            reports: &written,
+        });
+        events.close(&signals.events);
+    }
     if !(rc.quiet && exit == Exit::Success) {
         console.handle(&Event::Summary { summary: &summary });
     }
@@ -240,13 +315,14 @@ pub fn run_plan(
 fn write_reports(
     summary: &mut RunSummary,
     rc: &RunConfig,
+    ctx: &report::Context,
     stop: Option<StopReason>,
     any_failure: bool,
 ) -> (Exit, Vec<(PathBuf, ReportFormat)>) {
     let jobs = summary.jobs.len();
     let _slow = (!rc.reports.is_empty())
         .then(|| SlowNotice::after(Duration::from_secs(1), &rc.reports, jobs));
-    report::write_all(summary, &rc.reports, stop, any_failure)
+    report::write_all(summary, &rc.reports, ctx, stop, any_failure)
 }
 
 /// A line on stderr saying what is being written, when writing it takes longer than a while

@@ -15,6 +15,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::cli::value_enums::OutputArg;
 use crate::model::config::ReportFormat;
 use crate::model::config::{Action, Config, MergeConfig, RunConfig};
+use crate::model::config::{EventsTarget, MetricsConfig, DEFAULT_MAX_LISTED};
 use crate::model::config::{InputFormat, ManifestOptions};
 use crate::model::error::Error;
 use crate::model::retry::RetryOn;
@@ -108,6 +109,9 @@ pub struct MergeArgs {
     /// Read the paths of the shard reports from FILE, one per line (- for standard input).
     #[arg(long, value_name = "FILE|-")]
     pub reports_from: Option<PathBuf>,
+    /// `--metrics`, `--metrics-label` and `--max-listed`.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
     /// The JSON reports of `batchrun run --shard K/N`, one per shard, or directories: every
     /// `*.json` report in one, merged reports skipped.
     #[arg(
@@ -115,6 +119,47 @@ pub struct MergeArgs {
         required_unless_present = "reports_from"
     )]
     pub inputs: Vec<PathBuf>,
+}
+
+/// What `run` and `merge` both give an operator: metrics and bounded failure lists.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// Write Prometheus metrics (text format, for node_exporter's textfile collector) to FILE,
+    /// replaced atomically at the end (and every --heartbeat during a run).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// The `run` label of every metric [default: the manifest's file stem].
+    #[arg(long, value_name = "NAME", requires = "metrics")]
+    pub metrics_label: Option<String>,
+    /// List at most N failures in the summary and the Markdown report (the JSON report and
+    /// the joblog keep all).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_LISTED)]
+    pub max_listed: usize,
+}
+
+impl OperatorArgs {
+    /// `--metrics` with its label, or the problem with it.
+    fn metrics(&self, problems: &mut Vec<String>) -> Option<MetricsConfig> {
+        if self
+            .metrics_label
+            .as_deref()
+            .is_some_and(|l| l.trim().is_empty())
+        {
+            problems.push("--metrics-label: expected a non-empty name".into());
+        }
+        if let Some(p) = &self.metrics {
+            if p.as_os_str().is_empty() || p.as_os_str() == "-" {
+                problems.push(format!(
+                    "--metrics {}: expected a file name (the file is replaced atomically)",
+                    p.display()
+                ));
+            }
+        }
+        Some(MetricsConfig {
+            path: self.metrics.clone()?,
+            label: self.metrics_label.clone(),
+        })
+    }
 }
 
 /// Options that shape how the manifest's rows become jobs (shared by `run` and `check`).
@@ -358,6 +403,13 @@ pub struct RunArgs {
     /// summary in the body. A failed ping is a warning, even with -q.
     #[arg(long, value_name = "URL")]
     pub ping: Option<String>,
+    /// Write every event of the run as a line of JSON to FILE (appended; a FIFO is fine), or
+    /// to stdout with - (needs --output none).
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
+    /// `--metrics`, `--metrics-label` and `--max-listed`.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
 }
 
 /// Parses a `--deadline`: a duration from now, `HH:MM[:SS]` (the next such local time), or an
@@ -500,6 +552,8 @@ impl Cli {
                     joblogs: m.joblog,
                     reports_from: m.reports_from,
                     ping: ping_flag(m.ping.as_deref(), &mut problems),
+                    metrics: m.operator.metrics(&mut problems),
+                    max_listed: m.operator.max_listed,
                 };
                 let shard = ShardArgs {
                     shard: None,
@@ -581,6 +635,8 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
     }
     let reports = report_formats(&r.report, problems);
     let ping = ping_flag(r.ping.as_deref(), problems);
+    let events = events_target(r, problems);
+    let metrics = r.operator.metrics(problems);
     let workers = r
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -609,10 +665,13 @@ fn validate_run(r: &RunArgs, problems: &mut Vec<String>) -> RunConfig {
         keep_order: r.keep_order,
         on_finish: r.on_finish.clone(),
         on_finish_timeout,
-        // A terminal has the progress bar; heartbeats are for logs.
-        heartbeat: heartbeat.filter(|_| !std::io::stderr().is_terminal()),
+        // (A terminal has the progress bar: the console prints heartbeats only to a log.)
+        heartbeat,
         slow,
         ping,
+        events,
+        metrics,
+        max_listed: r.operator.max_listed,
     }
 }
 
@@ -621,6 +680,26 @@ fn ping_flag(url: Option<&str>, problems: &mut Vec<String>) -> Option<String> {
     crate::output::ping::check_url(url?)
         .map_err(|m| problems.push(m))
         .ok()
+}
+
+/// `--events`: `-` (stdout, only with `--output none`) or a path.
+fn events_target(r: &RunArgs, problems: &mut Vec<String>) -> Option<EventsTarget> {
+    let p = r.events.as_deref()?;
+    if p.as_os_str().is_empty() {
+        problems.push("--events: expected a file name, or - for stdout".into());
+        return None;
+    }
+    if p.as_os_str() != "-" {
+        return Some(EventsTarget::Path(p.to_path_buf()));
+    }
+    if r.output != OutputArg::None {
+        problems.push(
+            "--events - writes the events to stdout, where job output goes: add --output none \
+             (with --output-dir, job output is still kept in files)"
+                .into(),
+        );
+    }
+    Some(EventsTarget::Stdout)
 }
 
 /// Each `--report` file with its format, from its extension.

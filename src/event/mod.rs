@@ -7,7 +7,7 @@ what each one means for them. A test sink records the exact sequence of a run.
 
 pub mod summary;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Receiver;
 
@@ -16,7 +16,9 @@ use crate::event::summary::RunSummary;
 use crate::model::config::ReportFormat;
 use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, JobResult, Status};
-use crate::process::board::{Running, Snapshot};
+use crate::plan::Plan;
+use crate::process::board::{Running, Snapshot, Started};
+use crate::process::signals::StopSignal;
 
 /// One thing that happened.
 #[derive(Debug)]
@@ -25,6 +27,41 @@ pub enum Event<'a> {
     RunStarted {
         /// Jobs to run.
         total: usize,
+        /// Jobs resumed (per the joblog), not run.
+        resumed: usize,
+        /// The plan: the manifest, its hash, the shard and every job.
+        plan: &'a Plan,
+        /// Worker threads asked for.
+        workers: usize,
+    },
+    /// A job is `resumed` (it succeeded in an earlier run, per the joblog): its final result,
+    /// told once, right after [`Event::RunStarted`] (no [`Event::JobFinished`] follows).
+    JobResumed {
+        /// The job's id.
+        id: &'a str,
+        /// Its result.
+        result: &'a JobResult,
+    },
+    /// A worker spawned an attempt's process (told only when the board was asked for starts:
+    /// see [`crate::process::board::Board::with_starts`]).
+    AttemptStarted {
+        /// The job's id.
+        id: &'a str,
+        /// 1-based attempt number.
+        attempt: u32,
+        /// The pid of its main process (also its process group id).
+        pid: u32,
+        /// When it was spawned.
+        at: SystemTime,
+    },
+    /// An attempt ended (or could not start); [`Event::AttemptOutput`] follows when it ran.
+    AttemptFinished {
+        /// The job's id.
+        id: &'a str,
+        /// 1-based attempt number.
+        attempt: u32,
+        /// How it went.
+        result: &'a Attempt,
     },
     /// Fewer worker threads could be started than asked for; the run goes on with those.
     WorkersShort {
@@ -80,6 +117,8 @@ pub enum Event<'a> {
     Draining {
         /// Jobs running now.
         running: usize,
+        /// The signal.
+        signal: StopSignal,
     },
     /// Second signal: running jobs are terminated.
     Terminating {
@@ -87,6 +126,8 @@ pub enum Event<'a> {
         running: usize,
         /// SIGTERM → SIGKILL time.
         grace: Duration,
+        /// The signal.
+        signal: StopSignal,
     },
     /// `--fail-fast` / `--max-failures` stopped the run.
     Halted {
@@ -106,6 +147,8 @@ pub enum Event<'a> {
     InternalError {
         /// What failed.
         message: &'a str,
+        /// Jobs running now (being terminated).
+        running: usize,
     },
     /// Job output still queued when the run ended was dropped: stdout was not being read.
     OutputDropped {
@@ -116,6 +159,13 @@ pub enum Event<'a> {
     Summary {
         /// Everything about the run.
         summary: &'a RunSummary,
+    },
+    /// The run is over, decided, and its reports (and metrics) are written: the last event.
+    RunFinished {
+        /// Everything about the run.
+        summary: &'a RunSummary,
+        /// The reports written.
+        reports: &'a [(std::path::PathBuf, ReportFormat)],
     },
     /// These reports were written (after the summary; none: nothing is said).
     ReportsWritten {
@@ -143,12 +193,28 @@ pub enum Event<'a> {
     },
 }
 
+impl<'a> From<&'a Started> for Event<'a> {
+    /// The start a board told ([`Board::with_starts`](crate::process::board::Board::with_starts)).
+    fn from(s: &'a Started) -> Self {
+        Event::AttemptStarted {
+            id: &s.id,
+            attempt: s.attempt,
+            pid: s.pid,
+            at: s.at,
+        }
+    }
+}
+
 impl Event<'_> {
     /// The event's name, in `snake_case` (what a test sink records).
     #[cfg(test)]
     pub fn name(&self) -> &'static str {
         match self {
             Event::RunStarted { .. } => "run_started",
+            Event::JobResumed { .. } => "job_resumed",
+            Event::AttemptStarted { .. } => "attempt_started",
+            Event::AttemptFinished { .. } => "attempt_finished",
+            Event::RunFinished { .. } => "run_finished",
             Event::WorkersShort { .. } => "workers_short",
             Event::AttemptOutput { .. } => "attempt_output",
             Event::RetryScheduled { .. } => "retry_scheduled",
@@ -268,6 +334,9 @@ impl EventSink for Recorder {
             | Event::RetryScheduled { job, .. }
             | Event::StartDeferred { job, .. }
             | Event::JobFinished { job, .. } => Some(job.id.as_str()),
+            Event::AttemptStarted { id, .. }
+            | Event::AttemptFinished { id, .. }
+            | Event::JobResumed { id, .. } => Some(*id),
             _ => None,
         };
         let status = match event {

@@ -56,6 +56,8 @@ pub enum ReportFormat {
     Markdown,
     /// `.xml` (JUnit)
     Junit,
+    /// `--metrics`: Prometheus text format (never chosen by extension).
+    Metrics,
 }
 
 impl ReportFormat {
@@ -69,6 +71,27 @@ impl ReportFormat {
         }
     }
 }
+
+/// Where `--events` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventsTarget {
+    /// `--events -`: standard output (only with `--output none`).
+    Stdout,
+    /// A file (appended to), a FIFO or a device.
+    Path(PathBuf),
+}
+
+/// `--metrics FILE` and its `run` label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// The Prometheus text file, replaced atomically.
+    pub path: PathBuf,
+    /// `--metrics-label`: the `run` label (default: the manifest's file stem).
+    pub label: Option<String>,
+}
+
+/// How many failures the summary and the Markdown report list by default (`--max-listed`).
+pub const DEFAULT_MAX_LISTED: usize = 20;
 
 /// How job output is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +153,10 @@ pub struct MergeConfig {
     pub reports_from: Option<PathBuf>,
     /// `--ping`: the health check's URL (checked, without a trailing `/`).
     pub ping: Option<String>,
+    /// `--metrics`.
+    pub metrics: Option<MetricsConfig>,
+    /// `--max-listed`: failures listed in the summary and the Markdown report.
+    pub max_listed: usize,
 }
 
 /// Validated `run` settings.
@@ -172,10 +199,17 @@ pub struct RunConfig {
     pub on_finish: Option<String>,
     /// `--on-finish-timeout`.
     pub on_finish_timeout: Duration,
-    /// `--heartbeat`, when stderr is not a terminal (`None` otherwise).
+    /// `--heartbeat` (the status line is printed only when stderr is not a terminal; the
+    /// `--metrics` file is refreshed either way).
     pub heartbeat: Option<Duration>,
     /// `--slow`.
     pub slow: Option<Duration>,
     /// `--ping`: the health check's URL (checked, without a trailing `/`).
     pub ping: Option<String>,
+    /// `--events`: JSON lines, one per event.
+    pub events: Option<EventsTarget>,
+    /// `--metrics`.
+    pub metrics: Option<MetricsConfig>,
+    /// `--max-listed`: failures listed in the summary and the Markdown report.
+    pub max_listed: usize,
 }

@@ -1,7 +1,10 @@
-//! What the user sees and keeps: the console, the reports and the joblog.
+//! What the user sees and keeps: the console, the reports, the joblog, the event stream and
+//! the metrics.
 
 pub(crate) mod console;
+pub(crate) mod events;
 pub(crate) mod joblog;
+pub(crate) mod metrics;
 pub(crate) mod ping;
 pub mod report;
 pub(crate) mod text;

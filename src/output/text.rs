@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::event::summary::RunSummary;
@@ -153,11 +154,44 @@ pub fn job_name(jobs: &Jobs, i: usize) -> Cow<'_, str> {
     })
 }
 
-/// The human summary for stderr: counts, wall time, and every failure with its reason and the
-/// last lines of its stderr. Each line starts `batchrun: ` or is indented under one.
-pub fn summary_text(s: &RunSummary) -> String {
+/// How the summary (and the Markdown report) list the jobs that went wrong.
+pub struct Listing<'a> {
+    /// At most this many (`--max-listed`); the rest are counted.
+    pub max: usize,
+    /// Where all of them are: the JSON report, else the joblog.
+    pub see: Option<&'a Path>,
+    /// Whether job `i`'s stderr was printed already (`-q` prints a failing job's output), so
+    /// its tail is not repeated.
+    pub tail_shown: &'a dyn Fn(usize) -> bool,
+}
+
+impl Listing<'_> {
+    /// Every job listed, with its tail.
+    #[cfg(test)]
+    pub fn all() -> Listing<'static> {
+        Listing {
+            max: usize::MAX,
+            see: None,
+            tail_shown: &|_| false,
+        }
+    }
+
+    /// `and 308 more: see out/nightly.json` for `more` jobs not listed.
+    pub fn more_text(&self, more: usize) -> String {
+        match self.see {
+            Some(p) => format!("and {more} more: see {}", p.display()),
+            None => format!("and {more} more (not listed: --max-listed {})", self.max),
+        }
+    }
+}
+
+/// The human summary for stderr: counts, wall time, and the failures (at most
+/// `listing.max`) with their reason and the last lines of their stderr. Each line starts
+/// `batchrun: ` or is indented under one.
+pub fn summary_text(s: &RunSummary, listing: &Listing<'_>) -> String {
     let mut out = String::new();
-    for i in (0..s.results.len()).filter(|&i| s.results.went_wrong(i)) {
+    let mut wrong = (0..s.results.len()).filter(|&i| s.results.went_wrong(i));
+    for i in wrong.by_ref().take(listing.max) {
         let r = s.results.job(i);
         let _ = writeln!(
             out,
@@ -166,11 +200,15 @@ pub fn summary_text(s: &RunSummary) -> String {
             job_name(&s.jobs, i),
             r.error.as_deref().unwrap_or("")
         );
-        if let Some(tail) = &r.stderr_tail {
+        if let Some(tail) = r.stderr_tail.as_ref().filter(|_| !(listing.tail_shown)(i)) {
             for line in tail.lines() {
                 let _ = writeln!(out, "    | {line}");
             }
         }
+    }
+    let more = wrong.count();
+    if more > 0 {
+        let _ = writeln!(out, "batchrun: {}", listing.more_text(more));
     }
     let not_started = s.counts()[&Status::NotStarted];
     if not_started > 0 {
@@ -246,11 +284,11 @@ pub fn notice(event: &Event<'_>) -> Option<String> {
         } => format!(
             "could start only {started} of {wanted} worker threads ({error}); running with {started}"
         ),
-        Event::Draining { running } if *running > 0 => format!(
+        Event::Draining { running, .. } if *running > 0 => format!(
             "interrupted: starting no new jobs; waiting for {} to finish (send the signal again to terminate them)",
             plural(*running, "running job")
         ),
-        Event::Terminating { running, grace } => format!(
+        Event::Terminating { running, grace, .. } => format!(
             "second signal: terminating {} (SIGTERM, then SIGKILL after {})",
             plural(*running, "running job"),
             humantime::format_duration(*grace)

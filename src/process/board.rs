@@ -9,8 +9,9 @@ board's lock for a few instructions only.
 */
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::model::outcome::Status;
@@ -50,6 +51,21 @@ pub struct Board {
     total: usize,
     /// Shared by workers, the dispatcher and the monitor; held only for short updates.
     inner: Mutex<Inner>,
+    /// With [`Board::with_starts`]: every attempt put on the board is also told here.
+    starts: Option<(Sender<Started>, Receiver<Started>)>,
+}
+
+/// An attempt whose process was just spawned, as [`Board::with_starts`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The job's id.
+    pub id: String,
+    /// The pid of its main process.
+    pub pid: u32,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// When it was spawned.
+    pub at: SystemTime,
 }
 
 /// A copy of the board at one moment.
@@ -86,11 +102,36 @@ impl Board {
             started: Instant::now(),
             total,
             inner: Mutex::new(Inner::default()),
+            starts: None,
         }
+    }
+
+    /// A board that also tells every attempt put on it, as it is spawned, on
+    /// [`Board::starts`] (for `--events`; a board without costs nothing more).
+    pub fn with_starts(total: usize) -> Self {
+        Board {
+            starts: Some(crossbeam_channel::unbounded()),
+            ..Board::new(total)
+        }
+    }
+
+    /// Where a board made [`Board::with_starts`] tells the attempts spawned, in the order they
+    /// were put on it. The worker tells a start before it reports the attempt's end, so a
+    /// reader that empties this before handling an attempt's end has seen its start.
+    pub fn starts(&self) -> Option<&Receiver<Started>> {
+        self.starts.as_ref().map(|(_, rx)| rx)
     }
 
     /// Puts a spawned attempt on the board until the returned guard is dropped.
     pub fn enter(&self, id: &str, pid: u32, attempt: u32) -> Entry<'_> {
+        if let Some((tx, _)) = &self.starts {
+            let _ = tx.send(Started {
+                id: id.to_string(),
+                pid,
+                attempt,
+                at: SystemTime::now(),
+            });
+        }
         let running = Running {
             id: id.to_string(),
             pid,

@@ -31,6 +31,15 @@ impl StopSignal {
             StopSignal::Hangup => "SIGHUP",
         }
     }
+
+    /// The signal's number (`2` for SIGINT).
+    pub fn number(self) -> i32 {
+        match self {
+            StopSignal::Interrupt => libc::SIGINT,
+            StopSignal::Terminate => libc::SIGTERM,
+            StopSignal::Hangup => libc::SIGHUP,
+        }
+    }
 }
 
 /// One signal delivered to batchrun.

@@ -24,7 +24,7 @@ use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
 use crate::process::cancel::CancelToken;
-use crate::process::signals::{SignalEvent, SignalSource};
+use crate::process::signals::{SignalEvent, SignalSource, StopSignal};
 use crate::run::monitor::{Monitor, MonitorSettings};
 use crate::run::pool::{Dispatch, Done, WorkerPool};
 use crate::run::schedule::{retry_delay, JobTable, LastAttempt};
@@ -270,6 +270,8 @@ impl Dispatcher<'_> {
 
     /// One attempt came back from a worker.
     fn attempt_done(&mut self, i: usize, end: TaskEnd) {
+        // Its start (and any other told before it) comes first.
+        self.drain_starts();
         self.in_flight -= 1;
         self.stalled_until = None; // a worker is free, and maybe a descriptor or a process
         match end {
@@ -305,6 +307,37 @@ impl Dispatcher<'_> {
     fn release(&mut self, held: Vec<Held>) {
         for h in held {
             self.ran(h.index, h.attempt, h.anonymous, &h.job);
+        }
+    }
+
+    /// Tells the sinks the run starts, and the result of every job `resumed`; returns the
+    /// number of jobs to run.
+    fn announce(&mut self, resumed: &[bool]) -> usize {
+        let done = self.table.counts().done;
+        let total = self.plan.jobs.len() - done;
+        self.emit(&Event::RunStarted {
+            total,
+            resumed: done,
+            plan: self.plan,
+            workers: self.settings.workers,
+        });
+        let plan = self.plan;
+        for i in (0..resumed.len()).filter(|&i| resumed[i]) {
+            if let Some(result) = &self.table.result(i) {
+                self.emit(&Event::JobResumed {
+                    id: plan.jobs.id(i),
+                    result,
+                });
+            }
+        }
+        total
+    }
+
+    /// Tells the sinks every attempt spawned since the last call (`--events`).
+    fn drain_starts(&mut self) {
+        let starts = self.board.and_then(|b| b.starts());
+        for s in starts.into_iter().flat_map(|rx| rx.try_iter()) {
+            self.emit(&Event::from(&s));
         }
     }
 
@@ -350,6 +383,11 @@ impl Dispatcher<'_> {
                 stderr_tail: None,
                 attempts: attempt,
             };
+            self.emit(&Event::AttemptFinished {
+                id: self.plan.jobs.id(i),
+                attempt,
+                result: &r.attempt,
+            });
             return self.finish(i, r.into_result(), None);
         }
         if !self.warned_deferral {
@@ -394,6 +432,11 @@ impl Dispatcher<'_> {
         } else {
             err.open().and_then(crate::capture::tail::read_tail_of)
         };
+        self.emit(&Event::AttemptFinished {
+            id: &job.id,
+            attempt: attempts,
+            result: &attempt,
+        });
         self.emit(&Event::AttemptOutput {
             job,
             status,
@@ -438,22 +481,26 @@ impl Dispatcher<'_> {
     fn internal_error(&mut self, msg: &str) {
         self.internal_errors.push(msg.to_string());
         StopReason::escalate(&mut self.stop, StopReason::Internal);
-        self.terminate_and_settle(Event::InternalError { message: msg });
+        self.terminate_and_settle(Event::InternalError {
+            message: msg,
+            running: self.running(),
+        });
     }
 
-    fn on_signal(&mut self) {
+    fn on_signal(&mut self, signal: StopSignal) {
         let held = self.stop_deaths.on_stop(SystemTime::now());
         self.signals_seen += 1;
         StopReason::escalate(&mut self.stop, StopReason::Interrupted);
         let running = self.running();
         if self.signals_seen == 1 {
             self.token.stop();
-            self.emit(&Event::Draining { running });
+            self.emit(&Event::Draining { running, signal });
             self.settle_unstarted();
         } else if self.token.terminate() {
             self.emit(&Event::Terminating {
                 running,
                 grace: self.settings.grace,
+                signal,
             });
         }
         self.release(held);
@@ -515,6 +562,11 @@ impl Dispatcher<'_> {
         signals: &SignalSource,
     ) {
         let drained = self.sink.drained().unwrap_or_else(never);
+        let starts = self
+            .board
+            .and_then(|b| b.starts())
+            .cloned()
+            .unwrap_or_else(never);
         loop {
             let now = Instant::now();
             if self.settings.deadline.is_some_and(|d| now >= d) && !self.deadline_reached {
@@ -549,8 +601,11 @@ impl Dispatcher<'_> {
                         break;
                     }
                 },
+                recv(starts) -> s => if let Ok(s) = s {
+                    self.emit(&Event::from(&s));
+                },
                 recv(signals.events) -> signal => match signal {
-                    Ok(SignalEvent::Stop(_)) => self.on_signal(),
+                    Ok(SignalEvent::Stop(sig)) => self.on_signal(sig),
                     Ok(SignalEvent::Status) => self.on_status_request(),
                     Err(_) => {}
                 },
@@ -625,8 +680,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         stalled_until: None,
         rng: seed,
     };
-    let to_run = plan.jobs.len() - d.table.counts().done;
-    d.emit(&Event::RunStarted { total: to_run });
+    let to_run = d.announce(resumed);
     if to_run > 0 {
         let shared = Shared {
             plan,
@@ -704,7 +758,6 @@ mod tests {
     use crate::event::Recorder;
     use crate::manifest::parse;
     use crate::model::config::ManifestOptions;
-    use crate::process::signals::StopSignal;
 
     const SIGINT: SignalEvent = SignalEvent::Stop(StopSignal::Interrupt);
 
@@ -714,6 +767,17 @@ mod tests {
         dir: &std::path::Path,
         manifest: &str,
         settings: RunSettings,
+        during: impl FnOnce(Sender<SignalEvent>) + Send + 'static,
+    ) -> (RunResults, Vec<String>) {
+        run_on_board(dir, manifest, settings, None, during)
+    }
+
+    /// [`run_with`] with a live board.
+    fn run_on_board(
+        dir: &std::path::Path,
+        manifest: &str,
+        settings: RunSettings,
+        board: Option<&crate::process::board::Board>,
         during: impl FnOnce(Sender<SignalEvent>) + Send + 'static,
     ) -> (RunResults, Vec<String>) {
         let m = parse(
@@ -743,7 +807,7 @@ mod tests {
             sink: &mut recorder,
             paths: &paths,
             resumed: &resumed,
-            board: None,
+            board,
             monitor: MonitorSettings::default(),
         });
         helper.join().unwrap();
@@ -803,16 +867,41 @@ mod tests {
             events,
             [
                 "run_started",
+                "attempt_finished:f",
                 "attempt_output:f",
                 "retry_scheduled:f",
                 "draining",
                 "job_finished:f:failed",
                 "job_finished:q:not_started",
                 "terminating",
+                "attempt_finished:w",
                 "attempt_output:w",
                 "job_finished:w:cancelled",
             ]
         );
+    }
+
+    #[test]
+    fn every_attempt_is_told_started_before_it_is_told_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = "id,command,retries\nf,false,2\na,true,\nb,true,\nc,\"sh -c 'exit 3'\",\n";
+        let board = crate::process::board::Board::with_starts(4);
+        let mut s = settings(2);
+        s.retry_delay = Duration::from_millis(1);
+        let (r, events) = run_on_board(dir.path(), manifest, s, Some(&board), |_| {});
+        assert_eq!(r.results.job(0).attempts, 3);
+        for id in ["f", "a", "b", "c"] {
+            let told = |name: &str| -> Vec<usize> {
+                let e = format!("{name}:{id}");
+                (0..events.len()).filter(|&k| events[k] == e).collect()
+            };
+            let (started, finished) = (told("attempt_started"), told("attempt_finished"));
+            assert_eq!(started.len(), if id == "f" { 3 } else { 1 }, "{events:?}");
+            assert_eq!(started.len(), finished.len(), "{events:?}");
+            for (s, f) in started.iter().zip(&finished) {
+                assert!(s < f, "{id}: started after finished: {events:?}");
+            }
+        }
     }
 
     #[test]
@@ -835,11 +924,13 @@ mod tests {
             events,
             [
                 "run_started",
+                "attempt_finished:f",
                 "attempt_output:f",
                 "retry_scheduled:f",
                 "draining",
                 "job_finished:f:failed",
                 "job_finished:q:not_started",
+                "attempt_finished:w",
                 "attempt_output:w",
                 "job_finished:w:succeeded",
             ]

@@ -246,6 +246,25 @@ fn open_for_lock_here(path: &std::path::Path) -> io::Result<std::fs::File> {
     Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
+/// Sets or clears `O_NONBLOCK` on `file`'s open file description (one batchrun opened itself:
+/// the flag is shared with every descriptor of that description).
+pub fn set_nonblocking(file: &std::fs::File, on: bool) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own; F_GETFL takes no argument.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    check(flags as libc::c_long)?;
+    let want = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if want != flags {
+        // SAFETY: as above, with an int argument.
+        check(unsafe { libc::fcntl(fd, libc::F_SETFL, want) } as libc::c_long)?;
+    }
+    Ok(())
+}
+
 /// Whether the file system holding `file` has no block left for us (root may use the blocks
 /// reserved for it).
 pub fn fs_full(file: BorrowedFd<'_>) -> io::Result<bool> {

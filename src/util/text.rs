@@ -56,3 +56,8 @@ pub fn kib(k: u64) -> String {
 pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
+
+/// Formats a time as RFC 3339 UTC with milliseconds: `2026-11-23T02:00:00.123Z`.
+pub fn rfc3339_millis(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}

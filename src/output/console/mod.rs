@@ -85,6 +85,18 @@ pub struct Console {
     held: HeldFiles,
     /// Jobs whose attempt failed and that wait for (or run) another one.
     retrying: std::collections::HashSet<String>,
+    /// Heartbeat lines are printed (stderr is not a terminal: a terminal has the bar).
+    beats: bool,
+    /// `--max-listed`: failures listed in the summary; under `-q`, also the failing jobs
+    /// whose output is printed.
+    max_listed: usize,
+    /// Where every failure is listed (the JSON report, else the joblog).
+    see: Option<std::path::PathBuf>,
+    /// Under `-q`: the jobs whose failing output was printed (so the summary does not repeat
+    /// their stderr tail), at most `max_listed`.
+    shown: std::collections::HashSet<usize>,
+    /// Under `-q`: failing jobs' output was left out, past `max_listed` (said once).
+    left_out: bool,
 }
 
 /// `--keep-order`'s account of the open files its held output takes.
@@ -129,7 +141,20 @@ impl Console {
             order: None,
             held: HeldFiles::default(),
             retrying: Default::default(),
+            beats: !std::io::stderr().is_terminal(),
+            max_listed: usize::MAX,
+            see: None,
+            shown: Default::default(),
+            left_out: false,
         }
+    }
+
+    /// `--max-listed`: the summary lists at most `max` failures and names `see` (the JSON
+    /// report, else the joblog) for the others; under `-q`, at most `max` failing jobs' output
+    /// is printed.
+    pub fn list_at_most(&mut self, max: usize, see: Option<std::path::PathBuf>) {
+        self.max_listed = max;
+        self.see = see;
     }
 
     /// `--keep-order`: job output is printed in manifest order. `resumed` marks the jobs
@@ -145,11 +170,16 @@ impl Console {
 
     /// Turns one event into text (or nothing).
     fn on_event(&mut self, event: &Event<'_>) {
+        if let Event::Status { full: false, .. } = event {
+            if !self.beats {
+                return;
+            }
+        }
         if let Some(line) = text::notice(event) {
             return self.notice(&line);
         }
         match event {
-            Event::RunStarted { total } => self.start(*total),
+            Event::RunStarted { total, .. } => self.start(*total),
             Event::AttemptOutput {
                 job,
                 status,
@@ -159,6 +189,10 @@ impl Console {
             } => {
                 let hidden = self.quiet && (status.is_success() || *retry);
                 if self.mode == OutputMode::None || hidden || (out.is_empty() && err.is_empty()) {
+                    return;
+                }
+                // Under -q only failures are printed: the first `max_listed` of them.
+                if self.quiet && !self.quiet_may_print(job.index) {
                     return;
                 }
                 let tag = (self.mode == OutputMode::Tag).then(|| format!("[{}] ", job.id));
@@ -181,7 +215,7 @@ impl Console {
                 }
                 self.job_finished(&job.id, result);
             }
-            Event::InternalError { message } => log::error!("{message}"),
+            Event::InternalError { message, .. } => log::error!("{message}"),
             Event::Summary { summary } => self.summary(summary),
             Event::ReportsWritten { reports } => {
                 if let Some(line) = progress::reports_written(reports) {
@@ -355,13 +389,43 @@ impl Console {
         self.stderr(format!("batchrun: {msg}\n").into_bytes());
     }
 
+    /// Under `-q`: whether a failing job's output may be printed (the first `max_listed`
+    /// failing jobs' may); says once that the others' is not.
+    fn quiet_may_print(&mut self, index: usize) -> bool {
+        if self.shown.contains(&index) || self.shown.len() < self.max_listed {
+            self.shown.insert(index);
+            return true;
+        }
+        if !self.left_out {
+            self.left_out = true;
+            let see = self
+                .see
+                .as_ref()
+                .map(|p| format!(": see {}", p.display()))
+                .unwrap_or_default();
+            self.notice(&format!(
+                "more than {} failed: the output of the others is not printed (-q, --max-listed {}){see}",
+                crate::util::text::plural(self.max_listed, "job"),
+                self.max_listed
+            ));
+        }
+        false
+    }
+
     /// The summary at the end of a run, however it ended: the progress bar is cleared first,
     /// so no stale bar is left above it.
     fn summary(&mut self, summary: &RunSummary) {
         if let Some(bar) = BAR.lock().take() {
             bar.finish_and_clear();
         }
-        self.stderr(crate::output::text::summary_text(summary).into_bytes());
+        let shown = &self.shown;
+        let listing = text::Listing {
+            max: self.max_listed,
+            see: self.see.as_deref(),
+            tail_shown: &|i| shown.contains(&i),
+        };
+        let text = text::summary_text(summary, &listing);
+        self.stderr(text.into_bytes());
     }
 
     /// Bytes for stderr, in order with job output.

@@ -112,8 +112,8 @@ pub fn print_error(e: &crate::model::error::Error) {
 }
 
 /// Prints a run's summary on stderr, outside a run (`merge`).
-pub fn print_summary(summary: &RunSummary) {
-    queue_stderr(crate::output::text::summary_text(summary).into_bytes());
+pub fn print_summary(summary: &RunSummary, listing: &crate::output::text::Listing<'_>) {
+    queue_stderr(crate::output::text::summary_text(summary, listing).into_bytes());
 }
 
 /// `--dry-run --resume`: how many jobs the joblog would resume.

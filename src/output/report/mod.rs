@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::event::summary::RunSummary;
 use crate::model::config::ReportFormat;
 use crate::model::outcome::{RunOutcome, Status};
-use crate::output::text::{job_name, label, slowest};
+use crate::output::metrics::Metrics;
+use crate::output::text::{job_name, label, slowest, Listing};
 use crate::util::fs::{parent_dir, plain};
 use crate::util::sys::Usage;
 use crate::util::text::{kib, rfc3339};
@@ -200,7 +201,7 @@ fn md_escape(s: &str) -> String {
 
 /// Writes the Markdown report to `w`: a counts table, every failure with its error and stderr
 /// tail, the slowest jobs, and the jobs that used the most CPU and memory.
-pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
+pub fn write_markdown(w: &mut dyn Write, s: &RunSummary, ctx: &Context) -> std::io::Result<()> {
     let shard = s
         .shard
         .map(|sh| format!(" (shard {} of {})", sh.index, sh.count))
@@ -226,7 +227,7 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
         .peekable();
     if failures.peek().is_some() {
         writeln!(w, "## Failures\n")?;
-        for i in failures {
+        for i in failures.by_ref().take(ctx.max_listed) {
             let r = &s.results.job(i);
             writeln!(
                 w,
@@ -244,6 +245,11 @@ pub fn write_markdown(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> 
                 let fence = if tail.contains("```") { "~~~~" } else { "```" };
                 writeln!(w, "{fence}\n{}\n{fence}\n", tail.trim_end_matches('\n'))?;
             }
+        }
+        let more = failures.count();
+        if more > 0 {
+            let text = ctx.listing().more_text(more);
+            writeln!(w, "…{}.\n", md_escape(&text))?;
         }
     }
     let ran = slowest(s, MD_SLOWEST_SHOWN);
@@ -380,6 +386,62 @@ pub fn write_junit(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
     w.write_all(b"  </testsuite>\n</testsuites>\n")
 }
 
+/// What some formats need besides the summary.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Failures the Markdown report lists (`--max-listed`).
+    pub max_listed: usize,
+    /// Where every failure is listed (the JSON report, else the joblog), named after the
+    /// ones listed.
+    pub see: Option<PathBuf>,
+    /// `--metrics`: the file, its label and what it said before.
+    pub metrics: Option<Metrics>,
+}
+
+impl Default for Context {
+    /// Every failure listed; no metrics.
+    fn default() -> Self {
+        Context {
+            max_listed: usize::MAX,
+            see: None,
+            metrics: None,
+        }
+    }
+}
+
+impl Context {
+    /// How the failures are listed (without `-q`'s shown tails: reports have them all).
+    pub fn listing(&self) -> Listing<'_> {
+        Listing {
+            max: self.max_listed,
+            see: self.see.as_deref(),
+            tail_shown: &|_| false,
+        }
+    }
+
+    /// The file to name for all failures: the first JSON report, else the joblog.
+    pub fn see_also(reports: &[(PathBuf, ReportFormat)], joblog: Option<&Path>) -> Option<PathBuf> {
+        reports
+            .iter()
+            .find(|(_, f)| *f == ReportFormat::Json)
+            .map(|(p, _)| p.as_path())
+            .or(joblog)
+            .map(Path::to_path_buf)
+    }
+
+    /// The reports with the metrics file (if any) as one more, in [`ReportFormat::Metrics`].
+    pub fn with_metrics(
+        &self,
+        reports: &[(PathBuf, ReportFormat)],
+    ) -> Vec<(PathBuf, ReportFormat)> {
+        let mut all = reports.to_vec();
+        if let Some(m) = &self.metrics {
+            all.push((m.path.clone(), ReportFormat::Metrics));
+        }
+        all
+    }
+}
+
 /// A report rendered into a temporary file beside its path, not yet renamed into place.
 #[derive(Debug)]
 pub struct Staged {
@@ -388,15 +450,24 @@ pub struct Staged {
     tmp: tempfile::NamedTempFile,
 }
 
-/// Renders the report for `format` into a temporary file in `path`'s directory.
-pub fn stage(path: &Path, format: ReportFormat, s: &RunSummary) -> std::io::Result<Staged> {
-    let tmp = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(plain)?;
+/// Renders the report for `format` into a temporary file in `path`'s directory (reports are
+/// private, 0600; the metrics file is 0666 less the umask, for the collector).
+pub fn stage(
+    path: &Path,
+    format: ReportFormat,
+    s: &RunSummary,
+    ctx: &Context,
+) -> std::io::Result<Staged> {
+    let tmp = match format {
+        ReportFormat::Metrics => crate::output::metrics::temp_beside(path)?,
+        _ => tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(plain)?,
+    };
     let mut staged = Staged {
         path: path.to_path_buf(),
         format,
         tmp,
     };
-    staged.rewrite(s)?;
+    staged.rewrite(s, ctx)?;
     Ok(staged)
 }
 
@@ -412,12 +483,12 @@ impl Staged {
     }
 
     /// Renders the report again (the decision changed), replacing what was staged.
-    pub fn rewrite(&mut self, s: &RunSummary) -> std::io::Result<()> {
+    pub fn rewrite(&mut self, s: &RunSummary, ctx: &Context) -> std::io::Result<()> {
         let f = self.tmp.as_file_mut();
         f.set_len(0)?;
         f.rewind()?;
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut *f);
-        write_report(&mut w, self.format, s)?;
+        write_report(&mut w, self.format, s, ctx)?;
         w.flush()?;
         drop(w);
         f.sync_all().map_err(plain)
@@ -436,22 +507,27 @@ impl Staged {
 /// to batchrun's own failure (exit 3) before any report is renamed into place, so the reports
 /// on disk, the summary and the exit code agree. Returns the final exit code and the reports
 /// written.
+///
+/// The `--metrics` file of `ctx` is one more of them ([`ReportFormat::Metrics`]), with the
+/// same decision.
 pub fn write_all(
     summary: &mut RunSummary,
     reports: &[(PathBuf, ReportFormat)],
+    ctx: &Context,
     stop: Option<crate::model::exit::StopReason>,
     any_failure: bool,
 ) -> (crate::model::exit::Exit, Vec<(PathBuf, ReportFormat)>) {
+    let reports = &ctx.with_metrics(reports);
     let mut stop = stop;
     let mut staged = Vec::new();
     for (path, format) in reports {
-        match stage(path, *format, summary) {
+        match stage(path, *format, summary, ctx) {
             Ok(s) => staged.push(s),
             Err(e) => report_failed(summary, path, &e),
         }
     }
     if staged.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
-        staged.retain_mut(|s| match s.rewrite(summary) {
+        staged.retain_mut(|s| match s.rewrite(summary, ctx) {
             Ok(()) => true,
             Err(e) => {
                 report_failed(summary, s.path(), &e);
@@ -471,7 +547,7 @@ pub fn write_all(
     // place are written again with the escalated decision.
     if persisted.len() < reports.len() && escalate_to_internal(summary, &mut stop, any_failure) {
         persisted.retain(|(path, format)| {
-            match stage(path, *format, summary).and_then(|s| s.persist()) {
+            match stage(path, *format, summary, ctx).and_then(|s| s.persist()) {
                 Ok(()) => true,
                 Err(e) => {
                     report_failed(summary, path, &e);
@@ -488,9 +564,13 @@ pub fn write_all(
 
 /// Notes, once, that the report at `path` could not be written.
 fn report_failed(summary: &mut RunSummary, path: &Path, e: &std::io::Error) {
+    let what = match ReportFormat::for_path(path) {
+        Some(_) => "report",
+        None => "metrics file",
+    };
     summary
         .internal_errors
-        .push(format!("cannot write report {}: {e}", path.display()));
+        .push(format!("cannot write {what} {}: {e}", path.display()));
 }
 
 /// Escalates the decision to batchrun's own failure and updates the summary; false if it was
@@ -514,11 +594,16 @@ pub fn write_report(
     w: &mut dyn Write,
     format: ReportFormat,
     s: &RunSummary,
+    ctx: &Context,
 ) -> std::io::Result<()> {
     match format {
         ReportFormat::Json => write_json(w, s),
-        ReportFormat::Markdown => write_markdown(w, s),
+        ReportFormat::Markdown => write_markdown(w, s, ctx),
         ReportFormat::Junit => write_junit(w, s),
+        ReportFormat::Metrics => match &ctx.metrics {
+            Some(m) => m.write_final(w, s),
+            None => Ok(()),
+        },
     }
 }
 
@@ -678,18 +763,21 @@ mod tests {
 
     #[test]
     fn summary_names_the_slowest_jobs_of_a_long_run_only() {
-        let long = summary_text(&summary(8, Duration::from_secs(30)));
+        let all = Listing::all();
+        let long = summary_text(&summary(8, Duration::from_secs(30)), &all);
         assert!(
             long.contains("batchrun: slowest: j7 7.0s, j6 6.0s, j5 5.0s\n"),
             "{long}"
         );
-        assert!(!summary_text(&summary(8, Duration::from_secs(9))).contains("slowest"));
-        assert!(!summary_text(&summary(5, Duration::from_secs(60))).contains("slowest"));
+        assert!(!summary_text(&summary(8, Duration::from_secs(9)), &all).contains("slowest"));
+        assert!(!summary_text(&summary(5, Duration::from_secs(60)), &all).contains("slowest"));
     }
 
     #[test]
     fn markdown_tables_of_cpu_and_memory() {
-        let md = to_text(&summary(3, Duration::from_secs(1)), write_markdown);
+        let md = to_text(&summary(3, Duration::from_secs(1)), |w, s| {
+            write_markdown(w, s, &Context::default())
+        });
         let cpu = &md[md.find("## Most CPU").unwrap()..];
         assert!(
             cpu.contains("| `j0` | 0.021s | 0.021s | 0.000s |\n| `j1` |"),
