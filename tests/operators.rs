@@ -93,6 +93,17 @@ fn check_stream_against_report(events: &[serde_json::Value], report: &serde_json
     for j in jobs {
         let id = j["id"].as_str().unwrap();
         let e = by_id[id];
+        if j.get("command").is_none() {
+            // The report's compact entry of a job not started for the run's own reason: the
+            // stream says the same, with that reason.
+            assert_eq!(e["status"], j["status"], "job {id}: {e} / {j}");
+            assert_eq!(e["attempts"], j["attempts"], "job {id}: {e} / {j}");
+            assert!(
+                e["error"].as_str().unwrap().starts_with("not started: "),
+                "job {id}: {e}"
+            );
+            continue;
+        }
         for field in [
             "status",
             "attempts",

@@ -363,6 +363,18 @@ fn load(
     Ok(plan)
 }
 
+/// What merge's reports need besides the summary: the failures listed, the metrics.
+fn report_context(mc: &MergeConfig, plan: &Plan) -> report::Context {
+    report::Context {
+        max_listed: mc.max_listed,
+        see: report::Context::see_also(&mc.reports, None),
+        metrics: mc
+            .metrics
+            .as_ref()
+            .map(|m| crate::output::metrics::Metrics::new(m, &plan.manifest)),
+    }
+}
+
 /// `batchrun merge`: checks and folds the shard reports, writes the merged reports, prints the
 /// summary as `run` does, and returns the exit code by `run`'s precedence. A stop signal
 /// before the reports are written ends it with [`Error::Stopped`]: nothing is written.
@@ -439,14 +451,7 @@ pub fn merge(
     });
     // A shard recovered from its joblog died: the merge is not a success.
     let any_failure = any_failure || !recovered.is_empty();
-    let ctx = report::Context {
-        max_listed: mc.max_listed,
-        see: report::Context::see_also(&mc.reports, None),
-        metrics: mc
-            .metrics
-            .as_ref()
-            .map(|m| crate::output::metrics::Metrics::new(m, &plan.manifest)),
-    };
+    let ctx = report_context(mc, &plan);
     Ok(write_and_print(
         summary,
         &mc.reports,

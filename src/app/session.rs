@@ -209,6 +209,27 @@ fn check_and_lock(
     Ok(lock)
 }
 
+/// The console of a run: how job output is shown, failures listed, `--keep-order`.
+fn console_for(rc: &RunConfig, ctx: &report::Context, resumed: &[bool]) -> console::Console {
+    let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
+    console.list_at_most(rc.max_listed, ctx.see.clone());
+    if rc.keep_order {
+        console.keep_order(resumed, held_output_budget(rc.workers));
+    }
+    console
+}
+
+/// The live board for the jobs to run; attempts are told as they start only when someone
+/// listens (`--events`).
+fn board_for(outputs: &Outputs) -> Board {
+    let to_run = outputs.resumed.iter().filter(|&&r| !r).count();
+    if outputs.events.is_some() {
+        Board::with_starts(to_run)
+    } else {
+        Board::new(to_run)
+    }
+}
+
 /// Runs a validated plan for real.
 /// With `ping`, `/start` is sent once the lock is taken (the final ping is the caller's).
 pub fn run_plan(
@@ -225,18 +246,8 @@ pub fn run_plan(
         .map_err(|e| Error::Internal(format!("cannot create the cancel token: {e}")))?;
     let settings = run_settings(rc);
     let ctx = report_context(rc, outputs.metrics.take());
-    let mut console = console::Console::new(rc.output, rc.quiet, rc.progress);
-    console.list_at_most(rc.max_listed, ctx.see.clone());
-    if rc.keep_order {
-        console.keep_order(&outputs.resumed, held_output_budget(rc.workers));
-    }
-    let to_run = outputs.resumed.iter().filter(|&&r| !r).count();
-    // Attempts are told as they start only when someone listens: the stream.
-    let board = if outputs.events.is_some() {
-        Board::with_starts(to_run)
-    } else {
-        Board::new(to_run)
-    };
+    let mut console = console_for(rc, &ctx, &outputs.resumed);
+    let board = board_for(&outputs);
     let mut refresh = ctx
         .metrics
         .clone()

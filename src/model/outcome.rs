@@ -135,6 +135,17 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// A start failure that waiting may cure: no process, memory or descriptor free.
+    pub fn is_transient_start_failure(&self) -> bool {
+        matches!(
+            &self.end,
+            AttemptEnd::StartFailed {
+                transient: true,
+                ..
+            }
+        )
+    }
+
     /// The status this attempt alone would give the job.
     pub fn status(&self) -> Status {
         match &self.end {

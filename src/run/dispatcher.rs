@@ -25,61 +25,13 @@ use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
 use crate::process::cancel::CancelToken;
 use crate::process::signals::{SignalEvent, SignalSource, StopSignal};
-use crate::run::monitor::{Monitor, MonitorSettings};
+use crate::run::monitor::Monitor;
 use crate::run::pool::{Dispatch, Done, WorkerPool};
 use crate::run::schedule::{retry_delay, JobTable, LastAttempt};
 use crate::run::stop_deaths::{Held, StopDeaths};
 use crate::run::worker::{work, Shared, Task, TaskEnd};
 
-/// Settings of the run loop (validated; see [`crate::cli`]).
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    /// Worker threads asked for.
-    pub workers: usize,
-    /// First retry delay.
-    pub retry_delay: Duration,
-    /// Stop the run after this many failures (`--fail-fast` is 1).
-    pub max_failures: Option<usize>,
-    /// When the whole run must end.
-    pub deadline: Option<Instant>,
-    /// Time between SIGTERM and SIGKILL.
-    pub grace: Duration,
-}
-
-/// Everything the run loop works with.
-pub struct RunContext<'a> {
-    /// The jobs.
-    pub plan: &'a Plan,
-    /// How to run them.
-    pub settings: &'a RunSettings,
-    /// Shared with every worker.
-    pub token: &'a CancelToken,
-    /// Where SIGINT, SIGTERM and SIGHUP arrive.
-    pub signals: &'a SignalSource,
-    /// Where events go: the console, the joblog, … (see [`crate::event`]).
-    pub sink: &'a mut dyn EventSink,
-    /// Where job output is captured.
-    pub paths: &'a OutputPaths,
-    /// Jobs already done per the joblog (`--resume`); they are not run.
-    pub resumed: &'a [bool],
-    /// The live-status board (SIGUSR1, `--heartbeat`, `--slow`), kept up to date.
-    pub board: Option<&'a crate::process::board::Board>,
-    /// The `--heartbeat` and `--slow` timers.
-    pub monitor: MonitorSettings,
-}
-
-/// What the run loop returns.
-#[derive(Debug)]
-pub struct RunResults {
-    /// One result per job, in manifest order.
-    pub results: crate::model::results::Results,
-    /// Why the run stopped early, the most severe reason.
-    pub stop: Option<StopReason>,
-    /// True once running jobs were being terminated (second signal, deadline, halt).
-    pub terminating: bool,
-    /// batchrun's own errors during the run (also in the jobs' errors).
-    pub internal_errors: Vec<String>,
-}
+pub(crate) use crate::run::context::{RunContext, RunResults, RunSettings};
 
 /// How often in a row a start may be put off for want of descriptors or processes before the
 /// job fails to start (per run: the count starts again only when a job starts).
@@ -284,7 +236,7 @@ impl Dispatcher<'_> {
                 r.attempts = attempts;
                 self.finish(i, r, None);
             }
-            TaskEnd::Ran(a, ..) if is_transient_start_failure(&a) && self.may_defer() => {
+            TaskEnd::Ran(a, ..) if a.is_transient_start_failure() && self.may_defer() => {
                 let msg = a.error().unwrap_or_default();
                 self.defer(i, &msg);
             }
@@ -616,28 +568,6 @@ impl Dispatcher<'_> {
     }
 }
 
-/// A start failure that waiting may cure: no process, memory or descriptor free.
-fn is_transient_start_failure(a: &Attempt) -> bool {
-    matches!(
-        &a.end,
-        AttemptEnd::StartFailed {
-            transient: true,
-            ..
-        }
-    )
-}
-
-/// True when no job's result can change which job starts next, or whether any does: no job
-/// waits on another (`after`), no group is limited, nothing is retried, and no number of
-/// failures stops the run. (A signal or the deadline stops queued tasks too: workers check the
-/// token before starting one.)
-fn start_order_is_fixed(plan: &Plan, settings: &RunSettings) -> bool {
-    settings.max_failures.is_none()
-        && plan.deps.has_no_edges()
-        && plan.group_limits.iter().all(Option::is_none)
-        && (0..plan.jobs.len()).all(|i| plan.jobs.retries(i) == 0)
-}
-
 /// Runs every job of the plan and returns their results.
 pub fn run(ctx: RunContext<'_>) -> RunResults {
     let RunContext {
@@ -742,7 +672,7 @@ fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals:
             // a round trip through the dispatcher between two jobs: with jobs as short as
             // `/bin/true` on two CPUs, waiting for the dispatcher to be scheduled costs a fifth
             // of the run time.
-            let window = if start_order_is_fixed(d.plan, d.settings) {
+            let window = if d.settings.start_order_is_fixed(d.plan) {
                 2 * dispatch.workers
             } else {
                 dispatch.workers
@@ -758,6 +688,7 @@ mod tests {
     use crate::event::Recorder;
     use crate::manifest::parse;
     use crate::model::config::ManifestOptions;
+    use crate::run::monitor::MonitorSettings;
 
     const SIGINT: SignalEvent = SignalEvent::Stop(StopSignal::Interrupt);
 
