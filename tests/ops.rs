@@ -2,6 +2,8 @@
 //! (`SIGUSR1`, `--heartbeat`, `--slow`), completions and the man page, and the line that says where
 //! the reports went.
 
+use std::time::Instant;
+
 use crate::util::*;
 
 /// A job that writes `started.ID` and then waits until the test writes `release`.
@@ -163,8 +165,21 @@ fn sigusr1_lists_the_running_jobs_without_disturbing_the_run() {
     let args = ["run", "-j", "1", "--report", "r.json", "m.csv"];
     let mut live = Live::start(t.cmd(&args), &args);
     t.wait_for_file("started.long-one");
-    kill(live.pid(), libc::SIGUSR1);
-    live.wait_stderr("status: 1/2 done (1 succeeded), 1 running");
+    // The job can write its marker a moment before its worker puts it on the board (just
+    // after the spawn returns): ask again until the status shows it running.
+    let end = Instant::now() + PATIENCE;
+    loop {
+        kill(live.pid(), libc::SIGUSR1);
+        let line = live.next_stderr_with("status: ");
+        if line.contains("status: 1/2 done (1 succeeded), 1 running") {
+            break;
+        }
+        assert!(
+            line.contains("status: 1/2 done (1 succeeded), 0 running"),
+            "{line}"
+        );
+        assert!(Instant::now() < end, "never shown running: {line}");
+    }
     live.wait_stderr("running: long-one (pid ");
     // A second request, after the first was answered, is answered too.
     kill(live.pid(), libc::SIGUSR1);

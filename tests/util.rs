@@ -350,6 +350,12 @@ impl Live {
     }
 
     /// Waits for a stderr line containing `needle`.
+    /// Waits for the next stderr line holding `needle` and returns it.
+    pub fn next_stderr_with(&mut self, needle: &str) -> String {
+        self.wait_stderr(needle);
+        self.stderr_seen.last().cloned().unwrap_or_default()
+    }
+
     pub fn wait_stderr(&mut self, needle: &str) {
         let end = Instant::now() + PATIENCE;
         loop {
