@@ -175,9 +175,18 @@ impl Dispatcher<'_> {
     }
 
     /// Records jobs that got their result together, in manifest order.
+    /// Many at once (a stop settles every job not started, a million in a big run): their jobs
+    /// are built from their rows on every core, a batch at a time, then recorded in order.
     fn record_all(&mut self, jobs: Vec<usize>) {
-        for i in jobs {
-            self.record(i, None);
+        const BATCH: usize = 8192;
+        let plan = self.plan;
+        for batch in jobs.chunks(BATCH) {
+            let specs = crate::util::par::scope(batch.len(), |par| {
+                par.map(batch, |&i| plan.jobs.get(i))
+            });
+            for (&i, job) in batch.iter().zip(&specs) {
+                self.record(i, Some(job));
+            }
         }
     }
 
