@@ -181,9 +181,8 @@ impl Dispatcher<'_> {
         const BATCH: usize = 8192;
         let plan = self.plan;
         for batch in jobs.chunks(BATCH) {
-            let specs = crate::util::par::scope(batch.len(), |par| {
-                par.map(batch, |&i| plan.jobs.get(i))
-            });
+            let specs =
+                crate::util::par::scope(batch.len(), |par| par.map(batch, |&i| plan.jobs.get(i)));
             for (&i, job) in batch.iter().zip(&specs) {
                 self.record(i, Some(job));
             }
