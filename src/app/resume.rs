@@ -27,19 +27,19 @@ pub fn from_joblog(plan: &Plan, joblog: Option<&Path>) -> Result<Vec<bool>, Jobl
         None => Ok(vec![false; plan.jobs.len()]),
         Some(path) => Ok(resumed(
             plan,
-            &joblog::read_history(path, plan.ids_from_rows)?,
+            joblog::read_history(path, plan.ids_from_rows)?,
         )),
     }
 }
 
 /// For each job of `plan`, whether the joblog `history` lets it be skipped.
-pub fn resumed(plan: &Plan, history: &History) -> Vec<bool> {
+pub fn resumed(plan: &Plan, history: History) -> Vec<bool> {
     if history.is_empty() {
         return vec![false; plan.jobs.len()];
     }
     let keys = command_keys(plan);
     let mut resumed: Vec<bool> = if plan.ids_from_rows {
-        let mut left = history.successes();
+        let mut left = history.into_successes();
         keys.iter()
             .map(|k| match left.get_mut(k) {
                 Some(n) if *n > 0 => {
@@ -113,17 +113,17 @@ mod tests {
         let h = history(&before, &[0, 1]);
         // A row inserted at the top: only it runs.
         let after = plan("command\necho new\necho a\necho b\n");
-        assert_eq!(resumed(&after, &h), [false, true, true]);
+        assert_eq!(resumed(&after, h.clone()), [false, true, true]);
     }
 
     #[test]
     fn each_success_resumes_one_duplicate() {
         let p = plan("command\necho a\necho a\necho a\n");
         let mut h = history(&p, &[0, 1]);
-        assert_eq!(resumed(&p, &h), [true, true, false]);
+        assert_eq!(resumed(&p, h.clone()), [true, true, false]);
         // A later failure of the same command takes its successes away.
         h.record("3", false, &joblog::command_hash(&p.jobs.get(0)));
-        assert_eq!(resumed(&p, &h), [false, false, false]);
+        assert_eq!(resumed(&p, h.clone()), [false, false, false]);
     }
 
     #[test]
@@ -131,15 +131,15 @@ mod tests {
         let p = plan("id,command\na,echo a\nb,echo b\n");
         let mut h = history(&p, &[0, 1]);
         h.record("b", true, "another command");
-        assert_eq!(resumed(&p, &h), [true, false]);
+        assert_eq!(resumed(&p, h.clone()), [true, false]);
     }
 
     #[test]
     fn a_job_that_runs_runs_everything_after_it() {
         let old = plan("id,command,after\nextract,echo v1,\nreport,echo r,extract\nfinal,echo f,report\nother,echo o,\n");
         let h = history(&old, &[0, 1, 2, 3]);
-        assert_eq!(resumed(&old, &h), [true; 4]);
+        assert_eq!(resumed(&old, h.clone()), [true; 4]);
         let new = plan("id,command,after\nextract,echo v2,\nreport,echo r,extract\nfinal,echo f,report\nother,echo o,\n");
-        assert_eq!(resumed(&new, &h), [false, false, false, true]);
+        assert_eq!(resumed(&new, h.clone()), [false, false, false, true]);
     }
 }

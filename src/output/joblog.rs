@@ -301,9 +301,10 @@ impl History {
         self.by_id.get(&self.ids.hash_one(id)).copied()
     }
 
-    /// How many successes the command with `key` has left to give, each taken once.
-    pub fn successes(&self) -> hashbrown::HashMap<u64, usize> {
-        self.by_key.clone()
+    /// For each command key, how many successes it has left to give, each taken once (the
+    /// history is used up: no copy of a million-entry map).
+    pub fn into_successes(self) -> hashbrown::HashMap<u64, usize> {
+        self.by_key
     }
 
     /// How many ids have a success as their last line.
