@@ -185,6 +185,85 @@ fn resume_after_kill_9_runs_exactly_the_jobs_that_had_not_finished() {
     t.assert_nothing_left();
 }
 
+/// Ids of a joblog's whole lines (a line torn by a `kill -9` is not one).
+fn joblog_ids(t: &TestEnv, rel: &str) -> Vec<String> {
+    let fields = JOBLOG_HEADER.split(',').count();
+    lines(t, rel)
+        .iter()
+        .skip(1)
+        .filter(|l| l.split(',').count() == fields)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn after_kill_9_at_most_two_jobs_per_worker_had_finished_unlogged_and_resume_runs_the_rest_once() {
+    // Results may be read in batches (no job waits on another, nothing is retried), but a
+    // finished job's joblog line is at most 10 ms late: killed at any moment, the joblog lacks
+    // at most the job each worker was running and the one it had just finished. Each job
+    // takes 0.3 s, far more than the hold, so a run that held results longer (until its
+    // worker runs out of work, say) would lack many more.
+    let t = TestEnv::new();
+    let workers = 2;
+    let n = 16;
+    let mut manifest = String::from("id,shell,command\n");
+    for k in 0..n {
+        manifest.push_str(&format!("j{k:02},yes,\"sleep 0.3; {RAN}\"\n"));
+    }
+    t.write("m.csv", manifest);
+    let args = ["run", "-j", "2", "--joblog", "log.csv", "m.csv"];
+    let live = Live::start(killable(&t, &args), &args);
+    let enough = 10;
+    wait_until("10 jobs to finish", || lines(&t, "ran.txt").len() >= enough);
+    kill(live.pid(), libc::SIGKILL);
+    let r = live.finish();
+    assert_eq!(r.code, None, "batchrun was not killed: {}", r.stderr);
+    // The jobs running when batchrun died end on their own and append their ids.
+    wait_nothing_left(&t);
+    let finished = lines(&t, "ran.txt");
+    let logged = joblog_ids(&t, "log.csv");
+    assert!(
+        finished.len() >= enough && finished.len() < n,
+        "{finished:?}"
+    );
+    for id in &logged {
+        assert!(
+            finished.contains(id),
+            "{id} is logged but never ran: {finished:?}"
+        );
+    }
+    let unlogged: Vec<&String> = finished.iter().filter(|id| !logged.contains(id)).collect();
+    assert!(
+        unlogged.len() <= 2 * workers,
+        "{} jobs had finished but are not in the joblog: {unlogged:?} (logged: {logged:?})",
+        unlogged.len()
+    );
+
+    let r = t.run(&[
+        "run", "-j", "2", "--joblog", "log.csv", "--resume", "--report", "r.json", "m.csv",
+    ]);
+    r.code(0);
+    let ran = lines(&t, "ran.txt");
+    for k in 0..n {
+        let id = format!("j{k:02}");
+        let times = ran.iter().filter(|l| **l == id).count();
+        // A logged job is not run again; every other job runs once more, whether or not it
+        // had finished unlogged.
+        let expected = if logged.contains(&id) {
+            1
+        } else if finished.contains(&id) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(times, expected, "{id} ran {times} times: {ran:?}");
+    }
+    let rep = t.json("r.json");
+    assert_eq!(rep["counts"]["resumed"], logged.len());
+    assert_eq!(rep["counts"]["succeeded"], n - logged.len());
+    t.assert_nothing_left();
+}
+
 #[test]
 fn resume_reruns_a_job_whose_command_or_env_changed_and_keys_by_id() {
     let t = TestEnv::new();

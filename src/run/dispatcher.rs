@@ -3,9 +3,10 @@ The run itself: the dispatcher loop on the main thread, the workers that run att
 happens on signals, timeouts, failures and the deadline.
 
 The dispatcher owns the [`JobTable`] (every job's one state) and emits [`Event`]s to the
-sinks ([`crate::event::EventSink`]); it formats no text. It `select!`s over results from workers, signal events, the
-printer's "drained" notice and a timer for the next retry, the deadline or a deferred start.
-It never polls, and never writes to a terminal, so a blocked stdout cannot stall it.
+sinks ([`crate::event::EventSink`]); it formats no text. Its loop ([`wait`]) `select!`s over
+results from workers, signal events, the printer's "drained" notice and a timer for the next
+retry, the deadline or a deferred start, and reads the results of short jobs in batches, each
+held at most [`wait::HOLD`]. It never writes to a terminal, so a blocked stdout cannot stall it.
 
 Every stop (first or second signal, `--deadline`, `--fail-fast` / `--max-failures`, an internal
 error) goes through [`StopReason::escalate`] and [`JobTable::settle_unstarted`], so every job
@@ -15,7 +16,7 @@ not running gets its true final result at that moment.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{never, select, Sender};
+use crossbeam_channel::Sender;
 
 use crate::capture::{Anonymous, OutputPaths};
 use crate::event::{Event, EventSink};
@@ -24,14 +25,16 @@ use crate::model::job::JobSpec;
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
 use crate::plan::Plan;
 use crate::process::cancel::CancelToken;
-use crate::process::signals::{SignalEvent, SignalSource, StopSignal};
+use crate::process::signals::{SignalSource, StopSignal};
 use crate::run::monitor::Monitor;
-use crate::run::pool::{Dispatch, Done, WorkerPool};
+use crate::run::pool::WorkerPool;
 use crate::run::schedule::{retry_delay, JobTable, LastAttempt};
 use crate::run::stop_deaths::{Held, StopDeaths};
 use crate::run::worker::{work, Shared, Task, TaskEnd};
 
 pub(crate) use crate::run::context::{RunContext, RunResults, RunSettings};
+
+mod wait;
 
 /// How often in a row a start may be put off for want of descriptors or processes before the
 /// job fails to start (per run: the count starts again only when a job starts).
@@ -513,67 +516,6 @@ impl Dispatcher<'_> {
             .flatten()
             .min()
     }
-
-    /// The loop: hand out work, wait for the next thing to happen, until every job is done.
-    fn run_loop(
-        &mut self,
-        dispatch: &Dispatch<Task, (usize, TaskEnd)>,
-        window: usize,
-        signals: &SignalSource,
-    ) {
-        let drained = self.sink.drained().unwrap_or_else(never);
-        let starts = self
-            .board
-            .and_then(|b| b.starts())
-            .cloned()
-            .unwrap_or_else(never);
-        loop {
-            let now = Instant::now();
-            if self.settings.deadline.is_some_and(|d| now >= d) && !self.deadline_reached {
-                self.on_deadline();
-            }
-            if self.stalled_until.is_some_and(|t| now >= t) {
-                self.stalled_until = None;
-            }
-            self.on_monitor(now);
-            // Held deaths whose second has passed go on as they are (`failed`).
-            let expired = self.stop_deaths.expired(now);
-            self.release(expired);
-            // What the last message settled is written out before anything new starts.
-            self.flush_sinks();
-            if self.may_start() {
-                self.start_ready(&dispatch.jobs, window);
-            }
-            let nothing_can_start = self.stopping() || self.table.idle();
-            if self.in_flight == 0 && self.stop_deaths.is_empty() && nothing_can_start {
-                break;
-            }
-            let timer = self.next_wake().map_or_else(never, crossbeam_channel::at);
-            select! {
-                recv(dispatch.results) -> msg => match msg {
-                    Ok(Done::Finished((i, end))) => self.attempt_done(i, end),
-                    Ok(Done::Panicked(m)) => {
-                        self.in_flight -= 1;
-                        self.internal_error(&format!("a worker thread panicked: {m}"));
-                    }
-                    Err(_) => {
-                        self.internal_error("every worker thread has stopped");
-                        break;
-                    }
-                },
-                recv(starts) -> s => if let Ok(s) = s {
-                    self.emit(&Event::from(&s));
-                },
-                recv(signals.events) -> signal => match signal {
-                    Ok(SignalEvent::Stop(sig)) => self.on_signal(sig),
-                    Ok(SignalEvent::Status) => self.on_status_request(),
-                    Err(_) => {}
-                },
-                recv(drained) -> _ => {}
-                recv(timer) -> _ => {}
-            }
-        }
-    }
 }
 
 /// Runs every job of the plan and returns their results.
@@ -654,7 +596,13 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
 
 /// Starts at most one worker per job to run, and runs the dispatcher loop on them.
 fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals: &SignalSource) {
-    let pool = WorkerPool::new(d.settings.workers.min(to_run));
+    // When no result can change which job starts next, a queue of tasks spares each worker a
+    // round trip through the dispatcher between two jobs (with jobs as short as `/bin/true` on
+    // two CPUs, waiting for the dispatcher to be scheduled costs a fifth of the run time), and
+    // results are read in batches (see `wait`).
+    let batch = d.settings.start_order_is_fixed(d.plan);
+    let per_worker = if batch { wait::QUEUE_PER_WORKER } else { 2 };
+    let pool = WorkerPool::new(d.settings.workers.min(to_run)).queue(per_worker);
     pool.scope(
         |task: Task| {
             let index = task.index;
@@ -676,16 +624,12 @@ fn run_pool(d: &mut Dispatcher<'_>, shared: &Shared<'_>, to_run: usize, signals:
                 );
                 return d.internal_error(&msg);
             }
-            // When no result can change which job starts next, a short queue spares each worker
-            // a round trip through the dispatcher between two jobs: with jobs as short as
-            // `/bin/true` on two CPUs, waiting for the dispatcher to be scheduled costs a fifth
-            // of the run time.
-            let window = if d.settings.start_order_is_fixed(d.plan) {
-                2 * dispatch.workers
+            let window = if batch {
+                wait::QUEUE_PER_WORKER * dispatch.workers
             } else {
                 dispatch.workers
             };
-            d.run_loop(dispatch, window, signals);
+            d.run_loop(dispatch, window, batch, signals);
         },
     );
 }
@@ -696,6 +640,7 @@ mod tests {
     use crate::event::Recorder;
     use crate::manifest::parse;
     use crate::model::config::ManifestOptions;
+    use crate::process::signals::SignalEvent;
     use crate::run::monitor::MonitorSettings;
 
     const SIGINT: SignalEvent = SignalEvent::Stop(StopSignal::Interrupt);

@@ -4,7 +4,8 @@ back on a second channel to the one thread that owns them.
 
 [`WorkerPool::scope`] is the building block: it starts the workers inside `std::thread::scope`,
 hands the caller a [`Dispatch`] (the sending side and the results), and joins every worker before
-it returns. A worker that panics reports the panic as a result ([`Done::Panicked`]) and stops, so
+it returns. A worker about to wait for work says so on [`Dispatch::idle`], so an owner that reads
+results in batches (without waiting on [`Dispatch::results`]) knows when one is needed now. A worker that panics reports the panic as a result ([`Done::Panicked`]) and stops, so
 the owner hears about it instead of waiting for ever. [`WorkerPool::run_each`] is the simple
 form for embedding: run a closure over an iterator of items on N threads.
 
@@ -35,6 +36,9 @@ pub struct Dispatch<T, R> {
     pub jobs: Sender<T>,
     /// Receives one [`Done`] per item taken by a worker.
     pub results: Receiver<Done<R>>,
+    /// A worker found the work channel empty after sending its results and is about to wait
+    /// for work. At most one notice is pending; a notice nobody reads costs nothing.
+    pub idle: Receiver<()>,
     /// Worker threads that started (fewer than asked for if the system refused more).
     pub workers: usize,
     /// Why the first thread that could not be started could not, if one could not.
@@ -75,11 +79,23 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// One worker: runs `work` on each item until the work channel closes or the work panics.
-fn worker_loop<T, R, W>(job_rx: Receiver<T>, res_tx: Sender<Done<R>>, work: &W)
+/// Before it blocks for work it tells `idle` (without blocking on it).
+fn worker_loop<T, R, W>(job_rx: Receiver<T>, res_tx: Sender<Done<R>>, idle: Sender<()>, work: &W)
 where
     W: Fn(T) -> R,
 {
-    for item in job_rx.iter() {
+    loop {
+        let item = match job_rx.try_recv() {
+            Ok(item) => item,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                let _ = idle.try_send(());
+                match job_rx.recv() {
+                    Ok(item) => item,
+                    Err(_) => return,
+                }
+            }
+        };
         match catch_unwind(AssertUnwindSafe(|| work(item))) {
             Ok(r) => {
                 if res_tx.send(Done::Finished(r)).is_err() {
@@ -114,6 +130,14 @@ impl WorkerPool {
         self.capacity
     }
 
+    /// The same pool with a work channel of `per_worker` items per worker (at least one).
+    pub fn queue(self, per_worker: usize) -> Self {
+        WorkerPool {
+            capacity: self.workers * per_worker.max(1),
+            ..self
+        }
+    }
+
     /// Starts the workers, each running `work` on the items it receives, and calls `owner` with
     /// the channels. When `owner` returns, the work channel is closed, the workers drain it and
     /// stop, and every thread is joined before `scope` returns `owner`'s value.
@@ -134,6 +158,7 @@ impl WorkerPool {
         // Unbounded so a worker never blocks on sending a result: the owner may itself be
         // blocked sending work. At most `capacity + workers` results are ever in flight.
         let (res_tx, res_rx) = crossbeam_channel::unbounded::<Done<R>>();
+        let (idle_tx, idle_rx) = crossbeam_channel::bounded::<()>(1);
         std::thread::scope(|s| {
             let mut workers = 0;
             let mut spawn_error = None;
@@ -150,10 +175,11 @@ impl WorkerPool {
             for n in 0..wanted {
                 let job_rx = job_rx.clone();
                 let res_tx = res_tx.clone();
+                let idle_tx = idle_tx.clone();
                 let work = &work;
                 let spawned = std::thread::Builder::new()
                     .name(format!("batchrun-worker-{n}"))
-                    .spawn_scoped(s, move || worker_loop(job_rx, res_tx, work));
+                    .spawn_scoped(s, move || worker_loop(job_rx, res_tx, idle_tx, work));
                 match spawned {
                     Ok(_) => workers += 1,
                     Err(e) => {
@@ -164,9 +190,11 @@ impl WorkerPool {
             }
             drop(job_rx);
             drop(res_tx);
+            drop(idle_tx);
             let dispatch = Dispatch {
                 jobs: job_tx,
                 results: res_rx,
+                idle: idle_rx,
                 workers,
                 spawn_error,
             };
@@ -197,11 +225,7 @@ impl WorkerPool {
         W: Fn(T) -> R + Sync,
         F: FnMut(R),
     {
-        let deep = WorkerPool {
-            capacity: self.workers * RUN_EACH_DEPTH,
-            ..*self
-        };
-        deep.scope(work, |d| {
+        self.queue(RUN_EACH_DEPTH).scope(work, |d| {
             if d.workers == 0 {
                 let why = d.spawn_error.clone().unwrap_or_default();
                 return Err(WorkerPanicked(format!(
