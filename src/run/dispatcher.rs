@@ -822,6 +822,40 @@ mod tests {
     }
 
     #[test]
+    fn one_signal_drains_when_results_are_read_in_batches() {
+        // No retries, no `after`: every task is queued at once and results are read in
+        // batches. The queued tasks come back not started, each job with one result.
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("started");
+        let manifest = "id,command\n\
+            w,\"sh -c 'touch started; sleep 0.2'\"\n\
+            q,true\n\
+            r,true\n";
+        let (r, events) = run_with(dir.path(), manifest, settings(1), move |tx| {
+            wait_for(marker);
+            tx.send(SIGINT).unwrap();
+        });
+        assert_eq!(r.stop, Some(StopReason::Interrupted));
+        let statuses: Vec<Status> = r.results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Succeeded, Status::NotStarted, Status::NotStarted]
+        );
+        assert_eq!(
+            events,
+            [
+                "run_started",
+                "draining",
+                "attempt_finished:w",
+                "attempt_output:w",
+                "job_finished:w:succeeded",
+                "job_finished:q:not_started",
+                "job_finished:r:not_started",
+            ]
+        );
+    }
+
+    #[test]
     fn deadline_and_halt_terminate() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings(2);
