@@ -37,46 +37,53 @@ pub fn resumed(plan: &Plan, history: History) -> Vec<bool> {
     if history.is_empty() {
         return vec![false; plan.jobs.len()];
     }
-    let keys = command_keys(plan);
     let mut resumed: Vec<bool> = if plan.ids_from_rows {
+        // Only the jobs whose command has a success are candidates; they take the successes
+        // in manifest order.
         let mut left = history.into_successes();
-        keys.iter()
-            .map(|k| match left.get_mut(k) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    true
-                }
-                _ => false,
-            })
-            .collect()
+        let mut resumed = vec![false; plan.jobs.len()];
+        for (i, k) in per_job(plan, |i, k| left.contains_key(&k).then_some((i, k))) {
+            if let Some(n) = left.get_mut(&k).filter(|n| **n > 0) {
+                *n -= 1;
+                resumed[i] = true;
+            }
+        }
+        resumed
     } else {
-        plan.jobs
-            .ids()
-            .zip(&keys)
-            .map(|(id, k)| history.succeeded(id) == Some(*k))
-            .collect()
+        per_job(plan, |i, k| {
+            Some(history.succeeded(plan.jobs.id(i)) == Some(k))
+        })
     };
     run_dependents_too(plan, &mut resumed);
     resumed
 }
 
-/// Every job's command key, built from its row on every core (a big manifest has a million).
-fn command_keys(plan: &Plan) -> Vec<u64> {
+/// `f(index, command key)` of every job that gives `Some`, in manifest order; the jobs' keys
+/// are built from their rows on every core (a big manifest has a million), a chunk at a time,
+/// and not kept.
+fn per_job<T: Send>(plan: &Plan, f: impl Fn(usize, u64) -> Option<T> + Sync + Send) -> Vec<T> {
     const CHUNK: usize = 4096;
     let n = plan.jobs.len();
     let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
     let chunks = crate::util::par::scope(n, |par| {
         par.map(&starts, |&s| {
             (s..n.min(s + CHUNK))
-                .map(|i| joblog::command_key(&plan.jobs.get(i)))
-                .collect::<Vec<u64>>()
+                .filter_map(|i| f(i, joblog::command_key(&plan.jobs.get(i))))
+                .collect::<Vec<T>>()
         })
     });
-    chunks.concat()
+    let mut all = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+    for c in chunks {
+        all.extend(c);
+    }
+    all
 }
 
 /// Un-resumes every job that is `after` (transitively) a job that runs.
 fn run_dependents_too(plan: &Plan, resumed: &mut [bool]) {
+    if plan.dependents.has_no_edges() {
+        return;
+    }
     let mut queue: VecDeque<usize> = (0..resumed.len()).filter(|&i| !resumed[i]).collect();
     while let Some(i) = queue.pop_front() {
         for d in plan.dependents.of(i) {
