@@ -37,46 +37,43 @@ pub fn resumed(plan: &Plan, history: History) -> Vec<bool> {
     if history.is_empty() {
         return vec![false; plan.jobs.len()];
     }
-    let mut resumed: Vec<bool> = if plan.ids_from_rows {
+    let mut resumed = vec![false; plan.jobs.len()];
+    if plan.ids_from_rows {
         // Only the jobs whose command has a success are candidates; they take the successes
         // in manifest order.
         let mut left = history.into_successes();
-        let mut resumed = vec![false; plan.jobs.len()];
-        for (i, k) in per_job(plan, |i, k| left.contains_key(&k).then_some((i, k))) {
+        for (i, k) in candidates(plan, &|_, k| left.contains_key(&k)) {
             if let Some(n) = left.get_mut(&k).filter(|n| **n > 0) {
                 *n -= 1;
                 resumed[i] = true;
             }
         }
-        resumed
     } else {
-        per_job(plan, |i, k| {
-            Some(history.succeeded(plan.jobs.id(i)) == Some(k))
-        })
-    };
+        let ok = |i: usize, k: u64| history.succeeded(plan.jobs.id(i)) == Some(k);
+        for (i, _) in candidates(plan, &ok) {
+            resumed[i] = true;
+        }
+    }
     run_dependents_too(plan, &mut resumed);
     resumed
 }
 
-/// `f(index, command key)` of every job that gives `Some`, in manifest order; the jobs' keys
-/// are built from their rows on every core (a big manifest has a million), a chunk at a time,
-/// and not kept.
-fn per_job<T: Send>(plan: &Plan, f: impl Fn(usize, u64) -> Option<T> + Sync + Send) -> Vec<T> {
+/// The jobs (index, command key) for which `keep` holds, in manifest order; the keys are
+/// built from the jobs' rows on every core (a big manifest has a million), a chunk at a time,
+/// and only the kept ones are held.
+fn candidates(plan: &Plan, keep: &(dyn Fn(usize, u64) -> bool + Sync)) -> Vec<(usize, u64)> {
     const CHUNK: usize = 4096;
     let n = plan.jobs.len();
     let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
     let chunks = crate::util::par::scope(n, |par| {
         par.map(&starts, |&s| {
             (s..n.min(s + CHUNK))
-                .filter_map(|i| f(i, joblog::command_key(&plan.jobs.get(i))))
-                .collect::<Vec<T>>()
+                .map(|i| (i, joblog::command_key(&plan.jobs.get(i))))
+                .filter(|&(i, k)| keep(i, k))
+                .collect::<Vec<_>>()
         })
     });
-    let mut all = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-    for c in chunks {
-        all.extend(c);
-    }
-    all
+    chunks.concat()
 }
 
 /// Un-resumes every job that is `after` (transitively) a job that runs.
