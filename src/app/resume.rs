@@ -37,39 +37,40 @@ pub fn resumed(plan: &Plan, history: History) -> Vec<bool> {
     if history.is_empty() {
         return vec![false; plan.jobs.len()];
     }
-    let keys = command_keys(plan);
-    let mut resumed: Vec<bool> = if plan.ids_from_rows {
+    let mut resumed = vec![false; plan.jobs.len()];
+    if plan.ids_from_rows {
+        // Only the jobs whose command has a success are candidates; they take the successes
+        // in manifest order.
         let mut left = history.into_successes();
-        keys.iter()
-            .map(|k| match left.get_mut(k) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    true
-                }
-                _ => false,
-            })
-            .collect()
+        for (i, k) in candidates(plan, &|_, k| left.contains_key(&k)) {
+            if let Some(n) = left.get_mut(&k).filter(|n| **n > 0) {
+                *n -= 1;
+                resumed[i] = true;
+            }
+        }
     } else {
-        plan.jobs
-            .ids()
-            .zip(&keys)
-            .map(|(id, k)| history.succeeded(id) == Some(*k))
-            .collect()
-    };
+        let ok = |i: usize, k: u64| history.succeeded(plan.jobs.id(i)) == Some(k);
+        for (i, _) in candidates(plan, &ok) {
+            resumed[i] = true;
+        }
+    }
     run_dependents_too(plan, &mut resumed);
     resumed
 }
 
-/// Every job's command key, built from its row on every core (a big manifest has a million).
-fn command_keys(plan: &Plan) -> Vec<u64> {
+/// The jobs (index, command key) for which `keep` holds, in manifest order; the keys are
+/// built from the jobs' rows on every core (a big manifest has a million), a chunk at a time,
+/// and only the kept ones are held.
+fn candidates(plan: &Plan, keep: &(dyn Fn(usize, u64) -> bool + Sync)) -> Vec<(usize, u64)> {
     const CHUNK: usize = 4096;
     let n = plan.jobs.len();
     let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
     let chunks = crate::util::par::scope(n, |par| {
         par.map(&starts, |&s| {
             (s..n.min(s + CHUNK))
-                .map(|i| joblog::command_key(&plan.jobs.get(i)))
-                .collect::<Vec<u64>>()
+                .map(|i| (i, joblog::command_key(&plan.jobs.get(i))))
+                .filter(|&(i, k)| keep(i, k))
+                .collect::<Vec<_>>()
         })
     });
     chunks.concat()
@@ -77,6 +78,9 @@ fn command_keys(plan: &Plan) -> Vec<u64> {
 
 /// Un-resumes every job that is `after` (transitively) a job that runs.
 fn run_dependents_too(plan: &Plan, resumed: &mut [bool]) {
+    if plan.dependents.has_no_edges() {
+        return;
+    }
     let mut queue: VecDeque<usize> = (0..resumed.len()).filter(|&i| !resumed[i]).collect();
     while let Some(i) = queue.pop_front() {
         for d in plan.dependents.of(i) {

@@ -69,6 +69,9 @@ pub(crate) struct Layout {
     /// `--id`, parsed.
     pub(crate) id_template: Option<Vec<Piece>>,
     pub(crate) opts: ManifestOptions,
+    /// `--command`'s words in direct mode, split once for every row (see
+    /// [`template::split_words`]).
+    pub(crate) template_words: std::sync::OnceLock<Result<Vec<String>, String>>,
 }
 
 impl Layout {
@@ -95,6 +98,7 @@ impl Layout {
             command: CommandSource::Invalid,
             id_template: None,
             opts: opts.clone(),
+            template_words: std::sync::OnceLock::new(),
         };
         layout.command = layout.command_source(header_line, problems);
         layout.id_template = layout.id_source(header_line, problems);
@@ -272,7 +276,7 @@ impl Layout {
     /// (`number`, the job's 1-based number).
     pub(crate) fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
         if self.is_list() {
-            return list_vars(fields, id, number);
+            return list_vars(fields, id, number, &|name| self.list_uses(name));
         }
         let mut vars = Vars::with_capacity(self.columns.len() + 1);
         vars.extend(
@@ -288,11 +292,31 @@ impl Layout {
     }
 }
 
-/// The variables of a plain list's job: each item form of its items (several items separated
-/// by NUL bytes), `{#}` and `{id}`.
-fn list_vars<'a>(items: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
+impl Layout {
+    /// Whether a plain list's templates (`--command`, `--id`) may use the variable `name`:
+    /// only those are made for each job (a stop or `--resume` builds a million).
+    fn list_uses(&self, name: &str) -> bool {
+        let uses = |t: &[Piece]| t.iter().any(|p| matches!(p, Piece::Var(n) if n == name));
+        let templates_only = self.cols.cwd.is_none() && self.cols.env.is_none();
+        let command = match &self.command {
+            CommandSource::Template(t) => uses(t),
+            CommandSource::Item | CommandSource::Invalid => false,
+            CommandSource::Column(_) => true,
+        };
+        !templates_only || command || self.id_template.as_deref().is_some_and(uses)
+    }
+}
+
+/// The variables of a plain list's job that `wanted` names: each item form of its items
+/// (several items separated by NUL bytes), `{#}` and `{id}`.
+fn list_vars<'a>(
+    items: &[&'a str],
+    id: &'a str,
+    number: usize,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Vars<'a> {
     let mut vars = Vars::with_capacity(8);
-    for form in template::ITEM_FORMS {
+    for form in template::ITEM_FORMS.into_iter().filter(|f| wanted(f)) {
         let value = match items {
             [one] => template::item_form(form, one),
             many => std::borrow::Cow::Owned(
@@ -304,10 +328,10 @@ fn list_vars<'a>(items: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
         };
         vars.insert(form, value);
     }
-    vars.insert(
-        template::JOB_NUMBER,
-        std::borrow::Cow::Owned(number.to_string()),
-    );
+    if wanted(template::JOB_NUMBER) {
+        let number = std::borrow::Cow::Owned(number.to_string());
+        vars.insert(template::JOB_NUMBER, number);
+    }
     vars.insert("id", std::borrow::Cow::Borrowed(id));
     vars
 }

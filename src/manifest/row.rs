@@ -269,7 +269,17 @@ fn row_command(
             row.err("command", m);
             return None;
         }
-        match template::split_direct(&pieces, vars.of(&pieces), l.multi()) {
+        let split = match &l.command {
+            // The same template for every row: split once.
+            CommandSource::Template(p) => {
+                match l.template_words.get_or_init(|| template::split_words(p)) {
+                    Ok(words) => Ok(template::fill_words(words, p, vars.of(p), l.multi())),
+                    Err(e) => Err(e.clone()),
+                }
+            }
+            _ => template::split_direct(&pieces, vars.of(&pieces), l.multi()),
+        };
+        match split {
             Ok(words) => CommandLine::Direct(words),
             Err(e) => {
                 row.err(

@@ -294,18 +294,28 @@ pub fn split_direct(pieces: &[Piece], vars: &Vars<'_>, multi: bool) -> Result<Ve
     if let [Piece::Lit(text)] = pieces {
         return split(text);
     }
-    let words = split(&marked(pieces))?;
+    Ok(fill_words(&split_words(pieces)?, pieces, vars, multi))
+}
+
+/// A direct-mode template's words, each placeholder still a marker: they depend on the
+/// template alone, so a template used for every row is split once ([`fill_words`] per row).
+pub fn split_words(pieces: &[Piece]) -> Result<Vec<String>, String> {
+    shell_words::split(&marked(pieces)).map_err(|e| e.to_string())
+}
+
+/// [`split_direct`] of the template that gave `words` ([`split_words`]).
+pub fn fill_words(words: &[String], pieces: &[Piece], vars: &Vars<'_>, multi: bool) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     for w in words {
         if !w.contains(MARK) {
-            out.push(w);
-        } else if let Some(name) = multi.then(|| alone(&w, pieces)).flatten() {
+            out.push(w.clone());
+        } else if let Some(name) = multi.then(|| alone(w, pieces)).flatten() {
             out.extend(value(vars, name).split(MARK).map(str::to_string));
         } else {
-            out.push(fill_marked(&w, pieces, vars));
+            out.push(fill_marked(w, pieces, vars));
         }
     }
-    Ok(out)
+    out
 }
 
 /// The item form a word is made of alone (a marker and nothing else), if it is.

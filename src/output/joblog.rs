@@ -240,7 +240,13 @@ impl Joblog {
         }
         out.push(b',');
         number(out, last.map(|a| a.duration.as_millis() as i64));
-        out.extend_from_slice(command_hash(job).as_bytes());
+        // command_hash(job), without a String for each line.
+        let key = command_key(job);
+        out.extend(
+            (0..16)
+                .rev()
+                .map(|k| b"0123456789abcdef"[(key >> (4 * k)) as usize & 15]),
+        );
         out.push(b'\n');
     }
 
@@ -261,7 +267,7 @@ pub struct History {
     /// For each id (hashed), the command key of its last line, when that line is a success.
     by_id: hashbrown::HashMap<u64, u64>,
     /// For each command key, how many successes it has since its last line that is not a
-    /// success.
+    /// success (a command with none is not kept).
     by_key: hashbrown::HashMap<u64, usize>,
     /// Hashes ids (seeded per process: both sides of a lookup hash in this process).
     ids: hashbrown::DefaultHashBuilder,
@@ -275,8 +281,13 @@ impl History {
     pub fn record(&mut self, id: &str, success: bool, hash: &str) {
         let key = self.key_of(hash);
         if self.by_command {
-            let left = self.by_key.entry(key).or_default();
-            *left = if success { *left + 1 } else { 0 };
+            // A command with no success left is not kept: after a stop, most lines are of
+            // jobs not started, and a million of them would take a million entries.
+            if success {
+                *self.by_key.entry(key).or_default() += 1;
+            } else {
+                self.by_key.remove(&key);
+            }
             return;
         }
         let id = self.ids.hash_one(id);
@@ -328,28 +339,30 @@ impl History {
 }
 
 /// Reads an earlier joblog (a missing one is empty). Lines that cannot be read (a torn last
-/// line) are skipped with a warning. Each line is read into one reused record.
+/// line) are skipped with a warning. The file is streamed (a million-line joblog is tens of
+/// MB), each line read into one reused record.
 pub fn read_history(path: &Path, by_command: bool) -> Result<History, JoblogError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let err = |source| JoblogError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::new(by_command)),
-        Err(source) => {
-            return Err(JoblogError {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(source) => return Err(err(source)),
     };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(bytes.as_slice());
+        .buffer_capacity(64 * 1024)
+        .from_reader(file);
     let mut history = History::new(by_command);
     let mut line = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut line) {
             Ok(true) => {}
             Ok(false) => break,
+            Err(e) if e.is_io_error() => return Err(err(std::io::Error::from(e))),
             Err(e) => {
                 log::warn!("{}: unreadable joblog line skipped: {e}", path.display());
                 continue;
