@@ -144,9 +144,17 @@ fn a_jobs_peak_memory_is_its_own_not_batchruns() {
         .map(|j| j["max_rss_kib"].as_u64().unwrap())
         .collect();
     assert!(trues.len() >= 900, "{} jobs in the shard", trues.len());
+    // A spawner is a copy of batchrun's first few hundred KiB; a debug build's code is four
+    // times larger and spread out, so its spawners are about 5.7 MiB (release: 1.4-1.6).
+    // batchrun itself holds more than 25 MiB here, which every job reported before.
+    let slack = if cfg!(debug_assertions) {
+        6 * 1024
+    } else {
+        1024
+    };
     let most = *trues.iter().max().unwrap();
     assert!(
-        most <= standalone + 1024,
+        most <= standalone + slack,
         "/bin/true reports up to {most} KiB through batchrun, {standalone} KiB alone"
     );
     t.assert_nothing_left();
