@@ -31,7 +31,7 @@ ls "$sysroot/lib/rustlib/$target/lib/"*rt.tsan.a >/dev/null 2>&1 || skip "this t
 export TSAN_DIR=${TSAN_DIR:-$PWD/target/tsan-reports}
 rm -rf "$TSAN_DIR" && mkdir -p "$TSAN_DIR"
 export RUSTC_BOOTSTRAP=1
-export RUSTFLAGS="-Zsanitizer=thread -Cforce-frame-pointers=yes"
+export RUSTFLAGS="-Zsanitizer=thread -Cforce-frame-pointers=yes --cfg batchrun_tsan"
 export RUSTDOCFLAGS="-Zsanitizer=thread"
 export CARGO_TARGET_DIR=target/tsan
 export TSAN_OPTIONS="log_path=$TSAN_DIR/tsan second_deadlock_stack=1 history_size=4"

@@ -59,6 +59,7 @@ pub use model::job::{CommandLine, JobSpec};
 pub use output::console::{print_error, write_stdout, LogWriter};
 pub use plan::Plan;
 pub use process::cancel::CancelToken;
+pub use process::exec::{start_spawners, SpawnerGuard};
 pub use process::signals::{
     ignore_status_requests, install_signal_handler, SignalEvent, SignalSource, StopSignal,
 };

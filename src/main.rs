@@ -49,7 +49,10 @@ fn install_signals(action: &Action) -> Result<batchrun::SignalSource, Error> {
 }
 
 fn main() -> ExitCode {
-    // First thing: a status request (SIGUSR1) while batchrun starts must not kill it.
+    // Before anything else, while batchrun is small: the processes that start its jobs, so a
+    // job's peak memory is its own (ended and reaped when `_spawners` drops).
+    let _spawners = batchrun::start_spawners();
+    // Then: a status request (SIGUSR1) while batchrun starts must not kill it.
     batchrun::ignore_status_requests();
     let cli = Cli::parse();
     if let Some(text) = cli.generated() {

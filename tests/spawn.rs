@@ -105,3 +105,80 @@ fn jobs_start_with_sigpipe_at_its_default_action() {
     let ignored = u64::from_str_radix(hex, 16).unwrap();
     assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{}", r.stdout);
 }
+
+/// The peak memory of `/bin/true` started by a small process (GNU time forks it), in KiB.
+/// Without GNU time, 1,100 KiB: what Debian's `/bin/true` measures so.
+fn standalone_true_kib() -> u64 {
+    let measured = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M", "/bin/true"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stderr).trim().parse().ok());
+    measured.unwrap_or_else(|| {
+        eprintln!("no /usr/bin/time (apt-get install time): taking 1,100 KiB for /bin/true");
+        1100
+    })
+}
+
+#[test]
+fn a_jobs_peak_memory_is_its_own_not_batchruns() {
+    let t = TestEnv::new();
+    // batchrun holds 150,000 rows (tens of MiB); the shard runs about 1,000 of them. (A job
+    // of 60 MiB reports it: `ops::report_has_each_jobs_command_memory_and_cpu`.)
+    let mut m = String::from("id,command\n");
+    for i in 0..150_000 {
+        m.push_str(&format!("t{i},/bin/true\n"));
+    }
+    t.write("m.csv", m);
+    let standalone = (0..3).map(|_| standalone_true_kib()).max().unwrap();
+    t.run(&[
+        "run", "-j", "2", "--shard", "1/150", "--report", "r.json", "m.csv",
+    ])
+    .code(0);
+    let rep = t.json("r.json");
+    let trues: Vec<u64> = rep["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["max_rss_kib"].as_u64().unwrap())
+        .collect();
+    assert!(trues.len() >= 900, "{} jobs in the shard", trues.len());
+    // A spawner is a copy of batchrun's first few hundred KiB; a debug build's code is four
+    // times larger and spread out, so its spawners are about 5.7 MiB (release: 1.4-1.6).
+    // batchrun itself holds more than 25 MiB here, which every job reported before.
+    let slack = if cfg!(debug_assertions) {
+        6 * 1024
+    } else {
+        1024
+    };
+    let most = *trues.iter().max().unwrap();
+    assert!(
+        most <= standalone + slack,
+        "/bin/true reports up to {most} KiB through batchrun, {standalone} KiB alone"
+    );
+    t.assert_nothing_left();
+}
+
+#[test]
+fn jobs_still_start_when_the_spawner_processes_die() {
+    let t = TestEnv::new();
+    // The first job kills batchrun's other children: its spawner processes (one job at a time).
+    t.write(
+        "m.csv",
+        "id,command\n\
+         killer,\"sh -c 'for p in $(cat /proc/$PPID/task/*/children); do [ $p = $$ ] || kill -9 $p; done'\"\n\
+         a,sh -c 'echo a >> ran'\n\
+         b,sh -c 'echo b >> ran'\n",
+    );
+    t.run(&["run", "-j", "1", "--report", "r.json", "m.csv"])
+        .code(0)
+        .stderr_has("spawner process failed")
+        .stderr_has("max_rss_kib includes its own peak memory");
+    assert_eq!(t.read("ran"), "a\nb\n");
+    let rep = t.json("r.json");
+    for id in ["killer", "a", "b"] {
+        assert_eq!(job_status(&rep, id), "succeeded");
+    }
+    t.assert_nothing_left();
+}

@@ -21,12 +21,15 @@ How a child is waited for:
 */
 
 mod spawn;
+pub(crate) mod spawner;
+mod zygote;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use spawn::Output;
+pub use spawner::{start as start_spawners, SpawnerGuard};
 
 use crate::model::job::{CommandLine, JobSpec};
 use crate::model::outcome::{Attempt, AttemptEnd, KillReason};

@@ -15,7 +15,7 @@ What std does is kept: the program is looked up in `PATH` by `posix_spawnp`; a r
 std's `Command` as before.
 */
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -114,12 +114,12 @@ impl Environment {
     }
 
     /// The environment of a child: these variables with `over` laid on top.
-    pub fn with<'a>(&'a self, over: &'a Overrides) -> CStrArray<'a> {
+    pub fn strings<'a>(&'a self, over: &'a Overrides) -> impl Iterator<Item = &'a CStr> {
         let kept = self
             .vars
             .iter()
             .filter(|v| !over.vars.iter().any(|o| o.key() == v.key()));
-        CStrArray::new(kept.chain(&over.vars).map(|v| v.text.as_c_str()))
+        kept.chain(&over.vars).map(|v| v.text.as_c_str())
     }
 }
 
@@ -192,16 +192,14 @@ impl Output {
 }
 
 /// Starts attempt `attempt` of `job` in a new process group, stdin from `/dev/null`, with its
-/// row's variables, `BATCHRUN_JOB_ID` and `BATCHRUN_ATTEMPT` set. Returns the child's pid.
+/// row's variables, `BATCHRUN_JOB_ID` and `BATCHRUN_ATTEMPT` set: through a spawner process
+/// ([`super::spawner`]) when there is one, else from batchrun itself. Returns the child's pid.
 pub fn spawn(
     job: &JobSpec,
     attempt: u32,
     stdout: &Output,
     stderr: &Output,
 ) -> io::Result<libc::pid_t> {
-    if needs_std(job) {
-        return spawn_std(job, attempt, stdout, stderr);
-    }
     let mut over = Overrides::default();
     for (k, v) in &job.env {
         over.set(k.as_bytes(), v.as_bytes())?;
@@ -217,13 +215,20 @@ pub fn spawn(
         None => None,
     };
     let base = Environment::current();
-    let envp = base.with(&over);
-    let argv = CStrArray::new(words.iter().map(CString::as_c_str));
+    let stdio = [dev_null(false)?, stdout.fd()?, stderr.fd()?];
+    let argv: Vec<&CStr> = words.iter().map(CString::as_c_str).collect();
+    let envp: Vec<&CStr> = base.strings(&over).collect();
+    if let Some(started) = super::spawner::spawn(&argv, &envp, cwd.as_deref(), stdio) {
+        return started;
+    }
+    if needs_std(job) {
+        return spawn_std(job, attempt, stdout, stderr);
+    }
     sys::spawn(&sys::SpawnRequest {
-        program: words.first().map_or(c"", CString::as_c_str),
-        argv: &argv,
-        envp: &envp,
-        stdio: [dev_null(false)?, stdout.fd()?, stderr.fd()?],
+        program: argv.first().copied().unwrap_or(c""),
+        argv: &CStrArray::new(argv.iter().copied()),
+        envp: &CStrArray::new(envp.iter().copied()),
+        stdio,
         cwd: cwd.as_deref(),
     })
 }
@@ -285,7 +290,7 @@ mod tests {
         over.set(b"B", b"row").unwrap();
         over.set(b"BATCHRUN_JOB_ID", b"j1").unwrap();
         over.set(b"B", b"again").unwrap();
-        let block = env.with(&over);
+        let block = CStrArray::new(env.strings(&over));
         assert_eq!(
             strings(&block),
             ["HOME=/root", "A=3", "=x=y", "BATCHRUN_JOB_ID=j1", "B=again"]
