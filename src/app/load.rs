@@ -72,8 +72,12 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
             source,
         }
     })?;
-    let sha256 = sha256_hex(&bytes);
-    bytes.release_all();
+    // Only reports name the manifest's hash: `check` and `--dry-run` write none.
+    let sha256 = if map {
+        String::new()
+    } else {
+        sha256_hex(&bytes)
+    };
     let mut plan = validate(config, bytes)?;
     plan.manifest_sha256 = sha256;
     Ok(match (config.shard, &config.balance_from) {
