@@ -17,7 +17,7 @@
 #       BENCHMARKS.md.
 #   scripts/bench.sh --only issue19 [--smoke] [--release]
 #       only the block of issue 19 below (the 1M soak and the check of 1M rows of both
-#       shapes): about 20 minutes in full mode.
+#       shapes): about 20 minutes in full mode on a quiet machine.
 #   scripts/bench.sh --smoke [--release]
 #       every workload at tiny sizes, one run each, in well under a minute (CI). Exits non-zero
 #       if any command failed; the figures are not checked against targets. Builds with the
@@ -32,8 +32,9 @@
 # rows, for peak RSS and time. Issue 19 added (its own block, near the end): W9, a soak of
 # 1,000,000 x /bin/true (`run --lines`, -j 2, --report and --joblog) with RSS and threads
 # sampled every second and zombies counted, against xargs -P 2 -n 1 on the same items (about
-# 7 + 9 minutes on 2 cores), and W10, check of 1,000,000 rows of both row shapes (about 1
-# minute). The full run takes about 45 minutes with them.
+# 7 + 9 minutes on a quiet 2-core machine, from W1's rates; 24 + over 30 minutes measured at
+# load 10), and W10, check of 1,000,000 rows of both row shapes (about 1 minute). The full run
+# takes about 45 minutes with them on a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
