@@ -15,6 +15,9 @@
 #       the full benchmark (about 25 minutes on 2 cores); the report goes to stdout and to
 #       target/bench/report.md (or FILE); --update also replaces the results section of
 #       BENCHMARKS.md.
+#   scripts/bench.sh --only issue19 [--smoke] [--release]
+#       only the block of issue 19 below (the 1M soak and the check of 1M rows of both
+#       shapes): about 20 minutes in full mode on a quiet machine.
 #   scripts/bench.sh --smoke [--release]
 #       every workload at tiny sizes, one run each, in well under a minute (CI). Exits non-zero
 #       if any command failed; the figures are not checked against targets. Builds with the
@@ -28,7 +31,12 @@
 # --report and --joblog, and W8: check, --dry-run and a (deadline-stopped) run of 1,000,000
 # rows, for peak RSS and time. Issue 19 added: Ctrl+C into a run of 1,000,000 items (signal to
 # exit), --dry-run --resume with the joblog a stopped run leaves, and merge of 1,000,000 jobs in
-# 100 reports (against jq -s).
+# 100 reports (against jq -s); and (their own block, near the end) W9, a soak of
+# 1,000,000 x /bin/true (`run --lines`, -j 2, --report and --joblog) with RSS and threads
+# sampled every second and zombies counted, against xargs -P 2 -n 1 on the same items (about
+# 7 + 9 minutes on a quiet 2-core machine, from W1's rates; 24 + over 30 minutes measured at
+# load 10), and W10, check of 1,000,000 rows of both row shapes (about 1 minute). The full run
+# takes about 50 minutes with them on a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +45,7 @@ release=1
 runs=""
 out=""
 update=0
+only=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) smoke=1; release=0 ;;
@@ -44,6 +53,7 @@ while [ $# -gt 0 ]; do
         --runs) runs="$2"; shift ;;
         --out) out="$2"; shift ;;
         --update) update=1 ;;
+        --only) only="$2"; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -54,10 +64,12 @@ if [ "$smoke" = 1 ]; then
     R=${runs:-1}; WARM=0; SLOW=1
     N1=200; N2=50; N3=16; N4=2000; N6=2000; N8=20000; DL8=1s; SLEEP5=0.3; R4=1; R5=1; R7=1; R8=1
     POOL_JOBS=100000; POOL_REPEATS=1
+    N9=2000; N10=20000; R10=1
 else
     R=${runs:-10}; WARM=1; SLOW=3
     N1=10000; N2=2000; N3=200; N4=100000; N6=100000; N8=1000000; DL8=20s; SLEEP5=3; R4=3; R5=3; R7=10; R8=3
     POOL_JOBS=1000000; POOL_REPEATS=5
+    N9=1000000; N10=1000000; R10=5
 fi
 IDEAL3=$(awk -v n="$N3" 'BEGIN { printf "%.4f", n / 8 * 0.05 }')
 
@@ -117,6 +129,126 @@ add_peers() {
 run_opts="--no-progress --output none"
 # 1234567 -> 1,234,567 (for every number on stdin)
 group() { sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|[^0-9]\)/\1,\2\3/' -e 'ta'; }
+
+# ---- issue 19: the 1M soak (W9) and check of 1M rows of both shapes (W10) ----------------
+# Kept in this block so that other workloads merge around it. W9 is not driven by the
+# harness (one long run each, sampled from outside): batchrun and xargs run once each, and
+# a sampler reads /proc/PID/status (VmRSS, VmHWM, Threads) and counts the runner's zombie
+# children every second; the peak is /usr/bin/time's %M when it is installed, else the last
+# VmHWM sampled. The samples at 10 %, 50 % and 90 % of the run show whether RSS is flat.
+
+# Samples runner PID every second into FILE until it exits: "secs rss_kib hwm_kib threads zombies".
+issue19_sample() {
+    local pid=$1 file=$2 t=0 rss hwm thr z
+    : >"$file"
+    while [ -r "/proc/$pid/status" ]; do
+        rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        thr=$(awk '/^Threads:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        z=$(ps -o stat= --ppid "$pid" 2>/dev/null | grep -c '^Z' || true)
+        [ -n "$rss" ] && echo "$t $rss $hwm $thr $z" >>"$file"
+        sleep 1
+        t=$((t + 1))
+    done
+}
+
+# One soak run: issue19_soak_one NAME EXPECTED_EXIT COMMAND...; a row in $RESULTS and the
+# samples in $W/w9-NAME.samples.
+issue19_soak_one() {
+    local name=$1 expect=$2 tfile=$W/w9-$1.time sfile=$W/w9-$1.samples
+    shift 2
+    local start end code=0 tpid pid=""
+    start=$(date +%s.%N)
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f '%M' -o "$tfile" "$@" >/dev/null 2>"$W/w9-$name.err" &
+        tpid=$!
+        for _ in $(seq 100); do pid=$(pgrep -P "$tpid" | head -1 || true); [ -n "$pid" ] && break; sleep 0.05; done
+    else
+        "$@" >/dev/null 2>"$W/w9-$name.err" &
+        tpid=$!
+        pid=$tpid
+    fi
+    [ -n "$pid" ] && issue19_sample "$pid" "$sfile" &
+    local spid=$!
+    wait "$tpid" || code=$?
+    end=$(date +%s.%N)
+    wait "$spid" 2>/dev/null || true
+    # Zombies left once the runner is gone: any zombie whose parent is this shell or init
+    # and that the run left behind would show here.
+    local zend
+    zend=$(ps -eo stat=,ppid= | awk -v p=$$ '$1 ~ /^Z/ && ($2 == p || $2 == 1)' | wc -l)
+    if [ "$code" != "$expect" ]; then
+        failed=1
+        echo "bench.sh: W9 $name exited $code (expected $expect)" >&2
+    fi
+    local peak
+    peak=$([ -s "$tfile" ] && tail -1 "$tfile" || awk 'END { print $3 }' "$sfile")
+    # RSS (MiB) and threads at 10 %, 50 % and 90 % of the samples; zombies seen at most.
+    local at
+    at=$(awk '{ r[NR] = $2; t[NR] = $4; if ($5 > z) z = $5 }
+        END {
+            if (NR == 0) { print "– | – | –"; exit }
+            s = ""; th = ""
+            split("0.1 0.5 0.9", q, " ")
+            for (k = 1; k <= 3; k++) {
+                i = int(NR * q[k]); if (i < 1) i = 1
+                s = s (k > 1 ? " / " : "") sprintf("%.1f", r[i] / 1024)
+                th = th (k > 1 ? " / " : "") t[i]
+            }
+            printf "%s | %s | %d", s, th, z
+        }' "$sfile")
+    printf '| W9 %s × /bin/true, 2 workers, soak | %s | 1 | %.3f s | %s | %s | %.1f MiB |\n' \
+        "$(group <<<"$N9")" "$name" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$at" "$zend" \
+        "$(awk -v k="${peak:-0}" 'BEGIN { print k / 1024 }')" >>"$W9_RESULTS"
+}
+
+# W9: a full run of N9 x /bin/true with --report and --joblog, against xargs on the same items.
+issue19_soak() {
+    echo "== W9: soak, $N9 x /bin/true, --report and --joblog, against xargs" >&2
+    "$H" manifest lines "$N9" "$W/w9.lines" x
+    W9_RESULTS=$W/w9.md
+    : >"$W9_RESULTS"
+    rm -f "$W/w9.joblog"
+    issue19_soak_one batchrun 0 "$BR" run -j2 --no-progress --output none --lines --command /bin/true \
+        --report "$W/w9.json" --joblog "$W/w9.joblog" "$W/w9.lines"
+    if [ "$HAVE_XARGS" = 1 ]; then
+        issue19_soak_one xargs 0 xargs -P2 -n1 -a "$W/w9.lines" /bin/true
+    fi
+    local jobs
+    jobs=$(grep -c . "$W/w9.joblog" 2>/dev/null || echo 0)
+    # The joblog has a header line and one line per job.
+    if [ "$jobs" != $((N9 + 1)) ]; then
+        failed=1
+        echo "bench.sh: W9 joblog has $jobs lines (expected $((N9 + 1)))" >&2
+    fi
+    {
+        echo
+        echo "W9 soak (one run each; RSS and threads sampled every second, at 10 % / 50 % / 90 % of the run; peak RSS from /usr/bin/time):"
+        echo
+        echo "| workload | runner | runs | wall | RSS at 10/50/90 % (MiB) | threads at 10/50/90 % | zombies seen (during) | zombies at the end | peak RSS |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        cat "$W9_RESULTS"
+    } >>"$EXTRA"
+}
+
+# W10: check of N10 rows of both row shapes: W8's (jobK,/bin/true,10s) and issue 19's
+# (row-0000001,/bin/echo 1,30s). There is no peer: batchrun against the goal (1.0 s, 64 MiB).
+issue19_check() {
+    echo "== W10: check of $N10 rows, both row shapes" >&2
+    "$H" manifest ids "$N10" "$W/w10-ids.csv" /bin/true
+    awk -v n="$N10" 'BEGIN { print "id,command,timeout"; for (i = 1; i <= n; i++) printf "row-%07d,/bin/echo %d,30s\n", i, i }' >"$W/w10-rows.csv"
+    measure --runs "$R10" --warmup 0 --sample-ms 5 --workload "W10 check of $N10 rows, both shapes" \
+        --check 'rss:check jobK,/bin/true,10s<=64' --check 'wall:check jobK,/bin/true,10s<=1.0' \
+        --check 'rss:check row-0000001,/bin/echo 1,30s<=64' --check 'wall:check row-0000001,/bin/echo 1,30s<=1.0' \
+        "check jobK,/bin/true,10s" "$BR check $W/w10-ids.csv" \
+        "check row-0000001,/bin/echo 1,30s" "$BR check $W/w10-rows.csv"
+}
+EXTRA=$W/extra.md
+: >"$EXTRA"
+# ---- end of issue 19's block ---------------------------------------------------------------
+
+# --only NAME runs one block alone; the workloads up to the pool's are not indented under it.
+if [ -z "$only" ]; then
 
 echo "== W1: $N1 x /bin/true" >&2
 "$H" manifest direct "$N1" "$W/w1.csv" /bin/true
@@ -286,6 +418,13 @@ else
     echo "bench.sh: note: jq not installed: merge's alternative skipped (apt-get install jq)" >&2
 fi
 # ---- end of issue 19 (tail19) ----
+fi # [ -z "$only" ]
+
+case "$only" in
+    "") issue19_check; issue19_soak ;;
+    issue19) issue19_check; issue19_soak ;;
+    *) echo "bench.sh: unknown --only $only (known: issue19)" >&2; exit 2 ;;
+esac
 
 # The report.
 ver() { "$@" 2>/dev/null | head -1 || true; }
@@ -303,6 +442,7 @@ ver() { "$@" 2>/dev/null | head -1 || true; }
     echo "| workload | target | measured (median) | |"
     echo "|---|---|---|---|"
     cat "$TARGETS"
+    cat "$EXTRA"
 } >"$out"
 cat "$out"
 

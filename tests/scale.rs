@@ -253,3 +253,62 @@ fn jobs_not_started_are_compact_in_the_report_and_read_back() {
     let merged = t.json("m.json");
     assert_eq!(merged["counts"]["not_started"], 2999);
 }
+
+/// `check` and `--dry-run` map a manifest file and give its pages back as they read it
+/// (issue 19); from standard input they read it. Both print the same, byte for byte, over
+/// enough rows to cross many batches (2,048 rows checked, 16,384 table lines) and with rows of
+/// every kind the table builds in its short way or whole; and the problems of a bad manifest
+/// are the same.
+#[test]
+fn a_mapped_manifest_prints_what_a_read_one_prints() {
+    let t = TestEnv::new();
+    let mut m = String::from("id,command,timeout,retries,group,after,shell\n");
+    for k in 0..40_000 {
+        let row = match k % 8 {
+            0 => format!("r{k},/bin/echo {k},30s,,,,"),
+            1 => format!("r{k},echo 'a b' {k},,2,g,r{},", k - 1),
+            2 => format!("r{k},  echo   {k}  x=y ,1m 30s,,,,"),
+            3 => format!("r{k},echo {{id}},,,g2,,"),
+            4 => format!("r{k},echo $HOME | wc -c,5,,,,yes"),
+            5 => format!("r{k},\"echo \"\"q\"\" {k}\",,,,,no"),
+            6 => format!("r{k},true,250ms,12,,r{} r{},", k - 1, k - 2),
+            _ => format!("r{k},/usr/bin/env X=1 true,,,,,"),
+        };
+        m.push_str(&row);
+        m.push('\n');
+    }
+    t.write("m.csv", &m);
+    let from_stdin = |args: &[&str]| {
+        let mut c = t.cmd(args);
+        c.stdin(std::fs::File::open(t.path("m.csv")).unwrap())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        crate::util::Run::wait(c.spawn().unwrap(), args)
+    };
+    for (mapped, read) in [
+        (vec!["check", "m.csv"], vec!["check", "-"]),
+        (
+            vec!["run", "--dry-run", "m.csv"],
+            vec!["run", "--dry-run", "-"],
+        ),
+    ] {
+        let (a, b) = (t.run(&mapped), from_stdin(&read));
+        a.code(0);
+        b.code(0);
+        assert_eq!(a.stderr, b.stderr);
+        assert_eq!(
+            a.stdout.replace("in m.csv;", "in <stdin>;"),
+            b.stdout,
+            "{mapped:?}"
+        );
+        assert!(a.stdout.lines().count() >= 40_000, "{mapped:?}");
+    }
+    // A bad manifest: the same problems, in the same order, from a file as from stdin.
+    m.push_str("r7,dup,0s,x,,nope,maybe\nr-last,\"never closed\n");
+    t.write("m.csv", &m);
+    let (a, b) = (t.run(&["check", "m.csv"]), from_stdin(&["check", "-"]));
+    a.code(2);
+    b.code(2);
+    assert_eq!(a.stderr.replace("m.csv", "<stdin>"), b.stderr);
+    assert!(a.stderr.contains("unbalanced quote"), "{}", a.stderr);
+}

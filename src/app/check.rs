@@ -3,33 +3,36 @@
 
 use std::borrow::Cow;
 use std::io::Write;
-use std::time::Duration;
 
 use crate::model::config::RunConfig;
 use crate::model::error::Error;
-use crate::model::job::{plan_widths, widest};
+use crate::model::job::{duration_text, plan_widths, widest};
 use crate::model::job::{JobSpec, TABLE_COMMAND};
 use crate::output::console;
 use crate::plan::Plan;
+use crate::store::jobs::Jobs;
 use crate::util::text::plural;
 
 /// Jobs whose table lines one thread makes at a time.
 const PIECE: usize = 512;
 
 /// Writes the text that `f` appends for each job of `order` to `w`, in that order. The texts
-/// are made on every core ([`crate::util::par`]), a batch of jobs at a time, so memory stays bounded.
+/// are made on every core ([`crate::util::par`]), a batch of jobs at a time, so memory stays
+/// bounded; after each batch the rows read are released ([`Jobs::release`]).
 pub(crate) fn write_in_order(
     w: &mut dyn Write,
+    jobs: &Jobs,
     order: &[usize],
     f: impl Fn(usize, &mut String) + Sync,
 ) -> std::io::Result<()> {
-    crate::util::par::scope(order.len(), |par| write_batches(par, w, order, f))
+    crate::util::par::scope(order.len(), |par| write_batches(par, w, jobs, order, f))
 }
 
 /// [`write_in_order`] with the threads started.
 fn write_batches(
     par: crate::util::par::Par<'_>,
     w: &mut dyn Write,
+    jobs: &Jobs,
     order: &[usize],
     f: impl Fn(usize, &mut String) + Sync,
 ) -> std::io::Result<()> {
@@ -43,6 +46,7 @@ fn write_batches(
             }
             text
         });
+        jobs.release();
         for t in texts {
             w.write_all(t.as_bytes())?;
         }
@@ -62,7 +66,10 @@ fn plan_cells(j: &JobSpec) -> [Cow<'_, str>; 6] {
         Cow::Owned(command),
         j.timeout
             .map_or(Cow::Borrowed("-"), |t| Cow::Owned(duration_text(t))),
-        Cow::Owned(j.retries.to_string()),
+        match j.retries {
+            r @ 0..=9 => Cow::Borrowed(&"0123456789"[r as usize..r as usize + 1]),
+            r => Cow::Owned(r.to_string()),
+        },
         Cow::Borrowed(j.group.as_deref().unwrap_or("-")),
         if j.after.is_empty() {
             Cow::Borrowed("-")
@@ -70,22 +77,6 @@ fn plan_cells(j: &JobSpec) -> [Cow<'_, str>; 6] {
             Cow::Owned(j.after.join(" "))
         },
     ]
-}
-
-/// A duration as the plan table shows it (`1m 30s`); the last one is remembered per thread,
-/// as most rows of a manifest share their time limit.
-fn duration_text(t: Duration) -> String {
-    thread_local! {
-        static LAST: std::cell::RefCell<Option<(Duration, String)>> = const { std::cell::RefCell::new(None) };
-    }
-    LAST.with_borrow_mut(|last| match last {
-        Some((d, text)) if *d == t => text.clone(),
-        _ => {
-            let text = humantime::format_duration(t).to_string();
-            *last = Some((t, text.clone()));
-            text
-        }
-    })
 }
 
 /// Appends one line of the plan table to `l`: every cell but the last padded to its column's
@@ -101,7 +92,13 @@ fn table_line<S: AsRef<str>>(cells: &[S], widths: &[usize; 6], l: &mut String) {
             } else {
                 cell.chars().count()
             };
-            l.extend(std::iter::repeat_n(' ', wd.saturating_sub(n) + 2));
+            const SPACES: &str = "                                ";
+            let mut pad = wd.saturating_sub(n) + 2;
+            while pad > 0 {
+                let k = pad.min(SPACES.len());
+                l.push_str(&SPACES[..k]);
+                pad -= k;
+            }
         }
     }
     l.truncate(start + l[start..].trim_end().len());
@@ -131,8 +128,8 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let mut head = String::new();
     table_line(&header, &widths, &mut head);
     w.write_all(head.as_bytes())?;
-    write_in_order(w, &order, |i, l| {
-        table_line(&plan_cells(&plan.jobs.get(i)), &widths, l)
+    write_in_order(w, &plan.jobs, &order, |i, l| {
+        table_line(&plan_cells(&plan.jobs.table_job(i)), &widths, l)
     })?;
     drop(order);
     writeln!(
@@ -200,7 +197,7 @@ pub(crate) fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
         .filter(|&i| !resumed[i])
         .collect();
     console::stream_stdout(|w| {
-        write_in_order(w, &order, |i, text| {
+        write_in_order(w, &plan.jobs, &order, |i, text| {
             text.push_str(&plan.jobs.get(i).command.display());
             text.push('\n');
         })

@@ -6,7 +6,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::manifest;
-use crate::model::config::Config;
+use crate::model::config::{Action, Config};
 use crate::model::error::Error;
 use crate::plan::Plan;
 use crate::process::signals::{SignalEvent, SignalSource};
@@ -59,11 +59,25 @@ pub fn load_plan_or_stop(config: &Config, signals: &SignalSource) -> Result<Plan
 /// Reads and validates the manifest named in `config`, returning the plan or every problem.
 /// With `--shard`, the whole manifest is validated, then the plan keeps only the shard's jobs.
 pub fn load_plan(config: &Config) -> Result<Plan, Error> {
-    let bytes = manifest::read_source(&config.manifest).map_err(|source| Error::ReadManifest {
-        path: looked_for(config),
-        source,
+    // `check` and `--dry-run` start nothing and end in seconds: they map a regular file, and
+    // its pages leave the RSS as they are read (`util::bytes`). A run reads its own copy.
+    let map = match &config.action {
+        Action::Check => true,
+        Action::Run(rc) => rc.dry_run,
+        Action::Merge(_) => false,
+    };
+    let bytes = manifest::read_source_bytes(&config.manifest, map).map_err(|source| {
+        Error::ReadManifest {
+            path: looked_for(config),
+            source,
+        }
     })?;
-    let sha256 = sha256_hex(&bytes);
+    // Only reports name the manifest's hash: `check` and `--dry-run` write none.
+    let sha256 = if map {
+        String::new()
+    } else {
+        sha256_hex(&bytes)
+    };
     let mut plan = validate(config, bytes)?;
     plan.manifest_sha256 = sha256;
     Ok(match (config.shard, &config.balance_from) {
@@ -89,7 +103,7 @@ fn looked_for(config: &Config) -> String {
 }
 
 /// Parses and checks the manifest's bytes into the plan of every job.
-fn validate(config: &Config, bytes: Vec<u8>) -> Result<Plan, Error> {
+fn validate(config: &Config, bytes: crate::util::bytes::Bytes) -> Result<Plan, Error> {
     let name = manifest::display_name(&config.manifest);
     let tsv = Path::new(&config.manifest)
         .extension()

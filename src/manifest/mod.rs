@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 pub use self::limits::NO_GROUP;
 pub(crate) use self::reparse::Reparse;
-pub use self::source::{display_name, read_source};
+pub use self::source::{display_name, read_source_bytes};
 
 use self::list::parse_list;
 use self::problems::Problems;
@@ -41,6 +41,7 @@ use self::table::parse_table;
 use crate::model::config::{InputFormat, ManifestOptions};
 use crate::model::problem::Problem;
 use crate::store::jobs::{Jobs, Strings};
+use crate::util::bytes::Bytes;
 
 /// A parsed manifest.
 #[derive(Debug, Clone)]
@@ -91,15 +92,16 @@ pub fn parse(
 
 /// Parses manifest bytes, returning the jobs of the rows without problems together with every
 /// problem found, so cross-row checks can still run on the valid rows. The jobs keep the bytes,
-/// to build each job again when it is needed ([`Jobs::get`]).
+/// to build each job again when it is needed ([`Jobs::get`]). Mapped bytes are released as
+/// they are read ([`Bytes::release`]).
 pub fn parse_all(
     name: &str,
-    bytes: Vec<u8>,
+    bytes: impl Into<Bytes>,
     tsv: bool,
     opts: &ManifestOptions,
 ) -> (Manifest, Vec<Problem>) {
     let mut problems = Problems::new(name);
-    let bytes = Arc::new(bytes);
+    let bytes = Arc::new(bytes.into());
     let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
         3
     } else {
@@ -107,12 +109,15 @@ pub fn parse_all(
     };
     let text = &bytes[start..];
     // About one row per 16 bytes, for deciding whether threads pay.
+    // What a pass over the table has read, before `offset` of `text`, is not needed again.
+    let release = |offset: usize| bytes.release(0..start + offset);
     let (layout, mut rows) = crate::util::par::scope(text.len() / 16, |par| match opts.input {
-        InputFormat::Table => parse_table(par, text, tsv, opts, &mut problems),
+        InputFormat::Table => parse_table(par, text, tsv, opts, &release, &mut problems),
         InputFormat::Lines => parse_list(par, text, b'\n', opts, &mut problems),
         InputFormat::Null => parse_list(par, text, b'\0', opts, &mut problems),
     });
     rows.table.shrink_to_fit();
+    bytes.release_all();
     let columns = layout.columns.clone();
     let source = Reparse::new(Arc::clone(&bytes), start, tsv, layout);
     let m = Manifest {

@@ -5,25 +5,30 @@ use std::sync::Arc;
 
 use crate::manifest::layout::Layout;
 use crate::manifest::problems::{Problems, Row};
-use crate::manifest::row::{build_job, row_id};
+use crate::manifest::row::{build_job, row_id, table_job};
 use crate::manifest::table::Table;
 use crate::model::config::InputFormat;
 use crate::model::job::JobSpec;
 use crate::store::jobs::{RowRef, RowSource};
+use crate::util::bytes::Bytes;
 
 /// What it takes to build a job again from its row: the manifest's bytes and how its rows
 /// were read. Every row it is asked for was valid when first read, so it is valid again.
 #[derive(Debug)]
 pub(crate) struct Reparse {
-    bytes: Arc<Vec<u8>>,
+    bytes: Arc<Bytes>,
     /// Where the rows' offsets count from (past a byte-order mark).
     start: usize,
     tsv: bool,
     layout: Layout,
     /// Readers ready to seek to a row: building one costs more than reading a row, so each is
     /// kept for the next row (one per thread reading rows at the same time).
-    readers: [parking_lot::Mutex<Vec<csv::Reader<std::io::Cursor<Bytes>>>>; READER_SHARDS],
+    readers: [parking_lot::Mutex<Vec<Reader>>; READER_SHARDS],
 }
+
+/// A reader and the record it reads into, kept together: a new record grows its buffers
+/// field by field, which cost more than reading the row.
+type Reader = (csv::Reader<std::io::Cursor<Shared>>, csv::ByteRecord);
 
 /// Shards of [`Reparse`]'s readers.
 const READER_SHARDS: usize = 8;
@@ -39,16 +44,16 @@ fn reader_shard() -> usize {
 
 /// The manifest's bytes, shared, as a reader reads them.
 #[derive(Debug, Clone)]
-struct Bytes(Arc<Vec<u8>>);
+struct Shared(Arc<Bytes>);
 
-impl AsRef<[u8]> for Bytes {
+impl AsRef<[u8]> for Shared {
     fn as_ref(&self) -> &[u8] {
         &self.0
     }
 }
 
 impl Reparse {
-    pub(crate) fn new(bytes: Arc<Vec<u8>>, start: usize, tsv: bool, layout: Layout) -> Self {
+    pub(crate) fn new(bytes: Arc<Bytes>, start: usize, tsv: bool, layout: Layout) -> Self {
         Reparse {
             bytes,
             start,
@@ -58,27 +63,32 @@ impl Reparse {
         }
     }
 
-    /// Reads the record that starts at byte `at` into `rec`.
-    fn read_record(&self, at: usize, rec: &mut csv::ByteRecord) {
+    /// Reads the record that starts at byte `at` and gives it to `f`.
+    fn with_record<R>(&self, at: usize, f: impl FnOnce(&csv::ByteRecord) -> R) -> R {
         // Threads building jobs at the same time keep to shards of their own.
         let readers = &self.readers[reader_shard()];
         let reader = readers.lock().pop();
-        let mut reader = reader.unwrap_or_else(|| {
-            let cursor = std::io::Cursor::new(Bytes(Arc::clone(&self.bytes)));
+        let (mut reader, mut rec) = reader.unwrap_or_else(|| {
+            let cursor = std::io::Cursor::new(Shared(Arc::clone(&self.bytes)));
             // Small: each read fills the buffer from the row on, for one row.
-            Table::builder(self.tsv)
+            let reader = Table::builder(self.tsv)
                 .buffer_capacity(512)
-                .from_reader(cursor)
+                .from_reader(cursor);
+            (reader, csv::ByteRecord::new())
         });
         let mut pos = csv::Position::new();
         pos.set_byte(at as u64);
-        let read = reader.seek(pos).is_ok() && matches!(reader.read_byte_record(rec), Ok(true));
+        let read =
+            reader.seek(pos).is_ok() && matches!(reader.read_byte_record(&mut rec), Ok(true));
         assert!(read, "a row that was valid can be read again");
-        readers.lock().push(reader);
+        let r = f(&rec);
+        readers.lock().push((reader, rec));
+        r
     }
 
-    /// The job of the row at `r`.
-    fn job_at(&self, r: RowRef) -> JobSpec {
+    /// The job of the row at `r`; with `for_table`, only what the plan table shows, when a
+    /// shorter way gives it ([`table_job`]).
+    fn job_at(&self, r: RowRef, for_table: bool) -> JobSpec {
         let bytes = &self.bytes[self.start..];
         let at = &bytes[r.offset as usize..];
         let (index, line) = (r.index as usize, u64::from(r.line));
@@ -94,27 +104,40 @@ impl Reparse {
                 .map(|(_, _, raw)| std::str::from_utf8(raw).expect("a valid item"))
                 .collect::<Vec<_>>()
         };
-        let mut rec = csv::ByteRecord::new();
-        let fields = match self.layout.opts.input {
-            InputFormat::Lines => item(b'\n'),
-            InputFormat::Null => item(b'\0'),
-            InputFormat::Table => {
-                self.read_record(self.start + r.offset as usize, &mut rec);
-                rec.iter()
-                    .map(|f| std::str::from_utf8(f).expect("a valid row"))
-                    .collect()
-            }
+        let build = |fields: &[&str], row: &mut Row| {
+            let id = row_id(&self.layout, index, fields);
+            let short = for_table
+                .then(|| table_job(&self.layout, (index, line), &id, fields, r.retries))
+                .flatten();
+            short.or_else(|| build_job(&self.layout, (index, line), &id, fields, row, None))
         };
-        let id = row_id(&self.layout, index, &fields);
-        build_job(&self.layout, (index, line), &id, &fields, &mut row, None)
-            .filter(|_| problems.list.is_empty())
+        let job = match self.layout.opts.input {
+            InputFormat::Lines => build(&item(b'\n'), &mut row),
+            InputFormat::Null => build(&item(b'\0'), &mut row),
+            InputFormat::Table => self.with_record(self.start + r.offset as usize, |rec| {
+                let fields: Vec<&str> = rec
+                    .iter()
+                    .map(|f| std::str::from_utf8(f).expect("a valid row"))
+                    .collect();
+                build(&fields, &mut row)
+            }),
+        };
+        job.filter(|_| problems.list.is_empty())
             .expect("a row that was valid is valid when read again")
     }
 }
 
 impl RowSource for Reparse {
     fn job(&self, row: RowRef) -> JobSpec {
-        self.job_at(row)
+        self.job_at(row, false)
+    }
+
+    fn table_job(&self, row: RowRef) -> JobSpec {
+        self.job_at(row, true)
+    }
+
+    fn release(&self) {
+        self.bytes.release_all();
     }
 
     fn items(&self, r: RowRef) -> Option<Vec<String>> {

@@ -205,6 +205,52 @@ pub(crate) fn build_job(
     })
 }
 
+/// The job of a row that was valid when first read, as far as the plan table shows it (id,
+/// command, timeout, retries, group, `after`; no `cwd`, `env` or `retry_on`), made without
+/// checking the row again: when its command is a column's plain text run directly
+/// ([`template::plain_words`]), which is most rows of big manifests. `None` for any other
+/// row: [`build_job`] builds it whole. `check` prints its table from these.
+pub(crate) fn table_job(
+    l: &Layout,
+    (index, line): (usize, u64),
+    id: &str,
+    fields: &[&str],
+    retries: u32,
+) -> Option<JobSpec> {
+    let CommandSource::Column(c) = l.command else {
+        return None;
+    };
+    let direct = l.opts.input == InputFormat::Table
+        && !l.multi()
+        && match field(fields, l.cols.shell).trim() {
+            "" => !l.opts.shell,
+            _ => false,
+        };
+    let words = template::plain_words(fields[c]).filter(|_| direct)?;
+    let timeout = match field(fields, l.cols.timeout).trim() {
+        "" => l.opts.default_timeout,
+        s => parse_duration(s).ok(),
+    };
+    Some(JobSpec {
+        index,
+        line,
+        id: id.to_string(),
+        command: CommandLine::Direct(words),
+        timeout,
+        retries,
+        retry_on: None,
+        after: field(fields, l.cols.after)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        group: Some(field(fields, l.cols.group).trim())
+            .filter(|g| !g.is_empty())
+            .map(str::to_string),
+        cwd: None,
+        env: Vec::new(),
+    })
+}
+
 /// A row's variables, made the first time a template has a placeholder (most have none).
 struct RowVars<'a> {
     l: &'a Layout,

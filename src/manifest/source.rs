@@ -4,6 +4,22 @@
 use std::io::Read;
 
 use crate::manifest::limits::MAX_MANIFEST_BYTES;
+use crate::util::bytes::Bytes;
+
+/// [`read_source`], or with `map`, a regular file mapped rather than read (`check` and
+/// `--dry-run`: see [`Bytes`]); standard input and other files are read.
+pub fn read_source_bytes(path: &str, map: bool) -> std::io::Result<Bytes> {
+    if let Some(b) = map
+        .then(|| path != "-")
+        .filter(|&m| m)
+        .and_then(|_| Bytes::map(std::path::Path::new(path)))
+    {
+        if b.len() as u64 <= MAX_MANIFEST_BYTES {
+            return Ok(b);
+        }
+    }
+    read_source(path).map(Bytes::Owned)
+}
 
 /// Reads the manifest's bytes from a path, or from standard input for `-`: at most
 /// [`MAX_MANIFEST_BYTES`], else an error saying so.

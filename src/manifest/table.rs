@@ -14,12 +14,15 @@ pub(crate) fn parse_table(
     bytes: &[u8],
     tsv: bool,
     opts: &ManifestOptions,
+    release: &dyn Fn(usize),
     problems: &mut Problems<'_>,
 ) -> (Layout, Rows) {
     let table = Table::new(bytes, tsv);
     // Two passes over the bytes, each reusing one record, so no row is held in memory twice:
-    // the first finds the header and the last record, the second turns rows into jobs.
+    // the first finds the header and the last record, the second turns rows into jobs. What
+    // each has read is released as it goes (`release`: mapped bytes leave the RSS).
     let scan = table.scan(problems);
+    release(bytes.len());
     let Some((header, header_line)) = scan.header else {
         problems.push(
             None,
@@ -58,6 +61,8 @@ pub(crate) fn parse_table(
         index += 1;
         if batch.full() {
             batch.flush(par, &layout, &mut rows, problems);
+            // The rows read are copied into their records.
+            release(offset);
         }
     }
     batch.finish(par, &layout, &mut rows, problems);

@@ -290,7 +290,10 @@ pub fn has_nul(pieces: &[Piece]) -> bool {
 /// byte (see [`has_nul`]).
 pub fn split_direct(pieces: &[Piece], vars: &Vars<'_>, multi: bool) -> Result<Vec<String>, String> {
     debug_assert!(!has_nul(pieces));
-    let split = |text: &str| shell_words::split(text).map_err(|e| e.to_string());
+    let split = |text: &str| match plain_words(text) {
+        Some(words) => Ok(words),
+        None => shell_words::split(text).map_err(|e| e.to_string()),
+    };
     if let [Piece::Lit(text)] = pieces {
         return split(text);
     }
@@ -316,6 +319,25 @@ pub fn fill_words(words: &[String], pieces: &[Piece], vars: &Vars<'_>, multi: bo
         }
     }
     out
+}
+
+/// The words of a text that shell quoting would split at its spaces alone (no quote,
+/// backslash, `#`, tab or line end; most commands of big manifests): what
+/// `shell_words::split` gives, without its per-character work. `None` for any other text.
+pub(crate) fn plain_words(text: &str) -> Option<Vec<String>> {
+    let plain = |b: u8| {
+        matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+            | b' ' | b'-' | b'_' | b'.' | b'/' | b',' | b':' | b'+' | b'=' | b'@' | b'%' | b'^' | b'~')
+    };
+    if !text.bytes().all(plain) {
+        return None;
+    }
+    Some(
+        text.split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// The item form a word is made of alone (a marker and nothing else), if it is.
@@ -661,6 +683,17 @@ mod tests {
             let v: Vars<'_> = names.iter().map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))).collect();
             let pieces = parse(&text).unwrap();
             prop_assert_eq!(split_direct(&pieces, &v, false).unwrap(), expected);
+        }
+
+        /// The fast path for plain text splits as shell quoting does, and declines every text
+        /// that is not plain.
+        #[test]
+        fn plain_words_split_as_shell_words_does(text in "[a-zA-Z0-9 \\\\\\-_./,:+=@%^~#'\"\t\n${}é]{0,24}") {
+            let shell = shell_words::split(&text).map_err(|e| e.to_string());
+            match plain_words(&text) {
+                Some(words) => prop_assert_eq!(Ok(words), shell),
+                None => prop_assert!(text.contains(['\\', '#', '\'', '"', '\t', '\n', '$', '{', '}', 'é']), "declined {:?}", text),
+            }
         }
 
         /// Shell mode: the rendered string, split as the shell would, gives back each value as

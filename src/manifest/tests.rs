@@ -402,8 +402,82 @@ fn warnings_for_values_a_shell_reparses() {
 
 #[test]
 fn manifest_size_is_capped() {
-    let e = read_source("/dev/zero").unwrap_err();
-    assert!(e.to_string().contains("larger than 256 MiB"), "{e}");
+    for map in [false, true] {
+        let e = read_source_bytes("/dev/zero", map).unwrap_err();
+        assert!(e.to_string().contains("larger than 256 MiB"), "{e}");
+    }
+}
+
+/// What `check`'s table shows of a job is the same whether the job is built whole or in the
+/// short way of plain commands, for every kind of row.
+#[test]
+fn table_jobs_show_what_whole_jobs_show() {
+    let text = "id,command,timeout,retries,group,after,shell,env,cwd\n\
+        a,/bin/echo 1,30s,,,,,,\n\
+        b,  echo   two  spaces ,90s,3,g1,a,,K=v,/tmp\n\
+        c,echo 'quoted x',,,,a b,,,\n\
+        d,echo a=b 50% ~x,1h 2m,,g2,,,,\n\
+        e,echo {id},,,,,,,\n\
+        f,echo $HOME | wc,5,,,,yes,,\n\
+        g,true,,,,,no,,\n\
+        h,echo \"dq\",250ms,1,g1,  a  ,,,\n";
+    for opts in [
+        ManifestOptions::default(),
+        ManifestOptions {
+            default_timeout: Some(Duration::from_secs(7)),
+            default_retries: 2,
+            ..Default::default()
+        },
+        ManifestOptions {
+            shell: true,
+            ..Default::default()
+        },
+    ] {
+        let m = parse("m.csv", text.as_bytes(), false, &opts).unwrap();
+        for i in 0..m.jobs.len() {
+            let (w, t) = (m.jobs.get(i), m.jobs.table_job(i));
+            let shown = |j: &crate::model::job::JobSpec| {
+                (
+                    j.id.clone(),
+                    j.command.display(),
+                    j.timeout,
+                    j.retries,
+                    j.group.clone(),
+                    j.after.clone(),
+                    (j.index, j.line),
+                )
+            };
+            assert_eq!(shown(&w), shown(&t), "row {i}");
+        }
+    }
+}
+
+/// A manifest mapped from its file (`check`, `--dry-run`) gives the same jobs and problems as
+/// one read into memory, with its pages released as it was read.
+#[test]
+fn a_mapped_manifest_parses_as_a_read_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.csv");
+    let mut text = String::from("\u{feff}id,command,timeout\n# c\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("j{i},echo {i} 'x y',{}s\n", i % 7 + 1));
+    }
+    text.push_str("j5,dup,1s\n");
+    std::fs::write(&path, &text).unwrap();
+    let opts = ManifestOptions::default();
+    let mapped = read_source_bytes(path.to_str().unwrap(), true).unwrap();
+    assert!(matches!(mapped, crate::util::bytes::Bytes::Mapped(_)));
+    let read = read_source_bytes(path.to_str().unwrap(), false).unwrap();
+    assert!(matches!(read, crate::util::bytes::Bytes::Owned(_)));
+    let (a, pa) = parse_all("m.csv", mapped, false, &opts);
+    let (b, pb) = parse_all("m.csv", read, false, &opts);
+    assert_eq!(pa, pb);
+    assert_eq!(pa.len(), 1, "{pa:?}"); // the duplicate id
+    assert_eq!(a.jobs.len(), b.jobs.len());
+    a.jobs.release();
+    for i in (0..a.jobs.len()).step_by(997) {
+        assert_eq!(a.jobs.get(i), b.jobs.get(i));
+    }
 }
 
 /// Jobs are built again from their rows when needed: every layout gives back the job the

@@ -101,12 +101,27 @@ pub(crate) fn plan_widths(j: &JobSpec) -> [usize; 6] {
     [
         chars(&j.id),
         command.min(TABLE_COMMAND),
-        j.timeout
-            .map_or(1, |t| chars(&humantime::format_duration(t).to_string())),
+        j.timeout.map_or(1, |t| chars(&duration_text(t))),
         j.retries.checked_ilog10().map_or(1, |d| d as usize + 1),
         j.group.as_deref().map_or(1, chars),
         after,
     ]
+}
+
+/// A duration as the plan table shows it (`1m 30s`); the last one is remembered per thread,
+/// as most rows of a manifest share their time limit.
+pub(crate) fn duration_text(t: Duration) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Duration, String)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((d, text)) if *d == t => text.clone(),
+        _ => {
+            let text = humantime::format_duration(t).to_string();
+            *last = Some((t, text.clone()));
+            text
+        }
+    })
 }
 
 /// The widest of two sets of column widths.

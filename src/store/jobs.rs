@@ -147,6 +147,16 @@ pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
     /// The items of a plain list's job (`--lines`, `--null`), to name it by them; `None` for
     /// a table's row.
     fn items(&self, row: RowRef) -> Option<Vec<String>>;
+
+    /// The job of the row at `row` as far as the plan table shows it (id, command, timeout,
+    /// retries, group, `after`); the rest may be left empty.
+    fn table_job(&self, row: RowRef) -> JobSpec {
+        self.job(row)
+    }
+
+    /// Lets go of the memory of the rows read so far, when they can be read again from
+    /// elsewhere (a mapped manifest: see [`crate::util::bytes::Bytes`]).
+    fn release(&self) {}
 }
 
 /// How the jobs' full specs are had.
@@ -237,6 +247,24 @@ impl Jobs {
         match &self.inner.specs {
             Specs::Kept(specs) => specs[i].clone(),
             Specs::Reparse(source) => source.job(self.inner.rows.get(i)),
+        }
+    }
+
+    /// Lets go of the memory the rows built so far were read from, where they can be read again
+    /// (a mapped manifest's pages): between the batches of a pass over every job.
+    pub fn release(&self) {
+        if let Specs::Reparse(source) = &self.inner.specs {
+            source.release();
+        }
+    }
+
+    /// Job `i` as far as the plan table shows it: its id, command, timeout, retries, group and
+    /// `after`, and maybe not its `cwd`, `env` or `retry_on` (built in a shorter way where it
+    /// can be, for `check` of big manifests).
+    pub fn table_job(&self, i: usize) -> JobSpec {
+        match &self.inner.specs {
+            Specs::Kept(specs) => specs[i].clone(),
+            Specs::Reparse(source) => source.table_job(self.inner.rows.get(i)),
         }
     }
 

@@ -61,7 +61,22 @@ pub fn duration(s: &str) -> Result<Duration, BadDuration> {
 
 /// [`duration`], with the message of what is wrong.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    duration(s).map_err(|b| b.message(s))
+    // Most rows of a manifest share their time limit: the last text read is remembered per
+    // thread (a comparison, where parsing costs a few hundred instructions).
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, Option<Duration>)> =
+            const { std::cell::RefCell::new((String::new(), None)) };
+    }
+    LAST.with_borrow_mut(|(text, d)| match d {
+        Some(d) if text == s => Ok(*d),
+        _ => {
+            let parsed = duration(s).map_err(|b| b.message(s))?;
+            text.clear();
+            text.push_str(s);
+            *d = Some(parsed);
+            Ok(parsed)
+        }
+    })
 }
 
 /// Parses `true/false`, `yes/no`, `1/0` (any case); empty is false.

@@ -1,5 +1,6 @@
 //! The bottom layer: helpers that import nothing of the crate.
 
+pub mod bytes;
 pub mod duration;
 pub mod fs;
 pub(crate) mod par;
