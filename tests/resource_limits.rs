@@ -99,6 +99,22 @@ fn keep_order_prints_out_of_order_rather_than_run_out_of_descriptors() {
     t.assert_nothing_left();
 }
 
+/// The least `ulimit -v` (KiB, to 250) under which `batchrun --version` runs.
+fn smallest_address_space(t: &TestEnv) -> u64 {
+    let starts = |kib: u64| run_limited(t, &format!("-v {kib}"), "", "--version").code == Some(0);
+    let (mut fails, mut runs) = (2_000, 200_000);
+    assert!(starts(runs) && !starts(fails));
+    while runs - fails > 250 {
+        let mid = (fails + runs) / 2;
+        if starts(mid) {
+            runs = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    runs
+}
+
 #[test]
 fn under_an_address_space_limit_batchrun_degrades_instead_of_aborting() {
     // Issue 21, item 15: under `ulimit -v` of 30-50 MB, malloc's per-thread arenas made an
@@ -125,9 +141,17 @@ fn under_an_address_space_limit_batchrun_degrades_instead_of_aborting() {
         );
         assert_eq!(r.stdout.lines().count(), 2000);
     }
-    // Below what batchrun needs for one worker thread (the TLS stack made the binary bigger),
-    // it still never aborts: exit 3, with a report that accounts for every job.
-    let r = run_limited(&t, "-v 25000", "", "run -j 2 --report r.json m.csv");
+    // Below what batchrun needs for one worker thread (its 8 MiB stack), it still never
+    // aborts: exit 3, with a report that accounts for every job. The limit follows the
+    // binary's own size (a debug build grows with every dependency): 1.5 MiB above the least
+    // under which it starts at all.
+    let low = smallest_address_space(&t) + 1_500;
+    let r = run_limited(
+        &t,
+        &format!("-v {low}"),
+        "",
+        "run -j 2 --report r.json m.csv",
+    );
     let code = r.code;
     assert!(matches!(code, Some(0 | 3)), "{code:?}: {}", r.stderr);
     assert_eq!(t.json("r.json")["counts"]["total"], 2000, "{}", r.stderr);

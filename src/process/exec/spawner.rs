@@ -150,7 +150,8 @@ fn stop() {
 
 /// How many spawners at most: one for each CPU (two at least).
 fn most_spawners() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+    static MOST: OnceLock<usize> = OnceLock::new();
+    *MOST.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))
 }
 
 /// Whether `e` is the operating system being out of descriptors or processes for now.
@@ -236,8 +237,10 @@ fn ask_zygote(z: &Helper) -> io::Result<Helper> {
 /// Reads a reply and the descriptor that may come with it.
 fn read_reply(sock: BorrowedFd<'_>, fds: &mut Vec<OwnedFd>) -> io::Result<Reply> {
     let mut bytes = [0u8; 8];
-    if !zygote::recv(sock, &mut bytes, fds)? {
-        return Err(io::ErrorKind::UnexpectedEof.into());
+    match zygote::recv(sock, &mut bytes, fds)? {
+        None => return Err(io::ErrorKind::UnexpectedEof.into()),
+        Some(true) => return Err(zygote::truncated()),
+        Some(false) => {}
     }
     let pid = i32::from_ne_bytes(bytes[..4].try_into().expect("4 bytes"));
     let err = i32::from_ne_bytes(bytes[4..].try_into().expect("4 bytes"));

@@ -165,14 +165,14 @@ pub(super) fn send(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -
     Ok(())
 }
 
-/// Fills `buf` from `sock`, taking the descriptors that come with the first bytes into `fds`
-/// (closed on `exec`). `Ok(false)` at the end of the stream before any byte; descriptors cut
-/// off for want of room (`MSG_CTRUNC`) are an `EMFILE` error.
+/// Fills `buf` from `sock`, taking the descriptors that come with the bytes into `fds`
+/// (closed on `exec`). `Ok(None)` at the end of the stream before any byte; otherwise whether
+/// descriptors were cut off for want of room (`MSG_CTRUNC`).
 pub(super) fn recv(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
     fds: &mut Vec<OwnedFd>,
-) -> io::Result<bool> {
+) -> io::Result<Option<bool>> {
     let mut got = 0;
     let mut truncated = false;
     while got < buf.len() {
@@ -196,30 +196,36 @@ pub(super) fn recv(
         truncated |= msg.flags.contains(ReturnFlags::CTRUNC);
         if msg.bytes == 0 {
             if got == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         got += msg.bytes;
     }
-    if truncated {
-        return Err(io::Error::from_raw_os_error(libc::EMFILE));
-    }
-    Ok(true)
+    Ok(Some(truncated))
 }
 
-/// Reads one request into `body`; `Ok(false)` when batchrun closed the socket.
+/// The error for descriptors that did not fit (this process has no descriptor free).
+pub(super) fn truncated() -> io::Error {
+    io::Error::from_raw_os_error(libc::EMFILE)
+}
+
+/// Reads one whole request into `body` (so the next one starts in step, whatever happened to
+/// this one's descriptors); `Ok(false)` when batchrun closed the socket.
 fn read_request(
     sock: BorrowedFd<'_>,
     body: &mut Vec<u8>,
     fds: &mut Vec<OwnedFd>,
 ) -> io::Result<bool> {
     let mut len = [0u8; 4];
-    if !recv(sock, &mut len, fds)? {
+    let Some(cut) = recv(sock, &mut len, fds)? else {
         return Ok(false);
-    }
+    };
     body.resize(u32::from_ne_bytes(len) as usize, 0);
-    recv(sock, body, fds)?;
+    let cut = cut | recv(sock, body, fds)?.ok_or(io::ErrorKind::UnexpectedEof)?;
+    if cut {
+        return Err(truncated());
+    }
     Ok(true)
 }
 
