@@ -193,16 +193,26 @@ pub(crate) fn build_job(
         timeout,
         retries,
         retry_on,
-        after: field(fields, l.cols.after)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-        group: Some(field(fields, l.cols.group).trim())
-            .filter(|g| !g.is_empty())
-            .map(str::to_string),
+        after: after_ids(l, fields),
+        group: group(l, fields),
         cwd,
         env,
     })
+}
+
+/// The ids a row's `after` column names.
+fn after_ids(l: &Layout, fields: &[&str]) -> Vec<String> {
+    field(fields, l.cols.after)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A row's `group`, if it names one.
+fn group(l: &Layout, fields: &[&str]) -> Option<String> {
+    Some(field(fields, l.cols.group).trim())
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
 }
 
 /// The job of a row that was valid when first read, as far as the plan table shows it (id,
@@ -239,13 +249,8 @@ pub(crate) fn table_job(
         timeout,
         retries,
         retry_on: None,
-        after: field(fields, l.cols.after)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-        group: Some(field(fields, l.cols.group).trim())
-            .filter(|g| !g.is_empty())
-            .map(str::to_string),
+        after: after_ids(l, fields),
+        group: group(l, fields),
         cwd: None,
         env: Vec::new(),
     })

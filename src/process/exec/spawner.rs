@@ -100,7 +100,7 @@ pub fn start() -> SpawnerGuard {
         // ThreadSanitizer's runtime cannot follow a `clone` that shares memory.
         return SpawnerGuard(());
     }
-    let forked = socketpair().and_then(|(ours, theirs)| {
+    let forked = zygote::socketpair().and_then(|(ours, theirs)| {
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
         // SAFETY: the process is single-threaded (the caller's promise); the child runs only
@@ -120,16 +120,6 @@ pub fn start() -> SpawnerGuard {
         Err(e) => helpers.broken = Some(format!("cannot start the spawner process ({e})")),
     }
     SpawnerGuard(())
-}
-
-/// A connected pair of Unix stream sockets, closed on `exec`.
-fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(rustix::net::socketpair(
-        rustix::net::AddressFamily::UNIX,
-        rustix::net::SocketType::STREAM,
-        rustix::net::SocketFlags::CLOEXEC,
-        None,
-    )?)
 }
 
 /// Closes every helper's socket (each then exits) and reaps those not in use; one still in use

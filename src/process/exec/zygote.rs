@@ -139,6 +139,16 @@ pub(super) fn search_paths(program: &[u8], path: Option<&[u8]>) -> Vec<CString> 
         .collect()
 }
 
+/// A connected pair of Unix stream sockets, closed on `exec`.
+pub(super) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
 /// Sends `bytes` and, with the first of them, `fds`.
 pub(super) fn send(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(SPAWN_FDS))];
@@ -293,14 +303,15 @@ pub(super) fn serve_zygote(sock: OwnedFd, parent: libc::pid_t) -> ! {
 /// Makes a spawner as batchrun's child (`CLONE_PARENT`, so its jobs are batchrun's children
 /// too) and sends batchrun its socket.
 fn clone_spawner(zygote: &OwnedFd, parent: libc::pid_t) -> io::Result<()> {
-    let (ours, theirs) = match rustix::net::socketpair(
-        rustix::net::AddressFamily::UNIX,
-        rustix::net::SocketType::STREAM,
-        rustix::net::SocketFlags::CLOEXEC,
-        None,
-    ) {
+    let (ours, theirs) = match socketpair() {
         Ok(pair) => pair,
-        Err(e) => return reply(zygote.as_fd(), (-1, e.raw_os_error()), None),
+        Err(e) => {
+            return reply(
+                zygote.as_fd(),
+                (-1, e.raw_os_error().unwrap_or(libc::EIO)),
+                None,
+            )
+        }
     };
     // SAFETY: a fork (no stack given: the child runs on a copy of this one) of a
     // single-threaded process; the child only runs this module's code.
