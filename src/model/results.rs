@@ -1,9 +1,11 @@
 /*!
-Every job's result, held compactly (issue 10): 16 bytes per job, plus 56 for a job whose last
-attempt went as most do (it exited, with no error to tell and no stderr tail kept), and the
+Every job's result, held compactly (issues 10 and 19): 5 bytes per job (a kind and an index),
+plus 28 for a job whose last attempt went as most do (it exited, with no error to tell and no
+stderr tail kept) with times in whole milliseconds and a start in whole seconds (every job
+`merge` reads from a report), 56 for such a job with finer times (a job `run` ran), and the
 whole [`JobResult`] only for the others: failures, timeouts, jobs that left processes behind.
-A job that never ran keeps its status and its reason, each distinct reason stored once (a run
-stopped with a million jobs not started holds one "not started: …" text).
+A job that never ran keeps its status, attempts and reason, each distinct triple stored once
+(a run stopped with a million jobs not started holds one "not started: …" text and one entry).
 
 [`Results::get`] gives back exactly the [`JobResult`] that was [`Results::set`].
 */
@@ -18,35 +20,48 @@ use crate::util::sys::Usage;
 /// Every job's result, by job index.
 #[derive(Debug, Clone, Default)]
 pub struct Results {
-    slots: Vec<Slot>,
+    /// For each job, where its result is: `Kind` says which vector `at` indexes.
+    kind: Vec<Kind>,
+    at: Vec<u32>,
+    /// Results of jobs that never ran, each distinct one once.
+    bare: Vec<Bare>,
+    bare_index: HashMap<Bare, u32>,
+    small: Vec<Small>,
     plain: Vec<Plain>,
+    full: Vec<JobResult>,
     /// Reasons of jobs that never ran, each once.
     texts: Vec<Box<str>>,
     text_index: HashMap<Box<str>, u32>,
 }
 
-/// One job's result.
-#[derive(Debug, Clone)]
-enum Slot {
+/// Where one job's result is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
     /// None yet.
     Empty,
-    /// Never ran (no attempt, no stderr): its status and the index of its reason in `texts`
-    /// ([`NO_TEXT`]: none).
-    Bare {
-        status: Status,
-        attempts: u32,
-        error: u32,
-    },
+    /// An index in `bare`.
+    Bare,
+    /// An index in `small`.
+    Small,
     /// An index in `plain`.
-    Plain(u32),
-    /// Anything else.
-    Full(Box<JobResult>),
+    Plain,
+    /// An index in `full`: anything else.
+    Full,
+}
+
+/// A job that never ran (no attempt, no stderr): its status and the index of its reason in
+/// `texts` ([`NO_TEXT`]: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Bare {
+    status: Status,
+    attempts: u32,
+    error: u32,
 }
 
 /// How the run's own reasons for a job not started begin.
 pub const NOT_STARTED: &str = "not started: ";
 
-/// In [`Slot::Bare`]: no reason.
+/// In [`Bare`]: no reason.
 const NO_TEXT: u32 = u32::MAX;
 
 /// A result whose last attempt exited (no signal, not terminated by batchrun, no leftover
@@ -64,9 +79,33 @@ struct Plain {
     has_usage: bool,
 }
 
+/// A [`Plain`] result whose times are whole milliseconds below 2^32 (49 days), started at a
+/// whole second before 2106, with a peak RSS below 4 TiB and fewer than 2^16 attempts: what
+/// `merge` reads from a report (milliseconds, and starts in seconds).
+#[derive(Debug, Clone, Copy)]
+struct Small {
+    started_s: u32,
+    duration_ms: u32,
+    user_ms: u32,
+    system_ms: u32,
+    max_rss_kib: u32,
+    exit_code: i32,
+    attempts: u16,
+    status: Status,
+    has_usage: bool,
+}
+
 /// `d` in nanoseconds, when that fits in 64 bits (584 years).
 fn nanos(d: Duration) -> Option<u64> {
     u64::try_from(d.as_nanos()).ok()
+}
+
+/// `d` in milliseconds, when it is a whole number of them below 2^32.
+fn whole_millis(d: Duration) -> Option<u32> {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
+        return None;
+    }
+    u32::try_from(d.as_millis()).ok()
 }
 
 impl Plain {
@@ -124,23 +163,66 @@ impl Plain {
     }
 }
 
+impl Small {
+    /// The smaller form of `p`, when its figures fit exactly.
+    fn of(p: &Plain) -> Option<Small> {
+        let ms = |ns: u64| whole_millis(Duration::from_nanos(ns));
+        let started = Duration::from_nanos(p.started_ns);
+        if started.subsec_nanos() != 0 {
+            return None;
+        }
+        Some(Small {
+            started_s: u32::try_from(started.as_secs()).ok()?,
+            duration_ms: ms(p.duration_ns)?,
+            user_ms: ms(p.user_ns)?,
+            system_ms: ms(p.system_ns)?,
+            max_rss_kib: u32::try_from(p.max_rss_kib).ok()?,
+            exit_code: p.exit_code,
+            attempts: u16::try_from(p.attempts).ok()?,
+            status: p.status,
+            has_usage: p.has_usage,
+        })
+    }
+
+    fn plain(&self) -> Plain {
+        let ns = |ms: u32| u64::from(ms) * 1_000_000;
+        Plain {
+            started_ns: u64::from(self.started_s) * 1_000_000_000,
+            duration_ns: ns(self.duration_ms),
+            user_ns: ns(self.user_ms),
+            system_ns: ns(self.system_ms),
+            max_rss_kib: u64::from(self.max_rss_kib),
+            exit_code: self.exit_code,
+            attempts: u32::from(self.attempts),
+            status: self.status,
+            has_usage: self.has_usage,
+        }
+    }
+}
+
+/// The next index of a vector of `len` entries.
+fn next(len: usize) -> u32 {
+    u32::try_from(len).expect("fewer than 2^32 results of one kind")
+}
+
 impl Results {
     /// Room for `n` jobs, none with a result yet.
     pub fn new(n: usize) -> Results {
         Results {
-            slots: vec![Slot::Empty; n],
+            kind: vec![Kind::Empty; n],
+            at: vec![0; n],
             ..Results::default()
         }
     }
 
     /// How many jobs.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.kind.len()
     }
 
     /// Whether there are no jobs.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.kind.is_empty()
     }
 
     /// Gives job `i` its result.
@@ -148,20 +230,37 @@ impl Results {
     /// # Panics
     /// With 2^32 distinct results of one kind.
     pub fn set(&mut self, i: usize, r: JobResult) {
-        self.slots[i] = if let Some(p) = Plain::of(&r) {
-            let k = u32::try_from(self.plain.len()).expect("fewer than 2^32 results");
-            self.plain.push(p);
-            Slot::Plain(k)
+        let (kind, at) = if let Some(p) = Plain::of(&r) {
+            if let Some(small) = Small::of(&p) {
+                self.small.push(small);
+                (Kind::Small, next(self.small.len() - 1))
+            } else {
+                self.plain.push(p);
+                (Kind::Plain, next(self.plain.len() - 1))
+            }
         } else if r.last.is_none() && r.stderr_tail.is_none() {
             let error = r.error.map_or(NO_TEXT, |e| self.text(e));
-            Slot::Bare {
+            let b = Bare {
                 status: r.status,
                 attempts: r.attempts,
                 error,
-            }
+            };
+            let k = match self.bare_index.get(&b) {
+                Some(&k) => k,
+                None => {
+                    let k = next(self.bare.len());
+                    self.bare.push(b);
+                    self.bare_index.insert(b, k);
+                    k
+                }
+            };
+            (Kind::Bare, k)
         } else {
-            Slot::Full(Box::new(r))
+            self.full.push(r);
+            (Kind::Full, next(self.full.len() - 1))
         };
+        self.kind[i] = kind;
+        self.at[i] = at;
     }
 
     /// The index of `text` in `texts`, added if new.
@@ -169,30 +268,40 @@ impl Results {
         if let Some(&k) = self.text_index.get(text.as_str()) {
             return k;
         }
-        let k = u32::try_from(self.texts.len()).expect("fewer than 2^32 reasons");
+        let k = next(self.texts.len());
         let text: Box<str> = text.into();
         self.texts.push(text.clone());
         self.text_index.insert(text, k);
         k
     }
 
+    /// Job `i`'s compact result, if it has one of [`Kind::Small`] or [`Kind::Plain`].
+    fn plain_of(&self, i: usize) -> Option<Plain> {
+        let at = self.at[i] as usize;
+        match self.kind[i] {
+            Kind::Small => Some(self.small[at].plain()),
+            Kind::Plain => Some(self.plain[at]),
+            _ => None,
+        }
+    }
+
     /// Job `i`'s result, if it has one.
     pub fn get(&self, i: usize) -> Option<JobResult> {
-        match &self.slots[i] {
-            Slot::Empty => None,
-            Slot::Plain(k) => Some(self.plain[*k as usize].result()),
-            Slot::Bare {
-                status,
-                attempts,
-                error,
-            } => Some(JobResult {
-                status: *status,
-                attempts: *attempts,
-                last: None,
-                error: (*error != NO_TEXT).then(|| self.texts[*error as usize].to_string()),
-                stderr_tail: None,
-            }),
-            Slot::Full(r) => Some((**r).clone()),
+        let at = self.at[i] as usize;
+        match self.kind[i] {
+            Kind::Empty => None,
+            Kind::Small | Kind::Plain => self.plain_of(i).map(|p| p.result()),
+            Kind::Bare => {
+                let b = &self.bare[at];
+                Some(JobResult {
+                    status: b.status,
+                    attempts: b.attempts,
+                    last: None,
+                    error: (b.error != NO_TEXT).then(|| self.texts[b.error as usize].to_string()),
+                    stderr_tail: None,
+                })
+            }
+            Kind::Full => Some(self.full[at].clone()),
         }
     }
 
@@ -206,11 +315,13 @@ impl Results {
 
     /// Job `i`'s status, if it has a result; without building the result.
     pub fn status(&self, i: usize) -> Option<Status> {
-        match &self.slots[i] {
-            Slot::Empty => None,
-            Slot::Plain(k) => Some(self.plain[*k as usize].status),
-            Slot::Bare { status, .. } => Some(*status),
-            Slot::Full(r) => Some(r.status),
+        let at = self.at[i] as usize;
+        match self.kind[i] {
+            Kind::Empty => None,
+            Kind::Bare => Some(self.bare[at].status),
+            Kind::Small => Some(self.small[at].status),
+            Kind::Plain => Some(self.plain[at].status),
+            Kind::Full => Some(self.full[at].status),
         }
     }
 
@@ -218,32 +329,37 @@ impl Results {
     /// stderr, and no reason but the run's own (`not started: the run was interrupted`, …),
     /// which the run's outcome says already. Without building the result.
     pub fn plainly_not_started(&self, i: usize) -> bool {
-        match &self.slots[i] {
-            Slot::Bare {
-                status: Status::NotStarted,
-                error,
-                ..
-            } => *error == NO_TEXT || self.texts[*error as usize].starts_with(NOT_STARTED),
-            _ => false,
+        if self.kind[i] != Kind::Bare {
+            return false;
         }
+        let b = &self.bare[self.at[i] as usize];
+        b.status == Status::NotStarted
+            && (b.error == NO_TEXT || self.texts[b.error as usize].starts_with(NOT_STARTED))
     }
 
     /// Job `i`'s attempts (0 without a result); without building the result.
     pub fn attempts(&self, i: usize) -> u32 {
-        match &self.slots[i] {
-            Slot::Empty => 0,
-            Slot::Plain(k) => self.plain[*k as usize].attempts,
-            Slot::Bare { attempts, .. } => *attempts,
-            Slot::Full(r) => r.attempts,
+        let at = self.at[i] as usize;
+        match self.kind[i] {
+            Kind::Empty => 0,
+            Kind::Bare => self.bare[at].attempts,
+            Kind::Small => u32::from(self.small[at].attempts),
+            Kind::Plain => self.plain[at].attempts,
+            Kind::Full => self.full[at].attempts,
         }
     }
 
     /// How long job `i`'s last attempt ran, if it had one; without building the result.
     pub fn duration(&self, i: usize) -> Option<Duration> {
-        match &self.slots[i] {
-            Slot::Empty | Slot::Bare { .. } => None,
-            Slot::Plain(k) => Some(Duration::from_nanos(self.plain[*k as usize].duration_ns)),
-            Slot::Full(r) => r.last.as_ref().map(|a| a.duration),
+        match self.kind[i] {
+            Kind::Empty | Kind::Bare => None,
+            Kind::Small | Kind::Plain => self
+                .plain_of(i)
+                .map(|p| Duration::from_nanos(p.duration_ns)),
+            Kind::Full => self.full[self.at[i] as usize]
+                .last
+                .as_ref()
+                .map(|a| a.duration),
         }
     }
 
@@ -254,7 +370,7 @@ impl Results {
 
     /// Whether job `i` has a result.
     pub fn has(&self, i: usize) -> bool {
-        !matches!(self.slots[i], Slot::Empty)
+        self.kind[i] != Kind::Empty
     }
 
     /// Every job's result, in order.
@@ -278,7 +394,8 @@ impl FromIterator<JobResult> for Results {
     fn from_iter<I: IntoIterator<Item = JobResult>>(iter: I) -> Self {
         let mut r = Results::default();
         for (i, result) in iter.into_iter().enumerate() {
-            r.slots.push(Slot::Empty);
+            r.kind.push(Kind::Empty);
+            r.at.push(0);
             r.set(i, result);
         }
         r
@@ -359,15 +476,53 @@ mod tests {
             r.statuses().collect::<Vec<_>>(),
             all.iter().map(|j| j.status).collect::<Vec<_>>()
         );
-        // Compact where it can be: two plain results, one text for the two alike reasons.
-        assert_eq!((r.plain.len(), r.texts.len()), (2, 2));
+        // Compact where it can be: two plain results, one text and one entry for the two
+        // alike reasons.
+        assert_eq!((r.plain.len(), r.texts.len(), r.bare.len()), (2, 2, 3));
         let mut pending = Results::new(2);
         assert!(!pending.has(0) && pending.get(1).is_none());
         pending.set(1, all[0].clone());
-        assert!(std::mem::size_of::<Slot>() <= 16 && std::mem::size_of::<Plain>() <= 56);
+        assert!(std::mem::size_of::<Small>() <= 28 && std::mem::size_of::<Plain>() <= 56);
         assert_eq!(
             (pending.status(1), pending.has(1)),
             (Some(Status::Succeeded), true)
         );
+    }
+
+    #[test]
+    fn whole_milliseconds_are_held_small_and_come_back_exactly() {
+        let at = |secs, ms: u64, usage| {
+            let end = AttemptEnd::Ended {
+                exit_code: Some(0),
+                signal: None,
+                killed: None,
+            };
+            let mut r = ran(end, Status::Succeeded, usage);
+            let a = r.last.as_mut().expect("ran");
+            a.started_at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+            a.duration = Duration::from_millis(ms);
+            r
+        };
+        let usage = |rss, ms| {
+            Some(Usage {
+                max_rss_kib: rss,
+                user: Duration::from_millis(ms),
+                system: Duration::from_millis(1),
+            })
+        };
+        let small = [
+            at(1_790_000_000, 1234, None),
+            at(u64::from(u32::MAX), u64::from(u32::MAX), usage(7, 5)),
+        ];
+        let plain = [
+            at(u64::from(u32::MAX) + 1, 1, None),
+            at(1, u64::from(u32::MAX) + 1, None),
+            at(1, 1, usage(1 << 32, 5)),
+            at(1, 1, usage(7, u64::from(u32::MAX) + 1)),
+        ];
+        let all: Vec<JobResult> = small.iter().chain(&plain).cloned().collect();
+        let r: Results = all.iter().cloned().collect();
+        assert_eq!(r.iter().collect::<Vec<_>>(), all);
+        assert_eq!((r.small.len(), r.plain.len()), (small.len(), plain.len()));
     }
 }
