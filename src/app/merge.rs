@@ -12,10 +12,10 @@ Reports are read one at a time and folded into one result per job, so memory hol
 the results and one report, whatever the number of shards.
 */
 
-use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::app::merge_index::{JobIndex, Walk};
 use crate::app::merge_inputs::{recover, Recovery, Shards};
 use crate::app::merge_read::{parse_report, read_input, InJob, InReport};
 use crate::event::summary::{MergeInfo, RunSummary, Span};
@@ -31,7 +31,6 @@ use crate::plan::shard::assign;
 use crate::plan::Plan;
 use crate::process::signals::SignalSource;
 use crate::util::sys::Usage;
-use hashbrown::HashTable;
 
 fn parse_time(path: &Path, what: &str, s: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339_weak(s).map_err(|e| {
@@ -69,17 +68,17 @@ fn attempt_end(
 }
 
 /// A report's job as the crate's own result.
-fn to_result(path: &Path, j: InJob) -> Result<JobResult, String> {
+fn to_result(path: &Path, j: InJob<'_>) -> Result<JobResult, String> {
     let status = Status::ALL
         .into_iter()
-        .find(|s| s.as_str() == j.status)
+        .find(|s| s.as_str() == &*j.status)
         .ok_or_else(|| {
             format!(
                 "{}: job '{}' has status '{}' (expected one of succeeded, failed, timed_out, \
                  start_failed, skipped, cancelled, not_started, resumed)",
                 path.display(),
                 j.id,
-                j.status
+                &*j.status
             )
         })?;
     let last = match &j.started_at {
@@ -89,7 +88,7 @@ fn to_result(path: &Path, j: InJob) -> Result<JobResult, String> {
                 status,
                 j.exit_code,
                 j.signal,
-                j.error.as_deref().unwrap_or(""),
+                j.error.as_deref().unwrap_or_default(),
             ),
             started_at: parse_time(path, "started_at", t)?,
             duration: Duration::from_millis(j.duration_ms.unwrap_or(0)),
@@ -108,8 +107,8 @@ fn to_result(path: &Path, j: InJob) -> Result<JobResult, String> {
         status,
         attempts: j.attempts,
         last,
-        error: j.error,
-        stderr_tail: j.stderr_tail,
+        error: j.error.map(|t| t.0.into_owned()),
+        stderr_tail: j.stderr_tail.map(|t| t.0.into_owned()),
     })
 }
 
@@ -126,7 +125,7 @@ struct Expected {
 }
 
 /// The shard a report is of; a report of a run without `--shard` is shard 1 of 1.
-fn shard_of(r: &InReport) -> Shard {
+fn shard_of(r: &InReport<'_>) -> Shard {
     r.shard.map_or(Shard { index: 1, count: 1 }, |s| Shard {
         index: s.index,
         count: s.count,
@@ -138,10 +137,8 @@ struct Merged<'p> {
     plan: &'p Plan,
     /// For each job, its shard.
     shards: Vec<u32>,
-    /// Job indexes by id: 4 bytes and a control byte a slot, the ids are the plan's (a map
-    /// of `&str` took 25 bytes a slot, 50 MB for a million jobs).
-    index: hashbrown::HashTable<u32>,
-    hasher: hashbrown::DefaultHashBuilder,
+    /// Finds the reports' jobs: made at the first report, once `shards` is final.
+    index: Option<JobIndex<'p>>,
     expected: Expected,
     results: Results,
     /// For each shard (index 0 unused), the file that gave it.
@@ -159,11 +156,10 @@ struct Merged<'p> {
 impl<'p> Merged<'p> {
     fn new(plan: &'p Plan, expected: Expected) -> Merged<'p> {
         let count = expected.count;
-        let mut m = Merged {
+        Merged {
             plan,
             shards: assign(plan, count),
-            index: HashTable::with_capacity(plan.jobs.len()),
-            hasher: hashbrown::DefaultHashBuilder::default(),
+            index: None,
             expected,
             results: Results::new(plan.jobs.len()),
             given: vec![None; count as usize + 1],
@@ -175,25 +171,11 @@ impl<'p> Merged<'p> {
             deadline: false,
             internal_errors: Vec::new(),
             problems: Vec::new(),
-        };
-        for (i, id) in plan.jobs.ids().enumerate() {
-            let ids = |&j: &u32| m.hasher.hash_one(plan.jobs.id(j as usize));
-            m.index.insert_unique(m.hasher.hash_one(id), i as u32, ids);
         }
-        m
-    }
-
-    /// The index of the job called `id`.
-    fn find(&self, id: &str) -> Option<usize> {
-        let jobs = &self.plan.jobs;
-        let found = self
-            .index
-            .find(self.hasher.hash_one(id), |&j| jobs.id(j as usize) == id);
-        found.map(|&j| j as usize)
     }
 
     /// Checks a report's header against the others; returns its shard if it fits.
-    fn check_header(&mut self, path: &Path, r: &InReport) -> Option<Shard> {
+    fn check_header(&mut self, path: &Path, r: &InReport<'_>) -> Option<Shard> {
         let name = path.display();
         let first = self.expected.file.display();
         let sha = r.manifest_sha256.as_deref().unwrap_or_default();
@@ -231,7 +213,7 @@ impl<'p> Merged<'p> {
     }
 
     /// Folds one report in, or records why it does not fit.
-    fn add(&mut self, path: &Path, r: InReport) {
+    fn add(&mut self, path: &Path, r: InReport<'_>) {
         let Some(s) = self.check_header(path, &r) else {
             return;
         };
@@ -255,8 +237,13 @@ impl<'p> Merged<'p> {
         // Saturating: reports of `-j 2^64-1` runs must not wrap to 0.
         self.workers = self.workers.saturating_add(r.workers);
         let (mut shown, mut more) = (0, 0);
+        let (plan, shards, count) = (self.plan, &self.shards, self.expected.count);
+        let index = self
+            .index
+            .get_or_insert_with(|| JobIndex::new(plan, shards, count));
+        let mut walk = index.walk(s.index);
         for j in r.jobs {
-            if let Err(e) = self.add_job(path, s, j) {
+            if let Err(e) = self.add_job(path, s, &mut walk, j) {
                 // A report of another manifest would give one problem per job: list a few.
                 if shown < JOB_PROBLEMS_SHOWN {
                     self.problems.push(e);
@@ -274,7 +261,7 @@ impl<'p> Merged<'p> {
         }
     }
 
-    fn add_times(&mut self, path: &Path, r: &InReport) {
+    fn add_times(&mut self, path: &Path, r: &InReport<'_>) {
         match (
             parse_time(path, "started_at", &r.started_at),
             parse_time(path, "finished_at", &r.finished_at),
@@ -288,9 +275,16 @@ impl<'p> Merged<'p> {
         self.longest = self.longest.max(Duration::from_millis(r.duration_ms));
     }
 
-    fn add_job(&mut self, path: &Path, s: Shard, j: InJob) -> Result<(), String> {
+    fn add_job(
+        &mut self,
+        path: &Path,
+        s: Shard,
+        walk: &mut Walk,
+        j: InJob<'_>,
+    ) -> Result<(), String> {
         let name = path.display();
-        let Some(i) = self.find(&j.id) else {
+        let index = self.index.as_mut().expect("made before the first job");
+        let Some(i) = index.find(walk, &j.id) else {
             return Err(format!(
                 "{name}: job '{}' is not in {} (expected the ids of the manifest)",
                 j.id, self.plan.manifest
@@ -342,7 +336,7 @@ impl<'p> Merged<'p> {
 fn load(
     config: &Config,
     first: &Path,
-    r: &InReport,
+    r: &InReport<'_>,
     signals: &SignalSource,
 ) -> Result<Plan, Error> {
     let from_report = config.manifest.is_empty();
@@ -412,18 +406,21 @@ pub fn merge(
     let mut problems = Vec::new();
     let paths = crate::app::merge_inputs::report_paths(mc)?;
     let mut inputs = paths.iter();
-    let (first, r) = loop {
+    let mut first_bytes = Vec::new();
+    let first = loop {
         let Some((path, in_dir)) = inputs.next() else {
             problems.push("no readable shard report; nothing was written".into());
             return Err(Error::Usage(problems));
         };
-        match read_input(path, *in_dir) {
-            Ok(Some(r)) => break (path, r),
+        match read_input(path, *in_dir, &mut first_bytes) {
+            Ok(Some(_)) => break path,
             Ok(None) => {}
             Err(e) => problems.push(e),
         }
         stopped().map_or(Ok(()), Err)?;
     };
+    // Parsed again, borrowing the bytes kept (the loop cannot hand its borrow out).
+    let r = parse_report(first, &first_bytes).map_err(|e| Error::Usage(vec![e]))?;
     let plan = load(config, first, &r, signals)?;
     crate::app::merge_inputs::refuse_overwriting_inputs(mc, &plan)?;
     let expected = Expected {
@@ -445,9 +442,11 @@ pub fn merge(
     }
     m.problems = problems;
     m.add(first, r);
+    drop(first_bytes);
+    let mut bytes = Vec::new();
     for (path, in_dir) in inputs {
         stopped().map_or(Ok(()), Err)?;
-        match read_input(path, *in_dir) {
+        match read_input(path, *in_dir, &mut bytes) {
             Ok(Some(r)) => m.add(path, r),
             Ok(None) => {}
             Err(e) => m.problems.push(e),
@@ -543,6 +542,8 @@ fn recover_from_joblogs(
 /// failed).
 fn finish(m: Merged<'_>, missing: &[u32]) -> (RunSummary, Option<StopReason>, bool) {
     let count = m.expected.count;
+    // Not needed any more: gone before the summary takes its own memory.
+    drop(m.index);
     let mut missing_jobs = 0;
     let mut results = m.results;
     for (i, &s) in m.shards.iter().enumerate() {
@@ -705,25 +706,24 @@ mod tests {
     fn a_report_without_a_hash_or_of_another_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.json");
+        let read = |p: &Path| {
+            let mut bytes = Vec::new();
+            read_report(p, &mut bytes)?;
+            parse_report(p, &bytes).map(|_| ())
+        };
         std::fs::write(&p, "{\"schema\": 1}").unwrap();
-        assert!(read_report(&p)
-            .unwrap_err()
-            .contains("not a batchrun JSON report"));
+        assert!(read(&p).unwrap_err().contains("not a batchrun JSON report"));
         std::fs::write(&p, "[1, 2]").unwrap();
-        assert!(read_report(&p)
-            .unwrap_err()
-            .contains("not a batchrun JSON report"));
+        assert!(read(&p).unwrap_err().contains("not a batchrun JSON report"));
         std::fs::write(&p, "not json").unwrap();
-        assert!(read_report(&p)
-            .unwrap_err()
-            .contains("not a batchrun JSON report"));
+        assert!(read(&p).unwrap_err().contains("not a batchrun JSON report"));
         let huge = r#"{"schema": 1, "batchrun_version": "0.1.0", "manifest": "m.csv",
             "manifest_sha256": "00", "shard": {"index": 1, "count": 4000000000},
             "started_at": "2026-11-23T02:00:00Z", "finished_at": "2026-11-23T02:00:00Z",
             "duration_ms": 0, "workers": 1, "outcome": "succeeded", "exit_code": 0, "jobs": []}"#;
         std::fs::write(&p, huge).unwrap();
-        assert!(read_report(&p).unwrap_err().contains("out of range"));
+        assert!(read(&p).unwrap_err().contains("out of range"));
         std::fs::write(&p, huge.replace("4000000000", "2")).unwrap();
-        assert!(read_report(&p).is_ok());
+        assert!(read(&p).is_ok());
     }
 }

@@ -1,6 +1,9 @@
 //! Reading merge's inputs: one shard report at a time, a regular file of bounded size (a
-//! FIFO or a device is refused unread), parsed into the parts merge folds.
+//! FIFO or a device is refused unread), parsed into the parts merge folds. The jobs' texts are
+//! borrowed from the report's bytes where they have no escapes (issue 19: a million jobs
+//! made three million strings).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -10,7 +13,7 @@ use crate::model::shard;
 /// The parts of a JSON report merge reads; other fields (per-job fields of later versions
 /// too) are ignored.
 #[derive(Debug, Deserialize)]
-pub(crate) struct InReport {
+pub(crate) struct InReport<'a> {
     pub(crate) schema: u32,
     pub(crate) batchrun_version: String,
     pub(crate) manifest: String,
@@ -27,7 +30,8 @@ pub(crate) struct InReport {
     pub(crate) workers: usize,
     pub(crate) outcome: String,
     pub(crate) exit_code: i32,
-    pub(crate) jobs: Vec<InJob>,
+    #[serde(borrow)]
+    pub(crate) jobs: Vec<InJob<'a>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy)]
@@ -37,16 +41,21 @@ pub(crate) struct InShard {
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct InJob {
-    pub(crate) id: String,
-    pub(crate) status: String,
+pub(crate) struct InJob<'a> {
+    #[serde(borrow)]
+    pub(crate) id: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) status: Text<'a>,
     pub(crate) attempts: u32,
     pub(crate) exit_code: Option<i32>,
     pub(crate) signal: Option<i32>,
-    pub(crate) started_at: Option<String>,
+    #[serde(borrow)]
+    pub(crate) started_at: Option<Text<'a>>,
     pub(crate) duration_ms: Option<u64>,
-    pub(crate) error: Option<String>,
-    pub(crate) stderr_tail: Option<String>,
+    #[serde(borrow)]
+    pub(crate) error: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub(crate) stderr_tail: Option<Text<'a>>,
     #[serde(default)]
     pub(crate) leaked_processes: u32,
     #[serde(default)]
@@ -57,13 +66,53 @@ pub(crate) struct InJob {
     pub(crate) system_ms: Option<u64>,
 }
 
+/// A JSON string of a report: borrowed from its bytes, or made when it has escapes (`Cow`'s
+/// own `Deserialize` always makes one, also inside an `Option`).
+#[derive(Debug)]
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The largest report merge reads: far more than a report of the largest manifest takes.
 pub const MAX_REPORT_BYTES: u64 = 1 << 30;
 
-/// Reads one report file: a regular file (a FIFO or a device, `/dev/zero`, is refused without
-/// reading it, so it can neither hang merge nor fill its memory) of at most
-/// [`MAX_REPORT_BYTES`], then [`parse_report`].
-pub(crate) fn read_report(path: &Path) -> Result<InReport, String> {
+/// Reads one report file into `bytes`: a regular file (a FIFO or a device, `/dev/zero`, is
+/// refused without reading it, so it can neither hang merge nor fill its memory) of at most
+/// [`MAX_REPORT_BYTES`].
+pub(crate) fn read_report(path: &Path, bytes: &mut Vec<u8>) -> Result<(), String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let name = path.display();
@@ -80,9 +129,9 @@ pub(crate) fn read_report(path: &Path) -> Result<InReport, String> {
             "{name}: not a regular file (expected a batchrun JSON report)"
         ));
     }
-    let mut bytes = Vec::new();
+    bytes.clear();
     file.take(MAX_REPORT_BYTES + 1)
-        .read_to_end(&mut bytes)
+        .read_to_end(bytes)
         .map_err(cannot)?;
     if bytes.len() as u64 > MAX_REPORT_BYTES {
         return Err(format!(
@@ -90,13 +139,18 @@ pub(crate) fn read_report(path: &Path) -> Result<InReport, String> {
             MAX_REPORT_BYTES >> 20
         ));
     }
-    parse_report(path, &bytes)
+    Ok(())
 }
 
-/// Reads one input of merge: `None` for a merged report found in a directory (skipped), an
-/// error for one given by name (merge takes the shards' reports).
-pub(crate) fn read_input(path: &Path, in_dir: bool) -> Result<Option<InReport>, String> {
-    let r = read_report(path)?;
+/// Reads one input of merge into `bytes` and parses it: `None` for a merged report found in a
+/// directory (skipped), an error for one given by name (merge takes the shards' reports).
+pub(crate) fn read_input<'b>(
+    path: &Path,
+    in_dir: bool,
+    bytes: &'b mut Vec<u8>,
+) -> Result<Option<InReport<'b>>, String> {
+    read_report(path, bytes)?;
+    let r = parse_report(path, bytes)?;
     match (r.merged.is_some(), in_dir) {
         (false, _) => Ok(Some(r)),
         (true, true) => Ok(None),
@@ -108,7 +162,7 @@ pub(crate) fn read_input(path: &Path, in_dir: bool) -> Result<Option<InReport>, 
 }
 
 /// Parses one report, checking it is a batchrun JSON report with a manifest hash.
-pub(crate) fn parse_report(path: &Path, bytes: &[u8]) -> Result<InReport, String> {
+pub(crate) fn parse_report<'b>(path: &Path, bytes: &'b [u8]) -> Result<InReport<'b>, String> {
     let name = path.display();
     let r: InReport = serde_json::from_slice(bytes)
         .map_err(|e| format!("{name}: not a batchrun JSON report ({e})"))?;

@@ -8,6 +8,7 @@ pub(crate) mod check;
 pub(crate) mod hook;
 pub(crate) mod load;
 pub(crate) mod merge;
+pub(crate) mod merge_index;
 pub(crate) mod merge_inputs;
 pub(crate) mod merge_read;
 pub(crate) mod preflight;
