@@ -9,50 +9,12 @@ use crate::model::error::Error;
 use crate::model::job::{duration_text, plan_widths, widest};
 use crate::model::job::{JobSpec, TABLE_COMMAND};
 use crate::output::console;
+use crate::output::in_order::{write_in_order, PIECE};
 use crate::plan::Plan;
-use crate::store::jobs::Jobs;
 use crate::util::text::plural;
 
-/// Jobs whose table lines one thread makes at a time.
-const PIECE: usize = 512;
-
-/// Writes the text that `f` appends for each job of `order` to `w`, in that order. The texts
-/// are made on every core ([`crate::util::par`]), a batch of jobs at a time, so memory stays
-/// bounded; after each batch the rows read are released ([`Jobs::release`]).
-pub(crate) fn write_in_order(
-    w: &mut dyn Write,
-    jobs: &Jobs,
-    order: &[usize],
-    f: impl Fn(usize, &mut String) + Sync,
-) -> std::io::Result<()> {
-    crate::util::par::scope(order.len(), |par| write_batches(par, w, jobs, order, f))
-}
-
-/// [`write_in_order`] with the threads started.
-fn write_batches(
-    par: crate::util::par::Par<'_>,
-    w: &mut dyn Write,
-    jobs: &Jobs,
-    order: &[usize],
-    f: impl Fn(usize, &mut String) + Sync,
-) -> std::io::Result<()> {
-    const BATCH: usize = 16 * 1024;
-    for batch in order.chunks(BATCH) {
-        let pieces: Vec<&[usize]> = batch.chunks(PIECE).collect();
-        let texts = par.map(&pieces, |piece| {
-            let mut text = String::new();
-            for &i in *piece {
-                f(i, &mut text);
-            }
-            text
-        });
-        jobs.release();
-        for t in texts {
-            w.write_all(t.as_bytes())?;
-        }
-    }
-    Ok(())
-}
+/// Jobs whose texts are made before they are written, a batch at a time.
+const BATCH: usize = 16 * 1024;
 
 /// The cells of a job's row in the plan table; long commands are cut to keep the table
 /// readable (`--dry-run` prints them whole).
@@ -128,9 +90,14 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let mut head = String::new();
     table_line(&header, &widths, &mut head);
     w.write_all(head.as_bytes())?;
-    write_in_order(w, &plan.jobs, &order, |i, l| {
-        table_line(&plan_cells(&plan.jobs.table_job(i)), &widths, l)
-    })?;
+    let at = |k: usize| order[k];
+    write_in_order(
+        w,
+        &plan.jobs,
+        (order.len(), BATCH),
+        at,
+        |i, l: &mut String| table_line(&plan_cells(&plan.jobs.table_job(i)), &widths, l),
+    )?;
     drop(order);
     writeln!(
         w,
@@ -197,10 +164,17 @@ pub(crate) fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
         .filter(|&i| !resumed[i])
         .collect();
     console::stream_stdout(|w| {
-        write_in_order(w, &plan.jobs, &order, |i, text| {
-            text.push_str(&plan.jobs.get(i).command.display());
-            text.push('\n');
-        })
+        let at = |k: usize| order[k];
+        write_in_order(
+            w,
+            &plan.jobs,
+            (order.len(), BATCH),
+            at,
+            |i, text: &mut String| {
+                text.push_str(&plan.jobs.get(i).command.display());
+                text.push('\n');
+            },
+        )
     });
     if let Some(path) = joblog {
         let n = resumed.iter().filter(|&&r| r).count();

@@ -3,6 +3,7 @@
 
 pub(crate) mod console;
 pub(crate) mod events;
+pub(crate) mod in_order;
 pub(crate) mod joblog;
 pub(crate) mod metrics;
 pub(crate) mod ping;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::event::summary::RunSummary;
 use crate::model::config::ReportFormat;
 use crate::model::outcome::{RunOutcome, Status};
+use crate::output::in_order::write_in_order;
 use crate::output::metrics::Metrics;
 use crate::output::text::{job_name, label, slowest, Listing};
 use crate::util::fs::{parent_dir, plain};
@@ -108,38 +109,94 @@ impl<'a> JsonJob<'a> {
     }
 }
 
-/// Writes the report's `jobs` array, one entry at a time from the summary (no job list is
-/// built): a job that was not started for the run's own reason (the run was interrupted, the
-/// deadline passed, …), and has nothing else to tell, as one compact line with its id, status
-/// and attempts (`{"id":"7","status":"not_started","attempts":0}`: the reason is the run's
-/// `outcome`); every other job as a pretty-printed object.
-fn write_jobs(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
-    w.write_all(b"  \"jobs\": [")?;
-    let mut entry = Vec::with_capacity(1024);
-    for i in 0..s.results.len() {
-        w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        entry.clear();
-        if s.results.plainly_not_started(i) {
-            entry.extend_from_slice(b"{\"id\":");
-            serde_json::to_writer(&mut entry, s.jobs.id(i))?;
-            entry.extend_from_slice(b",\"status\":\"not_started\",\"attempts\":");
-            entry.extend_from_slice(s.results.attempts(i).to_string().as_bytes());
-            entry.push(b'}');
-            w.write_all(&entry)?;
-            continue;
+/// Writes one field of a job's entry, as `serde_json`'s pretty printer does inside the array:
+/// `      "name": value` (every value is a scalar, written the same pretty or compact).
+fn field(e: &mut Vec<u8>, name: &str, value: &impl Serialize) {
+    e.extend_from_slice(b"      \"");
+    e.extend_from_slice(name.as_bytes());
+    e.extend_from_slice(b"\": ");
+    json_to(e, value);
+}
+
+/// Appends `value`'s JSON to `e`.
+fn json_to(e: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    // Scalars and strings into memory: nothing can fail.
+    serde_json::to_writer(e, value).expect("JSON of a scalar into memory");
+}
+
+impl JsonJob<'_> {
+    /// Writes the entry pretty-printed and indented to sit inside the array, byte for byte as
+    /// `to_writer_pretty` and an indent of every line would, without the second pass.
+    fn write(&self, e: &mut Vec<u8>) {
+        e.extend_from_slice(b"    {\n");
+        field(e, "id", &self.id);
+        for (name, value) in [
+            ("command", &self.command as &dyn erased::Value),
+            ("status", &self.status),
+            ("attempts", &self.attempts),
+            ("exit_code", &self.exit_code),
+            ("signal", &self.signal),
+            ("started_at", &self.started_at),
+            ("duration_ms", &self.duration_ms),
+            ("error", &self.error),
+            ("stderr_tail", &self.stderr_tail),
+            ("leaked_processes", &self.leaked_processes),
+            ("max_rss_kib", &self.max_rss_kib),
+            ("user_ms", &self.user_ms),
+            ("system_ms", &self.system_ms),
+        ] {
+            e.extend_from_slice(b",\n");
+            value.write_field(e, name);
         }
-        serde_json::to_writer_pretty(&mut entry, &JsonJob::new(s, i))?;
-        // Indented to sit inside the array.
-        for (k, line) in entry.split(|&b| b == b'\n').enumerate() {
-            w.write_all(if k == 0 { b"    " } else { b"\n    " })?;
-            w.write_all(line)?;
+        e.extend_from_slice(b"\n    }");
+    }
+}
+
+/// The fields of [`JsonJob`] behind one object-safe trait, so they are written in one loop.
+mod erased {
+    pub(super) trait Value {
+        fn write_field(&self, e: &mut Vec<u8>, name: &str);
+    }
+
+    impl<T: serde::Serialize> Value for T {
+        fn write_field(&self, e: &mut Vec<u8>, name: &str) {
+            super::field(e, name, self);
         }
     }
-    w.write_all(if s.results.is_empty() {
-        b"]\n}\n"
-    } else {
-        b"\n  ]\n}\n"
-    })
+}
+
+/// How many jobs' entries are made before they are written ([`write_in_order`]): about
+/// 0.5 MB, so a report written on two threads takes little more memory than one streamed.
+const BATCH: usize = 1024;
+
+/// Writes the report's `jobs` array, one entry at a time from the summary (no job list is
+/// built), the entries made on every core a batch at a time: a job that was not started for
+/// the run's own reason (the run was interrupted, the deadline passed, …), and has nothing
+/// else to tell, as one compact line with its id, status and attempts
+/// (`{"id":"7","status":"not_started","attempts":0}`: the reason is the run's `outcome`);
+/// every other job as a pretty-printed object.
+fn write_jobs(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
+    w.write_all(b"  \"jobs\": [")?;
+    let n = s.results.len();
+    write_in_order(
+        w,
+        &s.jobs,
+        (n, BATCH),
+        |k| k,
+        |i, entry: &mut Vec<u8>| {
+            entry.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+            if s.results.plainly_not_started(i) {
+                entry.extend_from_slice(b"{\"id\":");
+                json_to(entry, s.jobs.id(i));
+                entry.extend_from_slice(b",\"status\":\"not_started\",\"attempts\":");
+                entry.extend_from_slice(s.results.attempts(i).to_string().as_bytes());
+                entry.push(b'}');
+            } else {
+                JsonJob::new(s, i).write(entry);
+            }
+        },
+    )?;
+    w.write_all(if n == 0 { b"]\n}\n" } else { b"\n  ]\n}\n" })
 }
 
 /// Writes the JSON report (README's *Reports*) to `w`, streaming the jobs.
@@ -673,6 +730,31 @@ mod tests {
         assert_eq!(slowest(&s, 4), [2, 5, 0, 3]);
         assert_eq!(slowest(&s, 10), [2, 5, 0, 3, 4]);
         assert!(slowest(&s, 0).is_empty());
+    }
+
+    #[test]
+    fn job_entries_are_written_as_the_pretty_printer_would() {
+        let mut s = summary_with_durations(&[Some(1500), None, Some(7)]);
+        let mut failed = ran(3, 1234, 56);
+        failed.status = Status::Failed;
+        failed.error = Some("exit status 2 \"quoted\"".into());
+        failed.stderr_tail = Some("line\n\ttab \u{1}\n".into());
+        s.results.set(2, failed);
+        for i in 0..3 {
+            let j = JsonJob::new(&s, i);
+            let mut pretty = Vec::new();
+            for (k, line) in serde_json::to_vec_pretty(&j)
+                .unwrap()
+                .split(|&b| b == b'\n')
+                .enumerate()
+            {
+                pretty.extend_from_slice(if k == 0 { b"    " } else { b"\n    " });
+                pretty.extend_from_slice(line);
+            }
+            let mut ours = Vec::new();
+            j.write(&mut ours);
+            assert_eq!(String::from_utf8(ours), String::from_utf8(pretty));
+        }
     }
 
     #[test]
