@@ -59,12 +59,13 @@ pub fn load_plan_or_stop(config: &Config, signals: &SignalSource) -> Result<Plan
 /// Reads and validates the manifest named in `config`, returning the plan or every problem.
 /// With `--shard`, the whole manifest is validated, then the plan keeps only the shard's jobs.
 pub fn load_plan(config: &Config) -> Result<Plan, Error> {
-    // `check` and `--dry-run` start nothing and end in seconds: they map a regular file, and
-    // its pages leave the RSS as they are read (`util::bytes`). A run reads its own copy.
-    let map = match &config.action {
-        Action::Check => true,
-        Action::Run(rc) => rc.dry_run,
-        Action::Merge(_) => false,
+    // `check`, `--dry-run` and `merge` start nothing and end in seconds: they map a regular
+    // file, and its pages leave the RSS as they are read (`util::bytes`). A run reads its own
+    // copy.
+    let (map, hash) = match &config.action {
+        Action::Check => (true, false),
+        Action::Run(rc) => (rc.dry_run, !rc.dry_run),
+        Action::Merge(_) => (true, true),
     };
     let bytes = manifest::read_source_bytes(&config.manifest, map).map_err(|source| {
         Error::ReadManifest {
@@ -73,10 +74,10 @@ pub fn load_plan(config: &Config) -> Result<Plan, Error> {
         }
     })?;
     // Only reports name the manifest's hash: `check` and `--dry-run` write none.
-    let sha256 = if map {
-        String::new()
+    let sha256 = if hash {
+        sha256_released(&bytes)
     } else {
-        sha256_hex(&bytes)
+        String::new()
     };
     let mut plan = validate(config, bytes)?;
     plan.manifest_sha256 = sha256;
@@ -130,12 +131,17 @@ fn validate(config: &Config, bytes: crate::util::bytes::Bytes) -> Result<Plan, E
     }
 }
 
-/// The hex SHA-256 of `bytes` (the `manifest_sha256` of reports).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The hex SHA-256 of a manifest's bytes (the `manifest_sha256` of reports), letting go of
+/// each chunk once hashed (a mapped manifest's pages do not stay resident:
+/// [`crate::util::bytes::Bytes::release`]).
+fn sha256_released(bytes: &crate::util::bytes::Bytes) -> String {
+    const CHUNK: usize = 1 << 20;
+    let mut h = Sha256::new();
+    for (k, chunk) in bytes.chunks(CHUNK).enumerate() {
+        h.update(chunk);
+        bytes.release(k * CHUNK..k * CHUNK + chunk.len());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -145,7 +151,7 @@ mod tests {
     #[test]
     fn manifest_hash() {
         assert_eq!(
-            sha256_hex(b"a"),
+            sha256_released(&b"a".to_vec().into()),
             "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
         );
     }
