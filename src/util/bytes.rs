@@ -1,7 +1,7 @@
 /*!
 A manifest's bytes: read into memory, or mapped from its file (issue 19).
 
-`check` and `--dry-run` map a regular file instead of copying it: the parser reads it the same
+`check`, `--dry-run` and `merge` map a regular file instead of copying it: the parser reads it the same
 way, and what it has read is given back with [`Bytes::release`] as it goes, so a manifest of
 33 MB does not stay resident beside the jobs built from it (file pages that were touched count
 in a process's RSS as much as a copy). A released page is read again from the page cache when
@@ -32,8 +32,8 @@ impl Bytes {
         }
         // SAFETY: the map is read-only and private. Another process that writes the file
         // meanwhile changes what is read (check prints what it read); one that truncates it
-        // ends this process with SIGBUS. Only `check` and `--dry-run`, which last a second or
-        // two and start nothing, map a manifest (module doc).
+        // ends this process with SIGBUS. Only `check`, `--dry-run` and `merge`, which last
+        // seconds and start nothing, map a manifest (module doc).
         let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
         let _ = map.advise(memmap2::Advice::Sequential);
         Some(Bytes::Mapped(map))
