@@ -123,7 +123,7 @@ fn write_jobs(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
             entry.extend_from_slice(b"{\"id\":");
             serde_json::to_writer(&mut entry, s.jobs.id(i))?;
             entry.extend_from_slice(b",\"status\":\"not_started\",\"attempts\":");
-            entry.extend_from_slice(s.results.attempts(i).to_string().as_bytes());
+            write!(entry, "{}", s.results.attempts(i))?;
             entry.push(b'}');
             w.write_all(&entry)?;
             continue;
