@@ -72,7 +72,14 @@ pub(crate) struct Layout {
     /// `--command`'s words in direct mode, split once for every row (see
     /// [`template::split_words`]).
     pub(crate) template_words: std::sync::OnceLock<Result<Vec<String>, String>>,
+    /// Which of a plain list's variables ([`template::ITEM_FORMS`], then
+    /// [`template::JOB_NUMBER`]) its templates use, found once ([`Layout::list_uses`]): not for
+    /// each of the million jobs a stop builds again.
+    list_wanted: std::sync::OnceLock<[bool; LIST_VARS]>,
 }
+
+/// How many variables a plain list's job may have besides `{id}`: the item forms and `{#}`.
+const LIST_VARS: usize = template::ITEM_FORMS.len() + 1;
 
 impl Layout {
     /// Resolves the command source and the `--id` template, reporting their problems.
@@ -99,6 +106,7 @@ impl Layout {
             id_template: None,
             opts: opts.clone(),
             template_words: std::sync::OnceLock::new(),
+            list_wanted: std::sync::OnceLock::new(),
         };
         layout.command = layout.command_source(header_line, problems);
         layout.id_template = layout.id_source(header_line, problems);
@@ -276,7 +284,7 @@ impl Layout {
     /// (`number`, the job's 1-based number).
     pub(crate) fn vars<'a>(&'a self, fields: &[&'a str], id: &'a str, number: usize) -> Vars<'a> {
         if self.is_list() {
-            return list_vars(fields, id, number, &|name| self.list_uses(name));
+            return list_vars(fields, id, number, self.list_wanted());
         }
         let mut vars = Vars::with_capacity(self.columns.len() + 1);
         vars.extend(
@@ -293,6 +301,21 @@ impl Layout {
 }
 
 impl Layout {
+    /// [`list_uses`](Self::list_uses) of each of a plain list's variables, in
+    /// [`list_vars`]'s order.
+    fn list_wanted(&self) -> &[bool; LIST_VARS] {
+        self.list_wanted.get_or_init(|| {
+            let mut wanted = [false; LIST_VARS];
+            let names = template::ITEM_FORMS
+                .into_iter()
+                .chain([template::JOB_NUMBER]);
+            for (w, name) in wanted.iter_mut().zip(names) {
+                *w = self.list_uses(name);
+            }
+            wanted
+        })
+    }
+
     /// Whether a plain list's templates (`--command`, `--id`) may use the variable `name`:
     /// only those are made for each job (a stop or `--resume` builds a million).
     fn list_uses(&self, name: &str) -> bool {
@@ -307,16 +330,17 @@ impl Layout {
     }
 }
 
-/// The variables of a plain list's job that `wanted` names: each item form of its items
-/// (several items separated by NUL bytes), `{#}` and `{id}`.
+/// The variables of a plain list's job that `wanted` marks (each item form of its items,
+/// several items separated by NUL bytes; then `{#}`), and `{id}`.
 fn list_vars<'a>(
     items: &[&'a str],
     id: &'a str,
     number: usize,
-    wanted: &dyn Fn(&str) -> bool,
+    wanted: &[bool; LIST_VARS],
 ) -> Vars<'a> {
     let mut vars = Vars::with_capacity(8);
-    for form in template::ITEM_FORMS.into_iter().filter(|f| wanted(f)) {
+    let forms = template::ITEM_FORMS.into_iter().zip(wanted);
+    for form in forms.filter_map(|(f, &w)| w.then_some(f)) {
         let value = match items {
             [one] => template::item_form(form, one),
             many => std::borrow::Cow::Owned(
@@ -328,7 +352,7 @@ fn list_vars<'a>(
         };
         vars.insert(form, value);
     }
-    if wanted(template::JOB_NUMBER) {
+    if wanted[LIST_VARS - 1] {
         let number = std::borrow::Cow::Owned(number.to_string());
         vars.insert(template::JOB_NUMBER, number);
     }

@@ -86,6 +86,15 @@ impl Reparse {
         r
     }
 
+    /// What separates the fields of a record.
+    fn delimiter(&self) -> char {
+        if self.tsv {
+            '\t'
+        } else {
+            ','
+        }
+    }
+
     /// The job of the row at `r`; with `for_table`, only what the plan table shows, when a
     /// shorter way gives it ([`table_job`]).
     fn job_at(&self, r: RowRef, for_table: bool) -> JobSpec {
@@ -114,17 +123,37 @@ impl Reparse {
         let job = match self.layout.opts.input {
             InputFormat::Lines => build(&item(b'\n'), &mut row),
             InputFormat::Null => build(&item(b'\0'), &mut row),
-            InputFormat::Table => self.with_record(self.start + r.offset as usize, |rec| {
-                let fields: Vec<&str> = rec
-                    .iter()
-                    .map(|f| std::str::from_utf8(f).expect("a valid row"))
-                    .collect();
-                build(&fields, &mut row)
-            }),
+            InputFormat::Table => match plain_record(at, self.tsv) {
+                Some(line) => build(&line.split(self.delimiter()).collect::<Vec<_>>(), &mut row),
+                None => self.with_record(self.start + r.offset as usize, |rec| {
+                    let fields: Vec<&str> = rec
+                        .iter()
+                        .map(|f| std::str::from_utf8(f).expect("a valid row"))
+                        .collect();
+                    build(&fields, &mut row)
+                }),
+            },
         };
         job.filter(|_| problems.list.is_empty())
             .expect("a row that was valid is valid when read again")
     }
+}
+
+/// The record that starts `bytes`, when the csv reader would read it as its line split at
+/// the delimiter: a line without a quote (CSV), ended by `\n`, `\r` or the end of the bytes
+/// (the csv reader's line ends), as UTF-8 (the row was valid when first read). `None` for
+/// any other record: the csv reader reads it ([`Reparse::with_record`]). Most rows of big
+/// manifests are plain, and splitting them costs a fraction of seeking a reader to them.
+fn plain_record(bytes: &[u8], tsv: bool) -> Option<&str> {
+    // With TSV (no quoting), a quote is text.
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r' || (b == b'"' && !tsv))
+        .unwrap_or(bytes.len());
+    if bytes.get(end) == Some(&b'"') {
+        return None;
+    }
+    std::str::from_utf8(&bytes[..end]).ok()
 }
 
 impl RowSource for Reparse {
@@ -152,5 +181,46 @@ impl RowSource for Reparse {
             .map(|(_, _, raw)| String::from_utf8_lossy(raw).into_owned())
             .collect();
         Some(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields of the first record of `text` as the csv reader reads them.
+    fn csv_fields(text: &str, tsv: bool) -> Vec<String> {
+        let mut rec = csv::ByteRecord::new();
+        let mut reader = Table::builder(tsv).from_reader(text.as_bytes());
+        assert!(reader.read_byte_record(&mut rec).unwrap());
+        rec.iter()
+            .map(|f| String::from_utf8(f.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_record_splits_as_the_csv_reader_reads_it() {
+        let cases = [
+            ("a,/bin/echo 1,30s\nb,x,y\n", false),
+            ("a,/bin/echo 1,30s\r\nb,x,y\r\n", false),
+            ("a,b\rc,d", false),
+            ("a,,c", false),
+            ("a\tsay \"hi\"\t1s\nb\tc\td\n", true),
+            ("a\tb c,d\t\n", true),
+            ("é,ü x,\n", false),
+        ];
+        for (text, tsv) in cases {
+            let line = plain_record(text.as_bytes(), tsv).expect(text);
+            let delimiter = if tsv { '\t' } else { ',' };
+            let fields: Vec<&str> = line.split(delimiter).collect();
+            assert_eq!(fields, csv_fields(text, tsv), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_record_with_a_quote_is_read_by_the_csv_reader() {
+        for text in ["a,\"x,y\",1s\n", "a,say \"hi\",1s\n", "\"a\nb\",c\n"] {
+            assert_eq!(plain_record(text.as_bytes(), false), None, "{text:?}");
+        }
     }
 }

@@ -180,16 +180,20 @@ impl Dispatcher<'_> {
     /// Records jobs that got their result together, in manifest order.
     /// Many at once (a stop settles every job not started, a million in a big run): their jobs
     /// are built from their rows on every core, a batch at a time, then recorded in order.
+    /// The next batch is built while this one is recorded ([`crate::util::par::pipelined`]).
     fn record_all(&mut self, jobs: Vec<usize>) {
         const BATCH: usize = 8192;
         let plan = self.plan;
-        for batch in jobs.chunks(BATCH) {
-            let specs =
-                crate::util::par::scope(batch.len(), |par| par.map(batch, |&i| plan.jobs.get(i)));
-            for (&i, job) in batch.iter().zip(&specs) {
-                self.record(i, Some(job));
-            }
-        }
+        crate::util::par::pipelined(
+            &jobs,
+            BATCH,
+            |&i| plan.jobs.get(i),
+            |batch, specs| {
+                for (&i, job) in batch.iter().zip(specs) {
+                    self.record(i, Some(job));
+                }
+            },
+        );
     }
 
     /// Gives a job its final result, records it and the dependents it settles, and halts the

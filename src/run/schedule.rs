@@ -429,6 +429,12 @@ impl<'a> JobTable<'a> {
 
     fn settle(&mut self, why: &str, blocked_too: bool) -> Vec<usize> {
         let mut settled = Vec::new();
+        // No job to settle (the run's end, after a stop settled them all): no scan of a
+        // million states.
+        let c = self.counts;
+        if c.ready + c.retry_waiting + if blocked_too { c.blocked } else { 0 } == 0 {
+            return settled;
+        }
         for i in 0..self.states.len() {
             let eligible = match self.states[i].kind() {
                 Kind::Ready | Kind::RetryWaiting => true,

@@ -72,6 +72,57 @@ pub fn scope<R>(items: usize, work: impl FnOnce(Par<'_>) -> R) -> R {
     }
 }
 
+/// `f` of every item, made a batch at a time on every core and handed to `use_batch` in
+/// order on the calling thread, which works on one batch while the next is made (a stop
+/// records a million jobs in the dispatcher while the next of them are built again from their
+/// rows). A batch used is dropped on the making side: freeing its allocations is work too. At
+/// most three batches are alive at once. Where no thread can be started, all of it runs on
+/// the calling thread.
+pub fn pipelined<'t, T: Sync, R: Send>(
+    items: &'t [T],
+    batch: usize,
+    f: impl Fn(&'t T) -> R + Sync + Send,
+    mut use_batch: impl FnMut(&'t [T], &[R]),
+) {
+    if items.len() <= batch {
+        let made = scope(items.len(), |par| par.map(items, &f));
+        return use_batch(items, &made);
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let (made_tx, made_rx) = crossbeam_channel::bounded::<Vec<R>>(1);
+        let (used_tx, used_rx) = crossbeam_channel::unbounded::<Vec<R>>();
+        let maker = std::thread::Builder::new()
+            .name("batchrun-batches".into())
+            .spawn_scoped(s, move || {
+                scope(items.len(), |par| {
+                    for chunk in items.chunks(batch) {
+                        let made = par.map(chunk, f);
+                        used_rx.try_iter().for_each(drop);
+                        if made_tx.send(made).is_err() {
+                            return;
+                        }
+                    }
+                });
+                drop(made_tx);
+                used_rx.iter().for_each(drop);
+            });
+        if let Err(e) = maker {
+            log::debug!("working on one thread: cannot start a thread: {e}");
+            for chunk in items.chunks(batch) {
+                use_batch(chunk, &Par::SERIAL.map(chunk, f));
+            }
+            return;
+        }
+        for chunk in items.chunks(batch) {
+            // The maker only stops early by panicking, which the scope passes on.
+            let Ok(made) = made_rx.recv() else { break };
+            use_batch(chunk, &made);
+            let _ = used_tx.send(made);
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +135,29 @@ mod tests {
             Par::SERIAL.map(&items, |&x| x * 2),
         ] {
             assert!(doubled.iter().enumerate().all(|(i, &d)| d == 2 * i as u32));
+        }
+    }
+
+    #[test]
+    fn pipelined_batches_come_in_order_whatever_their_size() {
+        let items: Vec<u32> = (0..20_000).collect();
+        for batch in [1_000, 8_192, 20_000, 50_000] {
+            let mut seen = Vec::new();
+            pipelined(
+                &items,
+                batch,
+                |&x| x * 2,
+                |chunk, made| {
+                    assert_eq!(chunk.len(), made.len());
+                    assert!(chunk.len() <= batch);
+                    seen.extend(chunk.iter().zip(made).map(|(&x, &d)| (x, d)));
+                },
+            );
+            assert_eq!(seen.len(), items.len());
+            assert!(seen
+                .iter()
+                .enumerate()
+                .all(|(i, &(x, d))| x == i as u32 && d == 2 * x));
         }
     }
 }

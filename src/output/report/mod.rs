@@ -189,7 +189,7 @@ fn write_jobs(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
                 entry.extend_from_slice(b"{\"id\":");
                 json_to(entry, s.jobs.id(i));
                 entry.extend_from_slice(b",\"status\":\"not_started\",\"attempts\":");
-                entry.extend_from_slice(s.results.attempts(i).to_string().as_bytes());
+                json_to(entry, &s.results.attempts(i));
                 entry.push(b'}');
             } else {
                 JsonJob::new(s, i).write(entry);
