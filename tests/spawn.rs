@@ -182,3 +182,76 @@ fn jobs_still_start_when_the_spawner_processes_die() {
     }
     t.assert_nothing_left();
 }
+
+/// This process's `Cpus_allowed_list` (batchrun and its jobs inherit it).
+fn own_cpus() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list:"))
+        .unwrap();
+    line.to_string()
+}
+
+#[test]
+fn jobs_may_run_on_every_cpu_batchrun_may() {
+    // Whoever starts a job (a spawner here: --report), it may run wherever batchrun may:
+    // nothing on the way pins it to a CPU.
+    let t = TestEnv::new();
+    let mut m = String::from("id,command\n");
+    for i in 0..40 {
+        m.push_str(&format!("c{i},grep Cpus_allowed_list: /proc/self/status\n"));
+    }
+    t.write("m.csv", m);
+    let r = t.run(&["run", "-j", "2", "--report", "r.json", "m.csv"]);
+    r.code(0);
+    let want = own_cpus();
+    assert_eq!(r.stdout.lines().count(), 40, "{}", r.stdout);
+    for line in r.stdout.lines() {
+        assert_eq!(line, want);
+    }
+    // Under `taskset`, batchrun's own CPUs are the jobs' (not every CPU of the machine).
+    if std::path::Path::new("/usr/bin/taskset").exists() {
+        let mut cmd = std::process::Command::new("/usr/bin/taskset");
+        cmd.args(["-c", "0", BIN])
+            .args(["run", "-j", "2", "--report", "r.json", "m.csv"])
+            .current_dir(t.path("."))
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null());
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().count(), 40, "{stdout}");
+        for line in stdout.lines() {
+            assert_eq!(
+                line.split_whitespace().collect::<Vec<_>>(),
+                ["Cpus_allowed_list:", "0"]
+            );
+        }
+    }
+    t.assert_nothing_left();
+}
+
+#[test]
+fn spawners_are_made_only_when_an_output_records_the_jobs_memory() {
+    // The job counts batchrun's other children: the zygote, and the spawners if any.
+    let t = TestEnv::new();
+    t.write(
+        "m.csv",
+        "id,command\n\
+         count,\"sh -c 'n=0; for p in $(cat /proc/$PPID/task/*/children); do [ $p = $$ ] || n=$((n+1)); done; echo $n'\"\n",
+    );
+    // Nothing shows max_rss_kib: the job starts from batchrun itself, no spawner is made.
+    let r = t.run(&[
+        "run", "-j", "1", "--joblog", "j.log", "--report", "r.xml", "m.csv",
+    ]);
+    r.code(0);
+    assert_eq!(r.stdout, "1\n");
+    // The JSON report (or the Markdown one, or --events) shows it: a spawner starts the job.
+    for out in ["--report=r.json", "--report=r.md", "--events=e.jsonl"] {
+        let r = t.run(&["run", "-j", "1", out, "m.csv"]);
+        r.code(0);
+        assert_eq!(r.stdout, "2\n", "{out}");
+    }
+    t.assert_nothing_left();
+}

@@ -38,7 +38,7 @@ fn stopped_like_scancel(job_first: bool) {
     let w = job(&rep, "w");
     assert_eq!(w["status"], "cancelled", "{w}");
     assert_eq!(w["attempts"], 1, "not retried: {w}");
-    assert_eq!(w["signal"], libc::SIGTERM);
+    assert_eq!(w["signal"], libc::SIGTERM, "{w}");
     assert_eq!(w["error"], "killed by SIGTERM, as the run was stopped");
     assert_eq!(rep["counts"]["failed"], 0);
     assert_eq!(rep["outcome"], "interrupted");

@@ -242,6 +242,7 @@ pub fn run_plan(
     let _lock = check_and_lock(plan, rc, ping)?;
     let mut outputs = prepare_outputs(plan, rc)?;
     prepare_limits();
+    crate::process::exec::spawners_needed(rc.records_job_memory());
     let token = CancelToken::new()
         .map_err(|e| Error::Internal(format!("cannot create the cancel token: {e}")))?;
     let settings = run_settings(rc);

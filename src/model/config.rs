@@ -213,3 +213,15 @@ pub struct RunConfig {
     /// `--max-listed`: failures listed in the summary and the Markdown report.
     pub max_listed: usize,
 }
+
+impl RunConfig {
+    /// Whether an output records each job's memory (`max_rss_kib`: the JSON and Markdown
+    /// reports, `--events`), so that jobs must start from the small spawner processes.
+    pub fn records_job_memory(&self) -> bool {
+        self.events.is_some()
+            || self
+                .reports
+                .iter()
+                .any(|(_, f)| matches!(f, ReportFormat::Json | ReportFormat::Markdown))
+    }
+}

@@ -29,7 +29,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use spawn::Output;
-pub use spawner::{start as start_spawners, SpawnerGuard};
+pub use spawner::{needed as spawners_needed, start as start_spawners, SpawnerGuard};
 
 use crate::model::job::{CommandLine, JobSpec};
 use crate::model::outcome::{Attempt, AttemptEnd, KillReason};
