@@ -12,7 +12,7 @@
 #
 # Signal-delivery tests are skipped: TSan defers signal handlers, which changes what they test.
 # Jobs start from batchrun itself here (`--cfg batchrun_tsan`: TSan's runtime cannot follow a
-# `clone` that shares memory), so the two tests of the spawner processes are skipped.
+# `clone` that shares memory), so the three tests of the spawner processes are skipped.
 # The peak-RSS test is skipped too (TSan's shadow memory is most of a process's RSS), and so
 # is the `ulimit -v` test (TSan reserves terabytes of address space for its shadow).
 #
@@ -78,7 +78,8 @@ timeout "$limit" cargo test -Zbuild-std --target "$target" --locked -- \
     --skip tagged_output_memory_stays_flat --skip hundred_thousand_rows \
     --skip stop_signal --skip status_request --skip the_documented_way_to_stop \
     --skip address_space_limit --skip a_signal_stop --skip report_has_each_jobs_command_memory \
-    --skip a_jobs_peak_memory_is_its_own --skip when_the_spawner_processes_die
+    --skip a_jobs_peak_memory_is_its_own --skip when_the_spawner_processes_die \
+    --skip spawners_are_made_only_when
 code=$?
 [ "$code" -eq 124 ] && skip "the instrumented tests did not fit in $limit"
 
