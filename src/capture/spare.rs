@@ -13,6 +13,14 @@ job gets a writing handle of its own ([`writer`], a new open of the file, not a 
 worker's), so when it (or a daemon it started) still has the file open, the kernel refuses the
 worker a write lease on it ([`sole_holder`]), and the file is dropped instead of reused; what
 the daemon writes goes nowhere anybody reads, as without reuse.
+
+A lease is also refused for a moment while another worker starts a job: between its fork and
+its exec, the new child holds a copy of every descriptor batchrun has, this worker's job's
+handle too. On two busy CPUs that was a third of the checks, each costing a new file (about
+230 µs of the kernel's time on ext4 in the VM of BENCHMARKS.md). So the file of a job that
+left nothing behind is not dropped when its lease is refused: it is checked again when this
+worker needs a file after its next job started (by then the other child has exec'd), and
+dropped only if it is still held then.
 */
 
 use std::cell::RefCell;
@@ -21,20 +29,51 @@ use std::io::Seek;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-/// Files kept per worker: one per stream.
-const KEPT: usize = 2;
+/// Files kept per worker, checked or not: two streams for this job and two for the next.
+const KEPT: usize = 4;
+
+/// A file whose lease was refused, and the number of files taken before it was given back.
+struct Doubtful {
+    file: File,
+    taken: u64,
+}
 
 thread_local! {
     /// This worker's empty capture files.
     static SPARE: RefCell<Vec<File>> = const { RefCell::new(Vec::new()) };
+    /// Files of jobs that left nothing behind whose lease was refused when they ended: to be
+    /// checked again when next needed, once this worker has started another job.
+    static DOUBTFUL: RefCell<Vec<Doubtful>> = const { RefCell::new(Vec::new()) };
+    /// Files this worker has taken.
+    static TAKEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// An empty capture file, positioned at its start: one this worker kept, or a new one in `dir`.
+/// An empty capture file, positioned at its start: one this worker kept, one let go since its
+/// job ended, or a new one in `dir`.
 pub fn take(dir: &Path) -> std::io::Result<File> {
-    match SPARE.with_borrow_mut(Vec::pop) {
-        Some(f) => Ok(f),
-        None => tempfile::tempfile_in(dir),
+    let taken = TAKEN.get();
+    TAKEN.set(taken + 1);
+    if let Some(f) = SPARE.with_borrow_mut(Vec::pop) {
+        return Ok(f);
     }
+    // Given back before the last job's files were taken (at most two a job): the children
+    // started meanwhile have exec'd.
+    let aged = |d: &Doubtful| taken >= d.taken + 2;
+    while let Some(mut d) = DOUBTFUL.with_borrow_mut(|ds| {
+        let i = ds.iter().position(aged)?;
+        Some(ds.remove(i))
+    }) {
+        if reset(&mut d.file) {
+            return Ok(d.file);
+        }
+    }
+    tempfile::tempfile_in(dir)
+}
+
+/// Empties `f` and rewinds it, if nothing but this worker has it open.
+fn reset(f: &mut File) -> bool {
+    let empty = f.metadata().is_ok_and(|m| m.len() == 0);
+    sole_holder(f) && (empty || f.set_len(0).is_ok()) && f.rewind().is_ok()
 }
 
 /// A handle for a job to write to `f` with: a new open of the same file (its own open file
@@ -68,13 +107,17 @@ pub fn give_back(f: Option<File>, unread: bool, clean: bool) -> Option<File> {
     if !empty && !unread {
         return Some(f);
     }
-    let reset = clean && sole_holder(&f) && (empty || f.set_len(0).is_ok()) && f.rewind().is_ok();
-    if reset {
-        SPARE.with_borrow_mut(|s| {
-            if s.len() < KEPT {
-                s.push(f);
-            }
-        });
+    if !clean {
+        return None;
+    }
+    let held = SPARE.with_borrow(Vec::len) + DOUBTFUL.with_borrow(Vec::len);
+    if held < KEPT {
+        if reset(&mut f) {
+            SPARE.with_borrow_mut(|s| s.push(f));
+        } else {
+            let taken = TAKEN.get();
+            DOUBTFUL.with_borrow_mut(|ds| ds.push(Doubtful { file: f, taken }));
+        }
     }
     None
 }
@@ -87,12 +130,6 @@ mod tests {
     #[test]
     fn empty_and_unread_files_are_reused_files_with_output_are_not() {
         let dir = tempfile::tempdir().unwrap();
-        // Still open elsewhere (a daemon holding the job's handle): not kept.
-        let f = take(dir.path()).unwrap();
-        let held = writer(&f).unwrap();
-        assert!(give_back(Some(f), false, true).is_none());
-        assert_eq!(SPARE.with_borrow(Vec::len), 0);
-        drop(held);
         // Empty: kept, and handed out again at its start.
         let f = take(dir.path()).unwrap();
         drop(writer(&f).unwrap());
@@ -124,5 +161,39 @@ mod tests {
         }
         assert_eq!(SPARE.with_borrow(Vec::len), KEPT);
         drop(f);
+    }
+
+    #[test]
+    fn a_file_held_for_a_moment_when_its_job_ends_is_reused_once_let_go() {
+        // Between its fork and its exec, another worker's child holds a copy of every
+        // descriptor, this worker's job's handle too: a file checked then is refused the lease.
+        let dir = tempfile::tempdir().unwrap();
+        let ino = |f: &File| std::os::unix::fs::MetadataExt::ino(&f.metadata().unwrap());
+        let f = take(dir.path()).unwrap();
+        let first = ino(&f);
+        // Keeps the inode (and so its number) from being freed, without counting as an open.
+        let _pin = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().read(true),
+            libc::O_PATH,
+        )
+        .open(format!("/proc/self/fd/{}", f.as_raw_fd()))
+        .unwrap();
+        let held = writer(&f).unwrap();
+        assert!(give_back(Some(f), false, true).is_none());
+        assert_eq!(SPARE.with_borrow(Vec::len), 0);
+        drop(held);
+        // The next job's two files are new: the children started meanwhile may hold it still.
+        let next: Vec<File> = (0..2).map(|_| take(dir.path()).unwrap()).collect();
+        assert!(next.iter().all(|g| ino(g) != first));
+        // The job after that one gets it back, checked again.
+        let f = take(dir.path()).unwrap();
+        assert_eq!(ino(&f), first, "let go since its job ended: reused");
+        // Still held when checked again (a daemon has it): dropped, and a new file made.
+        let held = writer(&f).unwrap();
+        assert!(give_back(Some(f), true, true).is_none());
+        let later: Vec<File> = (0..3).map(|_| take(dir.path()).unwrap()).collect();
+        assert!(later.iter().all(|g| ino(g) != first));
+        assert_eq!(DOUBTFUL.with_borrow(Vec::len), 0);
+        drop(held);
     }
 }
