@@ -112,6 +112,10 @@ pub enum Event<'a> {
         job: &'a JobSpec,
         /// Its result.
         result: &'a JobResult,
+        /// Its [`command_key`](crate::model::job::command_key), when it was computed with the
+        /// job (a stop's not-started jobs, when a sink
+        /// [wants it](EventSink::wants_command_keys)); a sink computes it otherwise.
+        key: Option<u64>,
     },
     /// First signal: nothing new starts; running jobs finish.
     Draining {
@@ -257,6 +261,13 @@ pub trait EventSink {
         false
     }
 
+    /// Whether the sink uses the jobs' [`command_key`](crate::model::job::command_key): the
+    /// engine then computes it where it rebuilds many jobs at once, on every core, and hands
+    /// it with [`Event::JobFinished`].
+    fn wants_command_keys(&self) -> bool {
+        false
+    }
+
     /// A failure of the sink's own (a joblog that cannot be written), taken once: the run stops
     /// with batchrun's own error.
     fn take_failure(&mut self) -> Option<String> {
@@ -305,6 +316,10 @@ impl EventSink for Fanout<'_> {
 
     fn wants_stdout(&self) -> bool {
         self.sinks.iter().any(|s| s.wants_stdout())
+    }
+
+    fn wants_command_keys(&self) -> bool {
+        self.sinks.iter().any(|s| s.wants_command_keys())
     }
 
     fn take_failure(&mut self) -> Option<String> {

@@ -81,6 +81,43 @@ pub struct JobSpec {
     pub env: Vec<(String, String)>,
 }
 
+/// The stable hash of what a job does, as 64 bits: the first 8 bytes of a SHA-256 over its
+/// command, working directory and environment, each length-prefixed (the joblog's
+/// `command_hash`, see [`crate::output::joblog`]). Here, below the engine, so the threads that
+/// rebuild jobs can compute it too.
+pub fn command_key(job: &JobSpec) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    match &job.command {
+        CommandLine::Direct(words) => {
+            field(b"direct");
+            field(&(words.len() as u64).to_le_bytes());
+            for w in words {
+                field(w.as_bytes());
+            }
+        }
+        CommandLine::Shell(s) => {
+            field(b"shell");
+            field(s.as_bytes());
+        }
+    }
+    match &job.cwd {
+        Some(dir) => field(dir.as_os_str().as_encoded_bytes()),
+        None => field(b"\0no-cwd"),
+    }
+    field(&(job.env.len() as u64).to_le_bytes());
+    for (k, v) in &job.env {
+        field(k.as_bytes());
+        field(v.as_bytes());
+    }
+    let digest = h.finalize();
+    u64::from_be_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
+}
+
 /// The longest command shown in the plan table, in characters; a longer one is cut.
 pub(crate) const TABLE_COMMAND: usize = 60;
 

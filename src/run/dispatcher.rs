@@ -100,8 +100,9 @@ impl Dispatcher<'_> {
         self.running.load(Ordering::SeqCst)
     }
 
-    /// Tells the sinks job `i`'s final result (from the table).
-    fn record(&mut self, i: usize, job: Option<&JobSpec>) {
+    /// Tells the sinks job `i`'s final result (from the table), with its command key when it
+    /// was computed with the job.
+    fn record(&mut self, i: usize, job: Option<&JobSpec>, key: Option<u64>) {
         let Some(result) = self.table.result(i) else {
             return;
         };
@@ -119,6 +120,7 @@ impl Dispatcher<'_> {
         self.emit(&Event::JobFinished {
             job,
             result: &result,
+            key,
         });
     }
 
@@ -180,17 +182,23 @@ impl Dispatcher<'_> {
     /// Records jobs that got their result together, in manifest order.
     /// Many at once (a stop settles every job not started, a million in a big run): their jobs
     /// are built from their rows on every core, a batch at a time, then recorded in order.
-    /// The next batch is built while this one is recorded ([`crate::util::par::pipelined`]).
+    /// The next batch is built while this one is recorded ([`crate::util::par::pipelined`]),
+    /// with each job's command key when a sink wants it (the joblog's SHA-256, off this thread).
     fn record_all(&mut self, jobs: Vec<usize>) {
         const BATCH: usize = 8192;
         let plan = self.plan;
+        let keys = self.sink.wants_command_keys();
         crate::util::par::pipelined(
             &jobs,
             BATCH,
-            |&i| plan.jobs.get(i),
-            |batch, specs| {
-                for (&i, job) in batch.iter().zip(specs) {
-                    self.record(i, Some(job));
+            |&i| {
+                let job = plan.jobs.get(i);
+                let key = keys.then(|| crate::model::job::command_key(&job));
+                (job, key)
+            },
+            |batch, made| {
+                for (&i, (job, key)) in batch.iter().zip(made) {
+                    self.record(i, Some(job), *key);
                 }
             },
         );
@@ -201,7 +209,7 @@ impl Dispatcher<'_> {
     fn finish(&mut self, i: usize, result: JobResult, job: Option<&JobSpec>) {
         let failed = result.status.is_failure();
         let settled = self.table.finish(i, result);
-        self.record(i, job);
+        self.record(i, job, None);
         self.record_all(settled);
         // Only jobs that ran and failed count towards the limit, not the jobs skipped because
         // of them.

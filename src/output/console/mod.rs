@@ -209,7 +209,7 @@ impl Console {
                 "{}: cannot start now ({error}); it waits for a running job to finish",
                 job.id
             ),
-            Event::JobFinished { job, result } => {
+            Event::JobFinished { job, result, .. } => {
                 if let Some(kept) = self.order.as_mut().map(|o| o.finished(job.index)) {
                     self.print_kept(kept);
                 }
