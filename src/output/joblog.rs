@@ -86,15 +86,18 @@ impl JoblogSink {
 
 impl EventSink for JoblogSink {
     fn handle(&mut self, event: &Event<'_>) {
-        let (Event::JobFinished { job, result, key }, Some(_)) = (event, self.log.as_ref()) else {
+        let (
+            Event::JobFinished {
+                id, result, key, ..
+            },
+            Some(_),
+        ) = (event, self.log.as_ref())
+        else {
             return;
         };
-        Joblog::line_with_key(
-            job,
-            result,
-            key.unwrap_or_else(|| command_key(job)),
-            &mut self.held,
-        );
+        // The engine gives the key to a sink that wants it.
+        let key = key.expect("a command key for the joblog");
+        Joblog::line_with_key(id, result, key, &mut self.held);
         if self.held.len() >= HELD_BYTES {
             self.write_held();
         }
@@ -195,13 +198,13 @@ impl Joblog {
     /// Adds one job's line to `out`.
     #[cfg(test)]
     pub fn line(job: &JobSpec, r: &JobResult, out: &mut Vec<u8>) {
-        Joblog::line_with_key(job, r, command_key(job), out);
+        Joblog::line_with_key(&job.id, r, command_key(job), out);
     }
 
     /// Adds one job's line to `out`, its [`command_key`] given (computed where the job was
     /// built: for a stop's not-started jobs, on the threads that rebuild them). Built by hand:
     /// this runs for every job, a million of them when a big run is stopped.
-    pub fn line_with_key(job: &JobSpec, r: &JobResult, key: u64, out: &mut Vec<u8>) {
+    pub fn line_with_key(id: &str, r: &JobResult, key: u64, out: &mut Vec<u8>) {
         let last = r.last.as_ref();
         let (exit_code, signal) = r.exit_and_signal();
         let number = |out: &mut Vec<u8>, v: Option<i64>| {
@@ -210,7 +213,7 @@ impl Joblog {
             }
             out.push(b',');
         };
-        csv_field(out, &job.id);
+        csv_field(out, id);
         out.push(b',');
         out.extend_from_slice(r.status.as_str().as_bytes());
         out.push(b',');

@@ -100,25 +100,25 @@ impl Dispatcher<'_> {
         self.running.load(Ordering::SeqCst)
     }
 
-    /// Tells the sinks job `i`'s final result (from the table), with its command key when it
-    /// was computed with the job.
+    /// Tells the sinks job `i`'s final result (from the table), with its command key when a
+    /// sink wants it: `key` when it was computed already, or from `job` (the job as it ran),
+    /// or from its row.
     fn record(&mut self, i: usize, job: Option<&JobSpec>, key: Option<u64>) {
         let Some(result) = self.table.result(i) else {
             return;
         };
-        let built;
-        let job = match job {
-            Some(j) => j,
-            None => {
-                built = self.plan.jobs.get(i);
-                &built
-            }
+        let key = match (key, job) {
+            (Some(k), _) => Some(k),
+            _ if !self.sink.wants_command_keys() => None,
+            (None, Some(j)) => Some(crate::model::job::command_key(j)),
+            (None, None) => Some(self.plan.jobs.command_key(i)),
         };
         if let Some(board) = self.board {
             board.finished(result.status);
         }
         self.emit(&Event::JobFinished {
-            job,
+            id: self.plan.jobs.id(i),
+            index: self.plan.jobs.index(i),
             result: &result,
             key,
         });
@@ -180,25 +180,26 @@ impl Dispatcher<'_> {
     }
 
     /// Records jobs that got their result together, in manifest order.
-    /// Many at once (a stop settles every job not started, a million in a big run): their jobs
-    /// are built from their rows on every core, a batch at a time, then recorded in order.
-    /// The next batch is built while this one is recorded ([`crate::util::par::pipelined`]),
-    /// with each job's command key when a sink wants it (the joblog's SHA-256, off this thread).
+    /// Many at once (a stop settles every job not started, a million in a big run): no job is
+    /// built for it; when a sink wants their command keys, they are made on every core, a
+    /// batch at a time (a plain list's without building the job: [`Jobs::command_key`]), and
+    /// recorded in order, the next batch made while this one is recorded
+    /// ([`crate::util::par::pipelined`]).
+    ///
+    /// [`Jobs::command_key`]: crate::store::jobs::Jobs::command_key
     fn record_all(&mut self, jobs: Vec<usize>) {
         const BATCH: usize = 8192;
+        if !self.sink.wants_command_keys() {
+            return jobs.into_iter().for_each(|i| self.record(i, None, None));
+        }
         let plan = self.plan;
-        let keys = self.sink.wants_command_keys();
         crate::util::par::pipelined(
             &jobs,
             BATCH,
-            |&i| {
-                let job = plan.jobs.get(i);
-                let key = keys.then(|| crate::model::job::command_key(&job));
-                (job, key)
-            },
-            |batch, made| {
-                for (&i, (job, key)) in batch.iter().zip(made) {
-                    self.record(i, Some(job), *key);
+            |&i| plan.jobs.command_key(i),
+            |batch, keys| {
+                for (&i, &key) in batch.iter().zip(keys) {
+                    self.record(i, None, Some(key));
                 }
             },
         );
