@@ -81,6 +81,8 @@ struct Dispatcher<'a> {
     /// Jobs that died of a stop signal, held until batchrun's own tells whether they were
     /// stopped with the run.
     stop_deaths: StopDeaths,
+    /// The last result recorded that jobs share ([`JobTable::shared_result`]), built.
+    shared: Option<(u32, JobResult)>,
 }
 
 impl Dispatcher<'_> {
@@ -104,8 +106,13 @@ impl Dispatcher<'_> {
     /// sink wants it: `key` when it was computed already, or from `job` (the job as it ran),
     /// or from its row.
     fn record(&mut self, i: usize, job: Option<&JobSpec>, key: Option<u64>) {
-        let Some(result) = self.table.result(i) else {
-            return;
+        // A result jobs share (a stop's not-started jobs) is built once, not for each.
+        let (shared, result) = match (self.table.shared_result(i), self.shared.take()) {
+            (Some(s), Some((m, r))) if s == m => (Some(s), r),
+            (s, _) => match self.table.result(i) {
+                Some(r) => (s, r),
+                None => return,
+            },
         };
         let key = match (key, job) {
             (Some(k), _) => Some(k),
@@ -122,6 +129,7 @@ impl Dispatcher<'_> {
             result: &result,
             key,
         });
+        self.shared = shared.map(|s| (s, result));
     }
 
     /// The sinks write out what they held back for this moment; a failure stops the run.
@@ -567,6 +575,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         deadline_reached: false,
         signals_seen: 0,
         stop_deaths: StopDeaths::default(),
+        shared: None,
         internal_errors: Vec::new(),
         deferrals: 0,
         warned_deferral: false,
