@@ -106,12 +106,19 @@ pub enum Event<'a> {
         /// What the system said.
         error: &'a str,
     },
-    /// A job has its final result.
+    /// A job has its final result. The job itself is not built for it (a stop settles a
+    /// million jobs that never ran): its id, position and, when a sink
+    /// [wants it](EventSink::wants_command_keys), its command key.
     JobFinished {
-        /// The job.
-        job: &'a JobSpec,
+        /// The job's id.
+        id: &'a str,
+        /// Its position in the manifest ([`JobSpec::index`]).
+        index: usize,
         /// Its result.
         result: &'a JobResult,
+        /// Its [`command_key`](crate::model::job::command_key): always there when a sink
+        /// [wants it](EventSink::wants_command_keys).
+        key: Option<u64>,
     },
     /// First signal: nothing new starts; running jobs finish.
     Draining {
@@ -257,6 +264,13 @@ pub trait EventSink {
         false
     }
 
+    /// Whether the sink uses the jobs' [`command_key`](crate::model::job::command_key): the
+    /// engine then hands it with [`Event::JobFinished`], computed on every core where many
+    /// jobs finish at once (a stop).
+    fn wants_command_keys(&self) -> bool {
+        false
+    }
+
     /// A failure of the sink's own (a joblog that cannot be written), taken once: the run stops
     /// with batchrun's own error.
     fn take_failure(&mut self) -> Option<String> {
@@ -307,6 +321,10 @@ impl EventSink for Fanout<'_> {
         self.sinks.iter().any(|s| s.wants_stdout())
     }
 
+    fn wants_command_keys(&self) -> bool {
+        self.sinks.iter().any(|s| s.wants_command_keys())
+    }
+
     fn take_failure(&mut self) -> Option<String> {
         self.sinks.iter_mut().find_map(|s| s.take_failure())
     }
@@ -332,8 +350,8 @@ impl EventSink for Recorder {
         let id = match event {
             Event::AttemptOutput { job, .. }
             | Event::RetryScheduled { job, .. }
-            | Event::StartDeferred { job, .. }
-            | Event::JobFinished { job, .. } => Some(job.id.as_str()),
+            | Event::StartDeferred { job, .. } => Some(job.id.as_str()),
+            Event::JobFinished { id, .. } => Some(*id),
             Event::AttemptStarted { id, .. }
             | Event::AttemptFinished { id, .. }
             | Event::JobResumed { id, .. } => Some(*id),

@@ -14,6 +14,7 @@ working directory or environment value may hold a NUL byte (no process can recei
 
 mod batch;
 pub(crate) mod ids;
+mod key;
 mod layout;
 mod limits;
 mod list;

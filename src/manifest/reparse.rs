@@ -169,6 +169,18 @@ impl RowSource for Reparse {
         self.bytes.release_all();
     }
 
+    fn command_key(&self, r: RowRef) -> Option<u64> {
+        let sep = match self.layout.opts.input {
+            InputFormat::Table => return None,
+            InputFormat::Lines => b'\n',
+            InputFormat::Null => b'\0',
+        };
+        let at = &self.bytes[self.start + r.offset as usize..];
+        let (_, _, raw) = crate::manifest::list::items(at, sep).next()?;
+        let item = std::str::from_utf8(raw).ok()?;
+        crate::manifest::key::list_command_key(&self.layout, r.index as usize, item)
+    }
+
     fn items(&self, r: RowRef) -> Option<Vec<String>> {
         let sep = match self.layout.opts.input {
             InputFormat::Table => return None,

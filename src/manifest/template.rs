@@ -407,6 +407,20 @@ pub(crate) fn marked(pieces: &[Piece]) -> String {
 /// Replaces the markers left in a split word by the values they stand for.
 fn fill_marked(word: &str, pieces: &[Piece], vars: &Vars<'_>) -> String {
     let mut out = String::new();
+    fill_marked_with(word, pieces, &mut out, &|name, out| {
+        out.push_str(value(vars, name))
+    });
+    out
+}
+
+/// [`fill_marked`] into `out`, each variable's value added by `value` (a plain list's job
+/// fills its template's words without a [`Vars`] map: see `crate::manifest::key`).
+pub(crate) fn fill_marked_with(
+    word: &str,
+    pieces: &[Piece],
+    out: &mut String,
+    value: &dyn Fn(&str, &mut String),
+) {
     // Markers come in pairs; the text between a pair is the piece number.
     let mut parts = word.split(MARK);
     if let Some(first) = parts.next() {
@@ -414,11 +428,15 @@ fn fill_marked(word: &str, pieces: &[Piece], vars: &Vars<'_>) -> String {
     }
     while let (Some(n), Some(text)) = (parts.next(), parts.next()) {
         if let Some(Piece::Var(name)) = n.parse::<usize>().ok().and_then(|i| pieces.get(i)) {
-            out.push_str(value(vars, name));
+            value(name, out);
         }
         out.push_str(text);
     }
-    out
+}
+
+/// Whether a word of [`split_words`] holds a placeholder.
+pub(crate) fn has_marker(word: &str) -> bool {
+    word.contains(MARK)
 }
 
 /// Whether a shell-mode template puts a placeholder inside quotes of its own (`"{x}"`,

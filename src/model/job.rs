@@ -81,6 +81,77 @@ pub struct JobSpec {
     pub env: Vec<(String, String)>,
 }
 
+/// The stable hash of what a job does, as 64 bits: the first 8 bytes of a SHA-256 over its
+/// command, working directory and environment, each length-prefixed (the joblog's
+/// `command_hash`, see [`crate::output::joblog`]). Here, below the engine, so the threads that
+/// rebuild jobs can compute it too.
+pub fn command_key(job: &JobSpec) -> u64 {
+    let mut h = match &job.command {
+        CommandLine::Direct(words) => {
+            let mut h = KeyHasher::direct(words.len());
+            for w in words {
+                h.field(w.as_bytes());
+            }
+            h
+        }
+        CommandLine::Shell(s) => {
+            let mut h = KeyHasher(sha2::Sha256::default());
+            h.field(b"shell");
+            h.field(s.as_bytes());
+            h
+        }
+    };
+    match &job.cwd {
+        Some(dir) => h.field(dir.as_os_str().as_encoded_bytes()),
+        None => h.field(NO_CWD),
+    }
+    h.field(&(job.env.len() as u64).to_le_bytes());
+    for (k, v) in &job.env {
+        h.field(k.as_bytes());
+        h.field(v.as_bytes());
+    }
+    h.finish()
+}
+
+/// What [`command_key`] hashes for a job without a working directory.
+const NO_CWD: &[u8] = b"\0no-cwd";
+
+/// [`command_key`] made field by field, for a job whose command is known without its
+/// [`JobSpec`] (a plain list's job: its template's words filled straight in): the same bytes
+/// in the same order give the same key.
+#[derive(Debug, Clone)]
+pub struct KeyHasher(sha2::Sha256);
+
+impl KeyHasher {
+    /// The key of a direct command of `words` words, which [`field`](Self::field) gives next.
+    pub fn direct(words: usize) -> KeyHasher {
+        let mut h = KeyHasher(sha2::Sha256::default());
+        h.field(b"direct");
+        h.field(&(words as u64).to_le_bytes());
+        h
+    }
+
+    /// Adds one field, length-prefixed.
+    pub fn field(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    /// The key of a job with no working directory and no extra environment, its command given.
+    pub fn finish_plain(mut self) -> u64 {
+        self.field(NO_CWD);
+        self.field(&0u64.to_le_bytes());
+        self.finish()
+    }
+
+    fn finish(self) -> u64 {
+        use sha2::Digest;
+        let digest = self.0.finalize();
+        u64::from_be_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
+    }
+}
+
 /// The longest command shown in the plan table, in characters; a longer one is cut.
 pub(crate) const TABLE_COMMAND: usize = 60;
 

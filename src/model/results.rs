@@ -305,6 +305,19 @@ impl Results {
         }
     }
 
+    /// Job `i`'s result when jobs share it (a job that never ran: no attempt, no stderr): a
+    /// handle, the same for the same result, for [`set_shared`](Self::set_shared).
+    pub fn shared(&self, i: usize) -> Option<u32> {
+        (self.kind[i] == Kind::Bare).then_some(self.at[i])
+    }
+
+    /// Gives job `i` the result that [`shared`](Self::shared) gave for another job: a stop
+    /// settles a million jobs with one result, without a string and a lookup for each.
+    pub fn set_shared(&mut self, i: usize, shared: u32) {
+        self.kind[i] = Kind::Bare;
+        self.at[i] = shared;
+    }
+
     /// Job `i`'s result.
     ///
     /// # Panics

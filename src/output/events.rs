@@ -406,7 +406,7 @@ fn line(event: &Event<'_>, dropped: u64) -> Option<String> {
                 .field("delay_ms", millis(*delay));
             l.finish()
         }
-        Event::JobFinished { job, result } => job_line(&job.id, result),
+        Event::JobFinished { id, result, .. } => job_line(id, result),
         Event::RunFinished { summary, reports } => finished_line(summary, reports, dropped),
         _ => return stop_line(event),
     })

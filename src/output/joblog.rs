@@ -17,11 +17,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::event::{Event, EventSink};
 use crate::model::error::Error;
-use crate::model::job::{CommandLine, JobSpec};
+use crate::model::job::JobSpec;
 use crate::model::outcome::{JobResult, Status};
 
 /// The joblog's header line.
@@ -88,10 +86,18 @@ impl JoblogSink {
 
 impl EventSink for JoblogSink {
     fn handle(&mut self, event: &Event<'_>) {
-        let (Event::JobFinished { job, result }, Some(_)) = (event, self.log.as_ref()) else {
+        let (
+            Event::JobFinished {
+                id, result, key, ..
+            },
+            Some(_),
+        ) = (event, self.log.as_ref())
+        else {
             return;
         };
-        Joblog::line(job, result, &mut self.held);
+        // The engine gives the key to a sink that wants it.
+        let key = key.expect("a command key for the joblog");
+        Joblog::line_with_key(id, result, key, &mut self.held);
         if self.held.len() >= HELD_BYTES {
             self.write_held();
         }
@@ -101,6 +107,10 @@ impl EventSink for JoblogSink {
         self.failure.take()
     }
 
+    fn wants_command_keys(&self) -> bool {
+        true
+    }
+
     fn flush(&mut self) {
         if !self.held.is_empty() {
             self.write_held();
@@ -108,39 +118,7 @@ impl EventSink for JoblogSink {
     }
 }
 
-/// The stable hash of what a job does, as 64 bits: the first 8 bytes of a SHA-256 over its
-/// command, working directory and environment.
-pub fn command_key(job: &JobSpec) -> u64 {
-    let mut h = Sha256::new();
-    let mut field = |bytes: &[u8]| {
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
-    match &job.command {
-        CommandLine::Direct(words) => {
-            field(b"direct");
-            field(&(words.len() as u64).to_le_bytes());
-            for w in words {
-                field(w.as_bytes());
-            }
-        }
-        CommandLine::Shell(s) => {
-            field(b"shell");
-            field(s.as_bytes());
-        }
-    }
-    match &job.cwd {
-        Some(dir) => field(dir.as_os_str().as_encoded_bytes()),
-        None => field(b"\0no-cwd"),
-    }
-    field(&(job.env.len() as u64).to_le_bytes());
-    for (k, v) in &job.env {
-        field(k.as_bytes());
-        field(v.as_bytes());
-    }
-    let digest = h.finalize();
-    u64::from_be_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
-}
+pub use crate::model::job::command_key;
 
 /// [`command_key`] as the joblog writes it: 16 hex digits.
 pub fn command_hash(job: &JobSpec) -> String {
@@ -217,9 +195,16 @@ impl Joblog {
         self.write_lines(&line)
     }
 
-    /// Adds one job's line to `out` (built by hand: this runs for every job, a million of them
-    /// when a big run is stopped).
+    /// Adds one job's line to `out`.
+    #[cfg(test)]
     pub fn line(job: &JobSpec, r: &JobResult, out: &mut Vec<u8>) {
+        Joblog::line_with_key(&job.id, r, command_key(job), out);
+    }
+
+    /// Adds one job's line to `out`, its [`command_key`] given (computed where the job was
+    /// built: for a stop's not-started jobs, on the threads that rebuild them). Built by hand:
+    /// this runs for every job, a million of them when a big run is stopped.
+    pub fn line_with_key(id: &str, r: &JobResult, key: u64, out: &mut Vec<u8>) {
         let last = r.last.as_ref();
         let (exit_code, signal) = r.exit_and_signal();
         let number = |out: &mut Vec<u8>, v: Option<i64>| {
@@ -228,7 +213,7 @@ impl Joblog {
             }
             out.push(b',');
         };
-        csv_field(out, &job.id);
+        csv_field(out, id);
         out.push(b',');
         out.extend_from_slice(r.status.as_str().as_bytes());
         out.push(b',');
@@ -241,7 +226,6 @@ impl Joblog {
         out.push(b',');
         number(out, last.map(|a| a.duration.as_millis() as i64));
         // command_hash(job), without a String for each line.
-        let key = command_key(job);
         out.extend(
             (0..16)
                 .rev()

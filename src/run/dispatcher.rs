@@ -81,6 +81,8 @@ struct Dispatcher<'a> {
     /// Jobs that died of a stop signal, held until batchrun's own tells whether they were
     /// stopped with the run.
     stop_deaths: StopDeaths,
+    /// The last result recorded that jobs share ([`JobTable::shared_result`]), built.
+    shared: Option<(u32, JobResult)>,
 }
 
 impl Dispatcher<'_> {
@@ -100,26 +102,34 @@ impl Dispatcher<'_> {
         self.running.load(Ordering::SeqCst)
     }
 
-    /// Tells the sinks job `i`'s final result (from the table).
-    fn record(&mut self, i: usize, job: Option<&JobSpec>) {
-        let Some(result) = self.table.result(i) else {
-            return;
+    /// Tells the sinks job `i`'s final result (from the table), with its command key when a
+    /// sink wants it: `key` when it was computed already, or from `job` (the job as it ran),
+    /// or from its row.
+    fn record(&mut self, i: usize, job: Option<&JobSpec>, key: Option<u64>) {
+        // A result jobs share (a stop's not-started jobs) is built once, not for each.
+        let (shared, result) = match (self.table.shared_result(i), self.shared.take()) {
+            (Some(s), Some((m, r))) if s == m => (Some(s), r),
+            (s, _) => match self.table.result(i) {
+                Some(r) => (s, r),
+                None => return,
+            },
         };
-        let built;
-        let job = match job {
-            Some(j) => j,
-            None => {
-                built = self.plan.jobs.get(i);
-                &built
-            }
+        let key = match (key, job) {
+            (Some(k), _) => Some(k),
+            _ if !self.sink.wants_command_keys() => None,
+            (None, Some(j)) => Some(crate::model::job::command_key(j)),
+            (None, None) => Some(self.plan.jobs.command_key(i)),
         };
         if let Some(board) = self.board {
             board.finished(result.status);
         }
         self.emit(&Event::JobFinished {
-            job,
+            id: self.plan.jobs.id(i),
+            index: self.plan.jobs.index(i),
             result: &result,
+            key,
         });
+        self.shared = shared.map(|s| (s, result));
     }
 
     /// The sinks write out what they held back for this moment; a failure stops the run.
@@ -178,19 +188,26 @@ impl Dispatcher<'_> {
     }
 
     /// Records jobs that got their result together, in manifest order.
-    /// Many at once (a stop settles every job not started, a million in a big run): their jobs
-    /// are built from their rows on every core, a batch at a time, then recorded in order.
-    /// The next batch is built while this one is recorded ([`crate::util::par::pipelined`]).
+    /// Many at once (a stop settles every job not started, a million in a big run): no job is
+    /// built for it; when a sink wants their command keys, they are made on every core, a
+    /// batch at a time (a plain list's without building the job: [`Jobs::command_key`]), and
+    /// recorded in order, the next batch made while this one is recorded
+    /// ([`crate::util::par::pipelined`]).
+    ///
+    /// [`Jobs::command_key`]: crate::store::jobs::Jobs::command_key
     fn record_all(&mut self, jobs: Vec<usize>) {
         const BATCH: usize = 8192;
+        if !self.sink.wants_command_keys() {
+            return jobs.into_iter().for_each(|i| self.record(i, None, None));
+        }
         let plan = self.plan;
         crate::util::par::pipelined(
             &jobs,
             BATCH,
-            |&i| plan.jobs.get(i),
-            |batch, specs| {
-                for (&i, job) in batch.iter().zip(specs) {
-                    self.record(i, Some(job));
+            |&i| plan.jobs.command_key(i),
+            |batch, keys| {
+                for (&i, &key) in batch.iter().zip(keys) {
+                    self.record(i, None, Some(key));
                 }
             },
         );
@@ -201,7 +218,7 @@ impl Dispatcher<'_> {
     fn finish(&mut self, i: usize, result: JobResult, job: Option<&JobSpec>) {
         let failed = result.status.is_failure();
         let settled = self.table.finish(i, result);
-        self.record(i, job);
+        self.record(i, job, None);
         self.record_all(settled);
         // Only jobs that ran and failed count towards the limit, not the jobs skipped because
         // of them.
@@ -558,6 +575,7 @@ pub fn run(ctx: RunContext<'_>) -> RunResults {
         deadline_reached: false,
         signals_seen: 0,
         stop_deaths: StopDeaths::default(),
+        shared: None,
         internal_errors: Vec::new(),
         deferrals: 0,
         warned_deferral: false,

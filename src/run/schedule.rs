@@ -250,6 +250,11 @@ impl<'a> JobTable<'a> {
         &self.states[i]
     }
 
+    /// The handle of job `i`'s result when jobs share it ([`Results::shared`]).
+    pub fn shared_result(&self, i: usize) -> Option<u32> {
+        self.results.shared(i)
+    }
+
     /// Job `i`'s final result, once it is `Done`.
     pub fn result(&self, i: usize) -> Option<JobResult> {
         self.results.get(i)
@@ -373,6 +378,12 @@ impl<'a> JobTable<'a> {
         if let Some(r) = result {
             self.results.set(i, r);
         }
+        self.finished(i, status)
+    }
+
+    /// Job `i` is `Done` with `status`: releases or settles its dependents (as
+    /// [`finish`](Self::finish) says).
+    fn finished(&mut self, i: usize, status: Status) -> Vec<usize> {
         let dependents = &self.plan.dependents;
         if status.is_success() {
             for d in dependents.of(i) {
@@ -383,6 +394,9 @@ impl<'a> JobTable<'a> {
                     }
                 }
             }
+            return Vec::new();
+        }
+        if dependents.of(i).next().is_none() {
             return Vec::new();
         }
         let mut settled = Vec::new();
@@ -435,6 +449,8 @@ impl<'a> JobTable<'a> {
         if c.ready + c.retry_waiting + if blocked_too { c.blocked } else { 0 } == 0 {
             return settled;
         }
+        // The result of the plainly not-started jobs, once the first has it.
+        let mut shared = None;
         for i in 0..self.states.len() {
             let eligible = match self.states[i].kind() {
                 Kind::Ready | Kind::RetryWaiting => true,
@@ -445,11 +461,29 @@ impl<'a> JobTable<'a> {
                 continue;
             }
             settled.push(i);
-            let dependents = self.finish_with(i, |old| match old {
-                JobState::Ready { last: Some(l) } => l.into_stopped_result(),
-                JobState::RetryWaiting { retry } => retry.last.into_stopped_result(),
-                _ => JobResult::without_attempt(Status::NotStarted, why),
-            });
+            let plain = matches!(
+                self.states[i],
+                JobState::Ready { last: None } | JobState::Blocked { .. }
+            );
+            let dependents = match shared.filter(|_| plain) {
+                // The same result as the last plainly not-started job: no string for each.
+                Some(s) => {
+                    self.update(i, |_| JobState::Done);
+                    self.results.set_shared(i, s);
+                    self.finished(i, Status::NotStarted)
+                }
+                None => {
+                    let dependents = self.finish_with(i, |old| match old {
+                        JobState::Ready { last: Some(l) } => l.into_stopped_result(),
+                        JobState::RetryWaiting { retry } => retry.last.into_stopped_result(),
+                        _ => JobResult::without_attempt(Status::NotStarted, why),
+                    });
+                    if plain {
+                        shared = self.results.shared(i);
+                    }
+                    dependents
+                }
+            };
             settled.extend(dependents);
         }
         settled.sort_unstable();
@@ -666,7 +700,17 @@ mod tests {
                 );
             }
             assert_eq!(result(&t, 4).status, Status::NotStarted);
-            assert_eq!(result(&t, 5).status, Status::NotStarted);
+            // The plainly not-started jobs share one result, reason and all.
+            let why = Some("not started: the run was interrupted");
+            for i in if blocked_too {
+                vec![3, 4, 5]
+            } else {
+                vec![4, 5]
+            } {
+                assert_eq!(result(&t, i), result(&t, 4), "job {i}");
+                assert_eq!(result(&t, i).error.as_deref(), why);
+                assert_eq!(t.shared_result(i), t.shared_result(4));
+            }
             check_invariants(&t);
             // The running job ends; the slot comes back exactly once.
             t.finish(2, ok());

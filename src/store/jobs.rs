@@ -12,7 +12,7 @@ Jobs that were not read from a manifest (tests, hand-built plans) are kept whole
 
 use std::sync::Arc;
 
-use crate::model::job::JobSpec;
+use crate::model::job::{command_key, JobSpec};
 
 /// Many strings in one buffer: four bytes per string beside its text, where a `Vec<String>`
 /// takes 24 plus an allocation of its own for each.
@@ -148,6 +148,12 @@ pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
     /// a table's row.
     fn items(&self, row: RowRef) -> Option<Vec<String>>;
 
+    /// The [`command_key`] of the job of the row at `row`, when it can be had without building
+    /// the job (a plain list's: [`crate::manifest`]); `None` otherwise.
+    fn command_key(&self, _row: RowRef) -> Option<u64> {
+        None
+    }
+
     /// The job of the row at `row` as far as the plan table shows it (id, command, timeout,
     /// retries, group, `after`); the rest may be left empty.
     fn table_job(&self, row: RowRef) -> JobSpec {
@@ -231,6 +237,11 @@ impl Jobs {
         self.inner.rows.get(i).line.into()
     }
 
+    /// Job `i`'s position among the manifest's rows ([`JobSpec::index`]; not `i` in a shard).
+    pub fn index(&self, i: usize) -> usize {
+        self.inner.rows.get(i).index as usize
+    }
+
     /// Job `i`'s retries.
     pub fn retries(&self, i: usize) -> u32 {
         self.inner.rows.get(i).retries
@@ -247,6 +258,20 @@ impl Jobs {
         match &self.inner.specs {
             Specs::Kept(specs) => specs[i].clone(),
             Specs::Reparse(source) => source.job(self.inner.rows.get(i)),
+        }
+    }
+
+    /// Job `i`'s [`command_key`], without building the job where its row source can (a stop
+    /// settles a million jobs that never ran, and the joblog wants each one's key).
+    pub fn command_key(&self, i: usize) -> u64 {
+        match &self.inner.specs {
+            Specs::Kept(specs) => command_key(&specs[i]),
+            Specs::Reparse(source) => {
+                let row = self.inner.rows.get(i);
+                source
+                    .command_key(row)
+                    .unwrap_or_else(|| command_key(&source.job(row)))
+            }
         }
     }
 

@@ -209,11 +209,13 @@ impl Console {
                 "{}: cannot start now ({error}); it waits for a running job to finish",
                 job.id
             ),
-            Event::JobFinished { job, result } => {
-                if let Some(kept) = self.order.as_mut().map(|o| o.finished(job.index)) {
+            Event::JobFinished {
+                id, index, result, ..
+            } => {
+                if let Some(kept) = self.order.as_mut().map(|o| o.finished(*index)) {
                     self.print_kept(kept);
                 }
-                self.job_finished(&job.id, result);
+                self.job_finished(id, result);
             }
             Event::InternalError { message, .. } => log::error!("{message}"),
             Event::Summary { summary } => self.summary(summary),
