@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::manifest::layout::Layout;
 use crate::manifest::problems::{Problems, Row};
-use crate::manifest::row::{build_job, row_id, table_job};
+use crate::manifest::row::{build_job, row_id, table_cells, table_job};
 use crate::manifest::table::Table;
 use crate::model::config::InputFormat;
 use crate::model::job::JobSpec;
@@ -159,6 +159,26 @@ fn plain_record(bytes: &[u8], tsv: bool) -> Option<&str> {
 impl RowSource for Reparse {
     fn job(&self, row: RowRef) -> JobSpec {
         self.job_at(row, false)
+    }
+
+    fn table_cells(&self, r: RowRef, f: &mut dyn FnMut(&[&str; 6])) -> bool {
+        if self.layout.opts.input != InputFormat::Table {
+            return false;
+        }
+        let at = &self.bytes[self.start + r.offset as usize..];
+        let Some(line) = plain_record(at, self.tsv) else {
+            return false;
+        };
+        let mut fields = [""; 8];
+        let mut n = 0;
+        for field in line.split(self.delimiter()) {
+            if n == fields.len() {
+                return false;
+            }
+            fields[n] = field;
+            n += 1;
+        }
+        table_cells(&self.layout, r.index as usize, &fields[..n], r.retries, f)
     }
 
     fn table_job(&self, row: RowRef) -> JobSpec {
