@@ -178,7 +178,9 @@ pub(crate) fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
             (order.len(), BATCH),
             at,
             |i, text: &mut String| {
-                text.push_str(&plan.jobs.get(i).command.display());
+                if !plan.jobs.command_display(i, &mut |c| text.push_str(c)) {
+                    text.push_str(&plan.jobs.get(i).command.display());
+                }
                 text.push('\n');
             },
         )
@@ -250,6 +252,14 @@ mod tests {
                 }
             }
             assert_eq!(made, if shell { 0 } else { 5 });
+            for i in 0..m.jobs.len() {
+                let mut shown = None;
+                m.jobs
+                    .command_display(i, &mut |c| shown = Some(c.to_string()));
+                if let Some(shown) = shown {
+                    assert_eq!(shown, m.jobs.get(i).command.display(), "row {i}");
+                }
+            }
         }
     }
 

@@ -292,29 +292,15 @@ pub(crate) fn table_cells(
     retries: u32,
     f: &mut dyn FnMut(&[&str; 6]),
 ) -> bool {
-    let CommandSource::Column(c) = l.command else {
+    let Some(mut command) = simple_display(l, fields) else {
         return false;
     };
-    let direct = l.opts.input == InputFormat::Table
-        && !l.multi()
-        && field(fields, l.cols.shell).trim().is_empty()
-        && !l.opts.shell;
-    let text = fields[c];
-    if !direct || !simple(text) {
-        return false;
-    }
-    let joined;
-    let mut command = if !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ") {
-        text
-    } else {
-        joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        &joined
-    };
-    let cut;
     if command.len() > crate::model::job::TABLE_COMMAND {
         // ASCII: a character is a byte.
-        cut = format!("{}…", &command[..crate::model::job::TABLE_COMMAND - 1]);
-        command = &cut;
+        command = Cow::Owned(format!(
+            "{}…",
+            &command[..crate::model::job::TABLE_COMMAND - 1]
+        ));
     }
     let id = row_id(l, index, fields);
     let retries_text;
@@ -340,9 +326,39 @@ pub(crate) fn table_cells(
         &after_joined
     };
     timeout_cell(l, field(fields, l.cols.timeout).trim(), |timeout| {
-        f(&[&*id, command, timeout, retries, group.unwrap_or("-"), after]);
+        f(&[
+            &*id,
+            &command,
+            timeout,
+            retries,
+            group.unwrap_or("-"),
+            after,
+        ]);
     });
     true
+}
+
+/// The command of a row that was valid when first read as [`CommandLine::display`] shows it,
+/// when it is a [`simple`] text run directly: its words joined by single spaces.
+pub(crate) fn simple_display<'f>(l: &Layout, fields: &[&'f str]) -> Option<Cow<'f, str>> {
+    let CommandSource::Column(c) = l.command else {
+        return None;
+    };
+    let direct = l.opts.input == InputFormat::Table
+        && !l.multi()
+        && field(fields, l.cols.shell).trim().is_empty()
+        && !l.opts.shell;
+    let text = fields[c];
+    if !direct || !simple(text) {
+        return None;
+    }
+    Some(
+        if !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ") {
+            Cow::Borrowed(text)
+        } else {
+            Cow::Owned(text.split_whitespace().collect::<Vec<_>>().join(" "))
+        },
+    )
 }
 
 /// The plan table's cell of a valid timeout field's trimmed `text`, given to `f`; the last is

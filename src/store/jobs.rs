@@ -163,6 +163,12 @@ pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
     fn table_cells(&self, _row: RowRef, _f: &mut dyn FnMut(&[&str; 6])) -> bool {
         false
     }
+
+    /// Gives `f` the row's command as [`crate::model::job::CommandLine::display`] shows it,
+    /// when a short way makes it; `false`, without calling `f`, otherwise.
+    fn command_display(&self, _row: RowRef, _f: &mut dyn FnMut(&str)) -> bool {
+        false
+    }
 }
 
 /// How the jobs' full specs are had.
@@ -280,6 +286,15 @@ impl Jobs {
         match &self.inner.specs {
             Specs::Kept(_) => false,
             Specs::Reparse(source) => source.table_cells(self.inner.rows.get(i), f),
+        }
+    }
+
+    /// Gives `f` job `i`'s command as `--dry-run` shows it, when it can be made without
+    /// building the job (`false`, without calling `f`, otherwise: see [`Jobs::get`]).
+    pub fn command_display(&self, i: usize, f: &mut dyn FnMut(&str)) -> bool {
+        match &self.inner.specs {
+            Specs::Kept(_) => false,
+            Specs::Reparse(source) => source.command_display(self.inner.rows.get(i), f),
         }
     }
 
