@@ -615,3 +615,18 @@ fn problems_in_later_batches_keep_their_lines() {
     assert_eq!(plain.1.len(), 8_997);
     assert_eq!(plain.1[8_996].1, 9_001);
 }
+
+proptest::proptest! {
+    /// Any table of these bytes (no quote) reads the same, plain or by the csv reader.
+    #[test]
+    fn any_plain_table_reads_as_the_csv_reader_reads_it(
+        body in proptest::collection::vec(
+            proptest::sample::select(vec!["a", "b", "x1", ",", " ", "\t", "#", "\n", "\r\n", "\r", "30s", "{id}", "|"]),
+            0..60,
+        )
+    ) {
+        let text = format!("id,command,timeout\n{}", body.concat());
+        let [plain, csv] = read_both_ways(&text);
+        proptest::prop_assert_eq!(plain, csv, "{:?}", text);
+    }
+}
