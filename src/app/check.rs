@@ -96,7 +96,14 @@ pub fn write_plan_table(w: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
         &plan.jobs,
         (order.len(), BATCH),
         at,
-        |i, l: &mut String| table_line(&plan_cells(&plan.jobs.table_job(i)), &widths, l),
+        |i, l: &mut String| {
+            if !plan
+                .jobs
+                .table_cells(i, &mut |cells| table_line(cells, &widths, l))
+            {
+                table_line(&plan_cells(&plan.jobs.table_job(i)), &widths, l);
+            }
+        },
     )?;
     drop(order);
     writeln!(
@@ -171,7 +178,9 @@ pub(crate) fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
             (order.len(), BATCH),
             at,
             |i, text: &mut String| {
-                text.push_str(&plan.jobs.get(i).command.display());
+                if !plan.jobs.command_display(i, &mut |c| text.push_str(c)) {
+                    text.push_str(&plan.jobs.get(i).command.display());
+                }
                 text.push('\n');
             },
         )
@@ -200,6 +209,57 @@ mod tests {
         for j in m.jobs.iter() {
             let cells = plan_cells(&j).map(|c| c.chars().count());
             assert_eq!(plan_widths(&j), cells, "{}", j.id);
+        }
+    }
+
+    /// The cells made straight from a row's fields are those of the job it makes, for every
+    /// row they are made for; the other rows are built.
+    #[test]
+    fn cells_made_from_the_fields_are_the_jobs_cells() {
+        let long = "x".repeat(70);
+        let text = format!(
+            "id,command,timeout,retries,group,after,shell\n\
+            a,/bin/echo 1,30s,,,,\n\
+            b,  echo   two  spaces ,90s,3,g1,a,\n\
+            c,echo {long},,12,,a  b,\n\
+            d,true,,,,,no\n\
+            e, x y ,1500ms,,,,\n\
+            f,echo ok,1h 2m,,g2,  a   b ,\n\
+            g,echo a=b ~x,,,,,\n"
+        );
+        for opts in [
+            Default::default(),
+            crate::model::config::ManifestOptions {
+                default_timeout: Some(std::time::Duration::from_secs(7)),
+                ..Default::default()
+            },
+            crate::model::config::ManifestOptions {
+                shell: true,
+                ..Default::default()
+            },
+        ] {
+            let shell = opts.shell;
+            let m = crate::manifest::parse("m.csv", text.as_bytes(), false, &opts).unwrap();
+            let mut made = 0;
+            for i in 0..m.jobs.len() {
+                let mut cells = None;
+                m.jobs
+                    .table_cells(i, &mut |c| cells = Some(c.map(str::to_string)));
+                let want = plan_cells(&m.jobs.table_job(i)).map(Cow::into_owned);
+                if let Some(cells) = cells {
+                    assert_eq!(cells, want, "row {i}");
+                    made += 1;
+                }
+            }
+            assert_eq!(made, if shell { 0 } else { 5 });
+            for i in 0..m.jobs.len() {
+                let mut shown = None;
+                m.jobs
+                    .command_display(i, &mut |c| shown = Some(c.to_string()));
+                if let Some(shown) = shown {
+                    assert_eq!(shown, m.jobs.get(i).command.display(), "row {i}");
+                }
+            }
         }
     }
 

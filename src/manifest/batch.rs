@@ -20,7 +20,7 @@ const BATCH: usize = 2048;
 
 /// Rows read and waiting to be checked; their records are reused for the next batch.
 #[derive(Default)]
-struct Batch {
+pub(crate) struct Batch {
     pending: Vec<Pending>,
     used: usize,
 }
@@ -106,7 +106,7 @@ enum Checked {
 
 impl Batch {
     /// A cleared row at the end of the batch.
-    fn next(&mut self, (index, line, offset): (usize, u64, usize)) -> &mut Pending {
+    pub(crate) fn next(&mut self, (index, line, offset): (usize, u64, usize)) -> &mut Pending {
         if self.used == self.pending.len() {
             self.pending.push(Pending {
                 rec: csv::ByteRecord::new(),
@@ -124,11 +124,11 @@ impl Batch {
     }
 
     /// Takes back the row [`Batch::next`] gave last.
-    fn unread(&mut self) {
+    pub(crate) fn unread(&mut self) {
         self.used -= 1;
     }
 
-    fn full(&self) -> bool {
+    pub(crate) fn full(&self) -> bool {
         self.used == BATCH
     }
 
@@ -148,73 +148,59 @@ impl Batch {
 /// How ids are hashed for [`crate::manifest::ids::SeenIds`].
 type IdHasher = hashbrown::DefaultHashBuilder;
 
-/// Two batches in a pipeline: while the rows of one are checked (on every core but one), the
-/// rows of the other, checked before, are added in order (on the remaining core), and then the
-/// first is filled again.
+/// Three batches in a pipeline: while the rows of one are read (on the calling thread), the
+/// rows of the one read before are checked (on every core) and those of the one checked before
+/// it are added in order (on one core), and then they change places.
 #[derive(Default)]
 pub(crate) struct Batches {
-    two: [Batch; 2],
-    /// The batch being filled.
-    cur: usize,
-    /// The other batch's rows, checked and not yet added.
-    checked: Option<Vec<Checked>>,
+    /// The batch just read, the batch checked (by `checked`) and not yet added, the batch to
+    /// read next.
+    three: [Batch; 3],
 }
 
 impl Batches {
-    pub(crate) fn next(&mut self, at: (usize, u64, usize)) -> &mut Pending {
-        self.two[self.cur].next(at)
-    }
-
-    pub(crate) fn unread(&mut self) {
-        self.two[self.cur].unread();
-    }
-
-    pub(crate) fn full(&self) -> bool {
-        self.two[self.cur].full()
-    }
-
-    /// Checks the batch just filled while the one checked before is added to `rows`; then
-    /// fills that one next.
-    pub(crate) fn flush(
+    /// Reads every row with `read` (which fills a batch, cleared, with at most [`BATCH`] rows
+    /// and says whether rows are left after them), checks them and adds them to `rows`.
+    pub(crate) fn run(
         &mut self,
         par: Par<'_>,
         l: &Layout,
-        rows: &mut Rows,
-        problems: &mut Problems,
+        (rows, problems): (&mut Rows, &mut Problems),
+        mut read: impl FnMut(&mut Batch) -> bool,
     ) {
         let name = problems.name;
         let ids = rows.seen_ids.hasher().clone();
-        let [a, b] = &mut self.two;
-        let (filled, earlier) = if self.cur == 0 {
-            (&*a, &*b)
-        } else {
-            (&*b, &*a)
-        };
-        let to_merge = self.checked.take();
-        let ((), checked) = par.join(
-            || {
-                if let Some(c) = to_merge {
-                    earlier.merge(c, l, rows, problems);
+        let mut more = read(&mut self.three[0]);
+        let mut checked: Option<Vec<Checked>> = None;
+        loop {
+            let [filled, earlier, next] = &mut self.three;
+            let to_merge = checked.take();
+            let (filled, earlier) = (&*filled, &*earlier);
+            let (rows, problems) = (&mut *rows, &mut *problems);
+            let check = || {
+                par.join(
+                    || {
+                        if let Some(c) = to_merge {
+                            earlier.merge(c, l, rows, problems);
+                        }
+                    },
+                    || filled.check(par, l, name, &ids),
+                )
+                .1
+            };
+            next.used = 0;
+            checked = Some(par.beside(check, || {
+                if more {
+                    more = read(next);
                 }
-            },
-            || filled.check(par, l, name, &ids),
-        );
-        self.checked = Some(checked);
-        self.cur = 1 - self.cur;
-        self.two[self.cur].used = 0;
-    }
-
-    /// Checks and adds every row left.
-    pub(crate) fn finish(
-        &mut self,
-        par: Par<'_>,
-        l: &Layout,
-        rows: &mut Rows,
-        problems: &mut Problems,
-    ) {
-        self.flush(par, l, rows, problems);
-        if let Some(c) = self.checked.take() {
-            self.two[1 - self.cur].merge(c, l, rows, problems);
+            }));
+            self.three.rotate_right(1);
+            if !more && self.three[0].used == 0 {
+                break;
+            }
+        }
+        if let Some(c) = checked {
+            self.three[1].merge(c, l, rows, problems);
         }
     }
 }

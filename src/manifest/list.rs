@@ -1,7 +1,7 @@
 //! Plain lists (`--lines`, `--null`): each non-blank item (or, with `-n N`, each run of N
 //! items) a row whose variables are the item forms (`{}`, `{.}`, …).
 
-use crate::manifest::batch::{Batches, Rows};
+use crate::manifest::batch::{Batch, Batches, Rows};
 use crate::manifest::layout::Layout;
 use crate::manifest::problems::Problems;
 use crate::model::config::ManifestOptions;
@@ -35,33 +35,22 @@ pub(crate) fn parse_list(
 ) -> (Layout, Rows) {
     let layout = Layout::new(vec![String::new()], None, opts, problems);
     let mut rows = Rows::new(&layout);
-    let mut batch = Batches::default();
     let per_job = opts.items_per_job();
-    let mut group: Vec<&[u8]> = Vec::with_capacity(per_job.min(4096));
-    let mut first = (0, 0);
+    let mut items = items(bytes, sep).peekable();
     let mut index = 0;
-    let mut add = |group: &mut Vec<&[u8]>, (n, at): (usize, usize), rows: &mut Rows| {
-        let p = batch.next((index, n as u64 + 1, at));
-        for item in group.drain(..) {
-            p.rec.push_field(item);
+    let read = |batch: &mut Batch| {
+        while !batch.full() {
+            let Some(&(n, at, _)) = items.peek() else {
+                return false;
+            };
+            let p = batch.next((index, n as u64 + 1, at));
+            for (_, _, raw) in items.by_ref().take(per_job) {
+                p.rec.push_field(raw);
+            }
+            index += 1;
         }
-        index += 1;
-        if batch.full() {
-            batch.flush(par, &layout, rows, problems);
-        }
+        items.peek().is_some()
     };
-    for (n, at, raw) in items(bytes, sep) {
-        if group.is_empty() {
-            first = (n, at);
-        }
-        group.push(raw);
-        if group.len() == per_job {
-            add(&mut group, first, &mut rows);
-        }
-    }
-    if !group.is_empty() {
-        add(&mut group, first, &mut rows);
-    }
-    batch.finish(par, &layout, &mut rows, problems);
+    Batches::default().run(par, &layout, (&mut rows, problems), read);
     (layout, rows)
 }

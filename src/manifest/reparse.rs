@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::manifest::layout::Layout;
 use crate::manifest::problems::{Problems, Row};
-use crate::manifest::row::{build_job, row_id, table_job};
+use crate::manifest::row::{build_job, row_id, simple_display, table_cells, table_job};
 use crate::manifest::table::Table;
 use crate::model::config::InputFormat;
 use crate::model::job::JobSpec;
@@ -139,6 +139,30 @@ impl Reparse {
     }
 }
 
+impl Reparse {
+    /// `f` of the fields of the row at `r`, when it is a table's row without a quote (split
+    /// at the delimiter, as [`plain_record`] allows) of at most 8 fields; else `false`.
+    fn with_plain_fields(&self, r: RowRef, f: impl FnOnce(&[&str]) -> bool) -> bool {
+        if self.layout.opts.input != InputFormat::Table {
+            return false;
+        }
+        let at = &self.bytes[self.start + r.offset as usize..];
+        let Some(line) = plain_record(at, self.tsv) else {
+            return false;
+        };
+        let mut fields = [""; 8];
+        let mut n = 0;
+        for field in line.split(self.delimiter()) {
+            if n == fields.len() {
+                return false;
+            }
+            fields[n] = field;
+            n += 1;
+        }
+        f(&fields[..n])
+    }
+}
+
 /// The record that starts `bytes`, when the csv reader would read it as its line split at
 /// the delimiter: a line without a quote (CSV), ended by `\n`, `\r` or the end of the bytes
 /// (the csv reader's line ends), as UTF-8 (the row was valid when first read). `None` for
@@ -159,6 +183,20 @@ fn plain_record(bytes: &[u8], tsv: bool) -> Option<&str> {
 impl RowSource for Reparse {
     fn job(&self, row: RowRef) -> JobSpec {
         self.job_at(row, false)
+    }
+
+    fn table_cells(&self, r: RowRef, f: &mut dyn FnMut(&[&str; 6])) -> bool {
+        self.with_plain_fields(r, |fields| {
+            table_cells(&self.layout, r.index as usize, fields, r.retries, f)
+        })
+    }
+
+    fn command_display(&self, r: RowRef, f: &mut dyn FnMut(&str)) -> bool {
+        self.with_plain_fields(r, |fields| {
+            simple_display(&self.layout, fields)
+                .map(|c| f(&c))
+                .is_some()
+        })
     }
 
     fn table_job(&self, row: RowRef) -> JobSpec {

@@ -256,6 +256,140 @@ pub(crate) fn table_job(
     })
 }
 
+/// Whether a command column's text is simple: letters, digits, spaces and `,._+:@/-` only,
+/// and not blank. Run without a shell, such a text has no placeholder, no shell syntax and
+/// nothing to warn about, and its words are its parts between spaces, none needing quotes to
+/// be shown ([`shell_words::quote`]): what checking it in full would find, known at once.
+fn simple(text: &str) -> bool {
+    let allowed = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b' ' | b',' | b'.' | b'_' | b'+' | b':' | b'@' | b'/' | b'-'
+            )
+    };
+    text.bytes().all(allowed) && text.bytes().any(|b| b != b' ')
+}
+
+/// The words of a [`simple`] command text, run without a shell.
+fn simple_words(text: &str) -> Option<Vec<String>> {
+    simple(text).then(|| {
+        text.split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+/// The cells of a row's line in the plan table (`crate::app::check`'s `plan_cells` of its
+/// [`table_job`]), made straight from its fields, given to `f`: for a row that was valid when
+/// first read and whose command is a [`simple`] text run directly (most rows of big
+/// manifests). `false`, without calling `f`, for any other row.
+pub(crate) fn table_cells(
+    l: &Layout,
+    index: usize,
+    fields: &[&str],
+    retries: u32,
+    f: &mut dyn FnMut(&[&str; 6]),
+) -> bool {
+    let Some(mut command) = simple_display(l, fields) else {
+        return false;
+    };
+    if command.len() > crate::model::job::TABLE_COMMAND {
+        // ASCII: a character is a byte.
+        command = Cow::Owned(format!(
+            "{}…",
+            &command[..crate::model::job::TABLE_COMMAND - 1]
+        ));
+    }
+    let id = row_id(l, index, fields);
+    let retries_text;
+    let retries = match retries {
+        r @ 0..=9 => &"0123456789"[r as usize..r as usize + 1],
+        r => {
+            retries_text = r.to_string();
+            &retries_text
+        }
+    };
+    let group = Some(field(fields, l.cols.group).trim()).filter(|g| !g.is_empty());
+    let after_text = field(fields, l.cols.after).trim();
+    let single_spaced = after_text
+        .split(' ')
+        .all(|w| !w.is_empty() && !w.contains(char::is_whitespace));
+    let after_joined;
+    let after = if after_text.is_empty() {
+        "-"
+    } else if single_spaced {
+        after_text
+    } else {
+        after_joined = after_text.split_whitespace().collect::<Vec<_>>().join(" ");
+        &after_joined
+    };
+    timeout_cell(l, field(fields, l.cols.timeout).trim(), |timeout| {
+        f(&[
+            &*id,
+            &command,
+            timeout,
+            retries,
+            group.unwrap_or("-"),
+            after,
+        ]);
+    });
+    true
+}
+
+/// The command of a row that was valid when first read as [`CommandLine::display`] shows it,
+/// when it is a [`simple`] text run directly: its words joined by single spaces.
+pub(crate) fn simple_display<'f>(l: &Layout, fields: &[&'f str]) -> Option<Cow<'f, str>> {
+    let CommandSource::Column(c) = l.command else {
+        return None;
+    };
+    let direct = l.opts.input == InputFormat::Table
+        && !l.multi()
+        && field(fields, l.cols.shell).trim().is_empty()
+        && !l.opts.shell;
+    let text = fields[c];
+    if !direct || !simple(text) {
+        return None;
+    }
+    Some(
+        if !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ") {
+            Cow::Borrowed(text)
+        } else {
+            Cow::Owned(text.split_whitespace().collect::<Vec<_>>().join(" "))
+        },
+    )
+}
+
+/// The plan table's cell of a valid timeout field's trimmed `text`, given to `f`; the last is
+/// remembered per thread, as most rows of a manifest share their time limit.
+fn timeout_cell(l: &Layout, text: &str, f: impl FnOnce(&str)) {
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, String)> = const {
+            std::cell::RefCell::new((String::new(), String::new()))
+        };
+    }
+    let make = |text: &str| {
+        let timeout = match text {
+            "" => l.opts.default_timeout,
+            s => parse_duration(s).ok(),
+        };
+        timeout.map_or_else(|| "-".to_string(), crate::model::job::duration_text)
+    };
+    if text.is_empty() {
+        // The default: not remembered, as it is not the field's text.
+        return f(&make(text));
+    }
+    LAST.with_borrow_mut(|(raw, cell)| {
+        if raw != text {
+            *cell = make(text);
+            raw.clear();
+            raw.push_str(text);
+        }
+        f(cell);
+    });
+}
+
 /// A row's variables, made the first time a template has a placeholder (most have none).
 struct RowVars<'a> {
     l: &'a Layout,
@@ -291,6 +425,13 @@ fn row_command(
     row: &mut Row,
     warner: Option<&mut Warner>,
 ) -> Option<CommandLine> {
+    if let CommandSource::Column(c) = l.command {
+        if !shell {
+            if let Some(words) = simple_words(fields[c]) {
+                return Some(CommandLine::Direct(words));
+            }
+        }
+    }
     let pieces = match &l.command {
         CommandSource::Invalid => return None,
         CommandSource::Item => Cow::Owned(vec![Piece::Lit(fields[0].to_string())]),

@@ -2,7 +2,7 @@
 //! header's column names, and the second pass that hands each row to the batches, with the
 //! line numbers of records.
 
-use crate::manifest::batch::{Batches, Rows};
+use crate::manifest::batch::{Batch, Batches, Rows};
 use crate::manifest::layout::Layout;
 use crate::manifest::problems::Problems;
 use crate::model::config::ManifestOptions;
@@ -40,32 +40,33 @@ pub(crate) fn parse_table(
     if !rows.ids_from_rows {
         rows.seen_ids.reserve(scan.data_rows, &rows.table);
     }
-    let mut reader = table.reader();
-    let mut batch = Batches::default();
+    let mut records = table.records();
     let mut seen_header = false;
     let mut index = 0usize;
-    loop {
-        let p = batch.next((index, 0, 0));
-        if !matches!(reader.read_byte_record(&mut p.rec), Ok(true)) {
-            batch.unread();
-            break;
+    let read = |batch: &mut Batch| {
+        while !batch.full() {
+            let p = batch.next((index, 0, 0));
+            let Some((offset, line)) = records.read(&mut p.rec) else {
+                batch.unread();
+                return false;
+            };
+            // The header is the first record that is not blank, as the first pass found it.
+            if Table::blank(&p.rec) || !seen_header {
+                seen_header |= !Table::blank(&p.rec);
+                batch.unread();
+                continue;
+            }
+            (p.line, p.offset) = (line, offset);
+            p.unbalanced = Some(line) == scan.unbalanced_line;
+            index += 1;
+            if batch.full() {
+                // The rows read are copied into their records.
+                release(offset);
+            }
         }
-        if Table::blank(&p.rec) || !seen_header {
-            seen_header = true;
-            batch.unread();
-            continue;
-        }
-        let (offset, line) = table.locate(&p.rec);
-        (p.line, p.offset) = (line, offset);
-        p.unbalanced = Some(line) == scan.unbalanced_line;
-        index += 1;
-        if batch.full() {
-            batch.flush(par, &layout, &mut rows, problems);
-            // The rows read are copied into their records.
-            release(offset);
-        }
-    }
-    batch.finish(par, &layout, &mut rows, problems);
+        true
+    };
+    Batches::default().run(par, &layout, (&mut rows, problems), read);
     (layout, rows)
 }
 
@@ -119,6 +120,9 @@ pub(crate) struct Table<'b> {
     tsv: bool,
     /// The csv reader's own line numbers skip comment and blank lines; we count them ourselves.
     lines: LineCursor,
+    /// Whether the table is plain ([`PlainLines`]): found once, as reading every byte again
+    /// would bring the bytes released back into memory.
+    plain: bool,
 }
 
 /// What the first pass over a table found.
@@ -137,6 +141,7 @@ impl<'b> Table<'b> {
             bytes,
             tsv,
             lines: LineCursor::default(),
+            plain: PlainLines::of(bytes, tsv).is_some(),
         }
     }
 
@@ -165,8 +170,49 @@ impl<'b> Table<'b> {
         (start, self.lines.line_of(self.bytes, start))
     }
 
+    /// The records of the table, each with its offset and line: split at the delimiter
+    /// when the table is plain ([`PlainLines`]), else read by the csv reader.
+    fn records(&self) -> Records<'_, 'b> {
+        if self.plain {
+            Records::Plain(PlainLines::new(self.bytes), self.delimiter())
+        } else {
+            Records::Csv(self, self.reader())
+        }
+    }
+
+    fn delimiter(&self) -> u8 {
+        if self.tsv {
+            b'\t'
+        } else {
+            b','
+        }
+    }
+
     /// The first pass: the header, the number of rows, malformed CSV.
     fn scan(&self, problems: &mut Problems<'_>) -> Scan {
+        if self.plain {
+            let lines = PlainLines::new(self.bytes);
+            // No quote and no lone `\r`: no record is malformed or spans lines.
+            let mut rec = csv::ByteRecord::new();
+            let mut header = None;
+            let mut data_rows = 0usize;
+            for (_, line, text) in lines {
+                split_into(text, self.delimiter(), &mut rec);
+                if Self::blank(&rec) {
+                    continue;
+                }
+                if header.is_none() {
+                    header = Some((rec.clone(), line));
+                } else {
+                    data_rows += 1;
+                }
+            }
+            return Scan {
+                header,
+                data_rows,
+                unbalanced_line: None,
+            };
+        }
         let mut rec = csv::ByteRecord::new();
         let mut header = None;
         let mut last: Option<(usize, u64)> = None;
@@ -208,6 +254,97 @@ impl<'b> Table<'b> {
             data_rows,
             unbalanced_line,
         }
+    }
+}
+
+/// A table's records, from [`Table::records`].
+enum Records<'t, 'b> {
+    Plain(PlainLines<'b>, u8),
+    Csv(&'t Table<'b>, csv::Reader<&'b [u8]>),
+}
+
+impl Records<'_, '_> {
+    /// Reads the next record into `rec`; its offset and line, or `None` at the end.
+    fn read(&mut self, rec: &mut csv::ByteRecord) -> Option<(usize, u64)> {
+        match self {
+            Records::Plain(lines, delimiter) => {
+                let (offset, line, text) = lines.next()?;
+                split_into(text, *delimiter, rec);
+                Some((offset, line))
+            }
+            Records::Csv(table, reader) => {
+                if !matches!(reader.read_byte_record(rec), Ok(true)) {
+                    return None;
+                }
+                Some(table.locate(rec))
+            }
+        }
+    }
+}
+
+/// `text` split at `delimiter`, into `rec`.
+fn split_into(text: &[u8], delimiter: u8, rec: &mut csv::ByteRecord) {
+    rec.clear();
+    for field in text.split(|&b| b == delimiter) {
+        rec.push_field(field);
+    }
+}
+
+/// The records of a plain table, read as the csv reader reads them without its per-byte
+/// state machine: a table where no quote can make a record span lines or hold a delimiter (no
+/// `"` in CSV; TSV has no quoting) and every line ends in `\n` or `\r\n` (a lone `\r` ends a
+/// record for the csv reader, but no line). Each line is then one record, split at the
+/// delimiter; empty lines and comment lines (`#` first) are no record. Most big manifests are
+/// plain.
+#[derive(Clone)]
+pub(crate) struct PlainLines<'b> {
+    bytes: &'b [u8],
+    /// Where the next line starts, and its 1-based number.
+    at: usize,
+    line: u64,
+}
+
+impl<'b> PlainLines<'b> {
+    /// The lines of `bytes`, when they are a plain table.
+    pub(crate) fn of(bytes: &'b [u8], tsv: bool) -> Option<Self> {
+        if !tsv && bytes.contains(&b'"') {
+            return None;
+        }
+        let lone_cr = bytes.contains(&b'\r')
+            && bytes
+                .iter()
+                .enumerate()
+                .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        (!lone_cr).then(|| Self::new(bytes))
+    }
+
+    /// The lines of `bytes`, known to be a plain table.
+    fn new(bytes: &'b [u8]) -> Self {
+        PlainLines {
+            bytes,
+            at: 0,
+            line: 1,
+        }
+    }
+}
+
+impl<'b> Iterator for PlainLines<'b> {
+    /// A record's offset, line, and text (without its line end).
+    type Item = (usize, u64, &'b [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.at < self.bytes.len() {
+            let (start, line) = (self.at, self.line);
+            let rest = &self.bytes[start..];
+            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            self.at = start + end + 1;
+            self.line += 1;
+            let text = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+            if !text.is_empty() && text[0] != b'#' {
+                return Some((start, line, text));
+            }
+        }
+        None
     }
 }
 

@@ -511,3 +511,122 @@ fn rows_read_again_give_the_same_jobs() {
         assert_eq!(got, ["echo one", "echo two"], "{input:?}");
     }
 }
+
+/// A job as read: its id, line, index and command.
+type Read = (String, u64, usize, String);
+
+/// The problems and jobs `text` gives, read as a plain table (split at line ends and commas)
+/// and by the csv reader: a comment holding two quotes at the end makes a table not plain,
+/// and adds no record.
+fn read_both_ways(text: &str) -> [(Vec<String>, Vec<Read>); 2] {
+    let csv = format!("{text}\n# \"\"\n");
+    assert!(table::PlainLines::of(csv.as_bytes(), false).is_none());
+    [text.to_string(), csv].map(|t| {
+        let (m, found) = parse_all("m.csv", t.into_bytes(), false, &ManifestOptions::default());
+        let jobs = m.jobs.iter();
+        let jobs = jobs.map(|j| (j.id.clone(), j.line, j.index, j.command.display()));
+        let found = found.iter().map(|p| p.to_string()).collect();
+        (found, jobs.collect())
+    })
+}
+
+/// A plain table (no quote, no lone `\r`) is read without the csv reader, with the same jobs,
+/// lines and problems: CRLF, a byte-order mark, comments, blank lines, an empty last line, a
+/// last line without its line end, a row with too many fields.
+#[test]
+fn a_plain_table_reads_as_the_csv_reader_reads_it() {
+    let texts = [
+        "\u{feff}id,command,timeout\r\n# c\r\n\r\n  \r\na,/bin/echo 1,30s\r\nb,true,bad\r\n",
+        "id,command\na,true\n\n",
+        "id,command\na,true\nb,false",
+        "id,command\n\n\na,true\n# x,y\nb,false,extra\n c , echo  1 \n",
+        "id\tcommand\na\ttrue\n",
+    ];
+    for text in texts {
+        assert!(
+            table::PlainLines::of(text.as_bytes(), false).is_some(),
+            "{text:?}"
+        );
+        let [plain, csv] = read_both_ways(text);
+        assert_eq!(plain, csv, "{text:?}");
+    }
+    let [(found, jobs), _] = read_both_ways(texts[0]);
+    assert_eq!(jobs[0], ("a".into(), 5, 0, "/bin/echo 1".into()));
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].starts_with("m.csv:6: column 'timeout':"),
+        "{found:?}"
+    );
+}
+
+/// A quote anywhere, or a lone `\r` (a record's end for the csv reader, but no line's), and the
+/// csv reader reads the table: a quoted row inside an otherwise plain file keeps its comma.
+#[test]
+fn a_quoted_row_or_a_lone_cr_goes_to_the_csv_reader() {
+    let text = "id,command\na,true\nb,\"echo x,y\"\nc,false\n";
+    assert!(table::PlainLines::of(text.as_bytes(), false).is_none());
+    let m = parse_ok(text);
+    assert_eq!(m.jobs.get(1).command.display(), "echo x,y");
+    assert_eq!(m.jobs.get(2).line, 4);
+    let text = "id,command\ra,true\rb,false\n";
+    assert!(table::PlainLines::of(text.as_bytes(), false).is_none());
+    assert_eq!(parse_ok(text).jobs.ids().collect::<Vec<_>>(), ["a", "b"]);
+}
+
+/// A blank first line is no header: the header is the first line that is not blank, and is
+/// not checked as a row (it was, read after a blank line).
+#[test]
+fn a_blank_line_before_the_header_is_skipped() {
+    for text in [
+        "  \nid,command,timeout\na,true,30s\n",
+        "  \r\nid,command\r\na,true\r\n",
+    ] {
+        let [plain, csv] = read_both_ways(text);
+        assert_eq!(plain, csv, "{text:?}");
+        assert_eq!(plain.0, Vec::<String>::new(), "{text:?}");
+        assert_eq!(plain.1.len(), 1, "{text:?}");
+    }
+}
+
+/// Rows are read, checked and added three batches in a pipeline: problems far into the file
+/// keep their order and their lines, whichever way the table is read.
+#[test]
+fn problems_in_later_batches_keep_their_lines() {
+    let mut text = String::from("id,command,timeout\n");
+    for i in 0..9_000 {
+        match i {
+            3_000 => text.push_str("bad,true,soon\n"),
+            6_500 => text.push_str("j7,true,1s\n"),
+            8_000 => text.push_str("x,true\n"),
+            _ => text.push_str(&format!("j{i},/bin/echo {i},{}s\n", i % 5 + 1)),
+        }
+    }
+    let [plain, csv] = read_both_ways(&text);
+    assert_eq!(plain.0, csv.0);
+    assert!(plain.1 == csv.1, "the same jobs");
+    let lines: Vec<&str> = plain.0.iter().map(|p| &p[..p.find(' ').unwrap()]).collect();
+    assert_eq!(
+        lines,
+        ["m.csv:3002:", "m.csv:6502:", "m.csv:8002:"],
+        "{:?}",
+        plain.0
+    );
+    assert!(plain.0[1].contains("duplicate id 'j7'"), "{:?}", plain.0);
+    assert_eq!(plain.1.len(), 8_997);
+    assert_eq!(plain.1[8_996].1, 9_001);
+}
+
+proptest::proptest! {
+    /// Any table of these bytes (no quote) reads the same, plain or by the csv reader.
+    #[test]
+    fn any_plain_table_reads_as_the_csv_reader_reads_it(
+        body in proptest::collection::vec(
+            proptest::sample::select(vec!["a", "b", "x1", ",", " ", "\t", "#", "\n", "\r\n", "\r", "30s", "{id}", "|"]),
+            0..60,
+        )
+    ) {
+        let text = format!("id,command,timeout\n{}", body.concat());
+        let [plain, csv] = read_both_ways(&text);
+        proptest::prop_assert_eq!(plain, csv, "{:?}", text);
+    }
+}

@@ -157,7 +157,13 @@ pub(crate) const TABLE_COMMAND: usize = 60;
 
 /// The width in characters of each of `plan_cells` (`crate::app::check`), without making them.
 pub(crate) fn plan_widths(j: &JobSpec) -> [usize; 6] {
-    let chars = |s: &str| s.chars().count();
+    let chars = |s: &str| {
+        if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        }
+    };
     let command = match &j.command {
         CommandLine::Direct(words) => {
             let quoted: usize = words.iter().map(|w| chars(&shell_words::quote(w))).sum();

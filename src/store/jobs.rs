@@ -163,6 +163,18 @@ pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
     /// Lets go of the memory of the rows read so far, when they can be read again from
     /// elsewhere (a mapped manifest: see [`crate::util::bytes::Bytes`]).
     fn release(&self) {}
+
+    /// Gives `f` the cells of the row's line in the plan table, when a short way makes them
+    /// (straight from the row's fields); `false`, without calling `f`, otherwise.
+    fn table_cells(&self, _row: RowRef, _f: &mut dyn FnMut(&[&str; 6])) -> bool {
+        false
+    }
+
+    /// Gives `f` the row's command as [`crate::model::job::CommandLine::display`] shows it,
+    /// when a short way makes it; `false`, without calling `f`, otherwise.
+    fn command_display(&self, _row: RowRef, _f: &mut dyn FnMut(&str)) -> bool {
+        false
+    }
 }
 
 /// How the jobs' full specs are had.
@@ -290,6 +302,24 @@ impl Jobs {
         match &self.inner.specs {
             Specs::Kept(specs) => specs[i].clone(),
             Specs::Reparse(source) => source.table_job(self.inner.rows.get(i)),
+        }
+    }
+
+    /// Gives `f` the cells of job `i`'s line in the plan table, when they can be made without
+    /// building the job (`false`, without calling `f`, otherwise: see [`Jobs::table_job`]).
+    pub fn table_cells(&self, i: usize, f: &mut dyn FnMut(&[&str; 6])) -> bool {
+        match &self.inner.specs {
+            Specs::Kept(_) => false,
+            Specs::Reparse(source) => source.table_cells(self.inner.rows.get(i), f),
+        }
+    }
+
+    /// Gives `f` job `i`'s command as `--dry-run` shows it, when it can be made without
+    /// building the job (`false`, without calling `f`, otherwise: see [`Jobs::get`]).
+    pub fn command_display(&self, i: usize, f: &mut dyn FnMut(&str)) -> bool {
+        match &self.inner.specs {
+            Specs::Kept(_) => false,
+            Specs::Reparse(source) => source.command_display(self.inner.rows.get(i), f),
         }
     }
 

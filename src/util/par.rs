@@ -45,6 +45,28 @@ impl Par<'_> {
     }
 }
 
+impl Par<'_> {
+    /// `a()` on the pool while `b()` runs on the calling thread (one after the other when
+    /// there is no pool); returns what `a()` gave.
+    pub fn beside<A: Send>(&self, a: impl FnOnce() -> A + Send, b: impl FnOnce()) -> A {
+        match self.0 {
+            Some(pool) => {
+                let mut out = None;
+                let slot = &mut out;
+                pool.in_place_scope(|s| {
+                    s.spawn(move |_| *slot = Some(a()));
+                    b();
+                });
+                out.expect("the scope waits for what it spawned")
+            }
+            None => {
+                b();
+                a()
+            }
+        }
+    }
+}
+
 /// Runs `work` with a pool of one thread per core, whose threads are joined before this
 /// returns; on the calling thread alone when there is one core, no thread can be started, or
 /// `items` (the number of rows or lines to work on) is too small for threads to pay.
@@ -140,6 +162,17 @@ mod tests {
             Par::SERIAL.map(&items, |&x| x * 2),
         ] {
             assert!(doubled.iter().enumerate().all(|(i, &d)| d == 2 * i as u32));
+        }
+    }
+
+    #[test]
+    fn beside_runs_both_with_or_without_a_pool() {
+        for items in [10, 10_000] {
+            let mut here = 0;
+            let there = scope(items, |par| {
+                par.beside(|| (0..items).sum::<usize>(), || here = 7)
+            });
+            assert_eq!((there, here), ((0..items).sum(), 7));
         }
     }
 
