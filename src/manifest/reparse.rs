@@ -1,11 +1,12 @@
 //! Jobs built again from their rows when needed ([`Reparse`]): the manifest's bytes kept with
 //! how its rows were read, as the store's [`RowSource`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::manifest::layout::Layout;
 use crate::manifest::problems::{Problems, Row};
-use crate::manifest::row::{build_job, row_id, table_job};
+use crate::manifest::row::{build_job, plain_command, row_id, table_job};
 use crate::manifest::table::Table;
 use crate::model::config::InputFormat;
 use crate::model::job::JobSpec;
@@ -163,6 +164,21 @@ impl RowSource for Reparse {
 
     fn table_job(&self, row: RowRef) -> JobSpec {
         self.job_at(row, true)
+    }
+
+    fn command(&self, row: RowRef) -> Cow<'_, str> {
+        let at = &self.bytes[self.start + row.offset as usize..];
+        let plain = match self.layout.opts.input {
+            InputFormat::Table => plain_record(at, self.tsv).and_then(|line| {
+                let fields: Vec<&str> = line.split(self.delimiter()).collect();
+                plain_command(&self.layout, &fields)
+            }),
+            InputFormat::Lines | InputFormat::Null => None,
+        };
+        plain.map_or_else(
+            || Cow::Owned(self.job(row).command.display()),
+            Cow::Borrowed,
+        )
     }
 
     fn release(&self) {

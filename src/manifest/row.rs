@@ -256,6 +256,30 @@ pub(crate) fn table_job(
     })
 }
 
+/// A valid row's command as [`CommandLine::display`] shows it, when that is the command
+/// column's text as it stands: a plain command run directly ([`table_job`]'s rows) of words
+/// that need no quoting, one space apart. `None` for any other row: build the job. The JSON
+/// report takes every job's command from here (issue 19: building a million jobs was most of
+/// writing a merged report).
+pub(crate) fn plain_command<'f>(l: &Layout, fields: &[&'f str]) -> Option<&'f str> {
+    let CommandSource::Column(c) = l.command else {
+        return None;
+    };
+    let direct = l.opts.input == InputFormat::Table
+        && !l.multi()
+        && !l.opts.shell
+        && field(fields, l.cols.shell).trim().is_empty();
+    let text = fields[c];
+    // `plain_words`' bytes less those `shell_words::quote` quotes (`=`, `%`, `~`).
+    let unquoted = |b: u8| {
+        matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+            | b' ' | b'-' | b'_' | b'.' | b'/' | b',' | b':' | b'+' | b'@' | b'^')
+    };
+    let spaced =
+        !text.is_empty() && !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ");
+    (direct && spaced && text.bytes().all(unquoted)).then_some(text)
+}
+
 /// A row's variables, made the first time a template has a placeholder (most have none).
 struct RowVars<'a> {
     l: &'a Layout,
