@@ -196,6 +196,8 @@ pub(crate) fn parse_report<'b>(path: &Path, bytes: &'b [u8]) -> Result<InReport<
 struct Turn<F, E> {
     next: usize,
     fold: F,
+    /// A report was not read: none after it is folded.
+    ended: bool,
     stop: Option<E>,
 }
 
@@ -215,6 +217,7 @@ pub(crate) fn read_all<E: Send>(
     let turn = Mutex::new(Turn {
         next: 0,
         fold,
+        ended: false,
         stop: None,
     });
     let turned = Condvar::new();
@@ -233,9 +236,14 @@ pub(crate) fn read_all<E: Send>(
             while t.next != k {
                 turned.wait(&mut t);
             }
+            // A report not read (a stop was asked for) ends the folding: none after it is
+            // folded, whichever thread read it.
             match read {
-                Some(r) if t.stop.is_none() => (t.fold)(path, r),
-                _ => t.stop = t.stop.take().or(stop),
+                Some(r) if !t.ended => (t.fold)(path, r),
+                _ => {
+                    t.ended = true;
+                    t.stop = t.stop.take().or(stop);
+                }
             }
             t.next += 1;
             turned.notify_all();
@@ -251,4 +259,41 @@ pub(crate) fn read_all<E: Send>(
         drop(helper);
     });
     turn.into_inner().stop.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_folded_in_order_until_a_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<(PathBuf, bool)> = (0..40)
+            .map(|k| {
+                let p = dir.path().join(format!("r{k}.json"));
+                std::fs::write(&p, format!("not a report {k}")).unwrap();
+                (p, false)
+            })
+            .collect();
+        let mut folded = Vec::new();
+        let never = read_all(
+            &paths,
+            || None::<()>,
+            |p, r| {
+                assert!(r.is_err());
+                folded.push(p.to_path_buf());
+            },
+        );
+        assert_eq!(never, Ok(()));
+        let all: Vec<PathBuf> = paths.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(folded, all);
+        // Asked before each report is read: the 6th ask stops it; no report after is folded.
+        let asked = AtomicUsize::new(0);
+        let stop = || (asked.fetch_add(1, Ordering::Relaxed) == 5).then_some("stop");
+        folded.clear();
+        let stopped = read_all(&paths, stop, |p, _| folded.push(p.to_path_buf()));
+        assert_eq!(stopped, Err("stop"));
+        assert!(folded.len() <= 6, "{folded:?}");
+        assert_eq!(folded, all[..folded.len()]);
+    }
 }
