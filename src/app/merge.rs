@@ -8,8 +8,9 @@ file, and nothing is written. A shard without a report leaves its jobs `not_star
 merged jobs become the crate's own [`JobResult`]s, so the same renderers as `run` write the
 reports and the summary.
 
-Reports are read one at a time and folded into one result per job, so memory holds the plan,
-the results and one report, whatever the number of shards.
+Reports are read and folded into one result per job in order, the next one parsed while one
+is folded, so memory holds the plan, the results and two reports, whatever the number of
+shards.
 */
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::app::merge_index::{JobIndex, Walk};
 use crate::app::merge_inputs::{recover, Recovery, Shards};
-use crate::app::merge_read::{parse_report, read_input, InJob, InReport};
+use crate::app::merge_read::{parse_report, read_all, read_input, InJob, InReport};
 use crate::event::summary::{MergeInfo, RunSummary, Span};
 use crate::model::config::{Config, MergeConfig};
 use crate::model::error::Error;
@@ -443,15 +444,11 @@ pub fn merge(
     m.problems = problems;
     m.add(first, r);
     drop(first_bytes);
-    let mut bytes = Vec::new();
-    for (path, in_dir) in inputs {
-        stopped().map_or(Ok(()), Err)?;
-        match read_input(path, *in_dir, &mut bytes) {
-            Ok(Some(r)) => m.add(path, r),
-            Ok(None) => {}
-            Err(e) => m.problems.push(e),
-        }
-    }
+    read_all(inputs.as_slice(), stopped, |path, read| match read {
+        Ok(Some(r)) => m.add(path, r),
+        Ok(None) => {}
+        Err(e) => m.problems.push(e),
+    })?;
     let missing = m.check_complete();
     let (missing, recovered) = recover_from_joblogs(&mut m, missing, &mc.joblogs);
     if !m.problems.is_empty() {

@@ -4,7 +4,10 @@
 //! made three million strings).
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use parking_lot::{Condvar, Mutex};
 
 use serde::Deserialize;
 
@@ -187,4 +190,110 @@ pub(crate) fn parse_report<'b>(path: &Path, bytes: &'b [u8]) -> Result<InReport<
         ));
     }
     Ok(r)
+}
+
+/// Where [`read_all`]'s threads are: whose turn it is to fold, and the stop that ended it.
+struct Turn<F, E> {
+    next: usize,
+    fold: F,
+    /// A report was not read: none after it is folded.
+    ended: bool,
+    stop: Option<E>,
+}
+
+/// Reads and parses `paths` ([`read_input`]) on up to two threads and hands each report to
+/// `fold` in the order of `paths`, so a report is parsed while the one before it is folded
+/// (issue 19: parsing was a third of a big merge, on one thread). Each thread holds one
+/// report's bytes, reused from report to report, and its parsed jobs: at most two reports are
+/// in memory. `stopped` is asked before each report is read; the first stop it gives ends the
+/// reading, and is returned.
+pub(crate) fn read_all<E: Send>(
+    paths: &[(PathBuf, bool)],
+    stopped: impl Fn() -> Option<E> + Sync,
+    fold: impl FnMut(&Path, Result<Option<InReport<'_>>, String>) + Send,
+) -> Result<(), E> {
+    let taken = AtomicUsize::new(0);
+    let halted = AtomicBool::new(false);
+    let turn = Mutex::new(Turn {
+        next: 0,
+        fold,
+        ended: false,
+        stop: None,
+    });
+    let turned = Condvar::new();
+    let work = || {
+        let mut bytes = Vec::new();
+        loop {
+            let k = taken.fetch_add(1, Ordering::Relaxed);
+            let Some((path, in_dir)) = paths.get(k) else {
+                return;
+            };
+            let stop = stopped();
+            halted.fetch_or(stop.is_some(), Ordering::Relaxed);
+            let go = !halted.load(Ordering::Relaxed);
+            let read = go.then(|| read_input(path, *in_dir, &mut bytes));
+            let mut t = turn.lock();
+            while t.next != k {
+                turned.wait(&mut t);
+            }
+            // A report not read (a stop was asked for) ends the folding: none after it is
+            // folded, whichever thread read it.
+            match read {
+                Some(r) if !t.ended => (t.fold)(path, r),
+                _ => {
+                    t.ended = true;
+                    t.stop = t.stop.take().or(stop);
+                }
+            }
+            t.next += 1;
+            turned.notify_all();
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    std::thread::scope(|s| {
+        // A thread that cannot be started leaves the work to this one.
+        let helper = (threads > 1 && paths.len() > 1)
+            .then(|| std::thread::Builder::new().spawn_scoped(s, work).ok())
+            .flatten();
+        work();
+        drop(helper);
+    });
+    turn.into_inner().stop.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_folded_in_order_until_a_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<(PathBuf, bool)> = (0..40)
+            .map(|k| {
+                let p = dir.path().join(format!("r{k}.json"));
+                std::fs::write(&p, format!("not a report {k}")).unwrap();
+                (p, false)
+            })
+            .collect();
+        let mut folded = Vec::new();
+        let never = read_all(
+            &paths,
+            || None::<()>,
+            |p, r| {
+                assert!(r.is_err());
+                folded.push(p.to_path_buf());
+            },
+        );
+        assert_eq!(never, Ok(()));
+        let all: Vec<PathBuf> = paths.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(folded, all);
+        // Asked before each report is read: the 6th ask stops it; no report after is folded.
+        let asked = AtomicUsize::new(0);
+        let stop = || (asked.fetch_add(1, Ordering::Relaxed) == 5).then_some("stop");
+        folded.clear();
+        let stopped = read_all(&paths, stop, |p, _| folded.push(p.to_path_buf()));
+        assert_eq!(stopped, Err("stop"));
+        assert!(folded.len() <= 6, "{folded:?}");
+        assert_eq!(folded, all[..folded.len()]);
+    }
 }

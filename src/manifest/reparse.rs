@@ -1,6 +1,7 @@
 //! Jobs built again from their rows when needed ([`Reparse`]): the manifest's bytes kept with
 //! how its rows were read, as the store's [`RowSource`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::manifest::layout::Layout;
@@ -141,20 +142,22 @@ impl Reparse {
 
 impl Reparse {
     /// `f` of the fields of the row at `r`, when it is a table's row without a quote (split
-    /// at the delimiter, as [`plain_record`] allows) of at most 8 fields; else `false`.
-    fn with_plain_fields(&self, r: RowRef, f: impl FnOnce(&[&str]) -> bool) -> bool {
+    /// at the delimiter, as [`plain_record`] allows) of at most 8 fields; else `None`.
+    fn with_plain_fields<'s, T>(
+        &'s self,
+        r: RowRef,
+        f: impl FnOnce(&[&'s str]) -> Option<T>,
+    ) -> Option<T> {
         if self.layout.opts.input != InputFormat::Table {
-            return false;
+            return None;
         }
         let at = &self.bytes[self.start + r.offset as usize..];
-        let Some(line) = plain_record(at, self.tsv) else {
-            return false;
-        };
+        let line = plain_record(at, self.tsv)?;
         let mut fields = [""; 8];
         let mut n = 0;
         for field in line.split(self.delimiter()) {
             if n == fields.len() {
-                return false;
+                return None;
             }
             fields[n] = field;
             n += 1;
@@ -187,20 +190,25 @@ impl RowSource for Reparse {
 
     fn table_cells(&self, r: RowRef, f: &mut dyn FnMut(&[&str; 6])) -> bool {
         self.with_plain_fields(r, |fields| {
-            table_cells(&self.layout, r.index as usize, fields, r.retries, f)
+            table_cells(&self.layout, r.index as usize, fields, r.retries, f).then_some(())
         })
+        .is_some()
     }
 
     fn command_display(&self, r: RowRef, f: &mut dyn FnMut(&str)) -> bool {
         self.with_plain_fields(r, |fields| {
-            simple_display(&self.layout, fields)
-                .map(|c| f(&c))
-                .is_some()
+            simple_display(&self.layout, fields).map(|c| f(&c))
         })
+        .is_some()
     }
 
     fn table_job(&self, row: RowRef) -> JobSpec {
         self.job_at(row, true)
+    }
+
+    fn command(&self, row: RowRef) -> Cow<'_, str> {
+        self.with_plain_fields(row, |fields| simple_display(&self.layout, fields))
+            .unwrap_or_else(|| Cow::Owned(self.job(row).command.display()))
     }
 
     fn release(&self) {

@@ -420,7 +420,10 @@ fn table_jobs_show_what_whole_jobs_show() {
         e,echo {id},,,,,,,\n\
         f,echo $HOME | wc,5,,,,yes,,\n\
         g,true,,,,,no,,\n\
-        h,echo \"dq\",250ms,1,g1,  a  ,,,\n";
+        h,echo \"dq\",250ms,1,g1,  a  ,,,\n\
+        i,./run.sh a-b_c.d/e f:g+h@i^j,,,,,,,\n\
+        j,echo x ,,,,,,,\n\
+        k,echo x,,,,,no,,\n";
     for opts in [
         ManifestOptions::default(),
         ManifestOptions {
@@ -448,6 +451,7 @@ fn table_jobs_show_what_whole_jobs_show() {
                 )
             };
             assert_eq!(shown(&w), shown(&t), "row {i}");
+            assert_eq!(m.jobs.command(i), w.command.display(), "row {i}");
         }
     }
 }

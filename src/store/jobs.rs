@@ -160,6 +160,12 @@ pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
         self.job(row)
     }
 
+    /// The command of the job of the row at `row` as [`crate::model::job::CommandLine::display`]
+    /// shows it, borrowed from the manifest where it stands there as shown.
+    fn command(&self, row: RowRef) -> std::borrow::Cow<'_, str> {
+        self.job(row).command.display().into()
+    }
+
     /// Lets go of the memory of the rows read so far, when they can be read again from
     /// elsewhere (a mapped manifest: see [`crate::util::bytes::Bytes`]).
     fn release(&self) {}
@@ -284,6 +290,15 @@ impl Jobs {
                     .command_key(row)
                     .unwrap_or_else(|| command_key(&source.job(row)))
             }
+        }
+    }
+
+    /// Job `i`'s command as [`crate::model::job::CommandLine::display`] shows it, without
+    /// building the job where its row gives it as it stands (the JSON report's `command`).
+    pub fn command(&self, i: usize) -> std::borrow::Cow<'_, str> {
+        match &self.inner.specs {
+            Specs::Kept(specs) => specs[i].command.display().into(),
+            Specs::Reparse(source) => source.command(self.inner.rows.get(i)),
         }
     }
 

@@ -32,6 +32,33 @@ impl Par<'_> {
 }
 
 impl Par<'_> {
+    /// `f` of every item, in order, made on the pool while `beside()` runs on the calling
+    /// thread (which need not be `Send`: a writer of what the previous call made); one after
+    /// the other without a pool.
+    pub fn map_beside<'t, T: Sync, R: Send, B>(
+        &self,
+        items: &'t [T],
+        f: impl Fn(&'t T) -> R + Sync + Send,
+        beside: impl FnOnce() -> B,
+    ) -> (Vec<R>, B) {
+        match self.0 {
+            Some(pool) => {
+                let mut made = Vec::new();
+                let b = pool.in_place_scope(|s| {
+                    s.spawn(|_| made = items.par_iter().map(f).collect());
+                    beside()
+                });
+                (made, b)
+            }
+            None => {
+                let b = beside();
+                (items.iter().map(f).collect(), b)
+            }
+        }
+    }
+}
+
+impl Par<'_> {
     /// `a()` and `b()`, at the same time when there is a pool.
     pub fn join<A: Send, B: Send>(
         &self,
@@ -157,9 +184,16 @@ mod tests {
     #[test]
     fn maps_in_order_with_or_without_a_pool() {
         let items: Vec<u32> = (0..10_000).collect();
+        let beside = |par: Par<'_>| {
+            let (made, b) = par.map_beside(&items, |&x| x * 2, || 7);
+            assert_eq!(b, 7);
+            made
+        };
         for doubled in [
             scope(items.len(), |par| par.map(&items, |&x| x * 2)),
             Par::SERIAL.map(&items, |&x| x * 2),
+            scope(items.len(), beside),
+            beside(Par::SERIAL),
         ] {
             assert!(doubled.iter().enumerate().all(|(i, &d)| d == 2 * i as u32));
         }

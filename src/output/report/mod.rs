@@ -69,7 +69,7 @@ struct JsonCounts {
 #[derive(Serialize)]
 struct JsonJob<'a> {
     id: &'a str,
-    command: String,
+    command: std::borrow::Cow<'a, str>,
     status: Status,
     attempts: u32,
     exit_code: Option<i32>,
@@ -92,7 +92,7 @@ impl<'a> JsonJob<'a> {
         let usage = r.last.as_ref().and_then(|a| a.usage);
         JsonJob {
             id: s.jobs.id(i),
-            command: s.jobs.get(i).command.display(),
+            command: s.jobs.command(i),
             status: r.status,
             attempts: r.attempts,
             exit_code,
