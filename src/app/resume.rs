@@ -42,14 +42,23 @@ pub fn resumed(plan: &Plan, history: History) -> Vec<bool> {
         // Only the jobs whose command has a success are candidates; they take the successes
         // in manifest order.
         let mut left = history.into_successes();
-        for (i, k) in candidates(plan, &|_, k| left.contains_key(&k)) {
+        let keep = |i: usize| {
+            let k = plan.jobs.command_key(i);
+            left.contains_key(&k).then_some(k)
+        };
+        for (i, k) in candidates(plan, &keep) {
             if let Some(n) = left.get_mut(&k).filter(|n| **n > 0) {
                 *n -= 1;
                 resumed[i] = true;
             }
         }
     } else {
-        let ok = |i: usize, k: u64| history.succeeded(plan.jobs.id(i)) == Some(k);
+        // Most jobs of a stopped run have no success: their key is not made.
+        let ok = |i: usize| {
+            let want = history.succeeded(plan.jobs.id(i))?;
+            let k = plan.jobs.command_key(i);
+            (k == want).then_some(k)
+        };
         for (i, _) in candidates(plan, &ok) {
             resumed[i] = true;
         }
@@ -58,18 +67,17 @@ pub fn resumed(plan: &Plan, history: History) -> Vec<bool> {
     resumed
 }
 
-/// The jobs (index, command key) for which `keep` holds, in manifest order; the keys are
-/// built from the jobs' rows on every core (a big manifest has a million), a chunk at a time,
-/// and only the kept ones are held.
-fn candidates(plan: &Plan, keep: &(dyn Fn(usize, u64) -> bool + Sync)) -> Vec<(usize, u64)> {
+/// The jobs (index, command key) that `keep` keeps (giving their key), in manifest order;
+/// `keep` runs on every core (a big manifest has a million jobs), a chunk at a time, and only
+/// the kept jobs are held.
+fn candidates(plan: &Plan, keep: &(dyn Fn(usize) -> Option<u64> + Sync)) -> Vec<(usize, u64)> {
     const CHUNK: usize = 4096;
     let n = plan.jobs.len();
     let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
     let chunks = crate::util::par::scope(n, |par| {
         par.map(&starts, |&s| {
             (s..n.min(s + CHUNK))
-                .map(|i| (i, joblog::command_key(&plan.jobs.get(i))))
-                .filter(|&(i, k)| keep(i, k))
+                .filter_map(|i| Some((i, keep(i)?)))
                 .collect::<Vec<_>>()
         })
     });

@@ -1,19 +1,18 @@
-//! A plain list's job's command key without its [`JobSpec`](crate::model::job::JobSpec): a
-//! stop settles a million jobs that never ran, and the joblog wants each one's key.
+//! A plain list's job's command key and shown command without its
+//! [`JobSpec`](crate::model::job::JobSpec): a stop settles a million jobs that never ran, and
+//! the joblog wants each one's key; `--dry-run --resume` shows a million commands.
 
 use std::fmt::Write;
 
 use crate::manifest::layout::{CommandSource, Layout};
 use crate::manifest::row::row_id;
-use crate::manifest::template;
+use crate::manifest::template::{self, Piece};
 use crate::model::job::KeyHasher;
 
-/// The [`command_key`](crate::model::job::command_key) of the plain list's job `index` of one
-/// item, `item`, made from the `--command` template's words filled straight into the hasher:
-/// the same bytes as the job built from its row would give. Only for a job that runs its
-/// command directly with one item, no working directory and no extra environment (a list's
-/// job unless `--shell` or `-n N` says otherwise); `None` for any other: build the job.
-pub(crate) fn list_command_key(l: &Layout, index: usize, item: &str) -> Option<u64> {
+/// The `--command` template's words and pieces, when a plain list's job runs them directly
+/// with one item, no working directory and no extra environment (a list's job unless
+/// `--shell` or `-n N` says otherwise); `None` for any other: build the job.
+fn plain_template(l: &Layout) -> Option<(&[String], &[Piece])> {
     let CommandSource::Template(pieces) = &l.command else {
         return None;
     };
@@ -26,6 +25,18 @@ pub(crate) fn list_command_key(l: &Layout, index: usize, item: &str) -> Option<u
         .get_or_init(|| template::split_words(pieces))
         .as_ref()
         .ok()?;
+    Some((words, pieces))
+}
+
+/// Gives `f` each word of the [`plain_template`]'s job `index` of one item, `item`, filled as
+/// the job built from its row would have it.
+fn each_word(
+    l: &Layout,
+    (words, pieces): (&[String], &[Piece]),
+    index: usize,
+    item: &str,
+    f: &mut dyn FnMut(&str),
+) {
     // What `Layout::vars` gives a list's job: its item forms, `{#}` and `{id}` (any other
     // name has no value).
     let id = std::cell::OnceCell::new();
@@ -38,18 +49,42 @@ pub(crate) fn list_command_key(l: &Layout, index: usize, item: &str) -> Option<u
             out.push_str(id.get_or_init(|| row_id(l, index, &[item])));
         }
     };
-    let mut h = KeyHasher::direct(words.len());
     let mut word = String::new();
     for w in words {
         if template::has_marker(w) {
             word.clear();
             template::fill_marked_with(w, pieces, &mut word, &value);
-            h.field(word.as_bytes());
+            f(&word);
         } else {
-            h.field(w.as_bytes());
+            f(w);
         }
     }
+}
+
+/// The [`command_key`](crate::model::job::command_key) of the plain list's job `index` of one
+/// item, `item`, made from the `--command` template's words filled straight into the hasher:
+/// the same bytes as the job built from its row would give. `None` where the job must be
+/// built ([`plain_template`]).
+pub(crate) fn list_command_key(l: &Layout, index: usize, item: &str) -> Option<u64> {
+    let template = plain_template(l)?;
+    let mut h = KeyHasher::direct(template.0.len());
+    each_word(l, template, index, item, &mut |w| h.field(w.as_bytes()));
     Some(h.finish_plain())
+}
+
+/// The plain list's job `index` of one item, `item`, as
+/// [`CommandLine::display`](crate::model::job::CommandLine::display) shows it, made from the
+/// `--command` template's words. `None` where the job must be built ([`plain_template`]).
+pub(crate) fn list_display(l: &Layout, index: usize, item: &str) -> Option<String> {
+    let template = plain_template(l)?;
+    let mut shown = String::new();
+    each_word(l, template, index, item, &mut |w| {
+        if !shown.is_empty() {
+            shown.push(' ');
+        }
+        shown.push_str(&shell_words::quote(w));
+    });
+    Some(shown)
 }
 
 #[cfg(test)]
@@ -74,6 +109,21 @@ mod tests {
             let item = &m.jobs.items(i).expect("a list's job")[0];
             let direct = list_command_key(&layout, m.jobs.index(i), item);
             assert_eq!(direct, fast.then_some(built), "{item:?} with {opts:?}");
+            // The command as `--dry-run` and the JSON report show it, made the same way.
+            let shown = m.jobs.get(i).command.display();
+            let direct = list_display(&layout, m.jobs.index(i), item);
+            assert_eq!(
+                direct.as_ref(),
+                fast.then_some(&shown),
+                "{item:?} with {opts:?}"
+            );
+            assert_eq!(m.jobs.command(i), shown);
+            let mut given = None;
+            let made = m
+                .jobs
+                .command_display(i, &mut |c| given = Some(c.to_string()));
+            assert_eq!(made, fast, "{item:?} with {opts:?}");
+            assert_eq!(given, fast.then_some(shown));
         }
     }
 

@@ -164,6 +164,19 @@ impl Reparse {
         }
         f(&fields[..n])
     }
+
+    /// The first item of the plain list's job of the row at `r`, as UTF-8; `None` for a
+    /// table's row (or an item that is not UTF-8).
+    fn list_item(&self, r: RowRef) -> Option<&str> {
+        let sep = match self.layout.opts.input {
+            InputFormat::Table => return None,
+            InputFormat::Lines => b'\n',
+            InputFormat::Null => b'\0',
+        };
+        let at = &self.bytes[self.start + r.offset as usize..];
+        let (_, _, raw) = crate::manifest::list::items(at, sep).next()?;
+        std::str::from_utf8(raw).ok()
+    }
 }
 
 /// The record that starts `bytes`, when the csv reader would read it as its line split at
@@ -196,6 +209,11 @@ impl RowSource for Reparse {
     }
 
     fn command_display(&self, r: RowRef, f: &mut dyn FnMut(&str)) -> bool {
+        if let Some(item) = self.list_item(r) {
+            return crate::manifest::key::list_display(&self.layout, r.index as usize, item)
+                .map(|c| f(&c))
+                .is_some();
+        }
         self.with_plain_fields(r, |fields| {
             simple_display(&self.layout, fields).map(|c| f(&c))
         })
@@ -207,8 +225,14 @@ impl RowSource for Reparse {
     }
 
     fn command(&self, row: RowRef) -> Cow<'_, str> {
-        self.with_plain_fields(row, |fields| simple_display(&self.layout, fields))
-            .unwrap_or_else(|| Cow::Owned(self.job(row).command.display()))
+        let shown = match self.list_item(row) {
+            Some(item) => {
+                crate::manifest::key::list_display(&self.layout, row.index as usize, item)
+                    .map(Cow::Owned)
+            }
+            None => self.with_plain_fields(row, |fields| simple_display(&self.layout, fields)),
+        };
+        shown.unwrap_or_else(|| Cow::Owned(self.job(row).command.display()))
     }
 
     fn release(&self) {
@@ -216,14 +240,7 @@ impl RowSource for Reparse {
     }
 
     fn command_key(&self, r: RowRef) -> Option<u64> {
-        let sep = match self.layout.opts.input {
-            InputFormat::Table => return None,
-            InputFormat::Lines => b'\n',
-            InputFormat::Null => b'\0',
-        };
-        let at = &self.bytes[self.start + r.offset as usize..];
-        let (_, _, raw) = crate::manifest::list::items(at, sep).next()?;
-        let item = std::str::from_utf8(raw).ok()?;
+        let item = self.list_item(r)?;
         crate::manifest::key::list_command_key(&self.layout, r.index as usize, item)
     }
 
