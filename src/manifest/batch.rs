@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use crate::manifest::layout::Layout;
 use crate::manifest::limits::{check_id, NO_GROUP};
 use crate::manifest::problems::{Problems, Row};
-use crate::manifest::row::{build_job, row_fields, row_id};
+use crate::manifest::row::{build_job, quick_check, row_fields, row_id};
 use crate::manifest::warn::{Warner, Warning};
 use crate::model::problem::Problem;
 use crate::store::jobs::{RowRef, RowTable, Strings};
@@ -229,6 +229,19 @@ fn check_row(l: &Layout, p: &Pending, name: &str, ids: &IdHasher) -> Checked {
         }
     };
     let id = row_id(l, p.index, &fields);
+    if let Some((retries, widths)) = quick_check(l, p.index, &fields) {
+        return Checked::Row {
+            hash: crate::manifest::ids::hash(ids, &id),
+            job: Some(Built {
+                widths,
+                retries,
+                group: crate::manifest::row::group(l, &fields),
+            }),
+            id: IdText::of(id, l, &fields),
+            problems: problems.list,
+            warnings: Vec::new(),
+        };
+    }
     let mut warner = Warner::default();
     let mut row = Row {
         line: p.line,

@@ -209,7 +209,7 @@ fn after_ids(l: &Layout, fields: &[&str]) -> Vec<String> {
 }
 
 /// A row's `group`, if it names one.
-fn group(l: &Layout, fields: &[&str]) -> Option<String> {
+pub(crate) fn group(l: &Layout, fields: &[&str]) -> Option<String> {
     Some(field(fields, l.cols.group).trim())
         .filter(|g| !g.is_empty())
         .map(str::to_string)
@@ -336,6 +336,39 @@ pub(crate) fn table_cells(
         ]);
     });
     true
+}
+
+/// What checking a row in full finds of it for the plan (its retry count and its plan table
+/// cells' widths), made from its fields, for a row valid at a glance: a [`simple`] command run
+/// directly, no `cwd`, `env` or `retry_on`, and a valid timeout and retry count. `None` for
+/// any other row: build its job ([`build_job`]), which reports what is wrong.
+pub(crate) fn quick_check(l: &Layout, index: usize, fields: &[&str]) -> Option<(u32, [usize; 6])> {
+    let empty = |c: Option<usize>| field(fields, c).trim().is_empty();
+    if !empty(l.cols.cwd) || !empty(l.cols.env) || !empty(l.cols.retry_on) {
+        return None;
+    }
+    let retries = match field(fields, l.cols.retries).trim() {
+        "" => l.opts.default_retries,
+        s => s.parse::<u32>().ok()?,
+    };
+    match field(fields, l.cols.timeout).trim() {
+        "" => {}
+        s => {
+            parse_duration(s).ok()?;
+        }
+    }
+    let chars = |s: &str| {
+        if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        }
+    };
+    let mut widths = None;
+    table_cells(l, index, fields, retries, &mut |cells| {
+        widths = Some(cells.map(chars));
+    });
+    Some((retries, widths?))
 }
 
 /// The command of a row that was valid when first read as [`CommandLine::display`] shows it,

@@ -634,3 +634,43 @@ proptest::proptest! {
         proptest::prop_assert_eq!(plain, csv, "{:?}", text);
     }
 }
+
+/// A row checked the short way (`row::quick_check`) has what its job built in full gives the
+/// plan (retry count, plan table widths); a row with any field that needs a closer look is
+/// left to the full check, which reports what is wrong.
+#[test]
+fn rows_checked_at_a_glance_are_checked_as_in_full() {
+    let columns = "id,command,timeout,retries,group,after,cwd,env,retry_on";
+    let cols: Vec<String> = columns.split(',').map(str::to_string).collect();
+    let opts = ManifestOptions::default();
+    let layout = layout::Layout::new(cols, Some(1), &opts, &mut problems::Problems::new("m"));
+    let long = "x".repeat(80);
+    let quick = [
+        "a,/bin/echo 1,30s,,,,,,".to_string(),
+        "b,  echo   two  spaces ,1h 2m,12,g1,a,,,".to_string(),
+        format!("c,echo {long},,3,,a  b,,,"),
+        "e1,/bin/true,,,gé,,,,".to_string(),
+    ];
+    let slow = [
+        "d,/bin/true,10x,,,,,,",
+        "e,/bin/true,,-1,,,,,",
+        "f,/bin/true,,,,,/tmp,,",
+        "g,/bin/true,,,,,,A=1,",
+        "h,/bin/true,,,,,,,bogus",
+        "i,echo $HOME,,,,,,,",
+        "j,,,,,,,,",
+    ];
+    for (k, row) in quick.iter().map(String::as_str).chain(slow).enumerate() {
+        let fields: Vec<&str> = row.split(',').collect();
+        let got = row::quick_check(&layout, k, &fields);
+        if k >= quick.len() {
+            assert_eq!(got, None, "{row}");
+            continue;
+        }
+        let text = format!("{columns}\n{row}\n");
+        let m = parse_ok(&text);
+        let job = m.jobs.get(0);
+        let want = (job.retries, crate::model::job::plan_widths(&job));
+        assert_eq!(got, Some(want), "{row}");
+    }
+}
