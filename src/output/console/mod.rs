@@ -341,7 +341,10 @@ impl Console {
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default()
         );
-        self.retrying.remove(id);
+        // Most runs retry nothing: no hashing of every id for an empty map.
+        if !self.retrying.is_empty() {
+            self.retrying.remove(id);
+        }
         if let Some(bar) = BAR.lock().as_ref() {
             *MESSAGE.lock() = self.bar_message();
             bar.set_position(self.done);
