@@ -10,6 +10,20 @@ use crate::util::*;
 const MANIFEST: &str = "id,command,retries\n\
     w,\"sh -c 'if [ $BATCHRUN_ATTEMPT = 2 ]; then exit 0; fi; echo $$ > w.tmp; mv w.tmp w.pid; exec sleep 60'\",2\n";
 
+/// The job's pid once it is `sleep` alone: `w.pid` appears while `mv`, the job's child that
+/// made it, may still be alive in the job's process group (a stop would then find it left
+/// over and say so), and once the shell has execed `sleep` it has reaped `mv`.
+fn job_sleeping(t: &TestEnv) -> u32 {
+    t.wait_for_file("w.pid");
+    let pid: u32 = t.read("w.pid").trim().parse().unwrap();
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
+        assert!(start.elapsed() < PATIENCE, "job {pid} never became sleep");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    pid
+}
+
 /// Starts the run, waits for the job, then signals both (the job first, or batchrun first).
 fn stopped_like_scancel(job_first: bool) {
     let t = TestEnv::new();
@@ -23,8 +37,7 @@ fn stopped_like_scancel(job_first: bool) {
         "m.csv",
     ];
     let live = Live::start(t.cmd(&args), &args);
-    t.wait_for_file("w.pid");
-    let job_pid: u32 = t.read("w.pid").trim().parse().unwrap();
+    let job_pid = job_sleeping(&t);
     if job_first {
         kill(job_pid, libc::SIGTERM);
         kill(live.pid(), libc::SIGTERM);
@@ -70,8 +83,7 @@ fn a_job_killed_by_sigterm_alone_failed_and_is_retried() {
         "m.csv",
     ];
     let live = Live::start(t.cmd(&args), &args);
-    t.wait_for_file("w.pid");
-    let job_pid: u32 = t.read("w.pid").trim().parse().unwrap();
+    let job_pid = job_sleeping(&t);
     kill(job_pid, libc::SIGTERM);
     live.finish().code(0);
     let w = job(&t.json("r.json"), "w").clone();
