@@ -215,7 +215,8 @@ impl<'b> Table<'b> {
         }
         let mut rec = csv::ByteRecord::new();
         let mut header = None;
-        let mut last: Option<(usize, u64)> = None;
+        // The last record's start, end and line.
+        let mut last: Option<(usize, usize, u64)> = None;
         let mut data_rows = 0usize;
         let mut reader = self.reader();
         loop {
@@ -229,7 +230,7 @@ impl<'b> Table<'b> {
                     } else {
                         data_rows += 1;
                     }
-                    last = Some((start, line));
+                    last = Some((start, reader.position().byte() as usize, line));
                 }
                 Err(e) => {
                     let line = e.position().map(|p| {
@@ -244,9 +245,14 @@ impl<'b> Table<'b> {
             }
         }
         // An unbalanced quote makes the csv reader swallow the rest of the file into one
-        // field: a well-formed quoted record holds an even number of quote characters.
-        let unbalanced_line = last.and_then(|(start, line)| {
-            let quotes = self.bytes[start..].iter().filter(|&&b| b == b'"').count();
+        // field: a well-formed quoted record holds an even number of quote characters. Only
+        // the record's own bytes count, not comments after it.
+        let unbalanced_line = last.and_then(|(start, end, line)| {
+            let end = end.clamp(start, self.bytes.len());
+            let quotes = self.bytes[start..end]
+                .iter()
+                .filter(|&&b| b == b'"')
+                .count();
             (!self.tsv && quotes % 2 == 1).then_some(line)
         });
         Scan {

@@ -118,6 +118,23 @@ fn unbalanced_quote_and_missing_command_column() {
     );
 }
 
+/// A comment after the last record is not part of it: a quote in the comment does not make a
+/// well-formed last record look unbalanced (a table with quotes is read by the csv reader).
+#[test]
+fn a_quote_in_a_comment_after_the_last_record_is_not_unbalanced() {
+    for text in [
+        "id,command\na,\"echo \"\"hi\"\"\"\nb,/bin/true\n# one \" quote\n",
+        "id,command\na,\"echo x\"\n# one \" quote\nb,/bin/true\n# two \" quotes\"\"\n",
+        "id,command\na,\"echo x\"\n\n# one \" quote\n\n",
+    ] {
+        let m = parse_ok(text);
+        assert!(m.jobs.len() >= 1, "{text:?}");
+    }
+    // A last record whose quote never closes is still found, comments after it or not.
+    let p = problems("id,command\na,true\nb,\"echo hi\n# a comment\n");
+    assert!(p[0].contains("m.csv:3: unbalanced quote"), "{p:?}");
+}
+
 #[test]
 fn invalid_utf8_names_the_column() {
     let p = parse(
