@@ -49,11 +49,7 @@ fn table_line<S: AsRef<str>>(cells: &[S], widths: &[usize; 6], l: &mut String) {
         let cell = cell.as_ref();
         l.push_str(cell);
         if k + 1 < cells.len() {
-            let n = if cell.is_ascii() {
-                cell.len()
-            } else {
-                cell.chars().count()
-            };
+            let n = crate::model::job::cell_width(cell);
             const SPACES: &str = "                                ";
             let mut pad = wd.saturating_sub(n) + 2;
             while pad > 0 {
@@ -178,9 +174,7 @@ pub(crate) fn dry_run(plan: &Plan, rc: &RunConfig) -> Result<(), Error> {
             (order.len(), BATCH),
             at,
             |i, text: &mut String| {
-                if !plan.jobs.command_display(i, &mut |c| text.push_str(c)) {
-                    text.push_str(&plan.jobs.get(i).command.display());
-                }
+                text.push_str(&plan.jobs.command(i));
                 text.push('\n');
             },
         )
@@ -253,10 +247,7 @@ mod tests {
             }
             assert_eq!(made, if shell { 0 } else { 5 });
             for i in 0..m.jobs.len() {
-                let mut shown = None;
-                m.jobs
-                    .command_display(i, &mut |c| shown = Some(c.to_string()));
-                if let Some(shown) = shown {
+                if let Some(shown) = m.jobs.shown_command(i) {
                     assert_eq!(shown, m.jobs.get(i).command.display(), "row {i}");
                 }
             }

@@ -165,17 +165,22 @@ impl Reparse {
         f(&fields[..n])
     }
 
-    /// The first item of the plain list's job of the row at `r`, as UTF-8; `None` for a
-    /// table's row (or an item that is not UTF-8).
-    fn list_item(&self, r: RowRef) -> Option<&str> {
+    /// The items (as raw bytes) from the plain list's job of the row at `r` on; `None` for a
+    /// table's row.
+    fn list_items(&self, r: RowRef) -> Option<impl Iterator<Item = &[u8]>> {
         let sep = match self.layout.opts.input {
             InputFormat::Table => return None,
             InputFormat::Lines => b'\n',
             InputFormat::Null => b'\0',
         };
         let at = &self.bytes[self.start + r.offset as usize..];
-        let (_, _, raw) = crate::manifest::list::items(at, sep).next()?;
-        std::str::from_utf8(raw).ok()
+        Some(crate::manifest::list::items(at, sep).map(|(_, _, raw)| raw))
+    }
+
+    /// The first item of the plain list's job of the row at `r`, as UTF-8; `None` for a
+    /// table's row (or an item that is not UTF-8).
+    fn list_item(&self, r: RowRef) -> Option<&str> {
+        std::str::from_utf8(self.list_items(r)?.next()?).ok()
     }
 }
 
@@ -208,31 +213,18 @@ impl RowSource for Reparse {
         .is_some()
     }
 
-    fn command_display(&self, r: RowRef, f: &mut dyn FnMut(&str)) -> bool {
-        if let Some(item) = self.list_item(r) {
-            return crate::manifest::key::list_display(&self.layout, r.index as usize, item)
-                .map(|c| f(&c))
-                .is_some();
-        }
-        self.with_plain_fields(r, |fields| {
-            simple_display(&self.layout, fields).map(|c| f(&c))
-        })
-        .is_some()
-    }
-
     fn table_job(&self, row: RowRef) -> JobSpec {
         self.job_at(row, true)
     }
 
-    fn command(&self, row: RowRef) -> Cow<'_, str> {
-        let shown = match self.list_item(row) {
+    fn shown_command(&self, row: RowRef) -> Option<Cow<'_, str>> {
+        match self.list_item(row) {
             Some(item) => {
                 crate::manifest::key::list_display(&self.layout, row.index as usize, item)
                     .map(Cow::Owned)
             }
             None => self.with_plain_fields(row, |fields| simple_display(&self.layout, fields)),
-        };
-        shown.unwrap_or_else(|| Cow::Owned(self.job(row).command.display()))
+        }
     }
 
     fn release(&self) {
@@ -245,15 +237,10 @@ impl RowSource for Reparse {
     }
 
     fn items(&self, r: RowRef) -> Option<Vec<String>> {
-        let sep = match self.layout.opts.input {
-            InputFormat::Table => return None,
-            InputFormat::Lines => b'\n',
-            InputFormat::Null => b'\0',
-        };
-        let at = &self.bytes[self.start + r.offset as usize..];
-        let items = crate::manifest::list::items(at, sep)
+        let items = self
+            .list_items(r)?
             .take(self.layout.opts.items_per_job())
-            .map(|(_, _, raw)| String::from_utf8_lossy(raw).into_owned())
+            .map(|raw| String::from_utf8_lossy(raw).into_owned())
             .collect();
         Some(items)
     }

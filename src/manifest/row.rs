@@ -284,7 +284,8 @@ fn simple_words(text: &str) -> Option<Vec<String>> {
 /// The cells of a row's line in the plan table (`crate::app::check`'s `plan_cells` of its
 /// [`table_job`]), made straight from its fields, given to `f`: for a row that was valid when
 /// first read and whose command is a [`simple`] text run directly (most rows of big
-/// manifests). `false`, without calling `f`, for any other row.
+/// manifests). `false`, without calling `f`, for any other row, and for a row whose timeout
+/// is not valid.
 pub(crate) fn table_cells(
     l: &Layout,
     index: usize,
@@ -334,8 +335,7 @@ pub(crate) fn table_cells(
             group.unwrap_or("-"),
             after,
         ]);
-    });
-    true
+    })
 }
 
 /// What checking a row in full finds of it for the plan (its retry count and its plan table
@@ -351,22 +351,10 @@ pub(crate) fn quick_check(l: &Layout, index: usize, fields: &[&str]) -> Option<(
         "" => l.opts.default_retries,
         s => s.parse::<u32>().ok()?,
     };
-    match field(fields, l.cols.timeout).trim() {
-        "" => {}
-        s => {
-            parse_duration(s).ok()?;
-        }
-    }
-    let chars = |s: &str| {
-        if s.is_ascii() {
-            s.len()
-        } else {
-            s.chars().count()
-        }
-    };
+    // `table_cells` refuses a timeout that is not valid.
     let mut widths = None;
     table_cells(l, index, fields, retries, &mut |cells| {
-        widths = Some(cells.map(chars));
+        widths = Some(cells.map(crate::model::job::cell_width));
     });
     Some((retries, widths?))
 }
@@ -394,24 +382,27 @@ pub(crate) fn simple_display<'f>(l: &Layout, fields: &[&'f str]) -> Option<Cow<'
     )
 }
 
-/// The plan table's cell of a valid timeout field's trimmed `text`, given to `f`; the last is
-/// remembered per thread, as most rows of a manifest share their time limit.
-fn timeout_cell(l: &Layout, text: &str, f: impl FnOnce(&str)) {
+/// The plan table's cell of a timeout field's trimmed `text`, given to `f`; `false`, without
+/// calling `f`, when the text is not a valid timeout. The last is remembered per thread, as
+/// most rows of a manifest share their time limit.
+fn timeout_cell(l: &Layout, text: &str, f: impl FnOnce(&str)) -> bool {
     thread_local! {
-        static LAST: std::cell::RefCell<(String, String)> = const {
-            std::cell::RefCell::new((String::new(), String::new()))
+        static LAST: std::cell::RefCell<(String, Option<String>)> = const {
+            std::cell::RefCell::new((String::new(), None))
         };
     }
-    let make = |text: &str| {
-        let timeout = match text {
-            "" => l.opts.default_timeout,
-            s => parse_duration(s).ok(),
-        };
-        timeout.map_or_else(|| "-".to_string(), crate::model::job::duration_text)
+    let make = |text: &str| match text {
+        "" => Some(
+            l.opts
+                .default_timeout
+                .map_or_else(|| "-".to_string(), crate::model::job::duration_text),
+        ),
+        s => parse_duration(s).ok().map(crate::model::job::duration_text),
     };
+    let give = |cell: &Option<String>| cell.as_deref().map(f).is_some();
     if text.is_empty() {
         // The default: not remembered, as it is not the field's text.
-        return f(&make(text));
+        return give(&make(text));
     }
     LAST.with_borrow_mut(|(raw, cell)| {
         if raw != text {
@@ -419,8 +410,8 @@ fn timeout_cell(l: &Layout, text: &str, f: impl FnOnce(&str)) {
             raw.clear();
             raw.push_str(text);
         }
-        f(cell);
-    });
+        give(cell)
+    })
 }
 
 /// A row's variables, made the first time a template has a placeholder (most have none).

@@ -155,32 +155,37 @@ impl KeyHasher {
 /// The longest command shown in the plan table, in characters; a longer one is cut.
 pub(crate) const TABLE_COMMAND: usize = 60;
 
+/// The width of a plan table cell: its characters (its bytes, when ASCII).
+pub(crate) fn cell_width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
 /// The width in characters of each of `plan_cells` (`crate::app::check`), without making them.
 pub(crate) fn plan_widths(j: &JobSpec) -> [usize; 6] {
-    let chars = |s: &str| {
-        if s.is_ascii() {
-            s.len()
-        } else {
-            s.chars().count()
-        }
-    };
     let command = match &j.command {
         CommandLine::Direct(words) => {
-            let quoted: usize = words.iter().map(|w| chars(&shell_words::quote(w))).sum();
+            let quoted: usize = words
+                .iter()
+                .map(|w| cell_width(&shell_words::quote(w)))
+                .sum();
             quoted + words.len().saturating_sub(1)
         }
-        CommandLine::Shell(s) => chars(s),
+        CommandLine::Shell(s) => cell_width(s),
     };
     let after = match j.after.len() {
         0 => 1,
-        n => j.after.iter().map(|a| chars(a)).sum::<usize>() + n - 1,
+        n => j.after.iter().map(|a| cell_width(a)).sum::<usize>() + n - 1,
     };
     [
-        chars(&j.id),
+        cell_width(&j.id),
         command.min(TABLE_COMMAND),
-        j.timeout.map_or(1, |t| chars(&duration_text(t))),
+        j.timeout.map_or(1, |t| cell_width(&duration_text(t))),
         j.retries.checked_ilog10().map_or(1, |d| d as usize + 1),
-        j.group.as_deref().map_or(1, chars),
+        j.group.as_deref().map_or(1, cell_width),
         after,
     ]
 }

@@ -161,9 +161,10 @@ pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
     }
 
     /// The command of the job of the row at `row` as [`crate::model::job::CommandLine::display`]
-    /// shows it, borrowed from the manifest where it stands there as shown.
-    fn command(&self, row: RowRef) -> std::borrow::Cow<'_, str> {
-        self.job(row).command.display().into()
+    /// shows it, when a short way makes it without building the job (borrowed from the
+    /// manifest where it stands there as shown); `None` otherwise.
+    fn shown_command(&self, _row: RowRef) -> Option<std::borrow::Cow<'_, str>> {
+        None
     }
 
     /// Lets go of the memory of the rows read so far, when they can be read again from
@@ -173,12 +174,6 @@ pub(crate) trait RowSource: std::fmt::Debug + Send + Sync {
     /// Gives `f` the cells of the row's line in the plan table, when a short way makes them
     /// (straight from the row's fields); `false`, without calling `f`, otherwise.
     fn table_cells(&self, _row: RowRef, _f: &mut dyn FnMut(&[&str; 6])) -> bool {
-        false
-    }
-
-    /// Gives `f` the row's command as [`crate::model::job::CommandLine::display`] shows it,
-    /// when a short way makes it; `false`, without calling `f`, otherwise.
-    fn command_display(&self, _row: RowRef, _f: &mut dyn FnMut(&str)) -> bool {
         false
     }
 }
@@ -293,12 +288,20 @@ impl Jobs {
         }
     }
 
-    /// Job `i`'s command as [`crate::model::job::CommandLine::display`] shows it, without
-    /// building the job where its row gives it as it stands (the JSON report's `command`).
+    /// Job `i`'s command as [`crate::model::job::CommandLine::display`] shows it (the JSON
+    /// report's `command`, `--dry-run`'s lines), without building the job where
+    /// [`Jobs::shown_command`] can.
     pub fn command(&self, i: usize) -> std::borrow::Cow<'_, str> {
+        self.shown_command(i)
+            .unwrap_or_else(|| self.get(i).command.display().into())
+    }
+
+    /// Job `i`'s command as [`Jobs::command`] gives it, when it is made without building the
+    /// job; `None` otherwise.
+    pub fn shown_command(&self, i: usize) -> Option<std::borrow::Cow<'_, str>> {
         match &self.inner.specs {
-            Specs::Kept(specs) => specs[i].command.display().into(),
-            Specs::Reparse(source) => source.command(self.inner.rows.get(i)),
+            Specs::Kept(specs) => Some(specs[i].command.display().into()),
+            Specs::Reparse(source) => source.shown_command(self.inner.rows.get(i)),
         }
     }
 
@@ -326,15 +329,6 @@ impl Jobs {
         match &self.inner.specs {
             Specs::Kept(_) => false,
             Specs::Reparse(source) => source.table_cells(self.inner.rows.get(i), f),
-        }
-    }
-
-    /// Gives `f` job `i`'s command as `--dry-run` shows it, when it can be made without
-    /// building the job (`false`, without calling `f`, otherwise: see [`Jobs::get`]).
-    pub fn command_display(&self, i: usize, f: &mut dyn FnMut(&str)) -> bool {
-        match &self.inner.specs {
-            Specs::Kept(_) => false,
-            Specs::Reparse(source) => source.command_display(self.inner.rows.get(i), f),
         }
     }
 
