@@ -261,14 +261,41 @@ pub(crate) fn table_job(
 /// nothing to warn about, and its words are its parts between spaces, none needing quotes to
 /// be shown ([`shell_words::quote`]): what checking it in full would find, known at once.
 fn simple(text: &str) -> bool {
-    let allowed = |b: u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b' ' | b',' | b'.' | b'_' | b'+' | b':' | b'@' | b'/' | b'-'
-            )
+    simple_shape(text).is_some()
+}
+
+/// [`simple`] and more in one pass over the text (it runs on every row of a big manifest):
+/// `None` when `text` is not simple, `Some(true)` when it is and its words are already joined
+/// by single spaces (no space leads, trails or doubles), so the text is its own display.
+pub(super) fn simple_shape(text: &str) -> Option<bool> {
+    const ALLOWED: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b' ' | b',' | b'.' | b'_' | b'+' | b':' | b'@' | b'/' | b'-'
+                );
+            b += 1;
+        }
+        t
     };
-    text.bytes().all(allowed) && text.bytes().any(|b| b != b' ')
+    // A leading space reads as one after a space: not single-spaced.
+    let (mut after_space, mut single, mut word) = (true, true, false);
+    for &c in text.as_bytes() {
+        if !ALLOWED[c as usize] {
+            return None;
+        }
+        if c == b' ' {
+            single &= !after_space;
+            after_space = true;
+        } else {
+            (after_space, word) = (false, true);
+        }
+    }
+    word.then_some(single && !after_space)
 }
 
 /// The words of a [`simple`] command text, run without a shell.
@@ -370,16 +397,14 @@ pub(crate) fn simple_display<'f>(l: &Layout, fields: &[&'f str]) -> Option<Cow<'
         && field(fields, l.cols.shell).trim().is_empty()
         && !l.opts.shell;
     let text = fields[c];
-    if !direct || !simple(text) {
+    if !direct {
         return None;
     }
-    Some(
-        if !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ") {
-            Cow::Borrowed(text)
-        } else {
-            Cow::Owned(text.split_whitespace().collect::<Vec<_>>().join(" "))
-        },
-    )
+    Some(if simple_shape(text)? {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    })
 }
 
 /// The plan table's cell of a timeout field's trimmed `text`, given to `f`; `false`, without

@@ -193,15 +193,22 @@ impl<'b> Table<'b> {
         if self.plain {
             let lines = PlainLines::new(self.bytes);
             // No quote and no lone `\r`: no record is malformed or spans lines.
+            // A line is a blank record when it is one field of white space: no delimiter.
+            // Only the header is split; the other lines are counted.
+            let delimiter = self.delimiter();
+            let blank = |text: &[u8]| {
+                text.iter()
+                    .all(|&b| b.is_ascii_whitespace() && b != delimiter)
+            };
             let mut rec = csv::ByteRecord::new();
             let mut header = None;
             let mut data_rows = 0usize;
             for (_, line, text) in lines {
-                split_into(text, self.delimiter(), &mut rec);
-                if Self::blank(&rec) {
+                if blank(text) {
                     continue;
                 }
                 if header.is_none() {
+                    split_into(text, delimiter, &mut rec);
                     header = Some((rec.clone(), line));
                 } else {
                     data_rows += 1;
@@ -342,7 +349,7 @@ impl<'b> Iterator for PlainLines<'b> {
         while self.at < self.bytes.len() {
             let (start, line) = (self.at, self.line);
             let rest = &self.bytes[start..];
-            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
             self.at = start + end + 1;
             self.line += 1;
             let text = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);

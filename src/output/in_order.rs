@@ -10,11 +10,31 @@ use crate::store::jobs::Jobs;
 /// Jobs whose texts one thread makes at a time.
 pub(crate) const PIECE: usize = 512;
 
+/// A text a job's line is appended to, cleared to be used again.
+pub(crate) trait Text: Default + AsRef<[u8]> + Send {
+    /// Empties the text, keeping its room.
+    fn clear(&mut self);
+}
+
+impl Text for String {
+    fn clear(&mut self) {
+        String::clear(self);
+    }
+}
+
+impl Text for Vec<u8> {
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+}
+
 /// Writes the text that `f` appends for each of `n` jobs to `w`, job `job(k)` `k`-th. The
 /// texts are made on every core, `batch` jobs at a time, so memory stays bounded, each batch
 /// written while the next is made; after each batch the rows read are released
-/// ([`Jobs::release`]).
-pub(crate) fn write_in_order<B: Default + AsRef<[u8]> + Send>(
+/// ([`Jobs::release`]). A written batch's texts are made again into: a text of a big batch
+/// is hundreds of KB, and allocating and freeing one per piece had every thread grow it
+/// from nothing and the allocator hand it back to the kernel (a TLB flush on every core).
+pub(crate) fn write_in_order<B: Text>(
     w: &mut dyn Write,
     jobs: &Jobs,
     (n, batch): (usize, usize),
@@ -23,6 +43,7 @@ pub(crate) fn write_in_order<B: Default + AsRef<[u8]> + Send>(
 ) -> std::io::Result<()> {
     let write =
         |w: &mut dyn Write, texts: &[B]| texts.iter().try_for_each(|t| w.write_all(t.as_ref()));
+    let spare: parking_lot::Mutex<Vec<B>> = parking_lot::Mutex::default();
     crate::util::par::scope(n, |par| {
         let mut made: Vec<B> = Vec::new();
         for start in (0..n).step_by(batch.max(1)) {
@@ -32,7 +53,7 @@ pub(crate) fn write_in_order<B: Default + AsRef<[u8]> + Send>(
                 .map(|k| k..end.min(k + PIECE))
                 .collect();
             let make = |piece: &Range<usize>| {
-                let mut text = B::default();
+                let mut text = spare.lock().pop().unwrap_or_default();
                 for k in piece.clone() {
                     f(job(k), &mut text);
                 }
@@ -41,6 +62,10 @@ pub(crate) fn write_in_order<B: Default + AsRef<[u8]> + Send>(
             let (texts, written) = par.map_beside(&pieces, make, || write(w, &made));
             written?;
             jobs.release();
+            spare.lock().extend(made.drain(..).map(|mut t| {
+                t.clear();
+                t
+            }));
             made = texts;
         }
         write(w, &made)
