@@ -93,9 +93,14 @@ pub fn slow_line(r: &Running, now: Instant, limit: Duration) -> String {
 
 /// The counts line: `12 jobs in 3.2s: 9 succeeded, 1 failed, …` (zero counts left out).
 pub(crate) fn counts_line(s: &RunSummary) -> String {
-    let parts: Vec<String> = s
-        .counts()
-        .into_iter()
+    counts_line_of(s, &s.counts())
+}
+
+/// [`counts_line`] with the run's counts already made (a pass over every job's result).
+fn counts_line_of(s: &RunSummary, counts: &std::collections::BTreeMap<Status, usize>) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(&st, &n)| (st, n))
         .filter(|&(_, n)| n > 0)
         .map(|(st, n)| format!("{n} {}", st.as_str().replace('_', " ")))
         .collect();
@@ -190,8 +195,16 @@ impl Listing<'_> {
 /// `batchrun: ` or is indented under one.
 pub fn summary_text(s: &RunSummary, listing: &Listing<'_>) -> String {
     let mut out = String::new();
+    // The counts tell how many went wrong, so the jobs are looked at only up to the last one
+    // listed: one pass over a million results less at the end of a big run or merge.
+    let counts = s.counts();
+    let wrong_total: usize = counts
+        .iter()
+        .filter(|(st, _)| st.went_wrong())
+        .map(|(_, n)| n)
+        .sum();
     let mut wrong = (0..s.results.len()).filter(|&i| s.results.went_wrong(i));
-    for i in wrong.by_ref().take(listing.max) {
+    for i in wrong.by_ref().take(listing.max.min(wrong_total)) {
         let r = s.results.job(i);
         let _ = writeln!(
             out,
@@ -206,11 +219,11 @@ pub fn summary_text(s: &RunSummary, listing: &Listing<'_>) -> String {
             }
         }
     }
-    let more = wrong.count();
+    let more = wrong_total.saturating_sub(listing.max);
     if more > 0 {
         let _ = writeln!(out, "batchrun: {}", listing.more_text(more));
     }
-    let not_started = s.counts()[&Status::NotStarted];
+    let not_started = counts[&Status::NotStarted];
     if not_started > 0 {
         let _ = writeln!(out, "batchrun: {} not started", plural(not_started, "job"));
     }
@@ -220,7 +233,7 @@ pub fn summary_text(s: &RunSummary, listing: &Listing<'_>) -> String {
     if let Some(line) = slowest_line(s) {
         let _ = writeln!(out, "batchrun: {line}");
     }
-    let _ = writeln!(out, "batchrun: {}", counts_line(s));
+    let _ = writeln!(out, "batchrun: {}", counts_line_of(s, &counts));
     out
 }
 
@@ -240,13 +253,14 @@ pub const SLOWEST_SHOWN: usize = 3;
 /// `slowest: report-eu 4m 2s, forecast 3m 1s, report-us 59.0s`, when the run was long
 /// enough and had enough jobs for it to matter ([`SLOWEST_AFTER`], [`SLOWEST_MIN_JOBS`]).
 fn slowest_line(s: &RunSummary) -> Option<String> {
-    let ran = (0..s.results.len())
-        .filter(|&i| s.results.duration(i).is_some())
-        .count();
-    if s.duration <= SLOWEST_AFTER || ran <= SLOWEST_MIN_JOBS {
+    if s.duration <= SLOWEST_AFTER {
         return None;
     }
-    let named: Vec<String> = slowest(s, SLOWEST_SHOWN)
+    let (top, ran) = slowest_of_ran(s, SLOWEST_SHOWN);
+    if ran <= SLOWEST_MIN_JOBS {
+        return None;
+    }
+    let named: Vec<String> = top
         .into_iter()
         .map(|i| {
             let d = s.results.duration(i).unwrap_or_default();
@@ -259,18 +273,32 @@ fn slowest_line(s: &RunSummary) -> Option<String> {
 /// The `n` jobs that ran longest (their last attempt), longest first; equal durations in
 /// manifest order. Holds `n` entries, not one per job.
 pub(crate) fn slowest(s: &RunSummary, n: usize) -> Vec<usize> {
+    slowest_of_ran(s, n).0
+}
+
+/// [`slowest`], and how many jobs ran (have a duration), in one pass.
+fn slowest_of_ran(s: &RunSummary, n: usize) -> (Vec<usize>, usize) {
     use std::cmp::Reverse;
     let mut top: std::collections::BinaryHeap<(Reverse<Duration>, usize)> =
         std::collections::BinaryHeap::with_capacity(n + 1);
+    let mut ran = 0;
     for i in 0..s.results.len() {
         if let Some(d) = s.results.duration(i) {
+            ran += 1;
+            // Only a job longer than the shortest held enters: most jobs are looked at once.
+            if top.len() == n && top.peek().is_none_or(|&(Reverse(least), _)| d <= least) {
+                continue;
+            }
             top.push((Reverse(d), i));
             if top.len() > n {
                 top.pop();
             }
         }
     }
-    top.into_sorted_vec().into_iter().map(|(_, i)| i).collect()
+    (
+        top.into_sorted_vec().into_iter().map(|(_, i)| i).collect(),
+        ran,
+    )
 }
 
 /// The one-line notice an event makes on stderr (after `batchrun: `), for the events that

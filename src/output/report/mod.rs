@@ -109,59 +109,80 @@ impl<'a> JsonJob<'a> {
     }
 }
 
-/// Writes one field of a job's entry, as `serde_json`'s pretty printer does inside the array:
-/// `      "name": value` (every value is a scalar, written the same pretty or compact).
-fn field(e: &mut Vec<u8>, name: &str, value: &impl Serialize) {
-    e.extend_from_slice(b"      \"");
-    e.extend_from_slice(name.as_bytes());
-    e.extend_from_slice(b"\": ");
-    json_to(e, value);
-}
-
 /// Appends `value`'s JSON to `e`.
 fn json_to(e: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
     // Scalars and strings into memory: nothing can fail.
     serde_json::to_writer(e, value).expect("JSON of a scalar into memory");
 }
 
-impl JsonJob<'_> {
-    /// Writes the entry pretty-printed and indented to sit inside the array, byte for byte as
-    /// `to_writer_pretty` and an indent of every line would, without the second pass.
-    fn write(&self, e: &mut Vec<u8>) {
-        e.extend_from_slice(b"    {\n");
-        field(e, "id", &self.id);
-        for (name, value) in [
-            ("command", &self.command as &dyn erased::Value),
-            ("status", &self.status),
-            ("attempts", &self.attempts),
-            ("exit_code", &self.exit_code),
-            ("signal", &self.signal),
-            ("started_at", &self.started_at),
-            ("duration_ms", &self.duration_ms),
-            ("error", &self.error),
-            ("stderr_tail", &self.stderr_tail),
-            ("leaked_processes", &self.leaked_processes),
-            ("max_rss_kib", &self.max_rss_kib),
-            ("user_ms", &self.user_ms),
-            ("system_ms", &self.system_ms),
-        ] {
-            e.extend_from_slice(b",\n");
-            value.write_field(e, name);
-        }
-        e.extend_from_slice(b"\n    }");
+/// Appends the JSON string of `s`: as it is between quotes when nothing in it needs an escape
+/// (`serde_json` escapes only `"`, `\\` and control characters), else as `serde_json` writes it.
+fn json_str(e: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        e.push(b'"');
+        e.extend_from_slice(s.as_bytes());
+        e.push(b'"');
+    } else {
+        json_to(e, s);
     }
 }
 
-/// The fields of [`JsonJob`] behind one object-safe trait, so they are written in one loop.
-mod erased {
-    pub(super) trait Value {
-        fn write_field(&self, e: &mut Vec<u8>, name: &str);
+/// Appends an integer, or `null`.
+fn json_int(e: &mut Vec<u8>, n: Option<impl itoa::Integer>) {
+    match n {
+        Some(n) => e.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        None => e.extend_from_slice(b"null"),
     }
+}
 
-    impl<T: serde::Serialize> Value for T {
-        fn write_field(&self, e: &mut Vec<u8>, name: &str) {
-            super::field(e, name, self);
-        }
+/// Appends a string, or `null`.
+fn json_opt_str(e: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(e, s),
+        None => e.extend_from_slice(b"null"),
+    }
+}
+
+impl JsonJob<'_> {
+    /// Writes the entry pretty-printed and indented to sit inside the array, byte for byte as
+    /// `to_writer_pretty` and an indent of every line would, without the second pass: every
+    /// value is a scalar, written the same pretty or compact, and each is written straight
+    /// (a million-job report is hundreds of MB of these).
+    fn write(&self, e: &mut Vec<u8>) {
+        let key = |e: &mut Vec<u8>, name: &str| {
+            e.extend_from_slice(b",\n      \"");
+            e.extend_from_slice(name.as_bytes());
+            e.extend_from_slice(b"\": ");
+        };
+        e.extend_from_slice(b"    {\n      \"id\": ");
+        json_str(e, self.id);
+        key(e, "command");
+        json_str(e, &self.command);
+        key(e, "status");
+        json_str(e, self.status.as_str());
+        key(e, "attempts");
+        json_int(e, Some(self.attempts));
+        key(e, "exit_code");
+        json_int(e, self.exit_code);
+        key(e, "signal");
+        json_int(e, self.signal);
+        key(e, "started_at");
+        json_opt_str(e, self.started_at.as_deref());
+        key(e, "duration_ms");
+        json_int(e, self.duration_ms);
+        key(e, "error");
+        json_opt_str(e, self.error.as_deref());
+        key(e, "stderr_tail");
+        json_opt_str(e, self.stderr_tail.as_deref());
+        key(e, "leaked_processes");
+        json_int(e, Some(self.leaked_processes));
+        key(e, "max_rss_kib");
+        json_int(e, self.max_rss_kib);
+        key(e, "user_ms");
+        json_int(e, self.user_ms);
+        key(e, "system_ms");
+        json_int(e, self.system_ms);
+        e.extend_from_slice(b"\n    }");
     }
 }
 
@@ -187,9 +208,9 @@ fn write_jobs(w: &mut dyn Write, s: &RunSummary) -> std::io::Result<()> {
             entry.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
             if s.results.plainly_not_started(i) {
                 entry.extend_from_slice(b"{\"id\":");
-                json_to(entry, s.jobs.id(i));
+                json_str(entry, s.jobs.id(i));
                 entry.extend_from_slice(b",\"status\":\"not_started\",\"attempts\":");
-                json_to(entry, &s.results.attempts(i));
+                json_int(entry, Some(s.results.attempts(i)));
                 entry.push(b'}');
             } else {
                 JsonJob::new(s, i).write(entry);
@@ -755,6 +776,33 @@ mod tests {
             j.write(&mut ours);
             assert_eq!(String::from_utf8(ours), String::from_utf8(pretty));
         }
+    }
+
+    /// Strings and integers written straight are what `serde_json` writes.
+    #[test]
+    fn scalars_are_written_as_serde_json_writes_them() {
+        for text in [
+            "",
+            "plain",
+            "a \"q\"",
+            "back\\slash",
+            "tab\t",
+            "\u{1}\u{1f}",
+            "é ü \u{7f}",
+            "/",
+        ] {
+            let mut ours = Vec::new();
+            json_str(&mut ours, text);
+            assert_eq!(ours, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
+        for n in [None, Some(0i64), Some(-1), Some(i64::MAX), Some(i64::MIN)] {
+            let mut ours = Vec::new();
+            json_int(&mut ours, n);
+            assert_eq!(ours, serde_json::to_vec(&n).unwrap());
+        }
+        let mut ours = Vec::new();
+        json_int(&mut ours, Some(u128::MAX));
+        assert_eq!(ours, serde_json::to_vec(&u128::MAX).unwrap());
     }
 
     #[test]
