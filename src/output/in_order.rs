@@ -10,6 +10,12 @@ use crate::store::jobs::Jobs;
 /// Jobs whose texts one thread makes at a time.
 pub(crate) const PIECE: usize = 512;
 
+/// Jobs made between two releases of the rows read ([`Jobs::release`]): a release flushes
+/// every core's TLB (an interrupt on each, which a virtual machine's busy host may answer
+/// late), and the JSON report's batches of 1024 jobs released after each one, 977 times for a
+/// million jobs. 16K rows of a manifest are a few hundred KB.
+const RELEASE_AFTER: usize = 16 * 1024;
+
 /// A text a job's line is appended to, cleared to be used again.
 pub(crate) trait Text: Default + AsRef<[u8]> + Send {
     /// Empties the text, keeping its room.
@@ -30,8 +36,8 @@ impl Text for Vec<u8> {
 
 /// Writes the text that `f` appends for each of `n` jobs to `w`, job `job(k)` `k`-th. The
 /// texts are made on every core, `batch` jobs at a time, so memory stays bounded, each batch
-/// written while the next is made; after each batch the rows read are released
-/// ([`Jobs::release`]). A written batch's texts are made again into: a text of a big batch
+/// written while the next is made; after every [`RELEASE_AFTER`] jobs the rows read are
+/// released ([`Jobs::release`]). A written batch's texts are made again into: a text of a big batch
 /// is hundreds of KB, and allocating and freeing one per piece had every thread grow it
 /// from nothing and the allocator hand it back to the kernel (a TLB flush on every core).
 pub(crate) fn write_in_order<B: Text>(
@@ -46,6 +52,7 @@ pub(crate) fn write_in_order<B: Text>(
     let spare: parking_lot::Mutex<Vec<B>> = parking_lot::Mutex::default();
     crate::util::par::scope(n, |par| {
         let mut made: Vec<B> = Vec::new();
+        let mut since_release = 0;
         for start in (0..n).step_by(batch.max(1)) {
             let end = n.min(start + batch.max(1));
             let pieces: Vec<Range<usize>> = (start..end)
@@ -61,7 +68,11 @@ pub(crate) fn write_in_order<B: Text>(
             };
             let (texts, written) = par.map_beside(&pieces, make, || write(w, &made));
             written?;
-            jobs.release();
+            since_release += end - start;
+            if since_release >= RELEASE_AFTER {
+                jobs.release();
+                since_release = 0;
+            }
             spare.lock().extend(made.drain(..).map(|mut t| {
                 t.clear();
                 t
