@@ -267,7 +267,7 @@ fn simple(text: &str) -> bool {
 /// [`simple`] and more in one pass over the text (it runs on every row of a big manifest):
 /// `None` when `text` is not simple, `Some(true)` when it is and its words are already joined
 /// by single spaces (no space leads, trails or doubles), so the text is its own display.
-pub(super) fn simple_shape(text: &str) -> Option<bool> {
+fn simple_shape(text: &str) -> Option<bool> {
     const ALLOWED: [bool; 256] = {
         let mut t = [false; 256];
         let mut b = 0;
@@ -607,4 +607,32 @@ fn row_env(l: &Layout, text: &str, vars: &RowVars<'_>, row: &mut Row) -> Vec<(St
         env.push((k.to_string(), value));
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command text's shape in one pass: not simple (`None`), or simple and single-spaced
+    /// (shown as it is) or not (shown with its words joined by single spaces).
+    #[test]
+    fn simple_command_shapes() {
+        for (text, want) in [
+            ("/bin/echo 1", Some(true)),
+            ("a", Some(true)),
+            ("a b,c.d_e+f:g@h/i-j", Some(true)),
+            (" a", Some(false)),
+            ("a ", Some(false)),
+            ("a  b", Some(false)),
+            ("  echo   two  ", Some(false)),
+            ("", None),
+            ("   ", None),
+            ("echo $HOME", None),
+            ("echo\ta", None),
+            ("echo é", None),
+            ("a 'b'", None),
+        ] {
+            assert_eq!(simple_shape(text), want, "{text:?}");
+        }
+    }
 }

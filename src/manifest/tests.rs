@@ -696,26 +696,3 @@ fn rows_checked_at_a_glance_are_checked_as_in_full() {
         assert_eq!(got, Some(want), "{row}");
     }
 }
-
-/// A command text's shape in one pass: not simple (`None`), or simple and single-spaced
-/// (shown as it is) or not (shown with its words joined by single spaces).
-#[test]
-fn simple_command_shapes() {
-    for (text, want) in [
-        ("/bin/echo 1", Some(true)),
-        ("a", Some(true)),
-        ("a b,c.d_e+f:g@h/i-j", Some(true)),
-        (" a", Some(false)),
-        ("a ", Some(false)),
-        ("a  b", Some(false)),
-        ("  echo   two  ", Some(false)),
-        ("", None),
-        ("   ", None),
-        ("echo $HOME", None),
-        ("echo\ta", None),
-        ("echo é", None),
-        ("a 'b'", None),
-    ] {
-        assert_eq!(row::simple_shape(text), want, "{text:?}");
-    }
-}
