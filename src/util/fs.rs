@@ -82,6 +82,60 @@ fn planted(at: &Path, uid: u32) -> std::io::Error {
     )
 }
 
+/// Bytes written between two starts of their writeback ([`WritebackAhead`]).
+const WRITEBACK_EVERY: u64 = 32 << 20;
+
+/// Writes to a file and, every [`WRITEBACK_EVERY`] bytes, has the kernel start writing what
+/// it was given to disk (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`, which does not wait),
+/// so the `fsync` that ends a big report waits for its last part only: a merged report of a
+/// million jobs (406 MB) took 0.2–0.3 s to sync after it was written, with the CPUs idle.
+pub struct WritebackAhead<'f> {
+    file: &'f std::fs::File,
+    /// Bytes written since the file was rewound, and how many of them were handed to
+    /// writeback.
+    written: u64,
+    started: u64,
+}
+
+impl<'f> WritebackAhead<'f> {
+    /// A writer at the start of `file`, which is empty.
+    pub fn new(file: &'f std::fs::File) -> Self {
+        WritebackAhead {
+            file,
+            written: 0,
+            started: 0,
+        }
+    }
+}
+
+impl std::io::Write for WritebackAhead<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let n = (&mut &*self.file).write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITEBACK_EVERY {
+            let (start, len) = (self.started, self.written - self.started);
+            // SAFETY: a plain system call with integer arguments on a descriptor `self.file`
+            // keeps open; it reads no memory of ours. A failure only loses the head start: the
+            // `fsync` after the writing is what makes the file durable.
+            let _ = unsafe {
+                libc::sync_file_range(
+                    self.file.as_raw_fd(),
+                    start as libc::off64_t,
+                    len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                )
+            };
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        (&mut &*self.file).flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use crate::model::outcome::{RunOutcome, Status};
 use crate::output::in_order::write_in_order;
 use crate::output::metrics::Metrics;
 use crate::output::text::{job_name, label, slowest, Listing};
-use crate::util::fs::{parent_dir, plain};
+use crate::util::fs::{parent_dir, plain, WritebackAhead};
 use crate::util::sys::Usage;
 use crate::util::text::{kib, rfc3339};
 
@@ -565,7 +565,7 @@ impl Staged {
         let f = self.tmp.as_file_mut();
         f.set_len(0)?;
         f.rewind()?;
-        let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut *f);
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, WritebackAhead::new(f));
         write_report(&mut w, self.format, s, ctx)?;
         w.flush()?;
         drop(w);
