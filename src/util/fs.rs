@@ -140,6 +140,28 @@ impl std::io::Write for WritebackAhead<'_> {
 mod tests {
     use super::*;
 
+    /// Past the writeback's first starts, what was written is in the file, byte for byte.
+    #[test]
+    fn writing_ahead_of_the_sync_keeps_every_byte() {
+        use std::io::Write;
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let chunk: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+        let total = 2 * WRITEBACK_EVERY as usize + 12_345;
+        let mut w = std::io::BufWriter::new(WritebackAhead::new(tmp.as_file()));
+        let mut left = total;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            w.write_all(&chunk[..n]).unwrap();
+            left -= n;
+        }
+        w.flush().unwrap();
+        drop(w);
+        tmp.as_file().sync_all().unwrap();
+        let back = std::fs::read(tmp.path()).unwrap();
+        assert_eq!(back.len(), total);
+        assert!(back.chunks(1 << 20).all(|c| c == &chunk[..c.len()]));
+    }
+
     #[test]
     fn errors_name_the_users_path_not_ours() {
         let e = check_writable(Path::new("/proc/nope/r.json")).unwrap_err();
