@@ -143,45 +143,46 @@ fn json_opt_str(e: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
+/// A value of a job's entry: every one is a string, an integer or `null`.
+enum Scalar<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i32>),
+    Uint(Option<u128>),
+}
+
 impl JsonJob<'_> {
     /// Writes the entry pretty-printed and indented to sit inside the array, byte for byte as
     /// `to_writer_pretty` and an indent of every line would, without the second pass: every
     /// value is a scalar, written the same pretty or compact, and each is written straight
     /// (a million-job report is hundreds of MB of these).
     fn write(&self, e: &mut Vec<u8>) {
-        let key = |e: &mut Vec<u8>, name: &str| {
+        use Scalar::{Int, Text, Uint};
+        e.extend_from_slice(b"    {\n      \"id\": ");
+        json_str(e, self.id);
+        for (name, value) in [
+            ("command", Text(Some(&self.command))),
+            ("status", Text(Some(self.status.as_str()))),
+            ("attempts", Uint(Some(self.attempts.into()))),
+            ("exit_code", Int(self.exit_code)),
+            ("signal", Int(self.signal)),
+            ("started_at", Text(self.started_at.as_deref())),
+            ("duration_ms", Uint(self.duration_ms)),
+            ("error", Text(self.error.as_deref())),
+            ("stderr_tail", Text(self.stderr_tail.as_deref())),
+            ("leaked_processes", Uint(Some(self.leaked_processes.into()))),
+            ("max_rss_kib", Uint(self.max_rss_kib.map(u128::from))),
+            ("user_ms", Uint(self.user_ms)),
+            ("system_ms", Uint(self.system_ms)),
+        ] {
             e.extend_from_slice(b",\n      \"");
             e.extend_from_slice(name.as_bytes());
             e.extend_from_slice(b"\": ");
-        };
-        e.extend_from_slice(b"    {\n      \"id\": ");
-        json_str(e, self.id);
-        key(e, "command");
-        json_str(e, &self.command);
-        key(e, "status");
-        json_str(e, self.status.as_str());
-        key(e, "attempts");
-        json_int(e, Some(self.attempts));
-        key(e, "exit_code");
-        json_int(e, self.exit_code);
-        key(e, "signal");
-        json_int(e, self.signal);
-        key(e, "started_at");
-        json_opt_str(e, self.started_at.as_deref());
-        key(e, "duration_ms");
-        json_int(e, self.duration_ms);
-        key(e, "error");
-        json_opt_str(e, self.error.as_deref());
-        key(e, "stderr_tail");
-        json_opt_str(e, self.stderr_tail.as_deref());
-        key(e, "leaked_processes");
-        json_int(e, Some(self.leaked_processes));
-        key(e, "max_rss_kib");
-        json_int(e, self.max_rss_kib);
-        key(e, "user_ms");
-        json_int(e, self.user_ms);
-        key(e, "system_ms");
-        json_int(e, self.system_ms);
+            match value {
+                Text(t) => json_opt_str(e, t),
+                Int(n) => json_int(e, n),
+                Uint(n) => json_int(e, n),
+            }
+        }
         e.extend_from_slice(b"\n    }");
     }
 }
