@@ -37,9 +37,9 @@ impl Text for Vec<u8> {
 /// Writes the text that `f` appends for each of `n` jobs to `w`, job `job(k)` `k`-th. The
 /// texts are made on every core, `batch` jobs at a time, so memory stays bounded, each batch
 /// written while the next is made; after every [`RELEASE_AFTER`] jobs the rows read are
-/// released ([`Jobs::release`]). A written batch's texts are made again into: a text of a big batch
-/// is hundreds of KB, and allocating and freeing one per piece had every thread grow it
-/// from nothing and the allocator hand it back to the kernel (a TLB flush on every core).
+/// released ([`Jobs::release`]). The texts of a batch written are cleared and made into again:
+/// a piece's text is up to hundreds of KB, and one allocated and freed per piece was grown
+/// from nothing each time, then handed back to the kernel (a TLB flush on every core).
 pub(crate) fn write_in_order<B: Text>(
     w: &mut dyn Write,
     jobs: &Jobs,
