@@ -18,6 +18,9 @@
 #   scripts/bench.sh --only issue19 [--smoke] [--release]
 #       only the block of issue 19 below (the 1M soak and the check of 1M rows of both
 #       shapes): about 20 minutes in full mode on a quiet machine.
+#   scripts/bench.sh --only w1 [--runs N]
+#       only W1 (its three tables: 2 workers; the default output mode, --output none and
+#       --report with --joblog; 8 workers): about 6 minutes with 10 runs.
 #   scripts/bench.sh --smoke [--release]
 #       every workload at tiny sizes, one run each, in well under a minute (CI). Exits non-zero
 #       if any command failed; the figures are not checked against targets. Builds with the
@@ -27,7 +30,8 @@
 # /bin/sh -c; W3 200 x sleep 0.05 at 8 workers; W4 peak RSS for 100,000 jobs; W5 runner CPU
 # while 8 jobs sleep 3 s; W6 check / dry-run of a 100,000-row manifest with long chains and wide
 # fans; W7 second SIGINT to exit with 8 running jobs, and a 200 ms timeout; plus the pool's
-# throughput without child processes. Issue 10 added: W1 in the default output mode, W4 with
+# throughput without child processes. Issue 10 added: W1 in the default output mode (and,
+since the release's seventh session, with --report and --joblog), W4 with
 # --report and --joblog, and W8: check, --dry-run and a (deadline-stopped) run of 1,000,000
 # rows, for peak RSS and time. Issue 19 added: Ctrl+C into a run of 1,000,000 items (signal to
 # exit), --dry-run --resume with the joblog a stopped run leaves, and merge of 1,000,000 jobs in
@@ -247,37 +251,45 @@ EXTRA=$W/extra.md
 : >"$EXTRA"
 # ---- end of issue 19's block ---------------------------------------------------------------
 
+# W1 (also alone: --only w1).
+w1() {
+    echo "== W1: $N1 x /bin/true" >&2
+    "$H" manifest direct "$N1" "$W/w1.csv" /bin/true
+    "$H" manifest lines "$N1" "$W/w1.lines" x
+    add_peers 2 "$W/w1.lines" "$SLOW" /bin/true
+    measure --runs "$R" --workload "W1 $N1 × /bin/true, 2 workers" --baseline floor \
+        --check 'ratio:batchrun<=1.10' --check 'faster:batchrun<xargs' \
+        --check 'faster:batchrun<rust-parallel' --check 'faster:batchrun<parallel' \
+        floor "$FLOOR $N1 2" \
+        "floor + process_group(0)" "$FLOOR $N1 2 --pgroup" \
+        "floor + forced fork" "$FLOOR $N1 2 --fork" \
+        batchrun "$BR run -j2 $run_opts $W/w1.csv" \
+        "batchrun --output group" "$BR run -j2 --no-progress $W/w1.csv" \
+        "${peers[@]}"
+    # What users run: the default output mode (group), with the progress bar off as in cron.
+    # ... and with a JSON report and a joblog: jobs then start through the spawner processes.
+    measure --runs "$R" --workload "W1 $N1 × /bin/true, 2 workers, default output" --baseline floor \
+        --check 'ratio:batchrun (default output)<=1.10' --check 'ratio:batchrun --output none<=1.05' \
+        --check 'ratio:batchrun --report --joblog<=1.10' \
+        --check 'faster:batchrun (default output)<xargs' \
+        floor "$FLOOR $N1 2" \
+        "batchrun (default output)" "$BR run -j2 --no-progress $W/w1.csv" \
+        "batchrun --output none" "$BR run -j2 $run_opts $W/w1.csv" \
+        "batchrun --report --joblog" "$BR run -j2 --no-progress --report $W/w1r.json --joblog $W/w1j.log $W/w1.csv" \
+        "${peers[@]:0:2}"
+    add_peers 8 "$W/w1.lines" "$SLOW" /bin/true
+    measure --runs "$R" --workload "W1 $N1 × /bin/true, 8 workers" --baseline floor \
+        --check 'ratio:batchrun<=1.10' --check 'faster:batchrun<xargs' \
+        --check 'faster:batchrun<rust-parallel' --check 'faster:batchrun<parallel' \
+        floor "$FLOOR $N1 8" \
+        batchrun "$BR run -j8 $run_opts $W/w1.csv" \
+        "${peers[@]}"
+}
+
 # --only NAME runs one block alone; the workloads up to the pool's are not indented under it.
 if [ -z "$only" ]; then
 
-echo "== W1: $N1 x /bin/true" >&2
-"$H" manifest direct "$N1" "$W/w1.csv" /bin/true
-"$H" manifest lines "$N1" "$W/w1.lines" x
-add_peers 2 "$W/w1.lines" "$SLOW" /bin/true
-measure --runs "$R" --workload "W1 $N1 × /bin/true, 2 workers" --baseline floor \
-    --check 'ratio:batchrun<=1.10' --check 'faster:batchrun<xargs' \
-    --check 'faster:batchrun<rust-parallel' --check 'faster:batchrun<parallel' \
-    floor "$FLOOR $N1 2" \
-    "floor + process_group(0)" "$FLOOR $N1 2 --pgroup" \
-    "floor + forced fork" "$FLOOR $N1 2 --fork" \
-    batchrun "$BR run -j2 $run_opts $W/w1.csv" \
-    "batchrun --output group" "$BR run -j2 --no-progress $W/w1.csv" \
-    "${peers[@]}"
-# What users run: the default output mode (group), with the progress bar off as in cron.
-measure --runs "$R" --workload "W1 $N1 × /bin/true, 2 workers, default output" --baseline floor \
-    --check 'ratio:batchrun (default output)<=1.10' --check 'ratio:batchrun --output none<=1.05' \
-    --check 'faster:batchrun (default output)<xargs' \
-    floor "$FLOOR $N1 2" \
-    "batchrun (default output)" "$BR run -j2 --no-progress $W/w1.csv" \
-    "batchrun --output none" "$BR run -j2 $run_opts $W/w1.csv" \
-    "${peers[@]:0:2}"
-add_peers 8 "$W/w1.lines" "$SLOW" /bin/true
-measure --runs "$R" --workload "W1 $N1 × /bin/true, 8 workers" --baseline floor \
-    --check 'ratio:batchrun<=1.10' --check 'faster:batchrun<xargs' \
-    --check 'faster:batchrun<rust-parallel' --check 'faster:batchrun<parallel' \
-    floor "$FLOOR $N1 8" \
-    batchrun "$BR run -j8 $run_opts $W/w1.csv" \
-    "${peers[@]}"
+w1
 
 echo "== W2: $N2 jobs through /bin/sh -c" >&2
 "$H" manifest shell "$N2" "$W/w2.csv" true
@@ -423,7 +435,8 @@ fi # [ -z "$only" ]
 case "$only" in
     "") issue19_check; issue19_soak ;;
     issue19) issue19_check; issue19_soak ;;
-    *) echo "bench.sh: unknown --only $only (known: issue19)" >&2; exit 2 ;;
+    w1) w1 ;;
+    *) echo "bench.sh: unknown --only $only (known: issue19, w1)" >&2; exit 2 ;;
 esac
 
 # The report.

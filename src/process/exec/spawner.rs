@@ -1,7 +1,11 @@
 /*!
 batchrun's side of the spawner processes ([`super::zygote`] has theirs and the reason): the
 zygote forked at start, a pool of spawners it makes on demand (at most one for each CPU, never
-more than jobs start at once), and the round trip that starts one job.
+more than jobs start at once), and the round trip that starts one job: a request on the
+spawner's socket, and a wait on its slot in shared memory, which the job's `exec` ends. A
+worker takes the spawner it used last when that one is free, and the spawner waits on the
+worker's CPU (see `Placement` in [`super::zygote`]), so that a job's start and end wake no
+other CPU.
 
 If the zygote cannot start, or a spawner fails, batchrun says so once and starts the rest of
 its jobs itself, as it always did (and as the library does when nothing called [`start`]):
@@ -15,10 +19,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::zygote::{self, Reply, CLONE};
+use super::zygote::{self, Reply, Slot, CLONE};
 use crate::util::sys;
 
 /// A helper process and batchrun's end of its socket.
@@ -57,13 +62,36 @@ impl Helper {
     }
 }
 
+/// A spawner: a helper and the slot where it leaves each start's outcome.
+#[derive(Debug)]
+struct Spawner {
+    helper: Helper,
+    slot: &'static Slot,
+}
+
+impl Spawner {
+    /// Waits for the start under way to end: the job's `exec` (or its process's death, or the
+    /// spawner's word that it made none). An error if the spawner died meanwhile.
+    fn wait(&self) -> io::Result<Reply> {
+        loop {
+            if let Some(reply) = self.slot.wait(Duration::from_millis(100)) {
+                return Ok(reply);
+            }
+            let pidfd = self.helper.pidfd.as_fd();
+            if sys::wait_readable(&[pidfd], Some(Duration::ZERO))?[0] {
+                return Err(io::Error::other("it exited"));
+            }
+        }
+    }
+}
+
 /// The helpers of this process.
 #[derive(Debug)]
 struct Helpers {
     /// Makes spawners; `None` when not started (library use) or given up.
     zygote: Option<Helper>,
     /// Spawners not in use.
-    free: Vec<Helper>,
+    free: Vec<Spawner>,
     /// Spawners made and not failed (free or in use).
     made: usize,
     /// Why jobs start from batchrun itself, to say once.
@@ -79,6 +107,10 @@ static HELPERS: Mutex<Helpers> = Mutex::new(Helpers {
     broken: None,
     warned: false,
 });
+
+/// The spawners' slots, shared with the helpers (see [`zygote::map_slots`]), one for each
+/// spawner that may be made.
+static SLOTS: OnceLock<&'static [Slot]> = OnceLock::new();
 
 /// Whether jobs start from spawners (see [`needed`]).
 static NEEDED: AtomicBool = AtomicBool::new(true);
@@ -111,7 +143,9 @@ pub fn start() -> SpawnerGuard {
         // ThreadSanitizer's runtime cannot follow a `clone` that shares memory.
         return SpawnerGuard(());
     }
-    let forked = zygote::socketpair().and_then(|(ours, theirs)| {
+    let slots = zygote::map_slots(most_spawners()).map(|slots| *SLOTS.get_or_init(|| slots));
+    let forked = slots.and_then(|slots| {
+        let (ours, theirs) = zygote::socketpair()?;
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
         // SAFETY: the process is single-threaded (the caller's promise); the child runs only
@@ -120,7 +154,7 @@ pub fn start() -> SpawnerGuard {
             -1 => Err(io::Error::last_os_error()),
             0 => {
                 drop(ours);
-                zygote::serve_zygote(theirs, parent)
+                zygote::serve_zygote(theirs, parent, slots)
             }
             pid => Helper::new(ours, pid),
         }
@@ -140,7 +174,8 @@ fn stop() {
         let mut helpers = HELPERS.lock();
         helpers.broken.get_or_insert_with(|| "stopped".into());
         helpers.warned = true;
-        let mut all = std::mem::take(&mut helpers.free);
+        let free = std::mem::take(&mut helpers.free);
+        let mut all: Vec<Helper> = free.into_iter().map(|s| s.helper).collect();
         all.extend(helpers.zygote.take());
         all
     };
@@ -187,12 +222,20 @@ fn give_up(helpers: &mut Helpers, failed: Option<Helper>, why: String) {
 
 /// A spawner for one start: a free one, a new one, or (at the most) one that comes back.
 /// `Ok(None)` when jobs start from batchrun itself; an error when none can be made for now.
-fn take() -> io::Result<Option<Helper>> {
+fn take() -> io::Result<Option<Spawner>> {
     let mut helpers = HELPERS.lock();
     loop {
         if helpers.broken.is_some() {
             warn_once(&mut helpers);
             return Ok(None);
+        }
+        let mine = LAST.get();
+        if let Some(at) = helpers
+            .free
+            .iter()
+            .rposition(|s| std::ptr::eq(s.slot, mine))
+        {
+            return Ok(Some(helpers.free.swap_remove(at)));
         }
         if let Some(h) = helpers.free.pop() {
             return Ok(Some(h));
@@ -201,7 +244,7 @@ fn take() -> io::Result<Option<Helper>> {
             return Ok(None);
         };
         if helpers.made < most_spawners() {
-            match ask_zygote(z) {
+            match ask_zygote(z, helpers.made) {
                 Ok(h) => {
                     helpers.made += 1;
                     return Ok(Some(h));
@@ -219,10 +262,15 @@ fn take() -> io::Result<Option<Helper>> {
     }
 }
 
-/// Asks the zygote for a new spawner.
-fn ask_zygote(z: &Helper) -> io::Result<Helper> {
-    let mut request = 1u32.to_ne_bytes().to_vec();
+/// Asks the zygote for a new spawner, with the slot numbered `n`.
+fn ask_zygote(z: &Helper, n: usize) -> io::Result<Spawner> {
+    let slot = SLOTS
+        .get()
+        .and_then(|slots| slots.get(n))
+        .ok_or_else(|| io::Error::other("no slot for another spawner"))?;
+    let mut request = 5u32.to_ne_bytes().to_vec();
     request.push(CLONE);
+    request.extend_from_slice(&(n as u32).to_ne_bytes());
     zygote::send(z.sock.as_fd(), &request, &[])?;
     let mut fds = Vec::new();
     let (pid, err) = read_reply(z.sock.as_fd(), &mut fds)?;
@@ -230,7 +278,10 @@ fn ask_zygote(z: &Helper) -> io::Result<Helper> {
         return Err(io::Error::from_raw_os_error(err));
     }
     match (pid, fds.pop()) {
-        (1.., Some(sock)) => Helper::new(sock, pid),
+        (1.., Some(sock)) => Ok(Spawner {
+            helper: Helper::new(sock, pid)?,
+            slot,
+        }),
         _ => Err(io::Error::other("the spawner process sent no socket")),
     }
 }
@@ -266,6 +317,8 @@ fn working_dir() -> Option<BorrowedFd<'static>> {
 thread_local! {
     /// Each worker's request buffer, reused.
     static REQUEST: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The slot of the spawner this thread used last: it takes that one again when it is free.
+    static LAST: std::cell::Cell<*const Slot> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
 /// Starts a job through a spawner: `argv[0]` looked up in `envp`'s `PATH`, in `cwd` (relative
@@ -280,19 +333,24 @@ pub(super) fn spawn(
         return None;
     }
     let dir = working_dir()?;
-    let helper = match take() {
-        Ok(h) => h?,
+    let spawner = match take() {
+        Ok(s) => s?,
         Err(e) => return Some(Err(e)),
     };
     let answer = REQUEST.with_borrow_mut(|buf| {
-        zygote::encode_spawn(buf, argv, envp, cwd);
+        // SAFETY: no preconditions (the vDSO's, or a system call).
+        let cpu = u32::try_from(unsafe { libc::sched_getcpu() }).ok();
+        zygote::encode_spawn(buf, argv, envp, cwd, cpu);
         let [stdin, stdout, stderr] = stdio;
-        zygote::send(helper.sock.as_fd(), buf, &[stdin, stdout, stderr, dir])?;
-        read_reply(helper.sock.as_fd(), &mut Vec::new())
+        spawner.slot.begin();
+        let sock = spawner.helper.sock.as_fd();
+        zygote::send(sock, buf, &[stdin, stdout, stderr, dir])?;
+        spawner.wait()
     });
     match answer {
         Ok((pid, err)) => {
-            HELPERS.lock().free.push(helper);
+            LAST.set(spawner.slot);
+            HELPERS.lock().free.push(spawner);
             FREED.notify_one();
             if err == 0 {
                 return Some(Ok(pid));
@@ -305,8 +363,30 @@ pub(super) fn spawn(
         }
         Err(e) => {
             let why = format!("a spawner process failed ({e})");
-            give_up(&mut HELPERS.lock(), Some(helper), why);
+            give_up(&mut HELPERS.lock(), Some(spawner.helper), why);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_stops_waiting_for_a_spawner_that_died() {
+        // A spawner that exits before it starts anything zeroes nothing: the worker finds it
+        // dead instead of waiting for ever.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id() as libc::pid_t;
+        let (ours, _theirs) = zygote::socketpair().unwrap();
+        let spawner = Spawner {
+            helper: Helper::new(ours, pid).unwrap(),
+            slot: &zygote::map_slots(1).unwrap()[0],
+        };
+        gone.wait().unwrap();
+        spawner.slot.begin();
+        let e = spawner.wait().unwrap_err();
+        assert_eq!(e.to_string(), "it exited");
     }
 }
