@@ -108,8 +108,8 @@ static HELPERS: Mutex<Helpers> = Mutex::new(Helpers {
     warned: false,
 });
 
-/// The spawners' slots, shared with the helpers (see [`zygote::map_slots`]), one for each
-/// spawner that may be made.
+/// The spawners' slots, shared with the helpers (see [`zygote::map_slots`]): [`SLOTS_MAPPED`]
+/// of them, the `n`-th for the `n`-th spawner made.
 static SLOTS: OnceLock<&'static [Slot]> = OnceLock::new();
 
 /// Whether jobs start from spawners (see [`needed`]).
@@ -143,7 +143,7 @@ pub fn start() -> SpawnerGuard {
         // ThreadSanitizer's runtime cannot follow a `clone` that shares memory.
         return SpawnerGuard(());
     }
-    let slots = zygote::map_slots(most_spawners()).map(|slots| *SLOTS.get_or_init(|| slots));
+    let slots = zygote::map_slots(SLOTS_MAPPED).map(|slots| *SLOTS.get_or_init(|| slots));
     let forked = slots.and_then(|slots| {
         let (ours, theirs) = zygote::socketpair()?;
         // SAFETY: getpid has no preconditions.
@@ -184,11 +184,19 @@ fn stop() {
     }
 }
 
-/// How many spawners at most: one for each CPU (two at least).
+/// How many spawners at most: one for each CPU (two at least), no more than [`SLOTS_MAPPED`].
 fn most_spawners() -> usize {
     static MOST: OnceLock<usize> = OnceLock::new();
-    *MOST.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))
+    *MOST.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        cpus.min(SLOTS_MAPPED)
+    })
 }
+
+/// How many spawner slots are mapped at start: as many as a `cpu_set_t` has CPUs, so the CPU
+/// count (a few files read from the cgroup tree) is asked only when a spawner is first made.
+/// 64 KiB of address space; only the slots used are ever given memory.
+const SLOTS_MAPPED: usize = libc::CPU_SETSIZE as usize;
 
 /// Whether `e` is the operating system being out of descriptors or processes for now.
 fn transient(e: &io::Error) -> bool {
