@@ -5,7 +5,8 @@ Returns an [`Attempt`]; never prints.
 
 How a child is waited for:
 
-1. `posix_spawnp`, as std's fast path does (see [`spawn`]: with a prepared environment), with
+1. `clone3` with a stack kept per worker (see [`child`]; `posix_spawnp`, as std's fast path
+   does, where that is not available; see [`spawn`]: with a prepared environment), with
    stdin from `/dev/null` and stdout/stderr going to files, so a flood of output can neither
    block the child on a full pipe nor grow our memory.
 2. `pidfd_open` on the unreaped child, then `ppoll` on that pidfd and the cancel token's
@@ -20,6 +21,7 @@ How a child is waited for:
    alive while we terminate them the same way and reap them.
 */
 
+mod child;
 mod spawn;
 pub(crate) mod spawner;
 mod zygote;

@@ -5,7 +5,8 @@ Once any variable is set on a `std::process::Command` (batchrun sets `BATCHRUN_J
 `BATCHRUN_ATTEMPT` on every job), each `spawn` copies the whole environment into a map and
 then into a fresh array of C strings. Here the environment is copied into C strings once
 ([`Environment`]), and each job only adds its own variables ([`Overrides`]) and an array of
-pointers, then calls `posix_spawnp` as std does on its fast path (see [`crate::util::sys::spawn`]).
+pointers, then starts the job with `clone3` ([`super::child::spawn`]), or calls `posix_spawnp`
+as std does on its fast path (see [`crate::util::sys::spawn`]) where that is not available.
 stdin and `--output none`'s stdout come from one `/dev/null` opened once for the run,
 instead of one open per stream and job.
 
@@ -223,6 +224,9 @@ pub fn spawn(
     }
     if needs_std(job) {
         return spawn_std(job, attempt, stdout, stderr);
+    }
+    if let Some(started) = super::child::spawn(&argv, &envp, cwd.as_deref(), stdio) {
+        return started;
     }
     sys::spawn(&sys::SpawnRequest {
         program: argv.first().copied().unwrap_or(c""),

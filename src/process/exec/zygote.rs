@@ -41,6 +41,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::child::{child, errno, search_paths, ChildArgs, CHILD_STACK};
 use rustix::net::{
     recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
     SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
@@ -56,9 +57,6 @@ pub(super) const SPAWN_FDS: usize = 4;
 
 /// A reply: the pid (or -1) and the `errno` (or 0).
 pub(super) type Reply = (libc::pid_t, i32);
-
-/// The stack of a job's process between `clone` and `exec` (it only makes system calls).
-const CHILD_STACK: usize = 64 * 1024;
 
 /// Where a spawner leaves the outcome of a start for the worker that asked: in memory shared
 /// by batchrun and its helpers ([`map_slots`]), one cache line per spawner.
@@ -147,9 +145,6 @@ impl Slot {
     }
 }
 
-/// The `PATH` a search uses when the job's environment has none (glibc's `posix_spawnp`).
-const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
-
 /// Appends a [`SPAWN`] request for `argv`, `envp` and `cwd` to `buf` (emptied first), asked
 /// from `cpu` (see [`Decoded::cpu`]).
 pub(super) fn encode_spawn(
@@ -225,29 +220,6 @@ pub(super) fn decode_spawn(body: &[u8]) -> Option<Decoded> {
         paths: search_paths(all[0].to_bytes(), path_var),
         cpu: (cpu != u32::MAX).then_some(cpu),
     })
-}
-
-/// The files `execvp` would try for `program`: itself when it names a path, else each
-/// directory of `path` (or [`DEFAULT_PATH`]) joined with it, an empty entry meaning the
-/// current directory. Empty for an empty program (`ENOENT`).
-pub(super) fn search_paths(program: &[u8], path: Option<&[u8]>) -> Vec<CString> {
-    if program.is_empty() {
-        return Vec::new();
-    }
-    if program.contains(&b'/') {
-        return CString::new(program).into_iter().collect();
-    }
-    path.unwrap_or(DEFAULT_PATH)
-        .split(|&b| b == b':')
-        .filter_map(|dir| {
-            let mut full = dir.to_vec();
-            if !dir.is_empty() {
-                full.push(b'/');
-            }
-            full.extend_from_slice(program);
-            CString::new(full).ok()
-        })
-        .collect()
 }
 
 /// A connected pair of Unix stream sockets, closed on `exec`.
@@ -356,13 +328,6 @@ fn reply(sock: BorrowedFd<'_>, (pid, err): Reply, fd: Option<BorrowedFd<'_>>) ->
     bytes[..4].copy_from_slice(&pid.to_ne_bytes());
     bytes[4..].copy_from_slice(&err.to_ne_bytes());
     send(sock, &bytes, fd.as_slice())
-}
-
-/// The calling thread's `errno`.
-fn errno() -> i32 {
-    io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
 }
 
 /// Makes this fresh process a quiet helper of batchrun (`parent`): dies with it, leaves the
@@ -547,22 +512,6 @@ impl Placement {
     }
 }
 
-/// What the job's process reads between `clone` and `exec`, and the `errno` it leaves.
-#[repr(C)]
-struct ChildArgs {
-    stdio: [libc::c_int; 3],
-    dir: libc::c_int,
-    cwd: *const libc::c_char,
-    /// NULL-terminated.
-    paths: *const *const libc::c_char,
-    argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-    /// Where a failed start leaves its `errno` (in the shared [`Slot`]).
-    err: *const AtomicI32,
-    /// The CPUs to give the job back before `exec`, or NULL.
-    cpus: *const libc::cpu_set_t,
-}
-
 /// Starts one job: `clone` shares this process's memory and suspends it until the child has
 /// `exec`ed or failed. `slot` gets the child's pid and the `errno` of a failed start (the
 /// child then exited with 127 and batchrun reaps it), or -1 and the `errno` if no child was
@@ -620,86 +569,12 @@ fn start_job(
     }
 }
 
-/// The job's process before `exec`: in this spawner's memory, so it only makes system calls.
-/// What `posix_spawnp` with batchrun's attributes did: a new process group, SIGPIPE and
-/// SIGUSR1 back to their default action, no signal blocked, the three streams, the working
-/// directory, then `execve` over the search path with `execvp`'s rules for errors.
-extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `ChildArgs` of `start_job`, alive while the parent is suspended;
-    // every call below is a system call wrapper on this process.
-    unsafe {
-        let a = &mut *arg.cast::<ChildArgs>();
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        for sig in [libc::SIGPIPE, libc::SIGUSR1, libc::SIGSEGV, libc::SIGBUS] {
-            libc::sigaction(sig, &dfl, std::ptr::null_mut());
-        }
-        let fail = |a: &mut ChildArgs| -> libc::c_int {
-            (*a.err).store(errno(), Ordering::Relaxed);
-            libc::_exit(127)
-        };
-        if !a.cpus.is_null() {
-            // Should the set no longer be allowed (a cpuset shrunk meanwhile), the job starts
-            // anyway, on the worker's CPU.
-            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), a.cpus);
-        }
-        if libc::setpgid(0, 0) != 0 {
-            return fail(a);
-        }
-        for (target, fd) in a.stdio.into_iter().enumerate() {
-            if libc::dup2(fd, target as libc::c_int) < 0 {
-                return fail(a);
-            }
-        }
-        if libc::fchdir(a.dir) != 0 || (!a.cwd.is_null() && libc::chdir(a.cwd) != 0) {
-            return fail(a);
-        }
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        let mut err = libc::ENOENT;
-        let mut eacces = false;
-        let mut p = a.paths;
-        while !(*p).is_null() {
-            libc::execve(*p, a.argv, a.envp);
-            err = errno();
-            match err {
-                libc::EACCES => eacces = true,
-                libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT => {}
-                _ => break,
-            }
-            p = p.add(1);
-        }
-        let err = if eacces && (*p).is_null() {
-            libc::EACCES
-        } else {
-            err
-        };
-        (*a.err).store(err, Ordering::Relaxed);
-        libc::_exit(127)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn names(v: &[CString]) -> Vec<&str> {
         v.iter().map(|s| s.to_str().unwrap()).collect()
-    }
-
-    #[test]
-    fn a_bare_name_is_looked_up_in_the_jobs_path_as_execvp_does() {
-        assert_eq!(
-            names(&search_paths(b"tool", Some(b"/opt/bin::/usr/bin:"))),
-            ["/opt/bin/tool", "tool", "/usr/bin/tool", "tool"]
-        );
-        assert_eq!(
-            names(&search_paths(b"sh", None)),
-            ["/bin/sh", "/usr/bin/sh"]
-        );
-        assert_eq!(names(&search_paths(b"./x", Some(b"/bin"))), ["./x"]);
-        assert!(search_paths(b"", Some(b"/bin")).is_empty());
     }
 
     #[test]
