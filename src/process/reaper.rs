@@ -15,9 +15,22 @@ own wait does: that wait would then fail, or find the group empty too early. So:
 - the reaper takes the write lock (no spawn half-done), lists our children from
   `/proc/self/task/TID/children`, and reaps with `waitid(P_PID, WNOHANG)` only zombies whose
   pid and process group are not registered jobs.
+
+That sweep (the lock, a directory and a file per thread and per child in `/proc`) runs when
+some child of ours has exited. With many workers that is nearly always true: another job's
+leader that its worker has not reaped yet. So when the exited child the kernel names is such a
+leader, the sweep runs only if none ran in the last [`SWEEP_EVERY`]; and it never waits for the
+spawns under way (`try_write`: the child named may be one of theirs, exited before they
+registered it). At 8 workers on 2 CPUs a sweep after most jobs, each waiting for the spawns
+under way while they waited for it, cost W1 a fifth of its time (BENCHMARKS.md, *The release's
+eighth session*). A stray is reaped at the first job's end that finds no spawn under way and
+names it (or, named behind live leaders, at most every [`SWEEP_EVERY`]).
 */
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -26,6 +39,29 @@ static SPAWNING: RwLock<()> = RwLock::new(());
 
 /// The process group ids (= leader pids) of the jobs whose wait is not over.
 static LIVE_GROUPS: Mutex<Option<HashSet<libc::pid_t>>> = Mutex::new(None);
+
+/// How often at most a sweep runs when the exited child found is a live job's leader.
+const SWEEP_EVERY: Duration = Duration::from_millis(10);
+
+/// When the last sweep started, in ms since [`epoch`] (0: none yet).
+static LAST_SWEEP_MS: AtomicU64 = AtomicU64::new(0);
+
+/// The start of [`LAST_SWEEP_MS`]'s clock.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Whether the last sweep started long enough ago for another; if so, the time is taken (two
+/// workers asking at once: one sweeps).
+fn sweep_due() -> bool {
+    let now = (epoch().elapsed().as_millis() as u64).max(1);
+    let last = LAST_SWEEP_MS.load(Ordering::Relaxed);
+    (last == 0 || now.saturating_sub(last) >= SWEEP_EVERY.as_millis() as u64)
+        && LAST_SWEEP_MS
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
 
 /// A registered job: dropping it unregisters the job's group and reaps stray zombies.
 /// Drop it only once the job's leader is reaped and its group swept.
@@ -64,10 +100,21 @@ pub fn spawn(
 /// registered job's process group. Returns how many were reaped.
 pub fn reap_strays() -> usize {
     // The common case, no exited child at all, costs one system call and no lock.
-    if !crate::util::sys::any_exited_child() {
+    let Some(exited) = crate::util::sys::exited_child() else {
+        return 0;
+    };
+    let live = LIVE_GROUPS
+        .lock()
+        .as_ref()
+        .is_some_and(|set| set.contains(&exited));
+    if live && !sweep_due() {
         return 0;
     }
-    let _no_spawn = SPAWNING.write();
+    // Never wait for the spawns under way: each holds the lock until its child has `exec`ed,
+    // and one may be the named child's own, not registered yet. A later job's end sweeps.
+    let Some(_no_spawn) = SPAWNING.try_write() else {
+        return 0;
+    };
     let live: HashSet<libc::pid_t> = LIVE_GROUPS.lock().clone().unwrap_or_default();
     let mut reaped = 0;
     for pid in children() {

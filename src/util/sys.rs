@@ -281,9 +281,9 @@ pub fn fs_full(file: BorrowedFd<'_>) -> io::Result<bool> {
     })
 }
 
-/// Whether some child of ours has exited and is waiting to be reaped; reaps nothing
-/// (`waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`).
-pub fn any_exited_child() -> bool {
+/// A child of ours that has exited and is waiting to be reaped, if there is one; reaps
+/// nothing (`waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`).
+pub fn exited_child() -> Option<libc::pid_t> {
     // SAFETY: as in wait_group.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: info is a live siginfo_t.
@@ -296,7 +296,8 @@ pub fn any_exited_child() -> bool {
         )
     };
     // SAFETY: initialised when ret == 0.
-    ret == 0 && unsafe { info.si_pid() } != 0
+    let pid = unsafe { info.si_pid() };
+    (ret == 0 && pid != 0).then_some(pid)
 }
 
 /// Raises the soft limit on open files to the hard limit. Returns the (old, new) soft limits.
