@@ -31,7 +31,7 @@
 # while 8 jobs sleep 3 s; W6 check / dry-run of a 100,000-row manifest with long chains and wide
 # fans; W7 second SIGINT to exit with 8 running jobs, and a 200 ms timeout; plus the pool's
 # throughput without child processes. Issue 10 added: W1 in the default output mode (and,
-since the release's seventh session, with --report and --joblog), W4 with
+# since the release's seventh session, with --report and --joblog), W4 with
 # --report and --joblog, and W8: check, --dry-run and a (deadline-stopped) run of 1,000,000
 # rows, for peak RSS and time. Issue 19 added: Ctrl+C into a run of 1,000,000 items (signal to
 # exit), --dry-run --resume with the joblog a stopped run leaves, and merge of 1,000,000 jobs in
