@@ -210,10 +210,43 @@ mod clone3 {
     /// Set once `clone3` or its flags were refused: the rest of the run uses `posix_spawn`.
     static REFUSED: AtomicBool = AtomicBool::new(false);
 
+    /// A child's stack, mapped once per thread: only the pages a child touches (the top one
+    /// or two) get memory, so `-j 300` costs no more than a few KiB a worker.
+    struct Stack {
+        base: *mut libc::c_void,
+    }
+
+    impl Stack {
+        fn map() -> io::Result<Stack> {
+            // SAFETY: a new private anonymous mapping; no existing memory is touched.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    CHILD_STACK,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                    -1,
+                    0,
+                )
+            };
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Stack { base })
+        }
+    }
+
+    impl Drop for Stack {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `map`, used by no child once the thread ends.
+            unsafe { libc::munmap(self.base, CHILD_STACK) };
+        }
+    }
+
     thread_local! {
         /// The child's stack: one per thread, used by one child at a time (the thread is
         /// suspended while it runs).
-        static STACK: RefCell<Vec<u8>> = RefCell::new(vec![0; CHILD_STACK]);
+        static STACK: RefCell<Option<Stack>> = const { RefCell::new(None) };
     }
 
     /// `struct clone_args` up to `tls` (`CLONE_ARGS_SIZE_VER0`).
@@ -239,9 +272,15 @@ mod clone3 {
     /// later call too) when the kernel refuses the call.
     pub(super) fn vfork(args: &mut ChildArgs) -> Option<io::Result<libc::pid_t>> {
         STACK.with_borrow_mut(|stack| {
-            let base = stack.as_mut_ptr() as u64;
-            // The child's stack pointer starts at `stack + stack_size`, 16-byte aligned.
-            let size = (base + stack.len() as u64) / 16 * 16 - base;
+            if stack.is_none() {
+                match Stack::map() {
+                    Ok(s) => *stack = Some(s),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            // A page-aligned mapping: the child's stack pointer starts at its end.
+            let base = stack.as_ref()?.base as u64;
+            let size = CHILD_STACK as u64;
             let clone_args = CloneArgs {
                 flags: libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64 | CLONE_CLEAR_SIGHAND,
                 exit_signal: libc::SIGCHLD as u64,
