@@ -480,6 +480,11 @@ impl<'a> CStrArray<'a> {
         }
     }
 
+    /// The array, for `execve` and its kin.
+    pub fn as_ptr(&self) -> *const *const libc::c_char {
+        self.ptrs.as_ptr()
+    }
+
     /// The strings, in order.
     #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = &'a std::ffi::CStr> + '_ {
@@ -614,8 +619,8 @@ pub fn spawn(req: &SpawnRequest<'_>) -> io::Result<libc::pid_t> {
             req.program.as_ptr(),
             &setup.actions,
             &setup.attr,
-            req.argv.ptrs.as_ptr().cast(),
-            req.envp.ptrs.as_ptr().cast(),
+            req.argv.as_ptr().cast(),
+            req.envp.as_ptr().cast(),
         ))?;
         Ok(pid)
     }

@@ -26,6 +26,8 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use crate::util::sys::CStrArray;
+
 /// The stack of a job's process between `clone` and `exec` (it only makes system calls).
 pub(super) const CHILD_STACK: usize = 64 * 1024;
 
@@ -142,13 +144,6 @@ pub(super) extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
-/// A NULL-terminated array of the pointers of `strings`.
-fn pointers<'a>(strings: impl IntoIterator<Item = &'a CStr>) -> Vec<*const libc::c_char> {
-    let mut p: Vec<*const libc::c_char> = strings.into_iter().map(CStr::as_ptr).collect();
-    p.push(std::ptr::null());
-    p
-}
-
 /// Starts a job's process from this thread as [`crate::util::sys::spawn`] does (new process
 /// group, the three streams, `cwd`, `execvp`'s search of the `PATH` in `envp`), through
 /// `clone3(CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND)` on a stack this thread keeps. A
@@ -169,10 +164,10 @@ pub(super) fn spawn(
         .iter()
         .find_map(|v| v.to_bytes().strip_prefix(b"PATH="));
     let paths = search_paths(argv.first().map_or(&b""[..], |p| p.to_bytes()), path);
-    let paths = pointers(paths.iter().map(CString::as_c_str));
+    let paths = CStrArray::new(paths.iter().map(CString::as_c_str));
     let (argv, envp) = (
-        pointers(argv.iter().copied()),
-        pointers(envp.iter().copied()),
+        CStrArray::new(argv.iter().copied()),
+        CStrArray::new(envp.iter().copied()),
     );
     let err = AtomicI32::new(0);
     let mut args = ChildArgs {
