@@ -778,3 +778,57 @@ fn quiet_still_shows_a_failing_on_finish_hook() {
     assert_eq!(r.stderr, "");
     t.assert_nothing_left();
 }
+
+#[test]
+fn a_run_longer_than_a_chunk_of_results_reports_every_job_as_its_stream_did() {
+    // Past 4,096 plain results a run keeps them in a temporary file (issue 19: a long run's
+    // memory stays flat) and reads them back for the report: every job's figures there are
+    // the ones its `job_finished` event gave as it ended.
+    const N: usize = 6_000;
+    let t = TestEnv::new();
+    let mut m = String::from("id,command\n");
+    for k in 0..N {
+        let cmd = if k % 9 == 4 {
+            "/bin/false"
+        } else {
+            "/bin/true"
+        };
+        m.push_str(&format!("j{k},{cmd}\n"));
+    }
+    t.write("m.csv", m);
+    let r = t.run(&[
+        "run", "-q", "-j", "4", "--events", "ev.jsonl", "--report", "r.json", "m.csv",
+    ]);
+    r.code(1);
+    let report = t.json("r.json");
+    let events = read_events(&t.read("ev.jsonl"));
+    let finished: HashMap<&str, &serde_json::Value> = of(&events, "job_finished")
+        .into_iter()
+        .map(|e| (e["id"].as_str().unwrap(), e))
+        .collect();
+    let jobs = report["jobs"].as_array().unwrap();
+    assert_eq!((jobs.len(), finished.len()), (N, N));
+    for (k, j) in jobs.iter().enumerate() {
+        assert_eq!(j["id"], format!("j{k}"));
+        let want = if k % 9 == 4 { "failed" } else { "succeeded" };
+        assert_eq!(j["status"], want, "job {k}");
+        let e = finished[format!("j{k}").as_str()];
+        for field in [
+            "status",
+            "attempts",
+            "exit_code",
+            "duration_ms",
+            "error",
+            "max_rss_kib",
+            "user_ms",
+            "system_ms",
+        ] {
+            assert_eq!(e[field], j[field], "job {k}: {field} differs: {e} / {j}");
+        }
+        assert!(j["max_rss_kib"].as_u64().unwrap() > 0, "job {k}: {j}");
+    }
+    assert_eq!(
+        report["counts"]["failed"],
+        (0..N).filter(|k| k % 9 == 4).count()
+    );
+}

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::outcome::{Attempt, AttemptEnd, JobResult, Status};
 
+use crate::util::spill::{Record, SpillVec};
 use crate::util::sys::Usage;
 
 /// Every job's result, by job index.
@@ -27,7 +28,8 @@ pub struct Results {
     bare: Vec<Bare>,
     bare_index: HashMap<Bare, u32>,
     small: Vec<Small>,
-    plain: Vec<Plain>,
+    /// Spilled to a temporary file a chunk at a time: a long run's memory stays flat.
+    plain: SpillVec<Plain>,
     full: Vec<JobResult>,
     /// Reasons of jobs that never ran, each once.
     texts: Vec<Box<str>>,
@@ -163,6 +165,44 @@ impl Plain {
     }
 }
 
+impl Record for Plain {
+    const SIZE: usize = 50;
+
+    fn encode(&self, out: &mut [u8]) {
+        let words = [
+            self.started_ns,
+            self.duration_ns,
+            self.user_ns,
+            self.system_ns,
+            self.max_rss_kib,
+        ];
+        for (w, o) in words.iter().zip(out.chunks_exact_mut(8)) {
+            o.copy_from_slice(&w.to_ne_bytes());
+        }
+        out[40..44].copy_from_slice(&self.exit_code.to_ne_bytes());
+        out[44..48].copy_from_slice(&self.attempts.to_ne_bytes());
+        let status = Status::ALL.iter().position(|&s| s == self.status);
+        out[48] = status.expect("every status is in ALL") as u8;
+        out[49] = u8::from(self.has_usage);
+    }
+
+    fn decode(b: &[u8]) -> Self {
+        let word = |k: usize| u64::from_ne_bytes(b[8 * k..8 * k + 8].try_into().expect("8 bytes"));
+        let half = |at: usize| b[at..at + 4].try_into().expect("4 bytes");
+        Plain {
+            started_ns: word(0),
+            duration_ns: word(1),
+            user_ns: word(2),
+            system_ns: word(3),
+            max_rss_kib: word(4),
+            exit_code: i32::from_ne_bytes(half(40)),
+            attempts: u32::from_ne_bytes(half(44)),
+            status: Status::ALL[usize::from(b[48])],
+            has_usage: b[49] != 0,
+        }
+    }
+}
+
 impl Small {
     /// The smaller form of `p`, when its figures fit exactly.
     fn of(p: &Plain) -> Option<Small> {
@@ -210,7 +250,9 @@ impl Results {
     pub fn new(n: usize) -> Results {
         Results {
             kind: vec![Kind::Empty; n],
-            at: vec![0; n],
+            // Not zero, so the pages are written now rather than as jobs end (a zeroed
+            // allocation is mapped lazily): a long run's memory is flat from its start.
+            at: vec![u32::MAX; n],
             ..Results::default()
         }
     }
@@ -280,7 +322,7 @@ impl Results {
         let at = self.at[i] as usize;
         match self.kind[i] {
             Kind::Small => Some(self.small[at].plain()),
-            Kind::Plain => Some(self.plain[at]),
+            Kind::Plain => Some(self.plain.get(at)),
             _ => None,
         }
     }
@@ -333,7 +375,7 @@ impl Results {
             Kind::Empty => None,
             Kind::Bare => Some(self.bare[at].status),
             Kind::Small => Some(self.small[at].status),
-            Kind::Plain => Some(self.plain[at].status),
+            Kind::Plain => Some(self.plain.get(at).status),
             Kind::Full => Some(self.full[at].status),
         }
     }
@@ -357,7 +399,7 @@ impl Results {
             Kind::Empty => 0,
             Kind::Bare => self.bare[at].attempts,
             Kind::Small => u32::from(self.small[at].attempts),
-            Kind::Plain => self.plain[at].attempts,
+            Kind::Plain => self.plain.get(at).attempts,
             Kind::Full => self.full[at].attempts,
         }
     }
@@ -500,6 +542,45 @@ mod tests {
             (pending.status(1), pending.has(1)),
             (Some(Status::Succeeded), true)
         );
+    }
+
+    #[test]
+    fn a_long_run_s_results_leave_memory_and_come_back_exactly() {
+        // More plain results than a chunk, finishing out of manifest order (as at -j 300):
+        // all but the last chunk are in the temporary file, each read back as it was set.
+        let n = 3 * SpillVec::<Plain>::CHUNK + 100;
+        let job = |i: usize| {
+            let code = (i % 3) as i32;
+            let end = AttemptEnd::Ended {
+                exit_code: Some(code),
+                signal: None,
+                killed: None,
+            };
+            let status = [Status::Succeeded, Status::Failed][usize::from(code != 0)];
+            let usage = (!i.is_multiple_of(5)).then(|| Usage {
+                max_rss_kib: 1000 + i as u64,
+                user: Duration::new(0, i as u32 * 7),
+                system: Duration::new(i as u64, 3),
+            });
+            let mut r = ran(end, status, usage);
+            r.attempts = 1 + (i % 4) as u32;
+            let a = r.last.as_mut().expect("ran");
+            a.started_at += Duration::new(i as u64, i as u32);
+            a.duration = Duration::new(0, 1 + i as u32);
+            r
+        };
+        let mut r = Results::new(n);
+        let order = (0..n).map(|k| (k * 7919) % n);
+        for i in order {
+            r.set(i, job(i));
+        }
+        assert!(r.plain.len() == n && r.small.is_empty());
+        for i in (0..n).chain([n - 1, 0, n / 2, 5, n - 101]) {
+            assert_eq!(r.get(i), Some(job(i)), "job {i}");
+            assert_eq!(r.status(i), Some(job(i).status));
+            assert_eq!(r.attempts(i), job(i).attempts);
+        }
+        assert!(r.statuses().eq((0..n).map(|i| job(i).status)));
     }
 
     #[test]

@@ -4,5 +4,6 @@ pub mod bytes;
 pub mod duration;
 pub mod fs;
 pub(crate) mod par;
+pub(crate) mod spill;
 pub(crate) mod sys;
 pub mod text;
