@@ -149,8 +149,10 @@ impl<T: Record> SpillVec<T> {
             cache.slots = vec![(usize::MAX, Vec::new()); CACHED];
         }
         let (held, bytes) = &mut cache.slots[block % CACHED];
-        if *held != block {
-            let first = block * BLOCK;
+        let first = block * BLOCK;
+        // A block read while it was the file's short last one holds fewer records than
+        // have been written since: read it again.
+        if *held != block || (i - first) * T::SIZE >= bytes.len() {
             let n = BLOCK.min(self.written - first);
             bytes.resize(n * T::SIZE, 0);
             let file = self.file.as_ref().expect("written records have a file");
@@ -159,7 +161,7 @@ impl<T: Record> SpillVec<T> {
             }
             *held = block;
         }
-        let at = (i - block * BLOCK) * T::SIZE;
+        let at = (i - first) * T::SIZE;
         T::decode(&bytes[at..at + T::SIZE])
     }
 }
@@ -223,6 +225,21 @@ mod tests {
         let c = v.clone();
         assert!(c.file.is_none() && c.tail.len() == n);
         assert!((0..n).all(|i| c.get(i) == pair(i)));
+    }
+
+    #[test]
+    fn a_block_read_short_is_read_again_once_more_of_it_is_written() {
+        // Reads between writes: block 1 (records 64..128) is first read with only 64..100
+        // written, then asked for a record written after.
+        let mut v = SpillVec::with_chunk(100);
+        for i in 0..200 {
+            v.push(pair(i));
+            if i >= 100 {
+                assert_eq!(v.get(70), pair(70));
+            }
+        }
+        assert_eq!(v.written, 200);
+        assert_eq!(v.get(120), pair(120));
     }
 
     #[test]
