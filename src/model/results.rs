@@ -2,8 +2,9 @@
 Every job's result, held compactly (issues 10 and 19): 5 bytes per job (a kind and an index),
 plus 28 for a job whose last attempt went as most do (it exited, with no error to tell and no
 stderr tail kept) with times in whole milliseconds and a start in whole seconds (every job
-`merge` reads from a report), 56 for such a job with finer times (a job `run` ran), and the
-whole [`JobResult`] only for the others: failures, timeouts, jobs that left processes behind.
+`merge` reads from a report), 56 for such a job with finer times (a job `run` ran; past the
+newest 4,096 these are held in a temporary file, [`SpillVec`], so a long run's memory stays
+flat), and the whole [`JobResult`] only for the others: failures, timeouts, jobs that left processes behind.
 A job that never ran keeps its status, attempts and reason, each distinct triple stored once
 (a run stopped with a million jobs not started holds one "not started: …" text and one entry).
 
