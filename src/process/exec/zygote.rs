@@ -42,6 +42,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::child::{child, errno, search_paths, ChildArgs, CHILD_STACK};
+use crate::util::sys::CStrArray;
 use rustix::net::{
     recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
     SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
@@ -170,22 +171,22 @@ pub(super) fn encode_spawn(
 
 /// A [`SPAWN`] request read back: pointers into its body, ready for `execve`.
 #[derive(Debug)]
-pub(super) struct Decoded {
-    /// `argv`, NULL-terminated.
-    argv: Vec<*const libc::c_char>,
-    /// `envp`, NULL-terminated.
-    envp: Vec<*const libc::c_char>,
+pub(super) struct Decoded<'a> {
+    /// `argv`.
+    argv: CStrArray<'a>,
+    /// `envp`.
+    envp: CStrArray<'a>,
     /// The job's own directory, relative to batchrun's.
-    cwd: Option<*const libc::c_char>,
+    cwd: Option<&'a CStr>,
     /// Where to look for the program, in order (`execvp`'s `PATH` search).
     paths: Vec<CString>,
     /// The CPU of the worker that asks (see [`Placement`]).
     cpu: Option<u32>,
 }
 
-/// Reads the body of a [`SPAWN`] request; `None` when it is malformed. The pointers point
-/// into `body`, which must outlive the result unchanged.
-pub(super) fn decode_spawn(body: &[u8]) -> Option<Decoded> {
+/// Reads the body of a [`SPAWN`] request; `None` when it is malformed. The strings are
+/// borrowed from `body`.
+pub(super) fn decode_spawn(body: &[u8]) -> Option<Decoded<'_>> {
     let (&kind, rest) = body.split_first()?;
     if kind != SPAWN || rest.len() < 13 {
         return None;
@@ -206,17 +207,12 @@ pub(super) fn decode_spawn(body: &[u8]) -> Option<Decoded> {
     if all.len() != nargs + nenv + usize::from(has_cwd) || nargs == 0 {
         return None;
     }
-    let ptrs = |v: &[&CStr]| {
-        let mut p: Vec<*const libc::c_char> = v.iter().map(|s| s.as_ptr()).collect();
-        p.push(std::ptr::null());
-        p
-    };
     let env = &all[nargs..nargs + nenv];
     let path_var = env.iter().find_map(|v| v.to_bytes().strip_prefix(b"PATH="));
     Some(Decoded {
-        argv: ptrs(&all[..nargs]),
-        envp: ptrs(env),
-        cwd: has_cwd.then(|| all[nargs + nenv].as_ptr()),
+        argv: CStrArray::new(all[..nargs].iter().copied()),
+        envp: CStrArray::new(env.iter().copied()),
+        cwd: has_cwd.then(|| all[nargs + nenv]),
         paths: search_paths(all[0].to_bytes(), path_var),
         cpu: (cpu != u32::MAX).then_some(cpu),
     })
@@ -517,7 +513,7 @@ impl Placement {
 /// child then exited with 127 and batchrun reaps it), or -1 and the `errno` if no child was
 /// made.
 fn start_job(
-    req: &Decoded,
+    req: &Decoded<'_>,
     stdio: [&OwnedFd; 3],
     dir: &OwnedFd,
     stack: &mut [u8],
@@ -529,7 +525,7 @@ fn start_job(
     let mut args = ChildArgs {
         stdio: stdio.map(|f| f.as_raw_fd()),
         dir: dir.as_raw_fd(),
-        cwd: req.cwd.unwrap_or(std::ptr::null()),
+        cwd: req.cwd.map_or(std::ptr::null(), CStr::as_ptr),
         paths: paths.as_ptr(),
         argv: req.argv.as_ptr(),
         envp: req.envp.as_ptr(),
@@ -573,10 +569,6 @@ fn start_job(
 mod tests {
     use super::*;
 
-    fn names(v: &[CString]) -> Vec<&str> {
-        v.iter().map(|s| s.to_str().unwrap()).collect()
-    }
-
     #[test]
     fn a_slot_says_when_its_start_ends_and_what_came_of_it() {
         let slot = &map_slots(1).unwrap()[0];
@@ -605,19 +597,10 @@ mod tests {
         let len = u32::from_ne_bytes(buf[..4].try_into().unwrap()) as usize;
         assert_eq!(len, buf.len() - 4);
         let d = decode_spawn(&buf[4..]).unwrap();
-        // SAFETY: the pointers point into `buf`, alive and unchanged.
-        let read = |p: &[*const libc::c_char]| -> Vec<String> {
-            p[..p.len() - 1]
-                .iter()
-                .map(|&s| unsafe { CStr::from_ptr(s) }.to_str().unwrap().to_string())
-                .collect()
-        };
-        assert_eq!(read(&d.argv), ["/bin/echo", "a b", ""]);
-        assert_eq!(read(&d.envp), ["PATH=/x", "A=1", "PATH=/y"]);
-        assert!(d.argv.last().unwrap().is_null() && d.envp.last().unwrap().is_null());
-        // SAFETY: as above.
-        assert_eq!(unsafe { CStr::from_ptr(d.cwd.unwrap()) }, c"sub");
-        assert_eq!(names(&d.paths), ["/bin/echo"]);
+        assert!(d.argv.iter().eq(argv));
+        assert!(d.envp.iter().eq(envp));
+        assert_eq!(d.cwd, Some(c"sub"));
+        assert_eq!(d.paths, [c"/bin/echo".to_owned()]);
         assert_eq!(d.cpu, Some(3));
 
         encode_spawn(&mut buf, &[c"tool"], &envp, None, None);
@@ -625,7 +608,7 @@ mod tests {
         assert_eq!(d.cpu, None);
         assert!(d.cwd.is_none());
         // The first PATH, as getenv would find it in a block where it is set twice.
-        assert_eq!(names(&d.paths), ["/x/tool"]);
+        assert_eq!(d.paths, [c"/x/tool".to_owned()]);
         // Cut short, or with a count that does not match: refused, not misread.
         assert!(decode_spawn(&buf[4..buf.len() - 1]).is_none());
         assert!(decode_spawn(&buf[4..10]).is_none());
