@@ -684,3 +684,20 @@ impl Usage {
         self.user + self.system
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_c_string_array_ends_with_a_null_pointer_as_execve_needs() {
+        let a = CStrArray::new([c"/bin/echo", c"a b", c""]);
+        assert!(a.iter().eq([c"/bin/echo", c"a b", c""]));
+        // SAFETY: the array has four pointers: the three strings' and the terminator.
+        let last = unsafe { *a.as_ptr().add(3) };
+        assert!(last.is_null());
+        let empty = CStrArray::new([]);
+        // SAFETY: an empty array still has its terminator.
+        assert!(unsafe { *empty.as_ptr() }.is_null());
+    }
+}
