@@ -75,6 +75,81 @@ fn a_stop_signal_while_the_manifest_is_read_ends_the_run_at_once() {
     t.assert_nothing_left();
 }
 
+/// Waits until process `pid` has a handler of its own for `sig` (ignoring it is not enough).
+fn wait_caught(pid: u32, sig: libc::c_int) {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if mask_has(&status, "SigCgt:", sig) {
+            return;
+        }
+        assert!(Instant::now() < end, "signal {sig} never caught");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// batchrun started through `wrapper` (a program that sets a signal's disposition and `exec`s
+/// batchrun, so the pid is batchrun's), reading its manifest from a pipe left open after `first`.
+fn wrapped_reading_stdin(
+    t: &TestEnv,
+    wrapper: &[&str],
+    args: &[&str],
+    first: &str,
+) -> (Live, std::process::ChildStdin) {
+    let mut cmd = std::process::Command::new(wrapper[0]);
+    cmd.args(&wrapper[1..])
+        .arg(BIN)
+        .args(args)
+        .current_dir(t.path(""))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped());
+    let mut live = Live::start(cmd, args);
+    let mut stdin = live.child.stdin.take().unwrap();
+    stdin.write_all(first.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    (live, stdin)
+}
+
+#[test]
+fn a_run_under_nohup_ignores_hangups_and_its_jobs_inherit_that() {
+    // A hangup ignored when batchrun starts (nohup) stays ignored, as make(1) and sort(1)
+    // keep it: batchrun caught it and stopped the run.
+    let t = TestEnv::new();
+    let args = ["run", "--lines", "--report", "r.json", "-"];
+    let job = "sh -c 'grep SigIgn /proc/self/status > ignored'\n";
+    let (mut live, stdin) = wrapped_reading_stdin(&t, &["nohup"], &args, job);
+    wait_caught(live.pid(), libc::SIGUSR1);
+    kill(live.pid(), libc::SIGHUP);
+    // Signals pending together are taken lowest first: once the status request is answered,
+    // a caught hangup would have been too.
+    kill(live.pid(), libc::SIGUSR1);
+    live.wait_stderr("status: reading and checking the manifest");
+    drop(stdin);
+    let r = live.finish();
+    r.code(0);
+    assert_eq!(
+        job_status(&t.json("r.json"), "1"),
+        "succeeded",
+        "{}",
+        r.stderr
+    );
+    // The job inherits the ignored hangup, as under `nohup xargs`.
+    let mask = t.read("ignored");
+    assert!(mask_has(&mask, "SigIgn:", libc::SIGHUP), "{mask}");
+    // SIGINT ignored at start (a background command of a script: `batchrun … &`) is still
+    // caught, so that `kill -INT $!` stops the run as timeout(1) and GNU parallel stop.
+    let wrapper = ["sh", "-c", "trap '' INT; exec \"$@\"", "sh"];
+    let (live, stdin) = wrapped_reading_stdin(&t, &wrapper, &args, "touch ran\n");
+    wait_caught(live.pid(), libc::SIGINT);
+    kill(live.pid(), libc::SIGINT);
+    let r = live.finish();
+    drop(stdin);
+    r.code(130)
+        .stderr_has("while reading and checking the manifest; nothing was run");
+    assert!(!t.path("ran").exists(), "a job ran");
+    t.assert_nothing_left();
+}
+
 #[test]
 fn a_status_request_while_batchrun_starts_does_not_kill_it() {
     // Item 7: SIGUSR1 before the status handler was installed killed batchrun (exit 138).

@@ -27,6 +27,14 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
+        // batchrun leaves a SIGHUP ignored at start ignored (`nohup`), and children inherit an
+        // ignored signal: when the tests themselves run under nohup, the batchruns they start
+        // must still see SIGHUP at its default, as from a terminal.
+        static HANGUP_DEFAULT: std::sync::Once = std::sync::Once::new();
+        // SAFETY: SIG_DFL is a valid disposition, and the test harness has no SIGHUP handler.
+        HANGUP_DEFAULT.call_once(|| unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+        });
         TestEnv {
             dir: tempfile::Builder::new()
                 .prefix("batchrun-test-")

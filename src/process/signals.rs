@@ -5,6 +5,11 @@ and delivered as typed [`SignalEvent`]s on one channel. The dispatcher decides w
 
 The handler is installed first thing in `main`, before the manifest is read, so a SIGUSR1 sent
 early (a monitoring script) never kills batchrun with the signal's default action.
+
+A SIGHUP ignored when batchrun starts (`nohup`) is left ignored, as make(1) and sort(1) leave
+it, so the run and its jobs survive the hangup they were started to survive. SIGINT and SIGTERM
+are caught whatever their disposition: a script's background command starts with SIGINT
+ignored, and `kill -INT $!` must still stop the run (as timeout(1) and GNU parallel do).
 */
 
 use std::thread::JoinHandle;
@@ -106,22 +111,37 @@ pub fn ignore_status_requests() {
     unsafe { libc::signal(libc::SIGUSR1, libc::SIG_IGN) };
 }
 
-/// Installs the process-wide handler for SIGINT, SIGTERM, SIGHUP and SIGUSR1 and returns the
-/// channel their events arrive on. Call it once. The signals are registered on the signal
-/// thread itself, so when no thread can be started (`ulimit -u`) nothing is registered and
-/// the signals keep their dispositions.
+/// Whether `sig` is ignored (`SIG_IGN`) in this process.
+fn ignored(sig: libc::c_int) -> bool {
+    // SAFETY: a null new action only reads the current one into `old`, plain data.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// The signals batchrun catches: SIGINT, SIGTERM, SIGUSR1, and SIGHUP unless it is ignored
+/// (see the module's doc).
+fn caught() -> Vec<libc::c_int> {
+    let mut all = vec![libc::SIGINT, libc::SIGTERM, libc::SIGUSR1];
+    if !ignored(libc::SIGHUP) {
+        all.insert(2, libc::SIGHUP);
+    }
+    all
+}
+
+/// Installs the process-wide handler for SIGINT, SIGTERM, SIGHUP (unless ignored at start)
+/// and SIGUSR1 and returns the channel their events arrive on. Call it once. The signals are
+/// registered on the signal thread itself, so when no thread can be started (`ulimit -u`)
+/// nothing is registered and the signals keep their dispositions.
 pub fn install_signal_handler() -> std::io::Result<SignalSource> {
+    let caught = caught();
     let (tx, rx) = crossbeam_channel::unbounded();
     let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
     let thread = std::thread::Builder::new()
         .name("batchrun-signals".into())
         .spawn(move || {
-            let registered = signal_hook::iterator::Signals::new([
-                libc::SIGINT,
-                libc::SIGTERM,
-                libc::SIGHUP,
-                libc::SIGUSR1,
-            ]);
+            let registered = signal_hook::iterator::Signals::new(caught);
             let mut signals = match registered {
                 Ok(s) => {
                     let _ = ready_tx.send(Ok(s.handle()));
