@@ -33,7 +33,15 @@ fn wait_disposition(pid: u32, sig: libc::c_int) -> bool {
 
 /// batchrun reading its manifest from a pipe the test keeps open after writing `first`.
 fn reading_stdin(t: &TestEnv, args: &[&str], first: &str) -> (Live, std::process::ChildStdin) {
-    let mut cmd = t.cmd(args);
+    started_reading_stdin(t.cmd(args), args, first)
+}
+
+/// `cmd` (batchrun `args`) started reading its manifest from a pipe left open after `first`.
+fn started_reading_stdin(
+    mut cmd: std::process::Command,
+    args: &[&str],
+    first: &str,
+) -> (Live, std::process::ChildStdin) {
     cmd.stdin(Stdio::piped());
     let mut live = Live::start(cmd, args);
     let mut stdin = live.child.stdin.take().unwrap();
@@ -101,13 +109,8 @@ fn wrapped_reading_stdin(
         .arg(BIN)
         .args(args)
         .current_dir(t.path(""))
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped());
-    let mut live = Live::start(cmd, args);
-    let mut stdin = live.child.stdin.take().unwrap();
-    stdin.write_all(first.as_bytes()).unwrap();
-    stdin.flush().unwrap();
-    (live, stdin)
+        .env_remove("RUST_LOG");
+    started_reading_stdin(cmd, args, first)
 }
 
 #[test]
