@@ -79,7 +79,7 @@ timeout "$limit" cargo test -Zbuild-std --target "$target" --locked -- \
     --skip stop_signal --skip status_request --skip the_documented_way_to_stop \
     --skip address_space_limit --skip a_signal_stop --skip report_has_each_jobs_command_memory \
     --skip a_jobs_peak_memory_is_its_own --skip when_the_spawner_processes_die \
-    --skip spawners_are_made_only_when
+    --skip spawners_are_made_only_when --skip a_run_under_nohup
 code=$?
 [ "$code" -eq 124 ] && skip "the instrumented tests did not fit in $limit"
 
