@@ -45,6 +45,14 @@ impl Status {
         Status::Resumed,
     ];
 
+    /// Its position in [`Status::ALL`].
+    pub fn index(self) -> usize {
+        Status::ALL
+            .iter()
+            .position(|&s| s == self)
+            .expect("every status is in ALL")
+    }
+
     /// The name used in reports and the joblog.
     pub fn as_str(self) -> &'static str {
         match self {

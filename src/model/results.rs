@@ -4,7 +4,8 @@ plus 28 for a job whose last attempt went as most do (it exited, with no error t
 stderr tail kept) with times in whole milliseconds and a start in whole seconds (every job
 `merge` reads from a report), 56 for such a job with finer times (a job `run` ran; past the
 newest 4,096 these are held in a temporary file, [`SpillVec`], so a long run's memory stays
-flat), and the whole [`JobResult`] only for the others: failures, timeouts, jobs that left processes behind.
+flat), and the whole [`JobResult`] only for the others: failures, timeouts, jobs that left
+processes behind.
 A job that never ran keeps its status, attempts and reason, each distinct triple stored once
 (a run stopped with a million jobs not started holds one "not started: …" text and one entry).
 
@@ -182,8 +183,7 @@ impl Record for Plain {
         }
         out[40..44].copy_from_slice(&self.exit_code.to_ne_bytes());
         out[44..48].copy_from_slice(&self.attempts.to_ne_bytes());
-        let status = Status::ALL.iter().position(|&s| s == self.status);
-        out[48] = status.expect("every status is in ALL") as u8;
+        out[48] = self.status.index() as u8;
         out[49] = u8::from(self.has_usage);
     }
 
