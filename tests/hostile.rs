@@ -20,10 +20,16 @@ fn mask_has(status: &str, field: &str, sig: libc::c_int) -> bool {
 /// that did not happen within a few seconds (then the caller goes on, and the test shows
 /// what the signal's default action does).
 fn wait_disposition(pid: u32, sig: libc::c_int) -> bool {
-    let end = Instant::now() + Duration::from_secs(10);
+    wait_mask(pid, sig, &["SigCgt:", "SigIgn:"], Duration::from_secs(10))
+}
+
+/// Waits until `sig` is in one of the `masks` of process `pid`'s `/proc/PID/status`; false
+/// if it was not `within` that time.
+fn wait_mask(pid: u32, sig: libc::c_int, masks: &[&str], within: Duration) -> bool {
+    let end = Instant::now() + within;
     while Instant::now() < end {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        if mask_has(&status, "SigCgt:", sig) || mask_has(&status, "SigIgn:", sig) {
+        if masks.iter().any(|m| mask_has(&status, m, sig)) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -85,15 +91,10 @@ fn a_stop_signal_while_the_manifest_is_read_ends_the_run_at_once() {
 
 /// Waits until process `pid` has a handler of its own for `sig` (ignoring it is not enough).
 fn wait_caught(pid: u32, sig: libc::c_int) {
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        if mask_has(&status, "SigCgt:", sig) {
-            return;
-        }
-        assert!(Instant::now() < end, "signal {sig} never caught");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(
+        wait_mask(pid, sig, &["SigCgt:"], Duration::from_secs(30)),
+        "signal {sig} never caught"
+    );
 }
 
 /// batchrun started through `wrapper` (a program that sets a signal's disposition and `exec`s
